@@ -1,0 +1,39 @@
+//! valtrack-core: the Ethereum consensus-layer wire types, codecs and maths that valtrack is
+//! built on, with no networking or file I/O.
+//!
+//! # Architecture
+//!
+//! valtrack finds beacon nodes over discv5, learns what each one is over libp2p and works out
+//! which validators stand behind it. This crate holds everything in that pipeline that is pure
+//! computation: decoding ENRs, fork digests and network presets, the SSZ containers and their
+//! `ssz_snappy` and gossip codecs (bounded against hostile input), the attestation-subnet maths,
+//! the events the sentry emits and the four traits ([`Crawler`], [`Handshaker`],
+//! [`SubnetProbe`], [`EventSink`]) that the other crates implement. It depends on neither tokio,
+//! libp2p nor NATS.
+//!
+//! # Feature flags
+//!
+//! None yet: everything is always built.
+//!
+//! # Example
+//!
+//! ```
+//! use valtrack_core::{AttestationSubnets, ForkDigest};
+//!
+//! let digest: ForkDigest = "0x8c9f62fe".parse()?;
+//! assert_eq!(digest.to_string(), "8c9f62fe");
+//! let attnets = AttestationSubnets::from_subnets([9, 10]);
+//! assert_eq!(attnets.0, [0, 0b110, 0, 0, 0, 0, 0, 0]);
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+
+pub mod constants;
+mod error;
+mod primitives;
+pub mod ssz;
+
+pub use error::{ParseHexError, SszError};
+pub use primitives::{
+    AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
+};
+pub use ssz::{MetaData, SszMessage, Status};

@@ -1,0 +1,1 @@
+//! valtrack-sentry (grows in later issues).

@@ -1,0 +1,1 @@
+//! valtrack-sink (grows in later issues).

@@ -28,11 +28,15 @@
 //! ```
 
 pub mod constants;
+mod enr_info;
 mod error;
+mod peer_id;
 mod primitives;
 pub mod ssz;
 
-pub use error::{ParseHexError, SszError};
+pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
+pub use error::{EnrError, EnrFieldError, FieldProblem, ParseHexError, PeerIdError, SszError};
+pub use peer_id::PeerId;
 pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
 };

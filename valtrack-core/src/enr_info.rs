@@ -28,10 +28,16 @@ pub const MAX_ENR_SIZE: usize = 300;
 /// decoding.
 pub fn parse_enr(text: &str) -> Result<Enr, EnrError> {
     let text = text.trim();
-    let body = text.strip_prefix("enr:").unwrap_or(text).trim_end_matches('=');
+    let body = text
+        .strip_prefix("enr:")
+        .unwrap_or(text)
+        .trim_end_matches('=');
     // 300 bytes encode to 400 base64 characters.
     if body.len() > MAX_ENR_SIZE.div_ceil(3) * 4 {
-        return Err(EnrError::TooLarge { len: body.len() * 3 / 4, max: MAX_ENR_SIZE });
+        return Err(EnrError::TooLarge {
+            len: body.len() * 3 / 4,
+            max: MAX_ENR_SIZE,
+        });
     }
     let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(body)?;
     decode_enr(&bytes)
@@ -40,7 +46,10 @@ pub fn parse_enr(text: &str) -> Result<Enr, EnrError> {
 /// Decodes the RLP form of a record and checks its signature; trailing bytes are an error.
 pub fn decode_enr(bytes: &[u8]) -> Result<Enr, EnrError> {
     if bytes.len() > MAX_ENR_SIZE {
-        return Err(EnrError::TooLarge { len: bytes.len(), max: MAX_ENR_SIZE });
+        return Err(EnrError::TooLarge {
+            len: bytes.len(),
+            max: MAX_ENR_SIZE,
+        });
     }
     let mut buf = bytes;
     let enr = <Enr as alloy_rlp::Decodable>::decode(&mut buf).map_err(EnrError::Rlp)?;
@@ -173,7 +182,10 @@ impl EnrInfo {
         info.eth2 = eth2.and_then(|b| {
             let id = EnrForkId::from_ssz_bytes(b)
                 .map(|id| EnrForkIdInfo::from(&id))
-                .map_err(|_| FieldProblem::Length { expected: 16, got: b.len() });
+                .map_err(|_| FieldProblem::Length {
+                    expected: 16,
+                    got: b.len(),
+                });
             note(issues, "eth2", id)
         });
         info.attnets = attnets.map(|b| {
@@ -184,7 +196,10 @@ impl EnrInfo {
             if b.len() != 8 {
                 issues.push(EnrFieldError::new(
                     "attnets",
-                    FieldProblem::Length { expected: 8, got: b.len() },
+                    FieldProblem::Length {
+                        expected: 8,
+                        got: b.len(),
+                    },
                 ));
             }
             AttestationSubnets(out)
@@ -195,7 +210,10 @@ impl EnrInfo {
             if b.len() != 1 {
                 issues.push(EnrFieldError::new(
                     "syncnets",
-                    FieldProblem::Length { expected: 1, got: b.len() },
+                    FieldProblem::Length {
+                        expected: 1,
+                        got: b.len(),
+                    },
                 ));
             }
             if first & 0xf0 != 0 {
@@ -207,7 +225,10 @@ impl EnrInfo {
         info.nfd = nfd.and_then(|b| {
             let digest = <[u8; 4]>::try_from(b)
                 .map(ForkDigest)
-                .map_err(|_| FieldProblem::Length { expected: 4, got: b.len() });
+                .map_err(|_| FieldProblem::Length {
+                    expected: 4,
+                    got: b.len(),
+                });
             note(issues, "nfd", digest)
         });
         Ok(info)
@@ -248,7 +269,9 @@ fn note<T>(
     key: &str,
     value: Result<T, FieldProblem>,
 ) -> Option<T> {
-    value.map_err(|problem| issues.push(EnrFieldError::new(key, problem))).ok()
+    value
+        .map_err(|problem| issues.push(EnrFieldError::new(key, problem)))
+        .ok()
 }
 
 /// The payload of an RLP byte string (lists are a problem).
@@ -266,9 +289,14 @@ fn rlp_bytes(raw: &[u8]) -> Result<&[u8], FieldProblem> {
 fn be_uint(bytes: &[u8], max_len: usize) -> Result<u64, FieldProblem> {
     let trimmed = &bytes[bytes.iter().take_while(|b| **b == 0).count()..];
     if trimmed.len() > max_len {
-        return Err(FieldProblem::IntegerTooLarge { max_bytes: max_len, got: trimmed.len() });
+        return Err(FieldProblem::IntegerTooLarge {
+            max_bytes: max_len,
+            got: trimmed.len(),
+        });
     }
-    Ok(trimmed.iter().fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
+    Ok(trimmed
+        .iter()
+        .fold(0u64, |acc, b| (acc << 8) | u64::from(*b)))
 }
 
 impl FromStr for EnrInfo {

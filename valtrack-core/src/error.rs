@@ -115,7 +115,10 @@ pub struct EnrFieldError {
 
 impl EnrFieldError {
     pub(crate) fn new(key: &str, problem: FieldProblem) -> Self {
-        Self { key: key.to_owned(), problem }
+        Self {
+            key: key.to_owned(),
+            problem,
+        }
     }
 }
 

@@ -27,15 +27,25 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod client;
 pub mod constants;
 mod enr_info;
 mod error;
+mod events;
 mod peer_id;
 mod primitives;
+mod serde_hex;
 pub mod ssz;
 
+pub use client::{ClientInfo, ClientKind};
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{EnrError, EnrFieldError, FieldProblem, ParseHexError, PeerIdError, SszError};
+pub use events::{
+    AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
+    DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
+    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, StatusInfo,
+    Transport, ValidatorMetadataEvent,
+};
 pub use peer_id::PeerId;
 pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,

@@ -27,11 +27,13 @@ impl PeerId {
     /// The PeerId of a 33-byte compressed secp256k1 public key. Fails when the bytes are not a
     /// point on the curve.
     pub fn from_secp256k1(compressed: &[u8]) -> Result<Self, PeerIdError> {
-        let key: [u8; 33] = compressed
-            .try_into()
-            .map_err(|_| PeerIdError::KeyLength { len: compressed.len() })?;
+        let key: [u8; 33] = compressed.try_into().map_err(|_| PeerIdError::KeyLength {
+            len: compressed.len(),
+        })?;
         VerifyingKey::from_sec1_bytes(&key).map_err(|_| PeerIdError::InvalidKey)?;
-        Ok(Self { compressed_key: key })
+        Ok(Self {
+            compressed_key: key,
+        })
     }
 
     /// The compressed public key.
@@ -88,7 +90,9 @@ impl FromStr for PeerId {
         if s.len() > 64 {
             return Err(PeerIdError::NotSecp256k1);
         }
-        let bytes = bs58::decode(s).into_vec().map_err(|_| PeerIdError::NotBase58)?;
+        let bytes = bs58::decode(s)
+            .into_vec()
+            .map_err(|_| PeerIdError::NotBase58)?;
         Self::from_bytes(&bytes)
     }
 }
@@ -116,12 +120,17 @@ mod tests {
         let key = hex::decode("028b55714e869dae5fa8de4f40efbc3a4f714f0558c8d0751e3032e391321a57db")
             .unwrap();
         let peer = PeerId::from_secp256k1(&key).unwrap();
-        assert_eq!(peer.to_string(), "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW");
+        assert_eq!(
+            peer.to_string(),
+            "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW"
+        );
         assert_eq!(
             peer.node_id().to_string(),
             "ef4cf7caa876063f4b8a8d1dad0f58fe9cd0ce945abba6b85dbf31c5fac98269"
         );
-        let back: PeerId = "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW".parse().unwrap();
+        let back: PeerId = "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW"
+            .parse()
+            .unwrap();
         assert_eq!(back, peer);
         assert_eq!(serde_json::to_string(&peer).unwrap(), format!("\"{peer}\""));
     }
@@ -134,7 +143,13 @@ mod tests {
             "12D3KooWD3eckifWpRn9wQpMG9R9hX3sD158z7EqHWmweQAJU5SA".parse::<PeerId>(),
             Err(PeerIdError::NotSecp256k1)
         );
-        assert_eq!(PeerId::from_secp256k1(&[2u8; 32]), Err(PeerIdError::KeyLength { len: 32 }));
-        assert_eq!(PeerId::from_secp256k1(&[5u8; 33]), Err(PeerIdError::InvalidKey));
+        assert_eq!(
+            PeerId::from_secp256k1(&[2u8; 32]),
+            Err(PeerIdError::KeyLength { len: 32 })
+        );
+        assert_eq!(
+            PeerId::from_secp256k1(&[5u8; 33]),
+            Err(PeerIdError::InvalidKey)
+        );
     }
 }

@@ -27,10 +27,18 @@ fn decodes_every_mainnet_bootnode() {
         assert_eq!(info.ip4, Some(ip.parse::<Ipv4Addr>().unwrap()), "{ip}");
         assert_eq!(info.udp4, *udp, "{ip} udp");
         assert_eq!(info.tcp4, *tcp, "{ip} tcp");
-        assert_eq!(info.fork_digest().map(|d| d.to_string()).as_deref(), *digest, "{ip} digest");
+        assert_eq!(
+            info.fork_digest().map(|d| d.to_string()).as_deref(),
+            *digest,
+            "{ip} digest"
+        );
         assert!(info.issues.is_empty(), "{ip}: {:?}", info.issues);
         assert!(info.peer_id.to_string().starts_with("16Uiu2HA"));
-        assert_eq!(info.peer_id.node_id(), info.node_id, "{ip}: PeerId and node id disagree");
+        assert_eq!(
+            info.peer_id.node_id(),
+            info.node_id,
+            "{ip}: PeerId and node id disagree"
+        );
         if digest.is_some() {
             assert!(info.fork_id().is_ok(), "{ip}");
         } else {
@@ -42,7 +50,10 @@ fn decodes_every_mainnet_bootnode() {
 #[test]
 fn lighthouse_bootnode_ipv6_fields() {
     let info: EnrInfo = MAINNET_BOOTNODES[4].0.parse().unwrap();
-    assert_eq!(info.ip6.unwrap().to_string(), "2400:8907::f03c:92ff:fe6b:a13");
+    assert_eq!(
+        info.ip6.unwrap().to_string(),
+        "2400:8907::f03c:92ff:fe6b:a13"
+    );
     assert_eq!(info.udp6, Some(9090));
     // The Lighthouse bootnodes carry eth2 with next fork version 01000000 at epoch 74240.
     let eth2 = info.eth2.unwrap();
@@ -57,7 +68,10 @@ fn worked_example_node_id_and_peer_id() {
         info.node_id.to_string(),
         "ef4cf7caa876063f4b8a8d1dad0f58fe9cd0ce945abba6b85dbf31c5fac98269"
     );
-    assert_eq!(info.peer_id.to_string(), "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW");
+    assert_eq!(
+        info.peer_id.to_string(),
+        "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW"
+    );
     assert_eq!(info.attnets, Some(AttestationSubnets::NONE));
     assert_eq!(info.seq, 1);
 }
@@ -111,9 +125,15 @@ fn current_fulu_record_with_every_field() {
     assert_eq!(info.fork_digest(), Some("8c9f62fe".parse().unwrap()));
     let ours = ["8c9f62fe".parse().unwrap()];
     assert_eq!(info.classify(&ours), EnrClass::OurNetwork);
-    assert_eq!(info.classify(&["cb0d1acc".parse().unwrap()]), EnrClass::OtherNetwork);
+    assert_eq!(
+        info.classify(&["cb0d1acc".parse().unwrap()]),
+        EnrClass::OtherNetwork
+    );
     // empty cgc (RLP 0x80) is 0
-    let zero = Enr::builder().add_value("cgc", &0u64).build(&key(8)).unwrap();
+    let zero = Enr::builder()
+        .add_value("cgc", &0u64)
+        .build(&key(8))
+        .unwrap();
     assert_eq!(EnrInfo::from_enr(&zero).unwrap().cgc, Some(0));
 }
 
@@ -140,34 +160,89 @@ fn one_odd_field_keeps_the_rest() {
     assert_eq!(info.nfd, None);
     assert_eq!(info.quic4, None);
     assert_eq!(info.attnets.unwrap().subnets(), (0..9).collect::<Vec<_>>());
-    let problems: Vec<(&str, FieldProblem)> =
-        info.issues.iter().map(|i| (i.key.as_str(), i.problem)).collect();
-    assert!(problems.contains(&("syncnets", FieldProblem::Length { expected: 1, got: 8 })));
-    assert!(problems.contains(&("eth2", FieldProblem::Length { expected: 16, got: 15 })));
-    assert!(problems.contains(&("cgc", FieldProblem::IntegerTooLarge { max_bytes: 8, got: 9 })));
+    let problems: Vec<(&str, FieldProblem)> = info
+        .issues
+        .iter()
+        .map(|i| (i.key.as_str(), i.problem))
+        .collect();
+    assert!(problems.contains(&(
+        "syncnets",
+        FieldProblem::Length {
+            expected: 1,
+            got: 8
+        }
+    )));
+    assert!(problems.contains(&(
+        "eth2",
+        FieldProblem::Length {
+            expected: 16,
+            got: 15
+        }
+    )));
+    assert!(problems.contains(&(
+        "cgc",
+        FieldProblem::IntegerTooLarge {
+            max_bytes: 8,
+            got: 9
+        }
+    )));
     assert!(problems.contains(&("nfd", FieldProblem::NotBytes)));
-    assert!(problems.contains(&("attnets", FieldProblem::Length { expected: 8, got: 2 })));
-    assert!(problems.contains(&("quic", FieldProblem::IntegerTooLarge { max_bytes: 2, got: 3 })));
-    assert_eq!(info.fork_id().unwrap_err().problem, FieldProblem::Length { expected: 16, got: 15 });
+    assert!(problems.contains(&(
+        "attnets",
+        FieldProblem::Length {
+            expected: 8,
+            got: 2
+        }
+    )));
+    assert!(problems.contains(&(
+        "quic",
+        FieldProblem::IntegerTooLarge {
+            max_bytes: 2,
+            got: 3
+        }
+    )));
+    assert_eq!(
+        info.fork_id().unwrap_err().problem,
+        FieldProblem::Length {
+            expected: 16,
+            got: 15
+        }
+    );
     assert_eq!(info.classify(&[]), EnrClass::NoEth2);
 }
 
 #[test]
 fn whole_record_errors_are_typed() {
-    assert!(matches!("enr:!!!".parse::<EnrInfo>(), Err(EnrError::Base64(_))));
-    assert!(matches!("enr:-Ku4QHqV".parse::<EnrInfo>(), Err(EnrError::Rlp(_))));
+    assert!(matches!(
+        "enr:!!!".parse::<EnrInfo>(),
+        Err(EnrError::Base64(_))
+    ));
+    assert!(matches!(
+        "enr:-Ku4QHqV".parse::<EnrInfo>(),
+        Err(EnrError::Rlp(_))
+    ));
     let long = format!("enr:{}", "A".repeat(500));
-    assert!(matches!(long.parse::<EnrInfo>(), Err(EnrError::TooLarge { .. })));
+    assert!(matches!(
+        long.parse::<EnrInfo>(),
+        Err(EnrError::TooLarge { .. })
+    ));
     // A flipped byte breaks the signature.
     let good = MAINNET_BOOTNODES[0].0;
-    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&good[4..]).unwrap();
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&good[4..])
+        .unwrap();
     let last = raw.len() - 1;
     raw[last] ^= 1;
     assert!(matches!(decode_enr(&raw), Err(EnrError::Rlp(_))));
     // trailing bytes
-    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(&good[4..]).unwrap();
+    let mut raw = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(&good[4..])
+        .unwrap();
     raw.push(0);
-    assert!(matches!(decode_enr(&raw), Err(EnrError::TrailingBytes { len: 1 })));
+    assert!(matches!(
+        decode_enr(&raw),
+        Err(EnrError::TrailingBytes { len: 1 })
+    ));
 }
 
 proptest::proptest! {

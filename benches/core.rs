@@ -1,1 +1,2 @@
+//! Benchmarks of valtrack-core hot paths (filled in below).
 fn main() {}

@@ -155,3 +155,165 @@ pub enum FieldProblem {
     #[error("padding bits set")]
     PaddingBits,
 }
+
+/// A boxed error from a lower layer (transport, codec) that core cannot name.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// A step of the handshake, named in timeouts and violations.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HandshakeStage {
+    /// Dialing and securing the connection.
+    Connect,
+    /// The Status exchange.
+    Status,
+    /// The MetaData request.
+    MetaData,
+    /// The Ping exchange.
+    Ping,
+    /// Waiting for identify.
+    Identify,
+    /// Sending Goodbye.
+    Goodbye,
+}
+
+impl std::fmt::Display for HandshakeStage {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        std::fmt::Debug::fmt(self, f)
+    }
+}
+
+/// Why a handshake failed.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum HandshakeError {
+    /// A step did not finish within its timeout.
+    #[error("timed out during {stage}")]
+    Timeout {
+        /// The step.
+        stage: HandshakeStage,
+    },
+    /// The peer refused the connection.
+    #[error("connection refused")]
+    Refused {
+        /// The transport's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The security handshake or muxer negotiation failed.
+    #[error("security/muxer negotiation failed")]
+    SecurityFailed {
+        /// The transport's error.
+        #[source]
+        source: BoxError,
+    },
+    /// The peer's Status names another fork digest.
+    #[error("irrelevant network: we are on {ours}, the peer on {theirs}")]
+    IrrelevantNetwork {
+        /// Our digest.
+        ours: crate::primitives::ForkDigest,
+        /// The peer's digest.
+        theirs: crate::primitives::ForkDigest,
+    },
+    /// The peer said Goodbye.
+    #[error("peer said goodbye ({code})")]
+    Goodbye {
+        /// The reason code (129: too many peers).
+        code: u64,
+    },
+    /// The peer broke the protocol during a step.
+    #[error("protocol violation during {stage}")]
+    ProtocolViolation {
+        /// The step.
+        stage: HandshakeStage,
+        /// What was wrong.
+        #[source]
+        source: BoxError,
+    },
+    /// The node advertises no address we can dial.
+    #[error("no dialable address")]
+    NoAddress,
+    /// Another transport failure (reset, unreachable, closed).
+    #[error("transport failure")]
+    Transport {
+        /// The transport's error.
+        #[source]
+        source: BoxError,
+    },
+}
+
+impl HandshakeError {
+    /// The storable kind.
+    pub fn kind(&self) -> crate::events::HandshakeErrorKind {
+        use crate::events::HandshakeErrorKind as K;
+        match self {
+            Self::Timeout { .. } => K::Timeout,
+            Self::Refused { .. } => K::Refused,
+            Self::SecurityFailed { .. } => K::SecurityFailed,
+            Self::IrrelevantNetwork { .. } | Self::Goodbye { code: 2 } => K::IrrelevantNetwork,
+            Self::Goodbye { code: 129 } => K::TooManyPeers,
+            Self::Goodbye { .. } => K::Goodbye,
+            Self::ProtocolViolation { .. } => K::ProtocolViolation,
+            Self::NoAddress => K::NoAddress,
+            Self::Transport { .. } => K::Transport,
+        }
+    }
+
+    /// Whether trying again later may succeed (timeouts, full peers, transport hiccups), as
+    /// opposed to peers that are on another network, banned us or broke the protocol.
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            Self::Timeout { .. } | Self::Refused { .. } | Self::Transport { .. } => true,
+            Self::Goodbye { code } => matches!(code, 1 | 3 | 129 | 238),
+            _ => false,
+        }
+    }
+
+    /// Whether the peer broke the protocol.
+    pub fn is_protocol_violation(&self) -> bool {
+        matches!(self, Self::ProtocolViolation { .. })
+    }
+
+    /// The form stored in a [`MetadataEvent`](crate::MetadataEvent).
+    pub fn to_failure(&self) -> crate::events::HandshakeFailure {
+        let mut message = self.to_string();
+        let mut source = std::error::Error::source(self);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        crate::events::HandshakeFailure {
+            kind: self.kind(),
+            goodbye_code: match self {
+                Self::Goodbye { code } => Some(*code),
+                _ => None,
+            },
+            message,
+        }
+    }
+}
+
+/// Why a sink could not take or persist events.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum SinkError {
+    /// The sink was closed.
+    #[error("sink closed")]
+    Closed,
+    /// A file or socket failed.
+    #[error("I/O error")]
+    Io(#[from] std::io::Error),
+    /// The event could not be encoded.
+    #[error("could not encode event")]
+    Encode(#[from] serde_json::Error),
+    /// The backend (NATS, Parquet, …) failed.
+    #[error("{backend} failed")]
+    Backend {
+        /// Which backend.
+        backend: &'static str,
+        /// Its error.
+        #[source]
+        source: BoxError,
+    },
+}

@@ -36,10 +36,14 @@ mod peer_id;
 mod primitives;
 mod serde_hex;
 pub mod ssz;
+mod traits;
 
 pub use client::{ClientInfo, ClientKind};
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
-pub use error::{EnrError, EnrFieldError, FieldProblem, ParseHexError, PeerIdError, SszError};
+pub use error::{
+    BoxError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage, ParseHexError,
+    PeerIdError, SinkError, SszError,
+};
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
     DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
@@ -51,3 +55,7 @@ pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
 };
 pub use ssz::{MetaData, SszMessage, Status};
+pub use traits::{
+    Crawler, DiscoveredNode, DynEventSink, EventSink, HandshakeTimings, Handshaker, NodeUpdate,
+    ObservedAttestation, PeerInfo, Subnet, SubnetObservation, SubnetProbe,
+};

@@ -6,8 +6,17 @@ use enr::k256::ecdsa::SigningKey;
 use super::*;
 use crate::error::FieldProblem;
 
-/// (ENR, ip, udp, tcp, eth2 digest) for every mainnet bootnode listed in the reference.
-const MAINNET_BOOTNODES: &[(&str, &str, Option<u16>, Option<u16>, Option<&str>)] = &[
+/// ENR, ip, udp, tcp, eth2 digest.
+type Bootnode = (
+    &'static str,
+    &'static str,
+    Option<u16>,
+    Option<u16>,
+    Option<&'static str>,
+);
+
+/// Every mainnet bootnode listed in the reference.
+const MAINNET_BOOTNODES: &[Bootnode] = &[
     ("enr:-Ku4QHqVeJ8PPICcWk1vSn_XcSkjOkNiTg6Fmii5j6vUQgvzMc9L1goFnLKgXqBJspJjIsB91LTOleFmyWWrFVATGngBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhAMRHkWJc2VjcDI1NmsxoQKLVXFOhp2uX6jeT0DvvDpPcU8FWMjQdR4wMuORMhpX24N1ZHCCIyg", "3.17.30.69", Some(9000), None, Some("b5303f2a")),
     ("enr:-Ku4QG-2_Md3sZIAUebGYT6g0SMskIml77l6yR-M_JXc-UdNHCmHQeOiMLbylPejyJsdAPsTHJyjJB2sYGDLe0dn8uYBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhBLY-NyJc2VjcDI1NmsxoQORcM6e19T1T9gi7jxEZjk_sjVLGFscUNqAY9obgZaxbIN1ZHCCIyg", "18.216.248.220", Some(9000), None, Some("b5303f2a")),
     ("enr:-Ku4QPn5eVhcoF1opaFEvg1b6JNFD2rqVkHQ8HApOKK61OIcIXD127bKWgAtbwI7pnxx6cDyk_nI88TrZKQaGMZj0q0Bh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhDayLMaJc2VjcDI1NmsxoQK2sBOLGcUb4AwuYzFuAVCaNHA-dy24UuEKkeFNgCVCsIN1ZHCCIyg", "54.178.44.198", Some(9000), None, Some("b5303f2a")),

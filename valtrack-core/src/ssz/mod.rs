@@ -1,6 +1,6 @@
 //! Consensus-layer SSZ containers, encoded and decoded with `ssz_rs`.
 //!
-//! The containers live in [`containers`], a module that imports only `ssz_rs` (its derive
+//! The containers live in a private `containers` module that imports only `ssz_rs` (its derive
 //! clashes with serde's traits when both are in scope). This module adds the [`SszMessage`]
 //! trait with each type's encoded-length bounds, which the codecs check *before* allocating,
 //! and version-agnostic [`Status`] and [`MetaData`] enums.

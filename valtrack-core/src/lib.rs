@@ -31,9 +31,16 @@ pub mod constants;
 mod error;
 mod primitives;
 pub mod ssz;
+mod subnets;
 
 pub use error::{ParseHexError, SszError};
 pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
 };
 pub use ssz::{MetaData, SszMessage, Status};
+pub use subnets::{
+    committees_per_slot, compute_prefix_subnets, compute_shuffled_index,
+    compute_subnet_for_attestation, compute_subscribed_attnets, compute_subscribed_subnet,
+    compute_subscribed_subnets, is_aggregator, is_sync_committee_aggregator,
+    sync_subnet_for_committee_index,
+};

@@ -36,6 +36,7 @@ mod peer_id;
 mod primitives;
 mod serde_hex;
 pub mod ssz;
+mod subnets;
 mod traits;
 
 pub use client::{ClientInfo, ClientKind};
@@ -55,6 +56,12 @@ pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
 };
 pub use ssz::{MetaData, SszMessage, Status};
+pub use subnets::{
+    committees_per_slot, compute_prefix_subnets, compute_shuffled_index,
+    compute_subnet_for_attestation, compute_subscribed_attnets, compute_subscribed_subnet,
+    compute_subscribed_subnets, is_aggregator, is_sync_committee_aggregator,
+    sync_subnet_for_committee_index,
+};
 pub use traits::{
     Crawler, DiscoveredNode, DynEventSink, EventSink, HandshakeTimings, Handshaker, NodeUpdate,
     ObservedAttestation, PeerInfo, Subnet, SubnetObservation, SubnetProbe,

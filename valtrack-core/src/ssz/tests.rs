@@ -57,7 +57,7 @@ proptest! {
         let v2 = StatusV2 { fork_digest: fd, finalized_root: fr, finalized_epoch: fe, head_root: hr, head_slot: hs, earliest_available_slot: eas };
         roundtrip(&v2);
         prop_assert_eq!(v2.to_ssz_bytes().len(), 92);
-        prop_assert_eq!(Status::V2(v2.clone()).to_v1(), v1.clone());
+        prop_assert_eq!(&Status::V2(v2).to_v1(), &v1);
         prop_assert_eq!(Status::V1(v1).fork_digest().0, fd);
     }
 

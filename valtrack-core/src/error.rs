@@ -168,6 +168,12 @@ pub enum ConfigError {
         /// Length given.
         len: usize,
     },
+    /// A network name that is not one of the built-in presets.
+    #[error("unknown network {name:?}: expected mainnet, sepolia, holesky or hoodi")]
+    UnknownNetwork {
+        /// The name given.
+        name: String,
+    },
 }
 
 impl ConfigError {
@@ -186,7 +192,8 @@ impl ConfigError {
             Self::GenesisTimeOverflow { .. } => Some("GENESIS_DELAY"),
             Self::Yaml { .. }
             | Self::InvalidGenesisValidatorsRoot { .. }
-            | Self::BeaconStateTooShort { .. } => None,
+            | Self::BeaconStateTooShort { .. }
+            | Self::UnknownNetwork { .. } => None,
         }
     }
 }

@@ -38,7 +38,8 @@ pub use error::{ParseHexError, SszError};
 pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
     genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConsensusConfig,
-    Fork, ForkName, Network, NetworkBuilder, PresetBase, ScheduledDigest, DEFAULT_NETWORK_NAME,
+    Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase, ScheduledDigest,
+    DEFAULT_NETWORK_NAME,
 };
 pub use primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,

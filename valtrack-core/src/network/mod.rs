@@ -2,7 +2,8 @@
 //! Blob-Parameters-Only forks), the ENR `eth2` and `nfd` values and the slot clock.
 //!
 //! A [`Network`] comes from a consensus `config.yaml` ([`ConsensusConfig::from_yaml`]) plus
-//! the genesis validators root. Core does no I/O: to
+//! the genesis validators root, or from a built-in [`NetworkPreset`] (mainnet, Sepolia,
+//! Holesky, Hoodi), whose embedded configs go through the same parser. Core does no I/O: to
 //! load a config directory, read `config.yaml` and `genesis_validators_root.txt`
 //! ([`parse_genesis_validators_root`]) or `genesis.ssz` ([`genesis_from_beacon_state`])
 //! yourself and pass the contents in.
@@ -12,6 +13,7 @@
 
 mod config;
 mod fork;
+mod presets;
 #[cfg(test)]
 mod tests;
 
@@ -24,6 +26,7 @@ pub use fork::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest, BlobParameters,
     Fork, ForkName, ScheduledDigest,
 };
+pub use presets::NetworkPreset;
 
 use crate::constants::FAR_FUTURE_EPOCH;
 use crate::error::ConfigError;
@@ -35,14 +38,22 @@ pub const DEFAULT_NETWORK_NAME: &str = "custom";
 
 /// An Ethereum consensus network: genesis, slot clock, fork schedule and blob schedule.
 ///
-/// Build one with [`Network::from_config_yaml`] or [`Network::builder`]. All digests of the schedule are computed once, at
+/// Build one with [`Network::from_config_yaml`], [`Network::builder`] or a preset
+/// ([`Network::mainnet`] and friends). All digests of the schedule are computed once, at
 /// build time.
 ///
 /// # Example
 ///
 /// ```
 /// use std::time::Duration;
-/// use valtrack_core::{ConsensusConfig, Network};
+/// use valtrack_core::{ConsensusConfig, ForkDigest, Network};
+///
+/// // Mainnet on 2026-01-07 01:01:11 UTC, when BPO2 activated.
+/// let mainnet = Network::mainnet();
+/// let epoch = mainnet.epoch_at(Duration::from_secs(1_767_747_671)).unwrap();
+/// assert_eq!(epoch, 419_072);
+/// assert_eq!(mainnet.fork_digest(epoch), "8c9f62fe".parse::<ForkDigest>()?);
+/// assert_eq!(mainnet.enr_fork_id(epoch).next_fork_epoch, u64::MAX); // nothing scheduled
 ///
 /// // A devnet: config.yaml contents plus the genesis validators root and genesis time.
 /// let yaml = "PRESET_BASE: minimal\nGENESIS_FORK_VERSION: 0x00000001\n\

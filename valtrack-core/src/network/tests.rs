@@ -1,8 +1,9 @@
-use std::time::{Duration, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use proptest::prelude::*;
 
 use super::*;
+use crate::ssz::SszMessage;
 
 const FAR: Epoch = FAR_FUTURE_EPOCH;
 const LODESTAR_DEV: &str = include_str!("../../testdata/lodestar-dev-minimal.yaml");
@@ -13,6 +14,300 @@ fn d(hex: &str) -> ForkDigest {
 
 fn v(hex: &str) -> Version {
     hex.parse().unwrap()
+}
+
+/// Checks `(epoch, digest)` pairs, and that the epoch before each boundary still has the
+/// previous digest.
+fn assert_schedule(network: &Network, table: &[(Epoch, &str)]) {
+    for (i, (epoch, digest)) in table.iter().enumerate() {
+        assert_eq!(network.fork_digest(*epoch), d(digest), "epoch {epoch}");
+        assert_eq!(
+            network.compute_fork_digest(*epoch),
+            d(digest),
+            "epoch {epoch}"
+        );
+        if i > 0 {
+            let (_, before) = table[i - 1];
+            assert_eq!(
+                network.fork_digest(epoch - 1),
+                d(before),
+                "epoch {}",
+                epoch - 1
+            );
+        }
+    }
+    let listed: Vec<(Epoch, ForkDigest)> = network
+        .all_digests()
+        .iter()
+        .map(|s| (s.epoch, s.digest))
+        .collect();
+    let expected: Vec<(Epoch, ForkDigest)> = table.iter().map(|(e, h)| (*e, d(h))).collect();
+    assert_eq!(listed, expected);
+}
+
+// ---------------------------------------------------------------------------------------
+// Mainnet: docs/eth-p2p-reference.md §2 and the eth-clients/mainnet README.
+
+#[test]
+fn mainnet_digest_table_matches_reference() {
+    assert_schedule(
+        &Network::mainnet(),
+        &[
+            (0, "b5303f2a"),
+            (74240, "afcaaba0"),
+            (144896, "4a26c58b"),
+            (194048, "bba4da96"),
+            (269568, "6a95a1a9"),
+            (364032, "ad532ceb"),
+            (411392, "cc2c5cdb"),
+            (412672, "cb0d1acc"),
+            (419072, "8c9f62fe"),
+        ],
+    );
+}
+
+#[test]
+fn mainnet_fulu_digest_is_xored_not_plain() {
+    let mainnet = Network::mainnet();
+    let plain = compute_base_fork_digest(v("06000000"), mainnet.genesis_validators_root());
+    assert_eq!(plain, d("82fae541"));
+    assert_ne!(mainnet.fork_digest(411392), plain);
+    assert!(mainnet.find_digest(plain).is_none());
+    assert_eq!(
+        mainnet.blob_parameters_at(411392),
+        Some(BlobParameters {
+            epoch: 364032,
+            max_blobs_per_block: 9
+        })
+    );
+    assert_eq!(mainnet.blob_parameters_at(411391), None);
+}
+
+#[test]
+fn pre_genesis_bootnode_digest() {
+    assert_eq!(
+        compute_base_fork_digest(v("00000000"), &[0; 32]),
+        d("f5a5fd42")
+    );
+    assert_eq!(Network::mainnet().pre_genesis_digest(), d("f5a5fd42"));
+}
+
+#[test]
+fn mainnet_enr_fork_id_now_and_before() {
+    let mainnet = Network::mainnet();
+    let now = mainnet.enr_fork_id(419072);
+    assert_eq!(
+        hex::encode(now.to_ssz_bytes()),
+        "8c9f62fe06000000ffffffffffffffff"
+    );
+    assert_eq!(mainnet.next_fork_digest(419072), d("00000000"));
+    assert_eq!(mainnet.enr_fork_id(u64::MAX - 1), now);
+
+    // Electra: the next fork is Fulu, a regular fork.
+    let electra = mainnet.enr_fork_id(400_000);
+    assert_eq!(electra.digest(), d("ad532ceb"));
+    assert_eq!(electra.next_version(), v("06000000"));
+    assert_eq!(electra.next_fork_epoch, 411392);
+    assert_eq!(mainnet.next_fork_digest(400_000), d("cc2c5cdb"));
+
+    // Fulu: only BPO forks ahead, so the version stays and the epoch is BPO1's.
+    let fulu = mainnet.enr_fork_id(411392);
+    assert_eq!(fulu.digest(), d("cc2c5cdb"));
+    assert_eq!(fulu.next_version(), v("06000000"));
+    assert_eq!(fulu.next_fork_epoch, 412672);
+    assert_eq!(mainnet.next_fork_digest(411392), d("cb0d1acc"));
+
+    // The last epoch before a boundary already announces it.
+    assert_eq!(mainnet.enr_fork_id(412671).next_fork_epoch, 412672);
+    assert_eq!(mainnet.enr_fork_id(412672).next_fork_epoch, 419072);
+}
+
+#[test]
+fn mainnet_schedule_entries() {
+    let mainnet = Network::mainnet();
+    let all = mainnet.all_digests();
+    assert_eq!(all.len(), 9);
+    let bpo2 = mainnet.find_digest(d("8c9f62fe")).unwrap();
+    assert_eq!(bpo2.epoch, 419072);
+    assert_eq!(bpo2.fork, ForkName::Fulu);
+    assert_eq!(bpo2.version, v("06000000"));
+    assert!(!bpo2.regular);
+    assert_eq!(
+        bpo2.blob_parameters,
+        Some(BlobParameters {
+            epoch: 419072,
+            max_blobs_per_block: 21
+        })
+    );
+    let altair = mainnet.find_digest(d("afcaaba0")).unwrap();
+    assert!(altair.regular);
+    assert_eq!(altair.blob_parameters, None);
+    assert_eq!(mainnet.fork_epoch(ForkName::Fulu), Some(411392));
+    assert_eq!(mainnet.fork_epoch(ForkName::Gloas), None);
+    assert_eq!(mainnet.fork_at(FAR).name, ForkName::Fulu);
+    assert_eq!(mainnet.slots_per_epoch(), 32);
+    assert_eq!(mainnet.slot_duration(), Duration::from_secs(12));
+    assert_eq!(mainnet.epoch_duration(), Duration::from_secs(384));
+}
+
+#[test]
+fn mainnet_clock() {
+    let mainnet = Network::mainnet();
+    let genesis = Duration::from_secs(1_606_824_023);
+    assert_eq!(mainnet.genesis_time(), genesis);
+    // 2026-01-07 01:01:11 UTC, BPO2.
+    let bpo2 = Duration::from_secs(1_767_747_671);
+    assert_eq!(mainnet.epoch_at(bpo2), Some(419072));
+    assert_eq!(
+        mainnet.epoch_at(bpo2 - Duration::from_millis(1)),
+        Some(419071)
+    );
+    assert_eq!(mainnet.slot_at(bpo2), Some(419072 * 32));
+    assert_eq!(mainnet.epoch_start(419072), Some(bpo2));
+    assert_eq!(
+        mainnet.slot_start(419072 * 32 + 1),
+        Some(bpo2 + Duration::from_secs(12))
+    );
+    // 2025-12-03 21:49:11 UTC, Fulu.
+    assert_eq!(
+        mainnet.epoch_at(Duration::from_secs(1_764_798_551)),
+        Some(411392)
+    );
+    // 2021-10-27 10:56:23 UTC, Altair.
+    assert_eq!(
+        mainnet.epoch_at(Duration::from_secs(1_635_332_183)),
+        Some(74240)
+    );
+
+    assert_eq!(mainnet.current_epoch(UNIX_EPOCH + bpo2), Some(419072));
+    assert_eq!(mainnet.current_epoch(UNIX_EPOCH + genesis), Some(0));
+    assert_eq!(mainnet.current_slot(UNIX_EPOCH + genesis), Some(0));
+    assert_eq!(
+        mainnet.current_epoch(UNIX_EPOCH + genesis - Duration::from_nanos(1)),
+        None
+    );
+    assert_eq!(
+        mainnet.current_epoch(UNIX_EPOCH - Duration::from_secs(1)),
+        None
+    );
+    let last = (Duration::MAX - genesis).as_secs() / 12;
+    assert_eq!(mainnet.slot_at(Duration::MAX), Some(last));
+    assert_eq!(mainnet.epoch_start(u64::MAX), None);
+    // Whatever today is, it is after BPO2.
+    assert!(mainnet.current_epoch(SystemTime::now()).unwrap() >= 419072);
+}
+
+#[test]
+fn mainnet_genesis_root_matches_its_text_form() {
+    assert_eq!(
+        *Network::mainnet().genesis_validators_root(),
+        parse_genesis_validators_root(
+            "0x4b363db94e286120d76eb905340fdd4e54bfe9f06bf33ff6cf5ad27f511bfe95\n"
+        )
+        .unwrap()
+    );
+}
+
+// ---------------------------------------------------------------------------------------
+// Testnets. Which value is checked against what is said next to it.
+
+#[test]
+fn sepolia_digests() {
+    let sepolia = Network::sepolia();
+    // eth-clients/sepolia README: "Fork Digest: 0xa8fee8ee (0xd3010778 pre-genesis fork
+    // digest)", "Genesis Time: 1655733600".
+    assert_eq!(sepolia.pre_genesis_digest(), d("d3010778"));
+    assert_eq!(sepolia.genesis_time(), Duration::from_secs(1_655_733_600));
+    assert_schedule(
+        &sepolia,
+        &[
+            (0, "a8fee8ee"), // README
+            // Not cross-checked: computed here only.
+            (50, "60725ca1"),
+            (100, "36fa5013"),
+            // Capella, Deneb, Electra: the fork data roots' prefixes appear in independent
+            // light-client sync-committee domains (`07000000 ‖ fork_data_root[..28]`), Deneb
+            // also in Erigon Caplin topic comments (`/eth2/d31f6191/...`).
+            (56832, "47eb72b3"),
+            (132608, "d31f6191"),
+            (222464, "14045b5a"),
+            // Fulu, BPO1, BPO2, Gloas: only a third-party Go test found in the index agrees.
+            (272640, "7e0d3447"),
+            (274176, "fd32b622"),
+            (275712, "74d01459"),
+            (353024, "669e6c11"),
+        ],
+    );
+
+    // Between Fulu and BPO1 the next regular fork is Gloas, while the next fork of any kind
+    // is BPO1: the ENR must say Gloas's version and BPO1's epoch.
+    let enr = sepolia.enr_fork_id(273000);
+    assert_eq!(enr.digest(), d("7e0d3447"));
+    assert_eq!(enr.next_version(), v("90000076"));
+    assert_eq!(enr.next_fork_epoch, 274176);
+    assert_eq!(sepolia.next_fork_digest(273000), d("fd32b622"));
+    let enr = sepolia.enr_fork_id(300000);
+    assert_eq!(enr.next_version(), v("90000076"));
+    assert_eq!(enr.next_fork_epoch, 353024);
+    assert_eq!(sepolia.next_fork_digest(300000), d("669e6c11"));
+    // Gloas keeps BPO2's blob parameters.
+    assert_eq!(
+        sepolia.blob_parameters_at(353024).map(|bp| bp.epoch),
+        Some(275712)
+    );
+}
+
+#[test]
+fn holesky_digests() {
+    let holesky = Network::holesky();
+    assert_eq!(holesky.genesis_time(), Duration::from_secs(1_695_902_400));
+    assert_schedule(
+        &holesky,
+        &[
+            // Genesis (Bellatrix at 0), Capella, Deneb, Electra: the prefixes appear in an
+            // independent light client's Holesky sync-committee domains.
+            (0, "69b7d974"),
+            (256, "17e2dad3"),
+            (29696, "69ae0e99"),
+            (115968, "019e21ad"),
+            // Fulu, BPO1, BPO2: not cross-checked, computed here only.
+            (165120, "84e8fde5"),
+            (166400, "c7022d55"),
+            (167936, "32db3f09"),
+        ],
+    );
+    // Altair and Bellatrix share epoch 0 with genesis: one entry, for Bellatrix.
+    assert_eq!(holesky.all_digests()[0].fork, ForkName::Bellatrix);
+    assert_eq!(holesky.fork_version_at(0), v("03017000"));
+    assert_eq!(
+        holesky.pre_genesis_digest(),
+        compute_base_fork_digest(v("01017000"), &[0; 32])
+    );
+}
+
+#[test]
+fn hoodi_digests() {
+    let hoodi = Network::hoodi();
+    // eth-clients/hoodi README: launch 2025-03-17 12:10 UTC = 1742213400.
+    assert_eq!(hoodi.genesis_time(), Duration::from_secs(1_742_213_400));
+    assert_schedule(
+        &hoodi,
+        &[
+            // Genesis (Deneb at 0): a third-party topic fixture (`/eth2/d2f1997f/...`).
+            (0, "d2f1997f"),
+            // Electra, Fulu (Electra blob parameters), BPO1, BPO2: a third-party document
+            // citing its own test vectors gives the same four values.
+            (2048, "82556a32"),
+            (50688, "e2abcca4"),
+            (52480, "ae9f70a0"),
+            (54016, "c6ecb76c"),
+        ],
+    );
+    assert_eq!(hoodi.all_digests()[0].fork, ForkName::Deneb);
+    let enr = hoodi.enr_fork_id(60000);
+    assert_eq!(enr.digest(), d("c6ecb76c"));
+    assert_eq!(enr.next_version(), v("70000910"));
+    assert_eq!(enr.next_fork_epoch, FAR);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -470,6 +765,7 @@ fn genesis_helpers() {
         "  212f13fc4df078b6cb7db228f1c8307566dcecf900867401a92023d7ba99cb5f\n",
     )
     .unwrap();
+    assert_eq!(root, *Network::hoodi().genesis_validators_root());
     let err = parse_genesis_validators_root("0x1234").unwrap_err();
     assert!(matches!(
         err,
@@ -573,6 +869,13 @@ fn any_config_yaml() -> impl Strategy<Value = String> {
 }
 
 proptest! {
+    #[test]
+    fn presets_are_total(epoch in any_epoch(), time in any_duration()) {
+        for preset in NetworkPreset::ALL {
+            check_network_total(&preset.network(), epoch, time);
+        }
+    }
+
     #[test]
     fn random_schedules_are_total(
         yaml in any_config_yaml(),

@@ -32,6 +32,7 @@ pub mod constants;
 mod enr_info;
 mod error;
 mod events;
+mod network;
 mod peer_id;
 mod primitives;
 mod serde_hex;
@@ -42,14 +43,20 @@ mod traits;
 pub use client::{ClientInfo, ClientKind};
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{
-    BoxError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage, ParseHexError,
-    PeerIdError, SinkError, SszError,
+    BoxError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage,
+    ParseHexError, PeerIdError, SinkError, SszError,
 };
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
     DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
     HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, StatusInfo,
     Transport, ValidatorMetadataEvent,
+};
+pub use network::{
+    compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
+    genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConsensusConfig,
+    Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase, ScheduledDigest,
+    DEFAULT_NETWORK_NAME,
 };
 pub use peer_id::PeerId;
 pub use primitives::{

@@ -3,7 +3,7 @@
 //!
 //! `cargo run --example decode_enr -- enr:-Ku4QHqV…`
 
-use valtrack::core::{EnrClass, EnrInfo, ForkDigest};
+use valtrack::core::{EnrClass, EnrInfo, ForkDigest, Network};
 
 const EF_BOOTNODE: &str = "enr:-Ku4QHqVeJ8PPICcWk1vSn_XcSkjOkNiTg6Fmii5j6vUQgvzMc9L1goFnLKgXqBJspJjIsB91LTOleFmyWWrFVATGngBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhAMRHkWJc2VjcDI1NmsxoQKLVXFOhp2uX6jeT0DvvDpPcU8FWMjQdR4wMuORMhpX24N1ZHCCIyg";
 
@@ -14,8 +14,9 @@ fn main() {
     } else {
         args
     };
-    // Mainnet's current digest (BPO2); a real program takes it from `Network`.
-    let ours: [ForkDigest; 1] = [ForkDigest([0x8c, 0x9f, 0x62, 0xfe])];
+    // Every digest mainnet has had or has scheduled: a node a fork behind is still mainnet.
+    let mainnet = Network::mainnet();
+    let ours: Vec<ForkDigest> = mainnet.all_digests().iter().map(|d| d.digest).collect();
     let mut failed = false;
     for text in &enrs {
         match text.parse::<EnrInfo>() {
@@ -27,6 +28,9 @@ fn main() {
                 );
                 if class != EnrClass::OurNetwork {
                     eprintln!("note: {} is {class:?} for mainnet", info.peer_id);
+                } else if let Some(d) = info.fork_digest() {
+                    let fork = mainnet.find_digest(d).map(|s| s.fork);
+                    eprintln!("note: {} is on mainnet, fork {fork:?}", info.peer_id);
                 }
             }
             Err(e) => {

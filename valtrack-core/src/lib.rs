@@ -28,6 +28,7 @@
 //! ```
 
 mod client;
+mod codec;
 pub mod constants;
 mod enr_info;
 mod error;
@@ -40,10 +41,16 @@ mod subnets;
 mod traits;
 
 pub use client::{ClientInfo, ClientKind};
+pub use codec::{
+    decode_empty_request, decode_optional_response, decode_request, decode_request_chunk,
+    decode_response, decode_response_chunk, encode_empty_request, encode_error_response,
+    encode_request, encode_response, max_compressed_len, max_message_size, ResponseCode,
+    MAX_VARINT_LEN,
+};
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{
-    BoxError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage, ParseHexError,
-    PeerIdError, SinkError, SszError,
+    BoxError, CodecError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage,
+    ParseHexError, PeerIdError, SinkError, SszError, VarintError,
 };
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,

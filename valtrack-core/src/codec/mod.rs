@@ -1,4 +1,5 @@
-//! Wire codecs: req/resp `ssz_snappy` (framed snappy).
+//! Wire codecs: req/resp `ssz_snappy` (framed snappy), gossip payloads (block snappy)
+//! and gossip message ids.
 //!
 //! Every decoder here is bounded against hostile input. A length is checked against the type's
 //! SSZ bounds and [`MAX_PAYLOAD_SIZE`] before anything is allocated for it; decompression
@@ -11,6 +12,8 @@
 //!   [`decode_optional_response`] and [`decode_empty_request`]; partial buffers with
 //!   [`decode_request_chunk`] and [`decode_response_chunk`], which return `Ok(None)` until
 //!   a chunk is complete.
+//! - Gossip: [`encode_gossip`], [`decode_gossip`], [`decompress_gossip`],
+//!   [`gossip_message_id`] and [`gossip_message_id_decompressed`].
 //!
 //! # Example
 //!
@@ -31,8 +34,14 @@
 //!
 //! [`MAX_PAYLOAD_SIZE`]: crate::constants::MAX_PAYLOAD_SIZE
 
+mod gossip;
 mod ssz_snappy;
 
+pub use gossip::{
+    decode_gossip, decompress_gossip, encode_gossip, gossip_len_bound, gossip_message_id,
+    gossip_message_id_decompressed, MessageIdFork, MESSAGE_DOMAIN_INVALID_SNAPPY,
+    MESSAGE_DOMAIN_VALID_SNAPPY,
+};
 pub use ssz_snappy::{
     decode_empty_request, decode_optional_response, decode_request, decode_request_chunk,
     decode_response, decode_response_chunk, encode_empty_request, encode_error_response,

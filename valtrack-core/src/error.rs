@@ -439,3 +439,46 @@ impl CodecError {
         matches!(self, Self::UnexpectedEof)
     }
 }
+
+/// A gossipsub topic string that is not a valid consensus-layer topic.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// Not of the form `/eth2/{digest}/{name}/{encoding}`.
+    #[error("topic is not of the form /eth2/{{fork_digest}}/{{name}}/{{encoding}}")]
+    Malformed,
+    /// The fork digest is not eight lowercase hex digits.
+    #[error("fork digest {digest:?} is not 8 lowercase hex digits")]
+    InvalidForkDigest {
+        /// The digest segment as found.
+        digest: String,
+    },
+    /// The topic name is not one of the consensus-layer topics.
+    #[error("unknown topic name {name:?}")]
+    UnknownKind {
+        /// The name segment as found.
+        name: String,
+    },
+    /// The subnet suffix is not a plain decimal number (digits only, no leading zero).
+    #[error("{name:?}: subnet id is not a plain decimal number")]
+    InvalidSubnetId {
+        /// The name segment as found.
+        name: String,
+    },
+    /// The subnet id is not below the topic's subnet count.
+    #[error("{kind} subnet {id} out of range (must be below {count})")]
+    SubnetOutOfRange {
+        /// The topic family (`beacon_attestation`, …).
+        kind: &'static str,
+        /// The subnet id found.
+        id: u64,
+        /// Number of subnets of this family.
+        count: u64,
+    },
+    /// The encoding is not `ssz_snappy`.
+    #[error("unknown encoding {encoding:?}")]
+    UnknownEncoding {
+        /// The encoding segment as found.
+        encoding: String,
+    },
+}

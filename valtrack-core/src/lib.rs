@@ -46,13 +46,13 @@ pub use codec::{
     decode_request_chunk, decode_response, decode_response_chunk, decompress_gossip,
     encode_empty_request, encode_error_response, encode_gossip, encode_request, encode_response,
     gossip_len_bound, gossip_message_id, gossip_message_id_decompressed, max_compressed_len,
-    max_message_size, MessageIdFork, ResponseCode, MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY,
-    MESSAGE_DOMAIN_VALID_SNAPPY,
+    max_message_size, GossipEncoding, GossipKind, GossipTopic, MessageIdFork, ResponseCode,
+    MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY,
 };
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{
     BoxError, CodecError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage,
-    ParseHexError, PeerIdError, SinkError, SszError, VarintError,
+    ParseHexError, PeerIdError, SinkError, SszError, TopicError, VarintError,
 };
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,

@@ -1,5 +1,5 @@
-//! Wire codecs: req/resp `ssz_snappy` (framed snappy), gossip payloads (block snappy)
-//! and gossip message ids.
+//! Wire codecs: req/resp `ssz_snappy` (framed snappy), gossip payloads (block snappy),
+//! gossip message ids and topic names.
 //!
 //! Every decoder here is bounded against hostile input. A length is checked against the type's
 //! SSZ bounds and [`MAX_PAYLOAD_SIZE`] before anything is allocated for it; decompression
@@ -14,6 +14,7 @@
 //!   a chunk is complete.
 //! - Gossip: [`encode_gossip`], [`decode_gossip`], [`decompress_gossip`],
 //!   [`gossip_message_id`] and [`gossip_message_id_decompressed`].
+//! - Topics: [`GossipTopic`], [`GossipKind`], [`GossipEncoding`].
 //!
 //! # Example
 //!
@@ -36,6 +37,7 @@
 
 mod gossip;
 mod ssz_snappy;
+mod topic;
 
 pub use gossip::{
     decode_gossip, decompress_gossip, encode_gossip, gossip_len_bound, gossip_message_id,
@@ -47,6 +49,7 @@ pub use ssz_snappy::{
     decode_response, decode_response_chunk, encode_empty_request, encode_error_response,
     encode_request, encode_response, ResponseCode, MAX_VARINT_LEN,
 };
+pub use topic::{GossipEncoding, GossipKind, GossipTopic};
 
 use crate::constants::MAX_PAYLOAD_SIZE;
 use crate::error::CodecError;

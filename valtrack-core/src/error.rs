@@ -360,8 +360,9 @@ pub enum CodecError {
         /// Largest valid length.
         max: usize,
     },
-    /// More than `max_compressed_len(n)` compressed bytes were read without completing the
-    /// `n`-byte payload.
+    /// The compressed input is longer than `max_compressed_len(len)`: for req/resp, `len` is the
+    /// declared length and the payload was not complete after that many bytes; for gossip,
+    /// `len` is `MAX_PAYLOAD_SIZE`.
     #[error("compressed payload longer than {max} bytes, the limit for {len} uncompressed bytes")]
     CompressedTooLarge {
         /// The uncompressed length the limit was derived from.

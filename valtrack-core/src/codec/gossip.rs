@@ -45,9 +45,9 @@ pub fn encode_gossip<T: SszMessage>(value: &T) -> Result<Vec<u8>, CodecError> {
 /// Decompresses a block-snappy gossip payload of at most `max_len` bytes (and never more than
 /// `MAX_PAYLOAD_SIZE`).
 ///
-/// The compressed size is checked against `max_compressed_len(max_len)` and the length in the
-/// snappy header against `max_len` before the output is allocated. This is what a gossipsub
-/// `DataTransform::inbound_transform` needs.
+/// The compressed size is checked against `max_compressed_len(MAX_PAYLOAD_SIZE)` and the
+/// length in the snappy header against `max_len` before the output is allocated. This is what
+/// a gossipsub `DataTransform::inbound_transform` needs.
 pub fn decompress_gossip(data: &[u8], max_len: usize) -> Result<Vec<u8>, CodecError> {
     let max_len = max_len.min(MAX_PAYLOAD_SIZE);
     let len = checked_decompress_len(data, "gossip payload", 0, max_len)?;
@@ -57,9 +57,11 @@ pub fn decompress_gossip(data: &[u8], max_len: usize) -> Result<Vec<u8>, CodecEr
 /// Decodes a gossip payload of type `T`: block snappy, then SSZ.
 ///
 /// The decompressed length is bounded by `min(max_len, T::SSZ_MAX_LEN, MAX_PAYLOAD_SIZE)`
-/// and must be at least `T::SSZ_MIN_LEN`; both the compressed size and the length in the
-/// snappy header are checked before anything is decompressed. Pass `usize::MAX` as `max_len`
-/// to rely on the type's bound alone.
+/// and must be at least `T::SSZ_MIN_LEN`. As the spec's gossip size limits say, the type's
+/// bound caps only the decompressed length: the compressed size is held to
+/// `max_compressed_len(MAX_PAYLOAD_SIZE)` on every topic, so a legal but poorly compressed
+/// encoding is still accepted. Both are checked before anything is decompressed. Pass
+/// `usize::MAX` as `max_len` to rely on the type's bound alone.
 pub fn decode_gossip<T: SszMessage>(data: &[u8], max_len: usize) -> Result<T, CodecError> {
     let max = max_len.min(gossip_len_bound::<T>());
     let len = checked_decompress_len(data, T::TYPE_NAME, T::SSZ_MIN_LEN, max)?;
@@ -110,19 +112,21 @@ fn message_id(domain: [u8; 4], topic: &str, data: &[u8], fork: MessageIdFork) ->
     id
 }
 
-/// Checks the compressed size against `max_compressed_len(max)`, then the length in the snappy
-/// header against `MAX_PAYLOAD_SIZE` and `min..=max`. Allocates nothing.
+/// The largest compressed gossip payload: `max_compressed_len(MAX_PAYLOAD_SIZE)`.
+const MAX_COMPRESSED_GOSSIP_LEN: usize = max_compressed_len(MAX_PAYLOAD_SIZE);
+
+/// Checks the compressed size against `max_compressed_len(MAX_PAYLOAD_SIZE)`, then the length in
+/// the snappy header against `MAX_PAYLOAD_SIZE` and `min..=max`. Allocates nothing.
 fn checked_decompress_len(
     data: &[u8],
     type_name: &'static str,
     min: usize,
     max: usize,
 ) -> Result<usize, CodecError> {
-    let limit = max_compressed_len(max);
-    if data.len() > limit {
+    if data.len() > MAX_COMPRESSED_GOSSIP_LEN {
         return Err(CodecError::CompressedTooLarge {
-            len: max,
-            max: limit,
+            len: MAX_PAYLOAD_SIZE,
+            max: MAX_COMPRESSED_GOSSIP_LEN,
         });
     }
     let len = snap::raw::decompress_len(data).map_err(CodecError::Snappy)?;
@@ -271,13 +275,51 @@ mod tests {
 
     #[test]
     fn oversized_compressed_data_is_rejected_before_decompressing() {
-        // Valid snappy for 240 bytes, padded past max_compressed_len(240) = 312 bytes.
-        let ssz = single_attestation(1).to_ssz_bytes();
-        let mut wire = snap::raw::Encoder::new().compress_vec(&ssz).unwrap();
-        wire.resize(max_compressed_len(240) + 1, 0);
+        // A header declaring 240 bytes, then junk up to one byte past the spec's limit.
+        let mut wire = vec![0u8; MAX_COMPRESSED_GOSSIP_LEN + 1];
+        wire[..2].copy_from_slice(&[0xf0, 0x01]);
+        let (result, largest) =
+            largest_allocation(|| decode_gossip::<SingleAttestation>(&wire, usize::MAX));
+        assert!(
+            matches!(
+                result,
+                Err(CodecError::CompressedTooLarge {
+                    len: MAX_PAYLOAD_SIZE,
+                    max: 12_233_418
+                })
+            ),
+            "{result:?}"
+        );
+        assert!(largest < 1024, "allocated {largest} bytes");
+        assert!(matches!(
+            decompress_gossip(&wire, usize::MAX),
+            Err(CodecError::CompressedTooLarge { .. })
+        ));
+    }
+
+    #[test]
+    fn poorly_compressed_but_legal_payload_is_accepted() {
+        // 240 one-byte literals: 2 + 480 bytes, beyond max_compressed_len(240) = 312 but within
+        // the spec's limit, which depends on MAX_PAYLOAD_SIZE only.
+        let value = single_attestation(42);
+        let mut wire = vec![0xf0, 0x01];
+        for byte in value.to_ssz_bytes() {
+            wire.extend_from_slice(&[0x00, byte]);
+        }
+        assert!(wire.len() > max_compressed_len(240));
+        assert_eq!(
+            decode_gossip::<SingleAttestation>(&wire, usize::MAX).unwrap(),
+            value
+        );
+    }
+
+    #[test]
+    fn junk_after_a_complete_block_is_an_error() {
+        let mut wire = encode_gossip(&single_attestation(1)).unwrap();
+        wire.extend_from_slice(&[0x00, 0x00]);
         assert!(matches!(
             decode_gossip::<SingleAttestation>(&wire, usize::MAX),
-            Err(CodecError::CompressedTooLarge { len: 240, max: 312 })
+            Err(CodecError::Snappy(_))
         ));
     }
 

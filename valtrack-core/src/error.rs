@@ -327,7 +327,8 @@ pub enum VarintError {
     /// The tenth byte sets bits beyond the 64th.
     #[error("varint overflows u64")]
     Overflow,
-    /// The varint ends in a zero byte after the first, so a shorter encoding exists.
+    /// The varint ends in a zero byte after the first, so a shorter encoding exists. (The spec
+    /// says the prefix SHOULD be minimal; like Lighthouse's `unsigned-varint`, we reject it.)
     #[error("varint is not minimally encoded")]
     NotMinimal,
 }

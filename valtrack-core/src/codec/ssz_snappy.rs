@@ -12,7 +12,7 @@
 //! bounds and `MAX_PAYLOAD_SIZE` first, then a `snap` `FrameDecoder` reads from a cursor over
 //! at most `max_compressed_len(len)` bytes of input, and the bytes consumed are the cursor's
 //! position. Unlike Lighthouse, the output buffer grows with the data actually decompressed
-//! (a 6-byte header claiming 10 MiB does not make us allocate 10 MiB), and a last chunk that
+//! (a few bytes claiming a 10 MiB payload do not make us allocate 10 MiB), and a last chunk that
 //! holds more than the declared length is rejected instead of silently cut.
 
 use std::fmt;

@@ -461,3 +461,170 @@ impl ConfigError {
         }
     }
 }
+
+/// A length prefix that is not a valid protobuf unsigned varint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum VarintError {
+    /// More than ten bytes (the longest `u64` varint) with the continuation bit set.
+    #[error("varint longer than 10 bytes")]
+    TooLong,
+    /// The tenth byte sets bits beyond the 64th.
+    #[error("varint overflows u64")]
+    Overflow,
+    /// The varint ends in a zero byte after the first, so a shorter encoding exists. (The spec
+    /// says the prefix SHOULD be minimal; like Lighthouse's `unsigned-varint`, we reject it.)
+    #[error("varint is not minimally encoded")]
+    NotMinimal,
+}
+
+/// Bytes that do not decode as an `ssz_snappy` req/resp chunk or a gossip payload, or a value
+/// that cannot be encoded as one.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The length prefix is not a valid varint.
+    #[error("invalid length prefix")]
+    InvalidVarint(#[source] VarintError),
+    /// The declared (uncompressed) length exceeds `MAX_PAYLOAD_SIZE`.
+    #[error("payload length {len} exceeds MAX_PAYLOAD_SIZE ({max})")]
+    PayloadTooLarge {
+        /// The declared or encoded length.
+        len: u64,
+        /// `MAX_PAYLOAD_SIZE`.
+        max: usize,
+    },
+    /// The declared (uncompressed) length is outside the type's SSZ bounds.
+    #[error("{type_name}: payload length {len} outside [{min}, {max}]")]
+    LengthOutOfBounds {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// The declared or encoded length.
+        len: u64,
+        /// Smallest valid length.
+        min: usize,
+        /// Largest valid length.
+        max: usize,
+    },
+    /// The compressed input is longer than `max_compressed_len(len)`: for req/resp, `len` is the
+    /// declared length and the payload was not complete after that many bytes; for gossip,
+    /// `len` is `MAX_PAYLOAD_SIZE`.
+    #[error("compressed payload longer than {max} bytes, the limit for {len} uncompressed bytes")]
+    CompressedTooLarge {
+        /// The uncompressed length the limit was derived from.
+        len: usize,
+        /// `max_compressed_len(len)`.
+        max: usize,
+    },
+    /// The snappy frames hold more data than the declared length.
+    #[error("snappy frames decompress to more than the declared {declared} bytes")]
+    DecompressedTooLong {
+        /// The declared length.
+        declared: usize,
+    },
+    /// Bytes remain after the message.
+    #[error("{count} trailing bytes after the message")]
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
+    /// The input ended before the message was complete.
+    #[error("input ended before the message was complete")]
+    UnexpectedEof,
+    /// The snappy data is corrupt (bad chunk type or length, bad checksum, bad block).
+    #[error("invalid snappy data")]
+    Snappy(#[source] snap::Error),
+    /// The snappy frame decoder failed in another way (not expected with in-memory input).
+    #[error("snappy frame decoder failed")]
+    Io(#[source] std::io::Error),
+    /// The decompressed payload is not valid SSZ for the type.
+    #[error("invalid SSZ payload")]
+    Ssz(#[from] SszError),
+    /// The peer answered with an error chunk (a non-zero result code and an `ErrorMessage`).
+    #[error("peer answered {code}: {message:?}")]
+    ErrorResponse {
+        /// The result code.
+        code: crate::codec::ResponseCode,
+        /// The `ErrorMessage`, decoded as lossy UTF-8.
+        message: String,
+    },
+    /// An error chunk was to be encoded with the `Success` result code.
+    #[error("an error response needs a non-zero result code")]
+    SuccessCodeForError,
+}
+
+impl CodecError {
+    /// Whether the bytes break the wire format or the type's bounds, as opposed to the peer
+    /// reporting an error, the stream ending early or a local failure.
+    pub fn is_protocol_violation(&self) -> bool {
+        match self {
+            Self::InvalidVarint(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::LengthOutOfBounds { .. }
+            | Self::CompressedTooLarge { .. }
+            | Self::DecompressedTooLong { .. }
+            | Self::TrailingBytes { .. }
+            | Self::Snappy(_)
+            | Self::Ssz(_) => true,
+            Self::UnexpectedEof
+            | Self::Io(_)
+            | Self::ErrorResponse { .. }
+            | Self::SuccessCodeForError => false,
+        }
+    }
+
+    /// The result code, when the peer answered with an error chunk.
+    pub fn response_code(&self) -> Option<crate::codec::ResponseCode> {
+        match self {
+            Self::ErrorResponse { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether the input ended before the message was complete (often the peer hanging up).
+    pub fn is_unexpected_eof(&self) -> bool {
+        matches!(self, Self::UnexpectedEof)
+    }
+}
+
+/// A gossipsub topic string that is not a valid consensus-layer topic.
+#[derive(Debug, Clone, PartialEq, Eq, Error)]
+#[non_exhaustive]
+pub enum TopicError {
+    /// Not of the form `/eth2/{digest}/{name}/{encoding}`.
+    #[error("topic is not of the form /eth2/{{fork_digest}}/{{name}}/{{encoding}}")]
+    Malformed,
+    /// The fork digest is not eight lowercase hex digits.
+    #[error("fork digest {digest:?} is not 8 lowercase hex digits")]
+    InvalidForkDigest {
+        /// The digest segment as found.
+        digest: String,
+    },
+    /// The topic name is not one of the consensus-layer topics.
+    #[error("unknown topic name {name:?}")]
+    UnknownKind {
+        /// The name segment as found.
+        name: String,
+    },
+    /// The subnet suffix is not a plain decimal number (digits only, no leading zero).
+    #[error("{name:?}: subnet id is not a plain decimal number")]
+    InvalidSubnetId {
+        /// The name segment as found.
+        name: String,
+    },
+    /// The subnet id is not below the topic's subnet count.
+    #[error("{kind} subnet {id} out of range (must be below {count})")]
+    SubnetOutOfRange {
+        /// The topic family (`beacon_attestation`, …).
+        kind: &'static str,
+        /// The subnet id found.
+        id: u64,
+        /// Number of subnets of this family.
+        count: u64,
+    },
+    /// The encoding is not `ssz_snappy`.
+    #[error("unknown encoding {encoding:?}")]
+    UnknownEncoding {
+        /// The encoding segment as found.
+        encoding: String,
+    },
+}

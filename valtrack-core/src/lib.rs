@@ -28,6 +28,7 @@
 //! ```
 
 mod client;
+mod codec;
 pub mod constants;
 mod enr_info;
 mod error;
@@ -41,10 +42,18 @@ mod subnets;
 mod traits;
 
 pub use client::{ClientInfo, ClientKind};
+pub use codec::{
+    decode_empty_request, decode_gossip, decode_optional_response, decode_request,
+    decode_request_chunk, decode_response, decode_response_chunk, decompress_gossip,
+    encode_empty_request, encode_error_response, encode_gossip, encode_request, encode_response,
+    gossip_len_bound, gossip_message_id, gossip_message_id_decompressed, max_compressed_len,
+    max_message_size, GossipEncoding, GossipKind, GossipTopic, MessageIdFork, ResponseCode,
+    MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY,
+};
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{
-    BoxError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError, HandshakeStage,
-    ParseHexError, PeerIdError, SinkError, SszError,
+    BoxError, CodecError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError,
+    HandshakeStage, ParseHexError, PeerIdError, SinkError, SszError, TopicError, VarintError,
 };
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,

@@ -7,7 +7,10 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
-use valtrack::core::{parse_enr, EnrInfo};
+use valtrack::core::ssz::{AttestationData, Checkpoint, MetaDataV2, SingleAttestation, StatusV1};
+use valtrack::core::{
+    decode_gossip, decode_response, encode_gossip, gossip_len_bound, parse_enr, EnrInfo,
+};
 
 /// Mainnet bootnode ENRs of several shapes (EF, Lighthouse with IPv6, Teku without eth2).
 const ENRS: &[(&str, &str)] = &[
@@ -31,5 +34,86 @@ fn enr_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, enr_decode);
+/// Real bytes from Lodestar 1.5.1 (testdata/lodestar, captured per WIRE.md).
+const LODESTAR_STATUS_RESPONSE: &str =
+    include_str!("../valtrack-core/testdata/lodestar/status_response.hex");
+const LODESTAR_METADATA_RESPONSE: &str =
+    include_str!("../valtrack-core/testdata/lodestar/metadata_v2_response.hex");
+
+fn req_resp_decode(c: &mut Criterion) {
+    let status = hex::decode(LODESTAR_STATUS_RESPONSE.trim()).unwrap();
+    let metadata = hex::decode(LODESTAR_METADATA_RESPONSE.trim()).unwrap();
+    let mut g = c.benchmark_group("ssz_snappy");
+    g.throughput(Throughput::Bytes(status.len() as u64));
+    g.bench_function("status_v1_response", |b| {
+        b.iter(|| decode_response::<StatusV1>(black_box(&status)).unwrap())
+    });
+    g.throughput(Throughput::Bytes(metadata.len() as u64));
+    g.bench_function("metadata_v2_response", |b| {
+        b.iter(|| decode_response::<MetaDataV2>(black_box(&metadata)).unwrap())
+    });
+    g.finish();
+}
+
+fn single_attestation() -> SingleAttestation {
+    // Realistic entropy: random-looking roots and signature (they dominate the 240 bytes).
+    let mut x = 0x9e37_79b9_7f4a_7c15u64;
+    let mut rnd = || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x.to_le_bytes()
+    };
+    let mut root = || {
+        let mut r = [0u8; 32];
+        for c in r.chunks_mut(8) {
+            c.copy_from_slice(&rnd());
+        }
+        r
+    };
+    let (block, source, target) = (root(), root(), root());
+    let sig: Vec<u8> = (0..96)
+        .map(|i| block[i % 32] ^ target[(i * 7) % 32])
+        .collect();
+    SingleAttestation {
+        committee_index: 17,
+        attester_index: 1_234_567,
+        data: AttestationData {
+            slot: 13_400_000,
+            index: 0,
+            beacon_block_root: block,
+            source: Checkpoint {
+                epoch: 418_749,
+                root: source,
+            },
+            target: Checkpoint {
+                epoch: 418_750,
+                root: target,
+            },
+        },
+        signature: sig.try_into().unwrap(),
+    }
+}
+
+fn gossip_decode(c: &mut Criterion) {
+    let raw = encode_gossip(&single_attestation()).unwrap();
+    let mut g = c.benchmark_group("gossip_single_attestation");
+    g.throughput(Throughput::Elements(1));
+    g.bench_function("snappy_and_ssz", |b| {
+        b.iter(|| {
+            decode_gossip::<SingleAttestation>(
+                black_box(&raw),
+                gossip_len_bound::<SingleAttestation>(),
+            )
+            .unwrap()
+        })
+    });
+    let mut decoder = snap::raw::Decoder::new();
+    g.bench_function("raw_snappy_only", |b| {
+        b.iter(|| decoder.decompress_vec(black_box(&raw)).unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(benches, enr_decode, req_resp_decode, gossip_decode);
 criterion_main!(benches);

@@ -1,1 +1,34 @@
-//! valtrack-sentry (grows in later issues).
+//! valtrack-sentry: the active side of valtrack — a libp2p host that speaks the eth2 wire
+//! protocols, a [`Handshaker`](valtrack_core::Handshaker) built on it, and (feature `sim`)
+//! simulated beacon nodes.
+//!
+//! # Architecture
+//!
+//! A [`Host`] owns one libp2p swarm (TCP with noise and yamux/mplex, QUIC, identify,
+//! GossipSub, and one request/response behaviour per eth2 protocol family) in a task of its
+//! own; handles talk to it over a bounded queue. It answers peers honestly from its
+//! configuration. [`Libp2pHandshaker`] drives one handshake per node on top of it: dial, Status,
+//! MetaData (v3, then v2, then v1), Ping, identify, Goodbye.
+//!
+//! # Feature flags
+//!
+//! - `quic` (default): dial and listen on QUIC besides TCP.
+//! - `sim`: simulated beacon nodes, including hostile ones, for tests and benches.
+
+mod error;
+mod handshaker;
+mod host;
+pub mod rpc;
+#[cfg(feature = "sim")]
+pub mod sim;
+
+pub use error::{HostError, RequestError};
+pub use handshaker::{
+    HandshakeConfig, Libp2pHandshaker, DEFAULT_GOODBYE_TIMEOUT, DEFAULT_IDENTIFY_TIMEOUT,
+};
+pub use host::{
+    to_core_peer_id, to_libp2p_peer_id, Connected, Host, HostConfig, HostConfigBuilder, MuxerOffer,
+    PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
+    IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE,
+};

@@ -1,0 +1,164 @@
+//! The composed libp2p behaviour: connection limits first, identify, GossipSub and one
+//! request/response behaviour per eth2 protocol family (rust-libp2p offers every protocol of a
+//! behaviour for each request, so the families must not share one).
+
+use std::time::Duration;
+
+use libp2p::gossipsub::{self, MessageAuthenticity, ValidationMode};
+use libp2p::identity::Keypair;
+use libp2p::request_response::{self, ProtocolSupport};
+use libp2p::swarm::behaviour::toggle::Toggle;
+use libp2p::swarm::NetworkBehaviour;
+use libp2p::{connection_limits, identify};
+use valtrack_core::{
+    constants::{MAX_PAYLOAD_SIZE, SLOTS_PER_EPOCH, SLOT_DURATION_MS},
+    decompress_gossip, gossip_message_id_decompressed, max_message_size, ForkDigest, GossipTopic,
+    MessageIdFork,
+};
+
+use super::config::HostConfig;
+use crate::error::HostError;
+use crate::rpc::{CaptureBuffer, Eth2Codec, Eth2Protocol};
+
+/// identify's protocol version string, as Lighthouse announces.
+pub const IDENTIFY_PROTOCOL_VERSION: &str = "eth2/1.0.0";
+
+#[derive(NetworkBehaviour)]
+pub(crate) struct Behaviour {
+    pub(crate) limits: connection_limits::Behaviour,
+    pub(crate) identify: identify::Behaviour,
+    pub(crate) gossipsub: Toggle<gossipsub::Behaviour<SnappyTransform>>,
+    pub(crate) status: request_response::Behaviour<Eth2Codec>,
+    pub(crate) metadata: request_response::Behaviour<Eth2Codec>,
+    pub(crate) ping: request_response::Behaviour<Eth2Codec>,
+    pub(crate) goodbye: request_response::Behaviour<Eth2Codec>,
+}
+
+/// Gossip payloads are raw-snappy compressed SSZ: decompress (bounded) on the way in, compress
+/// on the way out, so the message-id function sees decompressed data (as Lighthouse does).
+#[derive(Debug, Clone, Copy, Default)]
+pub(crate) struct SnappyTransform;
+
+impl gossipsub::DataTransform for SnappyTransform {
+    fn inbound_transform(
+        &self,
+        raw: gossipsub::RawMessage,
+    ) -> Result<gossipsub::Message, std::io::Error> {
+        let data = decompress_gossip(&raw.data, MAX_PAYLOAD_SIZE)
+            .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
+        Ok(gossipsub::Message {
+            source: raw.source,
+            data,
+            sequence_number: raw.sequence_number,
+            topic: raw.topic,
+        })
+    }
+
+    fn outbound_transform(
+        &self,
+        _topic: &gossipsub::TopicHash,
+        data: Vec<u8>,
+    ) -> Result<Vec<u8>, std::io::Error> {
+        snap::raw::Encoder::new()
+            .compress_vec(&data)
+            .map_err(std::io::Error::other)
+    }
+}
+
+/// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
+/// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
+fn gossipsub_config(phase0_digest: ForkDigest) -> Result<gossipsub::Config, HostError> {
+    let seen_ttl = Duration::from_millis(SLOT_DURATION_MS * SLOTS_PER_EPOCH * 2);
+    gossipsub::ConfigBuilder::default()
+        .mesh_n(8)
+        .mesh_n_low(6)
+        .mesh_n_high(12)
+        .gossip_lazy(6)
+        .heartbeat_interval(Duration::from_millis(700))
+        .fanout_ttl(Duration::from_secs(60))
+        .history_length(6)
+        .history_gossip(3)
+        .duplicate_cache_time(seen_ttl)
+        .max_transmit_size(max_message_size())
+        .validation_mode(ValidationMode::Anonymous)
+        .validate_messages()
+        .message_id_fn(move |message: &gossipsub::Message| {
+            let topic = message.topic.as_str();
+            let fork = match topic.parse::<GossipTopic>() {
+                Ok(t) if t.fork_digest == phase0_digest => MessageIdFork::Phase0,
+                _ => MessageIdFork::Altair,
+            };
+            gossipsub::MessageId::from(
+                gossip_message_id_decompressed(topic, &message.data, fork).to_vec(),
+            )
+        })
+        .build()
+        .map_err(|_| HostError::Config("invalid GossipSub parameters"))
+}
+
+fn rpc(
+    protocols: &[Eth2Protocol],
+    codec: &Eth2Codec,
+    timeout: Duration,
+) -> request_response::Behaviour<Eth2Codec> {
+    request_response::Behaviour::with_codec(
+        codec.clone(),
+        protocols.iter().map(|p| (*p, ProtocolSupport::Full)),
+        // The spec allows two concurrent requests per protocol.
+        request_response::Config::default()
+            .with_request_timeout(timeout)
+            .with_max_concurrent_streams(2),
+    )
+}
+
+impl Behaviour {
+    pub(crate) fn new(
+        key: &Keypair,
+        config: &HostConfig,
+        capture: Option<CaptureBuffer>,
+    ) -> Result<Self, HostError> {
+        let limits = connection_limits::Behaviour::new(
+            connection_limits::ConnectionLimits::default()
+                .with_max_established(Some(config.max_connections))
+                .with_max_pending_incoming(Some(config.max_pending))
+                .with_max_pending_outgoing(Some(config.max_pending))
+                .with_max_established_per_peer(Some(2)),
+        );
+        let identify = identify::Behaviour::new(
+            identify::Config::new(IDENTIFY_PROTOCOL_VERSION.to_owned(), key.public())
+                .with_agent_version(config.agent_version.clone())
+                .with_push_listen_addr_updates(false)
+                .with_interval(Duration::from_secs(300)),
+        );
+        let gossipsub = if config.gossipsub {
+            let phase0 = config.network.fork_digest(0);
+            let behaviour = gossipsub::Behaviour::new_with_transform(
+                MessageAuthenticity::Anonymous,
+                gossipsub_config(phase0)?,
+                SnappyTransform,
+            )
+            .map_err(|reason| HostError::Behaviour {
+                behaviour: "gossipsub",
+                reason,
+            })?;
+            Some(behaviour)
+        } else {
+            None
+        };
+        let mut codec = Eth2Codec::new(config.timeouts);
+        if let Some(buffer) = capture {
+            codec = codec.with_capture(buffer);
+        }
+        // The request-response timeout is the outer bound; TTFB/RESP are enforced in the codec.
+        let outer = config.timeouts.ttfb + config.timeouts.resp + Duration::from_secs(1);
+        Ok(Self {
+            limits,
+            identify,
+            gossipsub: Toggle::from(gossipsub),
+            status: rpc(&Eth2Protocol::STATUS, &codec, outer),
+            metadata: rpc(&Eth2Protocol::METADATA, &codec, outer),
+            ping: rpc(&[Eth2Protocol::Ping], &codec, outer),
+            goodbye: rpc(&[Eth2Protocol::Goodbye], &codec, outer),
+        })
+    }
+}

@@ -1,0 +1,277 @@
+//! Configuration of the libp2p host.
+
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use valtrack_core::constants::CUSTODY_REQUIREMENT;
+use valtrack_core::{AttestationSubnets, Network, Status, SyncSubnets};
+
+use super::transport::MuxerOffer;
+use crate::error::HostError;
+use crate::rpc::RpcTimeouts;
+
+/// The agent version we announce in identify: `valtrack/<version>`.
+pub const DEFAULT_AGENT_VERSION: &str = concat!("valtrack/", env!("CARGO_PKG_VERSION"));
+/// Default bound on a connection's setup (TCP/QUIC connect, security, muxer).
+pub const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+/// Default idle time after which libp2p closes a connection with no open stream.
+pub const DEFAULT_IDLE_CONNECTION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Default cap on established connections.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 512;
+/// Default cap on connections being set up (dials and accepts).
+pub const DEFAULT_MAX_PENDING: u32 = 256;
+/// Default capacity of the command queue from handles to the host task.
+pub const DEFAULT_COMMAND_QUEUE: usize = 1024;
+
+/// What the host answers to inbound connections.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum PeerMode {
+    /// Answer requests honestly (the default).
+    #[default]
+    Normal,
+    /// We are "full": every inbound connection gets Goodbye 129 and is closed.
+    Full,
+    /// Misbehave on every inbound request (simulated hostile nodes).
+    #[cfg(feature = "sim")]
+    Hostile(crate::sim::Hostility),
+}
+
+/// Configuration of a [`Host`](super::Host). Build with [`HostConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct HostConfig {
+    pub(crate) secret_key: Option<[u8; 32]>,
+    pub(crate) network: Network,
+    pub(crate) listen: Vec<Multiaddr>,
+    pub(crate) muxers: MuxerOffer,
+    pub(crate) agent_version: String,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) idle_connection_timeout: Duration,
+    pub(crate) max_connections: u32,
+    pub(crate) max_pending: u32,
+    pub(crate) timeouts: RpcTimeouts,
+    pub(crate) attnets: AttestationSubnets,
+    pub(crate) syncnets: SyncSubnets,
+    pub(crate) custody_group_count: u64,
+    pub(crate) metadata_seq: u64,
+    pub(crate) fixed_status: Option<Status>,
+    pub(crate) mode: PeerMode,
+    pub(crate) capture_responses: bool,
+    pub(crate) gossipsub: bool,
+    pub(crate) command_queue: usize,
+}
+
+impl HostConfig {
+    /// Starts a configuration for `network` with every default.
+    pub fn builder(network: Network) -> HostConfigBuilder {
+        HostConfigBuilder {
+            config: Self {
+                secret_key: None,
+                network,
+                listen: Vec::new(),
+                muxers: MuxerOffer::default(),
+                agent_version: DEFAULT_AGENT_VERSION.to_owned(),
+                connect_timeout: DEFAULT_CONNECT_TIMEOUT,
+                idle_connection_timeout: DEFAULT_IDLE_CONNECTION_TIMEOUT,
+                max_connections: DEFAULT_MAX_CONNECTIONS,
+                max_pending: DEFAULT_MAX_PENDING,
+                timeouts: RpcTimeouts::default(),
+                attnets: AttestationSubnets::NONE,
+                syncnets: SyncSubnets::default(),
+                custody_group_count: CUSTODY_REQUIREMENT,
+                metadata_seq: 1,
+                fixed_status: None,
+                mode: PeerMode::Normal,
+                capture_responses: false,
+                gossipsub: true,
+                command_queue: DEFAULT_COMMAND_QUEUE,
+            },
+        }
+    }
+
+    /// The network.
+    pub fn network(&self) -> &Network {
+        &self.network
+    }
+
+    /// The req/resp timeouts.
+    pub fn timeouts(&self) -> RpcTimeouts {
+        self.timeouts
+    }
+}
+
+/// Builder of [`HostConfig`]; every setter documents its default.
+#[derive(Debug, Clone)]
+pub struct HostConfigBuilder {
+    config: HostConfig,
+}
+
+impl HostConfigBuilder {
+    /// The secp256k1 secret key (shared with discv5). Default: a fresh random key.
+    pub fn secret_key(mut self, key: [u8; 32]) -> Self {
+        self.config.secret_key = Some(key);
+        self
+    }
+
+    /// Adds a listen address. Default: none (dial only).
+    pub fn listen_on(mut self, addr: Multiaddr) -> Self {
+        self.config.listen.push(addr);
+        self
+    }
+
+    /// Listens on 127.0.0.1 with OS-chosen ports: TCP, and QUIC when the `quic` feature is on.
+    pub fn listen_on_loopback(mut self) -> Self {
+        self.config
+            .listen
+            .push("/ip4/127.0.0.1/tcp/0".parse().expect("valid multiaddr"));
+        #[cfg(feature = "quic")]
+        self.config.listen.push(
+            "/ip4/127.0.0.1/udp/0/quic-v1"
+                .parse()
+                .expect("valid multiaddr"),
+        );
+        self
+    }
+
+    /// Muxers offered over TCP. Default: yamux and mplex.
+    pub fn muxers(mut self, offer: MuxerOffer) -> Self {
+        self.config.muxers = offer;
+        self
+    }
+
+    /// identify's agent version. Default: [`DEFAULT_AGENT_VERSION`].
+    pub fn agent_version(mut self, agent: impl Into<String>) -> Self {
+        self.config.agent_version = agent.into();
+        self
+    }
+
+    /// Bound on connection setup. Default: [`DEFAULT_CONNECT_TIMEOUT`].
+    pub fn connect_timeout(mut self, t: Duration) -> Self {
+        self.config.connect_timeout = t;
+        self
+    }
+
+    /// Idle connection timeout. Default: [`DEFAULT_IDLE_CONNECTION_TIMEOUT`].
+    pub fn idle_connection_timeout(mut self, t: Duration) -> Self {
+        self.config.idle_connection_timeout = t;
+        self
+    }
+
+    /// Cap on established connections. Default: [`DEFAULT_MAX_CONNECTIONS`].
+    pub fn max_connections(mut self, n: u32) -> Self {
+        self.config.max_connections = n;
+        self
+    }
+
+    /// Cap on connections being set up. Default: [`DEFAULT_MAX_PENDING`].
+    pub fn max_pending(mut self, n: u32) -> Self {
+        self.config.max_pending = n;
+        self
+    }
+
+    /// Req/resp timeouts. Default: TTFB 5 s, RESP 10 s.
+    pub fn rpc_timeouts(mut self, t: RpcTimeouts) -> Self {
+        self.config.timeouts = t;
+        self
+    }
+
+    /// Attestation subnets we subscribe to, and so advertise in MetaData. Default: none.
+    pub fn attnets(mut self, a: AttestationSubnets) -> Self {
+        self.config.attnets = a;
+        self
+    }
+
+    /// Sync-committee subnets we subscribe to and advertise. Default: none.
+    pub fn syncnets(mut self, s: SyncSubnets) -> Self {
+        self.config.syncnets = s;
+        self
+    }
+
+    /// Custody group count advertised in MetaData v3. Default: `CUSTODY_REQUIREMENT` (4).
+    pub fn custody_group_count(mut self, cgc: u64) -> Self {
+        self.config.custody_group_count = cgc;
+        self
+    }
+
+    /// MetaData `seq_number`. Default: 1.
+    pub fn metadata_seq(mut self, seq: u64) -> Self {
+        self.config.metadata_seq = seq;
+        self
+    }
+
+    /// Always answer Status with this value (simulated nodes). Default: answer with the
+    /// status learned from peers on our network's current digest.
+    pub fn fixed_status(mut self, status: Status) -> Self {
+        self.config.fixed_status = Some(status);
+        self
+    }
+
+    /// How to treat inbound connections. Default: [`PeerMode::Normal`].
+    pub fn mode(mut self, mode: PeerMode) -> Self {
+        self.config.mode = mode;
+        self
+    }
+
+    /// Keep the raw bytes of the last responses read (see `Host::captured_responses`).
+    /// Default: off.
+    pub fn capture_responses(mut self, on: bool) -> Self {
+        self.config.capture_responses = on;
+        self
+    }
+
+    /// Run GossipSub. Default: on.
+    pub fn gossipsub(mut self, on: bool) -> Self {
+        self.config.gossipsub = on;
+        self
+    }
+
+    /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
+    pub fn command_queue(mut self, n: usize) -> Self {
+        self.config.command_queue = n;
+        self
+    }
+
+    /// Checks and returns the configuration.
+    pub fn build(self) -> Result<HostConfig, HostError> {
+        let HostConfig {
+            secret_key,
+            network: _,
+            listen: _,
+            muxers: _,
+            agent_version,
+            connect_timeout,
+            idle_connection_timeout: _,
+            max_connections,
+            max_pending,
+            timeouts,
+            attnets: _,
+            syncnets,
+            custody_group_count: _,
+            metadata_seq: _,
+            fixed_status: _,
+            mode: _,
+            capture_responses: _,
+            gossipsub: _,
+            command_queue,
+        } = &self.config;
+        if let Some(key) = secret_key {
+            if libp2p::identity::secp256k1::SecretKey::try_from_bytes(*key).is_err() {
+                return Err(HostError::Config(
+                    "secret key is not a valid secp256k1 scalar",
+                ));
+            }
+        }
+        if agent_version.len() > 256 {
+            return Err(HostError::Config("agent version longer than 256 bytes"));
+        }
+        if connect_timeout.is_zero() || timeouts.ttfb.is_zero() || timeouts.resp.is_zero() {
+            return Err(HostError::Config("timeouts must be positive"));
+        }
+        if *max_connections == 0 || *max_pending == 0 || *command_queue == 0 {
+            return Err(HostError::Config("limits and queue sizes must be positive"));
+        }
+        if syncnets.has_padding_bits() {
+            return Err(HostError::Config("syncnets has bits above the fourth"));
+        }
+        Ok(self.config)
+    }
+}

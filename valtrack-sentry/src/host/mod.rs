@@ -1,0 +1,242 @@
+//! The libp2p host: one swarm task driven by commands from cheap, cloneable [`Host`] handles.
+//!
+//! The task owns the swarm (transport, connection limits, identify, GossipSub, and the eth2
+//! req/resp behaviours). It answers peers' requests itself — Status, MetaData, Ping, Goodbye —
+//! from its configuration, and turns handle calls (dial, request, wait for identify,
+//! disconnect) into swarm actions, replying through one-shot channels. Every queue is bounded.
+
+mod behaviour;
+mod config;
+mod status;
+mod task;
+mod transport;
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::channel::oneshot;
+use libp2p::{identify, Multiaddr, PeerId};
+use tokio::sync::mpsc;
+use valtrack_core::{ForkDigest, HandshakeError, Muxer, Status, Transport};
+
+pub use behaviour::IDENTIFY_PROTOCOL_VERSION;
+pub use config::{
+    HostConfig, HostConfigBuilder, PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PENDING,
+};
+pub use transport::MuxerOffer;
+
+use crate::error::{HostError, RequestError};
+use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
+
+/// Capacity of the queue of inbound connections handed to [`Host::inbound_connections`].
+pub const INBOUND_QUEUE: usize = 256;
+
+/// An established connection.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// The peer.
+    pub peer: PeerId,
+    /// The address of the connection.
+    pub address: Multiaddr,
+    /// TCP or QUIC.
+    pub transport: Transport,
+    /// The TCP muxer negotiated.
+    pub muxer: Option<Muxer>,
+    /// How long setting it up took.
+    pub established_in: Duration,
+}
+
+pub(crate) enum Command {
+    Dial {
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<Connected, HandshakeError>>,
+    },
+    Request {
+        peer: PeerId,
+        request: RpcRequest,
+        reply: oneshot::Sender<Result<RpcResponse, RequestError>>,
+    },
+    Identify {
+        peer: PeerId,
+        reply: oneshot::Sender<identify::Info>,
+    },
+    Disconnect {
+        peer: PeerId,
+    },
+    StatusFor {
+        digest: ForkDigest,
+        reply: oneshot::Sender<Status>,
+    },
+}
+
+struct Inner {
+    commands: mpsc::Sender<Command>,
+    network: valtrack_core::Network,
+    peer_id: PeerId,
+    listen_addrs: Vec<Multiaddr>,
+    capture: Option<CaptureBuffer>,
+    inbound: Mutex<Option<mpsc::Receiver<Connected>>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+/// A handle to a running libp2p host. Cloning is cheap; the host stops when the last handle
+/// is dropped (its connections close with it).
+#[derive(Clone)]
+pub struct Host {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Host {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Host")
+            .field("peer_id", &self.inner.peer_id)
+            .field("listen_addrs", &self.inner.listen_addrs)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Host {
+    /// Builds the swarm, starts listening on the configured addresses (waiting until each
+    /// has its real port) and spawns the host task on the current tokio runtime.
+    pub async fn spawn(config: HostConfig) -> Result<Self, HostError> {
+        let capture = config
+            .capture_responses
+            .then(|| Arc::new(Mutex::new(std::collections::VecDeque::new())));
+        let (commands, rx) = mpsc::channel(config.command_queue);
+        let network = config.network.clone();
+        let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
+        let (task, peer_id, listen_addrs) =
+            task::HostTask::start(config, rx, inbound_tx, capture.clone()).await?;
+        let task = tokio::spawn(task.run());
+        Ok(Self {
+            inner: Arc::new(Inner {
+                commands,
+                network,
+                peer_id,
+                listen_addrs,
+                capture,
+                inbound: Mutex::new(Some(inbound_rx)),
+                task,
+            }),
+        })
+    }
+
+    /// The network this host speaks for.
+    pub fn network(&self) -> &valtrack_core::Network {
+        &self.inner.network
+    }
+
+    /// Our libp2p PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        self.inner.peer_id
+    }
+
+    /// Our PeerId in valtrack-core's form.
+    pub fn core_peer_id(&self) -> valtrack_core::PeerId {
+        to_core_peer_id(&self.inner.peer_id).expect("our key is secp256k1")
+    }
+
+    /// The addresses we listen on (with the real ports).
+    pub fn listen_addrs(&self) -> &[Multiaddr] {
+        &self.inner.listen_addrs
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<T>) -> Command) -> Option<T> {
+        let (tx, rx) = oneshot::channel();
+        self.inner.commands.send(make(tx)).await.ok()?;
+        rx.await.ok()
+    }
+
+    /// Dials `peer` at `addrs` (tried in order), or returns the existing connection.
+    pub async fn dial(
+        &self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+    ) -> Result<Connected, HandshakeError> {
+        self.call(|reply| Command::Dial { peer, addrs, reply })
+            .await
+            .unwrap_or_else(|| {
+                Err(HandshakeError::Transport {
+                    source: Box::new(HostError::Closed),
+                })
+            })
+    }
+
+    /// Sends one request on a connected peer and waits for the response. A Goodbye resolves
+    /// as soon as it is sent.
+    pub async fn request(
+        &self,
+        peer: PeerId,
+        request: RpcRequest,
+    ) -> Result<RpcResponse, RequestError> {
+        self.call(|reply| Command::Request {
+            peer,
+            request,
+            reply,
+        })
+        .await
+        .unwrap_or(Err(RequestError::HostClosed))
+    }
+
+    /// Waits until identify information from `peer` has arrived (returns at once if it has).
+    /// Not bounded in time: wrap it in a timeout.
+    pub async fn identify(&self, peer: PeerId) -> Option<identify::Info> {
+        self.call(|reply| Command::Identify { peer, reply }).await
+    }
+
+    /// Closes every connection to `peer`.
+    pub async fn disconnect(&self, peer: PeerId) {
+        let _ = self.inner.commands.send(Command::Disconnect { peer }).await;
+    }
+
+    /// The Status we would send to a peer on `digest`.
+    pub async fn status_for(&self, digest: ForkDigest) -> Option<Status> {
+        self.call(|reply| Command::StatusFor { digest, reply })
+            .await
+    }
+
+    /// Takes the stream of inbound connections (peers that dialed us). Only the first call
+    /// gets it; while nobody holds it, inbound connections are not queued.
+    pub fn inbound_connections(&self) -> Option<mpsc::Receiver<Connected>> {
+        self.inner
+            .inbound
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
+    /// The raw bytes of the last responses read, as `(protocol id, bytes)`, when the host was
+    /// configured with `capture_responses(true)`.
+    pub fn captured_responses(&self) -> Vec<(String, Vec<u8>)> {
+        self.inner
+            .capture
+            .as_ref()
+            .map(|c| {
+                c.lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                    .cloned()
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// Converts a libp2p PeerId to valtrack-core's (secp256k1 keys only).
+pub fn to_core_peer_id(peer: &PeerId) -> Option<valtrack_core::PeerId> {
+    valtrack_core::PeerId::from_bytes(&peer.to_bytes()).ok()
+}
+
+/// Converts valtrack-core's PeerId to libp2p's.
+pub fn to_libp2p_peer_id(peer: &valtrack_core::PeerId) -> PeerId {
+    PeerId::from_bytes(&peer.to_bytes()).expect("a secp256k1 identity multihash is a PeerId")
+}

@@ -1,0 +1,637 @@
+//! The host task: owns the swarm and serves commands and peers.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+use std::time::{Instant, SystemTime};
+
+use futures::channel::oneshot;
+use futures::StreamExt;
+use libp2p::core::ConnectedPoint;
+use libp2p::request_response::{self, OutboundFailure, OutboundRequestId};
+use libp2p::swarm::dial_opts::{DialOpts, PeerCondition};
+use libp2p::swarm::{DialError, SwarmEvent};
+use libp2p::{identify, identity, Multiaddr, PeerId, Swarm};
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+use valtrack_core::ssz::{Goodbye, Ping};
+use valtrack_core::{HandshakeError, HandshakeStage, MetaData, Transport};
+
+use super::behaviour::Behaviour;
+use super::config::{HostConfig, PeerMode};
+use super::status::StatusTracker;
+use super::transport::{self, MuxerRegistry};
+use super::{Command, Connected};
+use crate::error::{HostError, RequestError};
+use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
+
+const LOG: &str = "valtrack::host";
+/// How long a received Goodbye is remembered to explain failures that follow it.
+const GOODBYE_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
+/// Bound on remembered Goodbyes.
+const MAX_GOODBYES: usize = 4096;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+enum Family {
+    Status,
+    MetaData,
+    Ping,
+    Goodbye,
+}
+
+type RequestReply = oneshot::Sender<Result<RpcResponse, RequestError>>;
+
+pub(crate) struct HostTask {
+    swarm: Swarm<Behaviour>,
+    commands: mpsc::Receiver<Command>,
+    inbound: mpsc::Sender<Connected>,
+    config: HostConfig,
+    muxers: MuxerRegistry,
+    pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<Connected, HandshakeError>>>>,
+    dial_started: HashMap<PeerId, Instant>,
+    pending_requests: HashMap<(Family, OutboundRequestId), RequestReply>,
+    identified: HashMap<PeerId, identify::Info>,
+    identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<identify::Info>>>,
+    goodbyes: HashMap<PeerId, (u64, Instant)>,
+    statuses: StatusTracker,
+}
+
+impl HostTask {
+    pub(crate) async fn start(
+        config: HostConfig,
+        commands: mpsc::Receiver<Command>,
+        inbound: mpsc::Sender<Connected>,
+        capture: Option<CaptureBuffer>,
+    ) -> Result<(Self, PeerId, Vec<Multiaddr>), HostError> {
+        let secret = match config.secret_key {
+            Some(bytes) => identity::secp256k1::SecretKey::try_from_bytes(bytes)
+                .map_err(|_| HostError::Config("secret key is not a valid secp256k1 scalar"))?,
+            None => identity::secp256k1::SecretKey::generate(),
+        };
+        let key = identity::Keypair::from(identity::secp256k1::Keypair::from(secret));
+        let muxers = MuxerRegistry::default();
+        let transport =
+            transport::build(&key, config.muxers, config.connect_timeout, muxers.clone())?;
+        let behaviour = Behaviour::new(&key, &config, capture)?;
+        let peer_id = key.public().to_peer_id();
+        let mut swarm = Swarm::new(
+            transport,
+            behaviour,
+            peer_id,
+            libp2p::swarm::Config::with_tokio_executor()
+                .with_idle_connection_timeout(config.idle_connection_timeout)
+                // Try a peer's addresses one at a time, in the order given (QUIC first when
+                // preferred), instead of racing them.
+                .with_dial_concurrency_factor(std::num::NonZeroU8::MIN),
+        );
+        for addr in &config.listen {
+            swarm
+                .listen_on(addr.clone())
+                .map_err(|e| HostError::Listen {
+                    addr: addr.to_string(),
+                    source: Box::new(e),
+                })?;
+        }
+        // Wait for each listener's real address (port 0 resolves here).
+        let mut listen_addrs = Vec::new();
+        while listen_addrs.len() < config.listen.len() {
+            match swarm.select_next_some().await {
+                SwarmEvent::NewListenAddr { address, .. } => listen_addrs.push(address),
+                SwarmEvent::ListenerError { error, .. } => {
+                    return Err(HostError::Listen {
+                        addr: "listener".into(),
+                        source: Box::new(error),
+                    })
+                }
+                SwarmEvent::ListenerClosed {
+                    addresses, reason, ..
+                } => {
+                    return Err(HostError::Listen {
+                        addr: format!("{addresses:?}"),
+                        source: match reason {
+                            Err(e) => Box::new(e),
+                            Ok(()) => Box::new(HostError::Closed),
+                        },
+                    })
+                }
+                _ => {}
+            }
+        }
+        if let Some(gossipsub) = swarm.behaviour_mut().gossipsub.as_mut() {
+            subscribe_subnets(gossipsub, &config)?;
+        }
+        let task = Self {
+            swarm,
+            commands,
+            inbound,
+            config,
+            muxers,
+            pending_dials: HashMap::new(),
+            dial_started: HashMap::new(),
+            pending_requests: HashMap::new(),
+            identified: HashMap::new(),
+            identify_waiters: HashMap::new(),
+            goodbyes: HashMap::new(),
+            statuses: StatusTracker::default(),
+        };
+        Ok((task, peer_id, listen_addrs))
+    }
+
+    pub(crate) async fn run(mut self) {
+        loop {
+            tokio::select! {
+                command = self.commands.recv() => match command {
+                    Some(c) => self.on_command(c),
+                    None => break, // every handle dropped
+                },
+                event = self.swarm.select_next_some() => self.on_swarm_event(event),
+            }
+        }
+        debug!(target: LOG, "host stopped");
+    }
+
+    fn now(&self) -> Option<(u64, u64)> {
+        let network = &self.config.network;
+        Some((
+            network.current_epoch(SystemTime::now())?,
+            network.current_slot(SystemTime::now())?,
+        ))
+    }
+
+    fn on_command(&mut self, command: Command) {
+        match command {
+            Command::Dial { peer, addrs, reply } => self.dial(peer, addrs, reply),
+            Command::Request {
+                peer,
+                request,
+                reply,
+            } => {
+                let family = match request {
+                    RpcRequest::Status(_) => Family::Status,
+                    RpcRequest::MetaData => Family::MetaData,
+                    RpcRequest::Ping(_) => Family::Ping,
+                    RpcRequest::Goodbye(_) => Family::Goodbye,
+                };
+                if !self.swarm.is_connected(&peer) {
+                    let _ = reply.send(Err(self.closed_error(&peer, None)));
+                    return;
+                }
+                let b = self.swarm.behaviour_mut();
+                let id = match family {
+                    Family::Status => b.status.send_request(&peer, request),
+                    Family::MetaData => b.metadata.send_request(&peer, request),
+                    Family::Ping => b.ping.send_request(&peer, request),
+                    Family::Goodbye => b.goodbye.send_request(&peer, request),
+                };
+                self.pending_requests.insert((family, id), reply);
+            }
+            Command::Identify { peer, reply } => match self.identified.get(&peer) {
+                Some(info) => {
+                    let _ = reply.send(info.clone());
+                }
+                None if self.swarm.is_connected(&peer) => {
+                    self.identify_waiters.entry(peer).or_default().push(reply);
+                }
+                None => {} // dropping the sender tells the caller: nothing will come
+            },
+            Command::Disconnect { peer } => {
+                let _ = self.swarm.disconnect_peer_id(peer);
+            }
+            Command::StatusFor { digest, reply } => {
+                let _ = reply.send(self.statuses.status_for(digest));
+            }
+        }
+    }
+
+    fn dial(
+        &mut self,
+        peer: PeerId,
+        addrs: Vec<Multiaddr>,
+        reply: oneshot::Sender<Result<Connected, HandshakeError>>,
+    ) {
+        if self.swarm.is_connected(&peer) {
+            // Reuse the connection: report what we know of it.
+            let _ = reply.send(Ok(Connected {
+                peer,
+                address: addrs.first().cloned().unwrap_or_else(Multiaddr::empty),
+                transport: Transport::Tcp,
+                muxer: self.muxers.get(&peer),
+                established_in: std::time::Duration::ZERO,
+            }));
+            return;
+        }
+        if addrs.is_empty() {
+            let _ = reply.send(Err(HandshakeError::NoAddress));
+            return;
+        }
+        let first = !self.pending_dials.contains_key(&peer);
+        self.pending_dials.entry(peer).or_default().push(reply);
+        if first {
+            self.dial_started.insert(peer, Instant::now());
+            let opts = DialOpts::peer_id(peer)
+                .addresses(addrs)
+                .condition(PeerCondition::DisconnectedAndNotDialing)
+                .build();
+            if let Err(error) = self.swarm.dial(opts) {
+                self.fail_dial(peer, &error);
+            }
+        }
+    }
+
+    fn fail_dial(&mut self, peer: PeerId, error: &DialError) {
+        self.dial_started.remove(&peer);
+        for reply in self.pending_dials.remove(&peer).unwrap_or_default() {
+            let _ = reply.send(Err(classify_dial_error(error)));
+        }
+    }
+
+    fn closed_error(&self, peer: &PeerId, source: Option<valtrack_core::BoxError>) -> RequestError {
+        match self.goodbyes.get(peer) {
+            Some((code, at)) if at.elapsed() < GOODBYE_MEMORY => RequestError::Goodbye(*code),
+            _ => RequestError::Closed(source),
+        }
+    }
+
+    fn on_swarm_event(&mut self, event: SwarmEvent<super::behaviour::BehaviourEvent>) {
+        match event {
+            SwarmEvent::ConnectionEstablished {
+                peer_id,
+                endpoint,
+                num_established,
+                ..
+            } => {
+                let address = endpoint.get_remote_address().clone();
+                let transport = if address
+                    .iter()
+                    .any(|p| matches!(p, libp2p::multiaddr::Protocol::QuicV1))
+                {
+                    Transport::Quic
+                } else {
+                    Transport::Tcp
+                };
+                let muxer = match transport {
+                    Transport::Tcp => self.muxers.get(&peer_id),
+                    Transport::Quic => None,
+                };
+                let established_in = self
+                    .dial_started
+                    .remove(&peer_id)
+                    .map(|t| t.elapsed())
+                    .unwrap_or_default();
+                let connected = Connected {
+                    peer: peer_id,
+                    address,
+                    transport,
+                    muxer,
+                    established_in,
+                };
+                match endpoint {
+                    ConnectedPoint::Dialer { .. } => {
+                        for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
+                            let _ = reply.send(Ok(connected.clone()));
+                        }
+                    }
+                    ConnectedPoint::Listener { .. } => {
+                        self.on_inbound_connection(connected, num_established.get());
+                    }
+                }
+            }
+            SwarmEvent::OutgoingConnectionError {
+                peer_id: Some(peer),
+                error,
+                ..
+            } => {
+                debug!(target: LOG, %peer, %error, "dial failed");
+                self.fail_dial(peer, &error);
+            }
+            SwarmEvent::ConnectionClosed {
+                peer_id,
+                num_established: 0,
+                cause,
+                ..
+            } => {
+                debug!(target: LOG, peer = %peer_id, ?cause, "disconnected");
+                self.muxers.remove(&peer_id);
+                self.identified.remove(&peer_id);
+                self.identify_waiters.remove(&peer_id);
+            }
+            SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
+            _ => {}
+        }
+    }
+
+    fn on_inbound_connection(&mut self, connected: Connected, num_established: u32) {
+        let peer = connected.peer;
+        match &self.config.mode {
+            PeerMode::Full => {
+                debug!(target: LOG, %peer, "full: goodbye 129");
+                let request = RpcRequest::Goodbye(Goodbye { reason: 129 });
+                let id = self
+                    .swarm
+                    .behaviour_mut()
+                    .goodbye
+                    .send_request(&peer, request);
+                // The reply is not awaited by anyone; the disconnect follows its completion.
+                let (tx, _rx) = oneshot::channel();
+                self.pending_requests.insert((Family::Goodbye, id), tx);
+            }
+            _ if num_established == 1 => {
+                // Hand the peer to whoever handshakes inbound peers; never block on it.
+                if let Err(e) = self.inbound.try_send(connected) {
+                    if matches!(e, mpsc::error::TrySendError::Full(_)) {
+                        warn!(target: LOG, %peer, "inbound queue full, not handshaking");
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_behaviour_event(&mut self, event: super::behaviour::BehaviourEvent) {
+        use super::behaviour::BehaviourEvent as E;
+        match event {
+            E::Status(e) => self.on_rpc_event(Family::Status, e),
+            E::Metadata(e) => self.on_rpc_event(Family::MetaData, e),
+            E::Ping(e) => self.on_rpc_event(Family::Ping, e),
+            E::Goodbye(e) => self.on_rpc_event(Family::Goodbye, e),
+            E::Identify(identify::Event::Received { peer_id, info, .. }) => {
+                for waiter in self.identify_waiters.remove(&peer_id).unwrap_or_default() {
+                    let _ = waiter.send(info.clone());
+                }
+                if self.swarm.is_connected(&peer_id) {
+                    self.identified.insert(peer_id, info);
+                }
+            }
+            E::Gossipsub(libp2p::gossipsub::Event::Message {
+                propagation_source,
+                message_id,
+                ..
+            }) => {
+                // We cannot validate gossip: IGNORE, so nothing unvalidated is forwarded.
+                if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+                    g.report_message_validation_result(
+                        &message_id,
+                        &propagation_source,
+                        libp2p::gossipsub::MessageAcceptance::Ignore,
+                    );
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_rpc_event(
+        &mut self,
+        family: Family,
+        event: request_response::Event<RpcRequest, RpcResponse>,
+    ) {
+        use request_response::{Event, Message};
+        match event {
+            Event::Message {
+                peer,
+                message:
+                    Message::Request {
+                        request, channel, ..
+                    },
+                ..
+            } => {
+                let response = self.answer(peer, request);
+                let b = self.swarm.behaviour_mut();
+                let behaviour = match family {
+                    Family::Status => &mut b.status,
+                    Family::MetaData => &mut b.metadata,
+                    Family::Ping => &mut b.ping,
+                    Family::Goodbye => &mut b.goodbye,
+                };
+                let _ = behaviour.send_response(channel, response);
+            }
+            Event::Message {
+                peer,
+                message:
+                    Message::Response {
+                        request_id,
+                        response,
+                    },
+                ..
+            } => {
+                if let RpcResponse::Status(status) = &response {
+                    let now = self.now();
+                    self.statuses.observe(peer, status, now);
+                }
+                if family == Family::Goodbye && self.config.mode == PeerMode::Full {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                if let Some(reply) = self.pending_requests.remove(&(family, request_id)) {
+                    let _ = reply.send(Ok(response));
+                }
+            }
+            Event::OutboundFailure {
+                peer,
+                request_id,
+                error,
+                ..
+            } => {
+                if family == Family::Goodbye && self.config.mode == PeerMode::Full {
+                    let _ = self.swarm.disconnect_peer_id(peer);
+                }
+                if let Some(reply) = self.pending_requests.remove(&(family, request_id)) {
+                    let _ = reply.send(Err(self.classify_outbound_failure(&peer, error)));
+                }
+            }
+            Event::InboundFailure { peer, error, .. } => {
+                debug!(target: LOG, %peer, ?family, %error, "inbound request failed");
+            }
+            Event::ResponseSent { .. } => {}
+        }
+    }
+
+    fn answer(&mut self, peer: PeerId, request: RpcRequest) -> RpcResponse {
+        let honest = self.normal_answer(peer, &request);
+        #[cfg(feature = "sim")]
+        if let PeerMode::Hostile(h) = &self.config.mode {
+            return h.response_to(&request, honest.clone()).unwrap_or(honest);
+        }
+        honest
+    }
+
+    fn normal_answer(&mut self, peer: PeerId, request: &RpcRequest) -> RpcResponse {
+        let c = &self.config;
+        match request {
+            RpcRequest::Status(theirs) => {
+                let now = self.now();
+                self.statuses.observe(peer, theirs, now);
+                RpcResponse::Status(match &self.config.fixed_status {
+                    Some(s) => s.clone(),
+                    None => {
+                        let epoch = now.map(|(e, _)| e).unwrap_or(0);
+                        self.statuses
+                            .status_for(self.config.network.fork_digest(epoch))
+                    }
+                })
+            }
+            RpcRequest::MetaData => {
+                RpcResponse::MetaData(MetaData::V3(valtrack_core::ssz::MetaDataV3::new(
+                    c.metadata_seq,
+                    c.attnets,
+                    c.syncnets,
+                    c.custody_group_count,
+                )))
+            }
+            RpcRequest::Ping(_) => RpcResponse::Ping(Ping {
+                seq_number: c.metadata_seq,
+            }),
+            RpcRequest::Goodbye(Goodbye { reason }) => {
+                debug!(target: LOG, %peer, reason, "peer said goodbye");
+                if self.goodbyes.len() >= MAX_GOODBYES {
+                    self.goodbyes
+                        .retain(|_, (_, at)| at.elapsed() < GOODBYE_MEMORY);
+                    if self.goodbyes.len() >= MAX_GOODBYES {
+                        self.goodbyes.clear();
+                    }
+                }
+                self.goodbyes.insert(peer, (*reason, Instant::now()));
+                RpcResponse::GoodbyeAck
+            }
+        }
+    }
+
+    fn classify_outbound_failure(&self, peer: &PeerId, error: OutboundFailure) -> RequestError {
+        match error {
+            OutboundFailure::Timeout => RequestError::Timeout(None),
+            OutboundFailure::UnsupportedProtocols => RequestError::Unsupported,
+            OutboundFailure::DialFailure | OutboundFailure::ConnectionClosed => {
+                self.closed_error(peer, None)
+            }
+            OutboundFailure::Io(e) => match e.kind() {
+                std::io::ErrorKind::TimedOut => RequestError::Timeout(Some(Box::new(e))),
+                std::io::ErrorKind::InvalidData => {
+                    // An error response is the peer's answer, not garbage; report it as such.
+                    if let Some(code) = e
+                        .get_ref()
+                        .and_then(|inner| inner.downcast_ref::<valtrack_core::CodecError>())
+                        .and_then(valtrack_core::CodecError::response_code)
+                    {
+                        debug!(target: LOG, %peer, %code, "error response");
+                    }
+                    match self.goodbyes.get(peer) {
+                        Some((code, at)) if at.elapsed() < GOODBYE_MEMORY => {
+                            RequestError::Goodbye(*code)
+                        }
+                        _ => RequestError::Violation(Box::new(e)),
+                    }
+                }
+                _ => self.closed_error(peer, Some(Box::new(e))),
+            },
+        }
+    }
+}
+
+/// Subscribes to the attestation and sync subnets we advertise, on the current digest.
+fn subscribe_subnets(
+    gossipsub: &mut libp2p::gossipsub::Behaviour<super::behaviour::SnappyTransform>,
+    config: &HostConfig,
+) -> Result<(), HostError> {
+    use valtrack_core::{GossipKind, GossipTopic};
+    let epoch = config.network.current_epoch(SystemTime::now()).unwrap_or(0);
+    let digest = config.network.fork_digest(epoch);
+    let kinds = config
+        .attnets
+        .subnets()
+        .into_iter()
+        .map(GossipKind::BeaconAttestation)
+        .chain(
+            config
+                .syncnets
+                .subnets()
+                .into_iter()
+                .map(GossipKind::SyncCommittee),
+        );
+    for kind in kinds {
+        let topic = libp2p::gossipsub::IdentTopic::new(GossipTopic::new(digest, kind).to_string());
+        gossipsub
+            .subscribe(&topic)
+            .map_err(|_| HostError::Config("gossipsub subscription refused"))?;
+    }
+    Ok(())
+}
+
+/// Maps a dial failure to the handshake's typed error.
+pub(crate) fn classify_dial_error(error: &DialError) -> HandshakeError {
+    match error {
+        DialError::NoAddresses => HandshakeError::NoAddress,
+        DialError::WrongPeerId { .. } => HandshakeError::SecurityFailed {
+            source: Box::new(std::io::Error::other(error.to_string())),
+        },
+        DialError::Transport(errors) => {
+            let mut kinds = errors.iter().map(|(_, e)| classify_transport_error(e));
+            // Report the most telling failure among the addresses tried.
+            let all: Vec<Classified> = kinds.by_ref().collect();
+            let pick = all
+                .iter()
+                .find(|c| matches!(c, Classified::Security))
+                .or_else(|| all.iter().find(|c| matches!(c, Classified::Refused)))
+                .or_else(|| all.iter().find(|c| matches!(c, Classified::Timeout)))
+                .copied()
+                .unwrap_or(Classified::Other);
+            let source: valtrack_core::BoxError =
+                Box::new(std::io::Error::other(error.to_string()));
+            match pick {
+                Classified::Security => HandshakeError::SecurityFailed { source },
+                Classified::Refused => HandshakeError::Refused { source },
+                Classified::Timeout => HandshakeError::Timeout {
+                    stage: HandshakeStage::Connect,
+                },
+                Classified::Other => HandshakeError::Transport { source },
+            }
+        }
+        other => HandshakeError::Transport {
+            source: Box::new(std::io::Error::other(other.to_string())),
+        },
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+enum Classified {
+    Refused,
+    Timeout,
+    Security,
+    Other,
+}
+
+fn classify_transport_error(error: &libp2p::TransportError<std::io::Error>) -> Classified {
+    let libp2p::TransportError::Other(io) = error else {
+        return Classified::Other;
+    };
+    let mut current: Option<&(dyn StdError + 'static)> = Some(io);
+    while let Some(e) = current {
+        let mut next = e.source();
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            match io.kind() {
+                std::io::ErrorKind::ConnectionRefused => return Classified::Refused,
+                std::io::ErrorKind::TimedOut => return Classified::Timeout,
+                _ => {}
+            }
+            // io::Error's source() skips its own inner error: visit that first.
+            if let Some(inner) = io.get_ref() {
+                next = Some(inner as &(dyn StdError + 'static));
+            }
+        }
+        if e.downcast_ref::<libp2p::noise::Error>().is_some()
+            || e.downcast_ref::<libp2p::core::upgrade::NegotiationError>()
+                .is_some()
+        {
+            return Classified::Security;
+        }
+        let text = e.to_string();
+        if text.contains("Connection refused") {
+            return Classified::Refused;
+        }
+        if text.contains("Timeout has been reached") || text.contains("timed out") {
+            return Classified::Timeout;
+        }
+        if text.contains("ultistream") || text.contains("egotiat") || text.contains("noise") {
+            return Classified::Security;
+        }
+        current = next;
+    }
+    Classified::Other
+}

@@ -1,0 +1,177 @@
+//! The libp2p transport: TCP + noise + (yamux and/or mplex), and QUIC (feature `quic`),
+//! recording which muxer each connection negotiated.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::future::{self, Either};
+use futures::{AsyncRead, AsyncWrite};
+use libp2p::core::muxing::StreamMuxerBox;
+use libp2p::core::transport::Boxed;
+use libp2p::core::upgrade::{
+    InboundConnectionUpgrade, OutboundConnectionUpgrade, UpgradeInfo, Version,
+};
+use libp2p::identity::Keypair;
+use libp2p::{noise, tcp, yamux, PeerId, Transport as _};
+use valtrack_core::Muxer;
+
+use crate::error::HostError;
+
+/// Which stream muxers we offer over TCP.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MuxerOffer {
+    /// yamux first, then mplex (the default: reaches Lodestar and Nimbus, which speak only
+    /// mplex, and prefers yamux elsewhere).
+    #[default]
+    YamuxAndMplex,
+    /// Only yamux.
+    YamuxOnly,
+    /// Only mplex (as Lodestar and Nimbus).
+    MplexOnly,
+}
+
+/// Muxer negotiated per connected peer, written by the transport, read by the host.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct MuxerRegistry(Arc<Mutex<HashMap<PeerId, Muxer>>>);
+
+impl MuxerRegistry {
+    fn record(&self, peer: PeerId, muxer: Muxer) {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        // Entries are removed when connections close; the cap guards against leaks anyway.
+        if map.len() >= 65_536 {
+            map.clear();
+        }
+        map.insert(peer, muxer);
+    }
+
+    pub(crate) fn get(&self, peer: &PeerId) -> Option<Muxer> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(peer)
+            .copied()
+    }
+
+    pub(crate) fn remove(&self, peer: &PeerId) {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(peer);
+    }
+}
+
+const YAMUX: &str = "/yamux/1.0.0";
+const MPLEX: &str = "/mplex/6.7.0";
+
+/// Negotiates yamux and/or mplex per [`MuxerOffer`]; the output says which one won.
+#[derive(Debug, Clone, Copy)]
+struct MuxerUpgrade(MuxerOffer);
+
+impl UpgradeInfo for MuxerUpgrade {
+    type Info = &'static str;
+    type InfoIter = std::vec::IntoIter<&'static str>;
+
+    fn protocol_info(&self) -> Self::InfoIter {
+        match self.0 {
+            MuxerOffer::YamuxAndMplex => vec![YAMUX, MPLEX],
+            MuxerOffer::YamuxOnly => vec![YAMUX],
+            MuxerOffer::MplexOnly => vec![MPLEX],
+        }
+        .into_iter()
+    }
+}
+
+type Muxed<C> = Either<libp2p::yamux::Muxer<C>, libp2p_mplex::Multiplex<C>>;
+
+fn upgrade<C>(
+    socket: C,
+    info: &'static str,
+    outbound: bool,
+) -> future::Ready<std::io::Result<Muxed<C>>>
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    if info == YAMUX {
+        let config = yamux::Config::default();
+        let muxer = if outbound {
+            config.upgrade_outbound(socket, info).into_inner()
+        } else {
+            config.upgrade_inbound(socket, info).into_inner()
+        };
+        future::ready(muxer.map(Either::Left))
+    } else {
+        let config = libp2p_mplex::Config::default();
+        let muxer = if outbound {
+            config.upgrade_outbound(socket, info).into_inner()
+        } else {
+            config.upgrade_inbound(socket, info).into_inner()
+        };
+        future::ready(muxer.map(Either::Right))
+    }
+}
+
+impl<C> InboundConnectionUpgrade<C> for MuxerUpgrade
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    type Output = Muxed<C>;
+    type Error = std::io::Error;
+    type Future = future::Ready<std::io::Result<Muxed<C>>>;
+
+    fn upgrade_inbound(self, socket: C, info: &'static str) -> Self::Future {
+        upgrade(socket, info, false)
+    }
+}
+
+impl<C> OutboundConnectionUpgrade<C> for MuxerUpgrade
+where
+    C: AsyncRead + AsyncWrite + Send + Unpin + 'static,
+{
+    type Output = Muxed<C>;
+    type Error = std::io::Error;
+    type Future = future::Ready<std::io::Result<Muxed<C>>>;
+
+    fn upgrade_outbound(self, socket: C, info: &'static str) -> Self::Future {
+        upgrade(socket, info, true)
+    }
+}
+
+/// Builds the transport. `timeout` bounds a connection's setup (connect, security, muxer).
+pub(crate) fn build(
+    key: &Keypair,
+    offer: MuxerOffer,
+    timeout: Duration,
+    registry: MuxerRegistry,
+) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
+    let noise = noise::Config::new(key).map_err(|e| HostError::Transport(Box::new(e)))?;
+    let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .upgrade(Version::V1)
+        .authenticate(noise)
+        .multiplex(MuxerUpgrade(offer))
+        .timeout(timeout)
+        .map(move |(peer, muxer), _| {
+            let kind = match &muxer {
+                Either::Left(_) => Muxer::Yamux,
+                Either::Right(_) => Muxer::Mplex,
+            };
+            registry.record(peer, kind);
+            (peer, StreamMuxerBox::new(muxer))
+        });
+
+    #[cfg(feature = "quic")]
+    {
+        let mut quic_config = libp2p::quic::Config::new(key);
+        quic_config.handshake_timeout = timeout;
+        let quic = libp2p::quic::tokio::Transport::new(quic_config)
+            .map(|(peer, conn), _| (peer, StreamMuxerBox::new(conn)));
+        Ok(tcp
+            .or_transport(quic)
+            .map(|either, _| match either {
+                Either::Left(out) | Either::Right(out) => out,
+            })
+            .boxed())
+    }
+    #[cfg(not(feature = "quic"))]
+    Ok(tcp.boxed())
+}

@@ -1,0 +1,12 @@
+//! eth2 req/resp over rust-libp2p's `request_response`: protocol ids and the `ssz_snappy`
+//! codec.
+
+mod codec;
+mod protocol;
+
+pub(crate) use codec::encode_response_bytes;
+pub use codec::{
+    CaptureBuffer, Eth2Codec, RpcRequest, RpcResponse, RpcTimeout, RpcTimeouts, CAPTURE_CAPACITY,
+    DEFAULT_RESP_TIMEOUT, DEFAULT_TTFB_TIMEOUT, GOODBYE_LINGER,
+};
+pub use protocol::Eth2Protocol;

@@ -1,0 +1,213 @@
+//! Simulated beacon nodes (feature `sim`): real libp2p hosts on loopback that answer the eth2
+//! req/resp protocols from a configuration, with a real signed ENR — honest, full, on another
+//! fork, unreachable or hostile. Ground truth for tests and benches.
+
+mod hostile;
+
+use std::net::Ipv4Addr;
+
+use alloy_rlp::Bytes;
+use enr::k256::ecdsa::SigningKey;
+use libp2p::multiaddr::Protocol;
+use libp2p::PeerId;
+use valtrack_core::ssz::StatusV2;
+use valtrack_core::{
+    AttestationSubnets, DiscoveredNode, Enr, EnrInfo, ForkDigest, Network, NodeUpdate, SszMessage,
+    Status, SyncSubnets,
+};
+
+pub use hostile::{HostileResponse, Hostility};
+
+use crate::error::HostError;
+use crate::host::{Host, HostConfig, MuxerOffer, PeerMode};
+
+/// Configuration of one simulated node.
+#[derive(Debug, Clone)]
+pub struct SimNodeConfig {
+    /// The network (fork schedule, clock).
+    pub network: Network,
+    /// secp256k1 secret key; it fixes the node id and PeerId.
+    pub secret_key: [u8; 32],
+    /// identify agent version, e.g. `Lighthouse/v7.1.0-e42406d/x86_64-linux`.
+    pub agent_version: String,
+    /// Muxers offered over TCP.
+    pub muxers: MuxerOffer,
+    /// Long-lived attestation subnets (ENR, MetaData, gossip subscriptions).
+    pub attnets: AttestationSubnets,
+    /// Sync-committee subnets.
+    pub syncnets: SyncSubnets,
+    /// Custody group count.
+    pub custody_group_count: u64,
+    /// MetaData seq.
+    pub metadata_seq: u64,
+    /// The digest the node is on (ENR `eth2` and Status). Default: the network's current one.
+    pub fork_digest: Option<ForkDigest>,
+    /// Head slot in its Status.
+    pub head_slot: u64,
+    /// Honest, full or hostile.
+    pub mode: PeerMode,
+    /// Advertise a closed TCP port (and no QUIC) so nobody can connect.
+    pub unreachable: bool,
+    /// Run GossipSub (subscribing to its subnets).
+    pub gossipsub: bool,
+}
+
+impl SimNodeConfig {
+    /// An honest node with key `secret_key` on `network`.
+    pub fn new(network: Network, secret_key: [u8; 32]) -> Self {
+        Self {
+            network,
+            secret_key,
+            agent_version: "Lighthouse/v7.1.0-e42406d/x86_64-linux".to_owned(),
+            muxers: MuxerOffer::YamuxAndMplex,
+            attnets: AttestationSubnets::NONE,
+            syncnets: SyncSubnets::default(),
+            custody_group_count: valtrack_core::constants::CUSTODY_REQUIREMENT,
+            metadata_seq: 1,
+            fork_digest: None,
+            head_slot: 0,
+            mode: PeerMode::Normal,
+            unreachable: false,
+            gossipsub: false,
+        }
+    }
+}
+
+/// A running simulated node. Dropping it stops the node.
+#[derive(Debug, Clone)]
+pub struct SimNode {
+    host: Host,
+    enr: Enr,
+    info: EnrInfo,
+    config: SimNodeConfig,
+}
+
+impl SimNode {
+    /// Starts the node on 127.0.0.1 (ports chosen by the OS) and signs its ENR.
+    pub async fn spawn(config: SimNodeConfig) -> Result<Self, HostError> {
+        let now = config
+            .network
+            .current_epoch(std::time::SystemTime::now())
+            .unwrap_or(0);
+        let digest = config
+            .fork_digest
+            .unwrap_or_else(|| config.network.fork_digest(now));
+        let status = Status::V2(StatusV2 {
+            fork_digest: digest.0,
+            head_slot: config.head_slot,
+            ..StatusV2::default()
+        });
+        let host_config = HostConfig::builder(config.network.clone())
+            .secret_key(config.secret_key)
+            .listen_on_loopback()
+            .muxers(config.muxers)
+            .agent_version(config.agent_version.clone())
+            .attnets(config.attnets)
+            .syncnets(config.syncnets)
+            .custody_group_count(config.custody_group_count)
+            .metadata_seq(config.metadata_seq)
+            .fixed_status(status)
+            .mode(config.mode.clone())
+            .gossipsub(config.gossipsub)
+            .build()?;
+        let host = Host::spawn(host_config).await?;
+        let mut tcp = None;
+        let mut quic = None;
+        for addr in host.listen_addrs() {
+            let protocols: Vec<Protocol<'_>> = addr.iter().collect();
+            match protocols.as_slice() {
+                [Protocol::Ip4(_), Protocol::Tcp(p)] => tcp = Some(*p),
+                [Protocol::Ip4(_), Protocol::Udp(p), Protocol::QuicV1] => quic = Some(*p),
+                _ => {}
+            }
+        }
+        if config.unreachable {
+            tcp = Some(closed_port());
+            quic = None;
+        }
+        let key = SigningKey::from_slice(&config.secret_key)
+            .map_err(|_| HostError::Config("secret key is not a valid secp256k1 scalar"))?;
+        let mut fork_id = config.network.enr_fork_id(now);
+        fork_id.fork_digest = digest.0;
+        let mut builder = Enr::builder();
+        builder
+            .ip4(Ipv4Addr::LOCALHOST)
+            .add_value("eth2", &Bytes::from(fork_id.to_ssz_bytes()))
+            .add_value("attnets", &Bytes::copy_from_slice(&config.attnets.0))
+            .add_value("syncnets", &Bytes::copy_from_slice(&[config.syncnets.0]))
+            .add_value("cgc", &config.custody_group_count);
+        if let Some(port) = tcp {
+            builder.tcp4(port);
+        }
+        if let Some(port) = quic {
+            builder.add_value("quic", &port);
+        }
+        let enr = builder
+            .build(&key)
+            .map_err(|_| HostError::Config("could not sign the ENR"))?;
+        let info = EnrInfo::from_enr(&enr).map_err(|_| HostError::Config("unreadable own ENR"))?;
+        Ok(Self {
+            host,
+            enr,
+            info,
+            config,
+        })
+    }
+
+    /// The node's libp2p host.
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+
+    /// The node's libp2p PeerId.
+    pub fn peer_id(&self) -> PeerId {
+        self.host.peer_id()
+    }
+
+    /// Its signed ENR.
+    pub fn enr(&self) -> &Enr {
+        &self.enr
+    }
+
+    /// Its ENR, decoded.
+    pub fn enr_info(&self) -> &EnrInfo {
+        &self.info
+    }
+
+    /// Its configuration (the ground truth).
+    pub fn config(&self) -> &SimNodeConfig {
+        &self.config
+    }
+
+    /// The node as a crawler would report it.
+    pub fn discovered(&self, our_digests: &[ForkDigest]) -> DiscoveredNode {
+        DiscoveredNode {
+            enr: self.enr.to_base64(),
+            class: self.info.classify(our_digests),
+            info: self.info.clone(),
+            update: NodeUpdate::New,
+        }
+    }
+}
+
+/// A loopback TCP port nothing listens on (bound, then released).
+fn closed_port() -> u16 {
+    std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .unwrap_or(1)
+}
+
+/// A deterministic, valid secp256k1 secret key for simulated node `n`.
+pub fn sim_secret_key(n: u64) -> [u8; 32] {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"valtrack-sim-node");
+    h.update(n.to_le_bytes());
+    // A SHA-256 output is a valid scalar with overwhelming probability; rehash if not.
+    let mut key: [u8; 32] = h.finalize().into();
+    while SigningKey::from_slice(&key).is_err() {
+        key = Sha256::digest(key).into();
+    }
+    key
+}

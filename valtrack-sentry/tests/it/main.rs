@@ -1,0 +1,5 @@
+//! Integration tests of the libp2p host and handshaker against simulated beacon nodes on
+//! loopback (port 0 everywhere).
+
+pub(crate) mod alloc;
+mod handshake;

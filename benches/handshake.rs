@@ -1,0 +1,137 @@
+//! Handshakes per second against simulated beacon nodes on loopback, and CPU time per
+//! handshake. Prints a table.
+//!
+//! `cargo bench --bench handshake` (release). Without `--bench` (as `cargo test` runs it) it
+//! does one small round as a smoke test.
+//!
+//! The simulated nodes run in this process, so the CPU time per handshake includes the
+//! serving side (noise, muxer, req/resp) as well as ours: it is an upper bound on what the
+//! sentry alone spends.
+
+use std::time::{Duration, Instant};
+
+use futures::stream::{self, StreamExt};
+use valtrack::core::{ForkDigest, Handshaker, Network};
+use valtrack::sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
+use valtrack::sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker, MuxerOffer};
+
+/// User + system CPU time of this process (Linux `/proc/self/stat`, clock ticks of 10 ms).
+fn cpu_time() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which is in parentheses): utime is the 14th, stime 15th.
+    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = after.split(' ').collect();
+    let field = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    let ticks = field(11) + field(12);
+    Duration::from_millis(ticks * 10)
+}
+
+struct Row {
+    transport: &'static str,
+    muxers: &'static str,
+    concurrency: usize,
+    handshakes: usize,
+    wall: Duration,
+    cpu: Duration,
+    failed: usize,
+}
+
+async fn round(
+    nodes: &[SimNode],
+    digests: &[ForkDigest],
+    prefer_quic: bool,
+    concurrency: usize,
+) -> (Duration, Duration, usize) {
+    let network = Network::mainnet();
+    let host = Host::spawn(
+        HostConfig::builder(network)
+            .gossipsub(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let handshaker = Libp2pHandshaker::new(
+        host,
+        HandshakeConfig {
+            prefer_quic,
+            ..HandshakeConfig::default()
+        },
+    );
+    let cpu0 = cpu_time();
+    let t0 = Instant::now();
+    let failed = stream::iter(nodes)
+        .map(|n| {
+            let h = &handshaker;
+            async move { h.handshake(&n.discovered(digests)).await.is_err() }
+        })
+        .buffer_unordered(concurrency)
+        .filter(|failed| futures::future::ready(*failed))
+        .count()
+        .await;
+    (t0.elapsed(), cpu_time().saturating_sub(cpu0), failed)
+}
+
+fn main() {
+    let full = std::env::args().any(|a| a == "--bench");
+    let (count, concurrencies): (u64, &[usize]) = if full { (200, &[1, 8, 32]) } else { (4, &[2]) };
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let network = Network::mainnet();
+        let digests: Vec<ForkDigest> = network.all_digests().iter().map(|d| d.digest).collect();
+        let mut rows = Vec::new();
+        for (muxers, muxer_name) in [(MuxerOffer::YamuxAndMplex, "yamux"), (MuxerOffer::MplexOnly, "mplex")] {
+            let mut nodes = Vec::new();
+            for i in 0..count {
+                let mut c = SimNodeConfig::new(network.clone(), sim_secret_key(10_000 + i));
+                c.muxers = muxers;
+                nodes.push(SimNode::spawn(c).await.unwrap());
+            }
+            // QUIC has its own muxer: one set of QUIC rows is enough.
+            let variants: &[(bool, &str)] =
+                if muxer_name == "yamux" { &[(false, "tcp"), (true, "quic")] } else { &[(false, "tcp")] };
+            for &(prefer_quic, transport) in variants {
+                for &c in concurrencies {
+                    let (wall, cpu, failed) = round(&nodes, &digests, prefer_quic, c).await;
+                    rows.push(Row {
+                        transport,
+                        muxers: if prefer_quic { "-" } else { muxer_name },
+                        concurrency: c,
+                        handshakes: nodes.len(),
+                        wall,
+                        cpu,
+                        failed,
+                    });
+                }
+            }
+        }
+        println!(
+            "\n| transport | muxer | concurrency | handshakes | failed | wall (s) | handshakes/s | CPU ms/handshake (both sides) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for r in &rows {
+            let ok = (r.handshakes - r.failed).max(1) as f64;
+            println!(
+                "| {} | {} | {} | {} | {} | {:.2} | {:.0} | {:.2} |",
+                r.transport,
+                r.muxers,
+                r.concurrency,
+                r.handshakes,
+                r.failed,
+                r.wall.as_secs_f64(),
+                ok / r.wall.as_secs_f64(),
+                r.cpu.as_secs_f64() * 1000.0 / ok
+            );
+        }
+        assert!(rows.iter().all(|r| r.failed == 0), "some handshakes failed");
+    });
+}

@@ -40,7 +40,7 @@ die() {
 for tool in curl python3 npm setsid; do
   command -v "$tool" >/dev/null 2>&1 || die "$tool not found on PATH"
 done
-if [ ! -x "$LS_SRC/start-node.sh" ] || [ ! -x "$LS_SRC/install.sh" ]; then
+if [ ! -r "$LS_SRC/start-node.sh" ] || [ ! -r "$LS_SRC/install.sh" ]; then
   die "no Lodestar testnet scripts in $LS_SRC (set VALTRACK_SHARED_DIR to the shared/ folder)"
 fi
 
@@ -72,7 +72,7 @@ install_lodestar() {
   tmp=$(mktemp -d "$LS_HOME.partial.XXXXXX")
   log "installing Lodestar v1.5.1 into $LS_HOME (takes 1-2 minutes)"
   local start=$SECONDS
-  if ! "$LS_SRC/install.sh" "$tmp" >"$tmp.log" 2>&1; then
+  if ! bash "$LS_SRC/install.sh" "$tmp" >"$tmp.log" 2>&1; then
     tail -n 40 "$tmp.log" >&2 || true
     rm -rf "$tmp" "$tmp.log"
     die "Lodestar install failed"
@@ -218,7 +218,7 @@ EOF
 [ -n "${REST_B:-}" ] || die "could not pick free ports"
 
 start_node() {
-  LS_HOME=$LS_HOME RUN_DIR=$RUN_DIR "$LS_SRC/start-node.sh" "$@" >/dev/null
+  LS_HOME=$LS_HOME RUN_DIR=$RUN_DIR bash "$LS_SRC/start-node.sh" "$@" >/dev/null
 }
 
 # Bounded GET of a REST path; prints the body.

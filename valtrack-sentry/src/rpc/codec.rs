@@ -382,3 +382,6 @@ pub(crate) fn encode_response_bytes(
     }
     .map_err(invalid)
 }
+
+#[cfg(test)]
+mod tests;

@@ -4,6 +4,7 @@
 mod codec;
 mod protocol;
 
+#[cfg(feature = "sim")]
 pub(crate) use codec::encode_response_bytes;
 pub use codec::{
     CaptureBuffer, Eth2Codec, RpcRequest, RpcResponse, RpcTimeout, RpcTimeouts, CAPTURE_CAPACITY,

@@ -303,6 +303,7 @@ async fn handshake_matches_lodestar_identity() -> TestResult {
     let host = Host::spawn(
         HostConfig::builder(network.clone())
             .listen_on_loopback()
+            .capture_responses(std::env::var_os("VALTRACK_CAPTURE_DIR").is_some())
             .build()?,
     )
     .await?;

@@ -176,7 +176,7 @@ pub(crate) fn hex_at(json: &Value, pointer: &str) -> Vec<u8> {
 /// `0x`-prefixed (or bare) hex → bytes.
 pub(crate) fn decode_hex(text: &str) -> Option<Vec<u8>> {
     let digits = text.strip_prefix("0x").unwrap_or(text);
-    if digits.len() % 2 != 0 || !digits.is_ascii() {
+    if !digits.len().is_multiple_of(2) || !digits.is_ascii() {
         return None;
     }
     (0..digits.len())

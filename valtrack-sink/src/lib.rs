@@ -1,1 +1,97 @@
-//! valtrack-sink (grows in later issues).
+//! valtrack's [`EventSink`](valtrack_core::EventSink)s: Parquet datasets, JSON lines, an
+//! in-process channel and a fan-out.
+//!
+//! # Architecture
+//!
+//! A sentry hands every [`Event`](valtrack_core::Event) to one `EventSink`; this crate holds
+//! the implementations that store them. [`ParquetSink`] writes one Hive-partitioned Parquet
+//! table per event kind (`<dir>/<table>/date=YYYY-MM-DD/part-….parquet`) from a dedicated
+//! writer thread fed by a bounded queue, publishing each file by rename once it is complete.
+//! [`JsonlSink`] appends the JSON wire form to a file; [`ChannelSink`] passes events to
+//! in-process code through a bounded channel; [`FanoutSink`] sends each event to several
+//! sinks chosen at run time (`Box<dyn DynEventSink>`). The crate knows nothing of libp2p or
+//! discv5: it depends on `valtrack-core` and the storage crates only.
+//!
+//! # Tables
+//!
+//! Every table starts with the common columns `event_id: Utf8`, `crawler_id: Utf8`,
+//! `crawler_location: Utf8`, `timestamp: Timestamp(ms, "UTC")`, `peer_id: Utf8`
+//! (`16Uiu2…`), `node_id: Utf8` (64 hex digits), `enr: Utf8?` (`?` marks nullable). Fork
+//! digests and versions are `Utf8` of 8 lowercase hex digits (as in the JSON wire format, so
+//! they compare equal across tables and with the NATS messages); roots are `Utf8`, `0x`-hex.
+//! Subnet bitfields are `List<UInt8>` of subnet ids (a null list when the field was absent,
+//! an empty list when no bit is set). Enums are `Utf8` in their snake-case wire names.
+//!
+//! * `discovery_events`: `reason`, `seq: UInt64`, `ip: Utf8?`, `ip6: Utf8?`,
+//!   `tcp_port`/`udp_port`/`quic_port: UInt16?`, `fork_digest: Utf8?`,
+//!   `next_fork_version: Utf8?`, `next_fork_epoch: UInt64?`, `nfd: Utf8?`,
+//!   `attnets`/`syncnets: List<UInt8>?`, `cgc: UInt64?`, `class: Utf8`,
+//!   `enr_issues: List<Utf8>`.
+//! * `metadata_events`: `multiaddr: Utf8?`, `direction: Utf8`, `transport`/`muxer: Utf8?`,
+//!   `status_version: UInt8?`, `status_fork_digest`, `status_finalized_root: Utf8?`,
+//!   `status_finalized_epoch: UInt64?`, `status_head_root: Utf8?`, `status_head_slot`,
+//!   `status_earliest_available_slot: UInt64?`, `metadata_version: UInt8?`,
+//!   `metadata_seq_number: UInt64?`, `metadata_attnets`/`metadata_syncnets: List<UInt8>?`,
+//!   `metadata_custody_group_count: UInt64?`, `agent_version`, `client_name`,
+//!   `client_version`, `client_os`, `client_arch: Utf8?`,
+//!   `subscribed_attnets`/`subscribed_syncnets: List<UInt8>?`, `protocols: List<Utf8>`,
+//!   `connect_ms`, `status_ms`, `metadata_ms`, `ping_ms`, `total_ms: UInt64?`,
+//!   `error_kind: Utf8?`, `goodbye_code: UInt64?`, `error_message: Utf8?`.
+//! * `validator_metadata_events`: `epoch: UInt64`, `long_lived_subnets`,
+//!   `predicted_subnets: List<UInt8>`, `matches_node_id_prediction: Boolean`,
+//!   `short_lived_subnets: List<UInt8>`, `all_subnets: Boolean`,
+//!   `custody_group_count`, `stake_min_eth`, `stake_max_eth: UInt64?`,
+//!   `estimated_validators: UInt64`, `method: Utf8`, `confidence: Float32`.
+//! * `attestation_events`: `form: Utf8`, `subnet`, `slot`, `committee_index: UInt64`,
+//!   `attester_index`, `aggregation_bit: UInt64?`, `target_epoch: UInt64`,
+//!   `beacon_block_root: Utf8`, `first_seen_delay_ms: Int64`, `evidence: Utf8?`.
+//!
+//! [`schema`] returns each table's Arrow schema.
+//!
+//! # Feature flags
+//!
+//! None yet: every sink here is always built. (The NATS JetStream sink will come behind a
+//! `nats` feature.)
+//!
+//! # Example
+//!
+//! ```
+//! use valtrack_core::{Event, EventSink};
+//! use valtrack_sink::{ChannelSink, FanoutSink, JsonlSink};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! let json = r#"{"kind":"discovery","event_id":"00","crawler_id":"c1","crawler_location":"eu",
+//!   "timestamp":1,"peer_id":"16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW",
+//!   "node_id":"ef4cf7caa876063f4b8a8d1dad0f58fe9cd0ce945abba6b85dbf31c5fac98269","enr":null,
+//!   "reason":"first_seen","seq":1,"class":"no_eth2","attnets":[3,4]}"#;
+//! let event = Event::from_json(json.as_bytes())?;
+//!
+//! let path = std::env::temp_dir().join(format!("valtrack-doc-{}.jsonl", std::process::id()));
+//! let (channel, mut rx) = ChannelSink::new(16);
+//! let sink = FanoutSink::default().with(channel).with(JsonlSink::open(&path)?);
+//! sink.send(event.clone()).await?;
+//! sink.flush().await?;
+//!
+//! assert_eq!(rx.recv().await, Some(event));
+//! assert!(std::fs::read_to_string(&path)?.ends_with("}\n"));
+//! # std::fs::remove_file(&path)?;
+//! # Ok(())
+//! # }
+//! ```
+
+mod channel;
+mod error;
+mod fanout;
+mod jsonl;
+mod parquet_sink;
+
+pub use crate::channel::ChannelSink;
+pub use crate::error::ParquetConfigError;
+pub use crate::fanout::FanoutSink;
+pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
+pub use crate::parquet_sink::{
+    schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
+    DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
+    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+};

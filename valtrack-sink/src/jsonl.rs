@@ -1,0 +1,117 @@
+//! [`JsonlSink`]: one JSON event per line, appended to a file.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use tokio::sync::Mutex;
+use valtrack_core::{Event, EventSink, SinkError};
+
+/// Default buffer of a [`JsonlSink`]: 64 KiB.
+pub const DEFAULT_JSONL_BUFFER_BYTES: usize = 64 * 1024;
+
+/// Appends events to a file as JSON lines (the NATS wire form, [`Event::to_json`], one per
+/// line), readable back with [`Event::from_json`] or `jq`, DuckDB's `read_json`, ….
+///
+/// Lines are collected in a buffer of at most `buffer_bytes` (plus one event); a full buffer
+/// is written out on a blocking thread (`spawn_blocking`), so the runtime is never blocked on
+/// disk. [`flush`](EventSink::flush) writes the buffer and fsyncs the file. Dropping the sink
+/// writes what is buffered, without fsync. Concurrent senders are serialised; lines are never
+/// interleaved.
+#[derive(Debug)]
+pub struct JsonlSink {
+    path: PathBuf,
+    buffer_bytes: usize,
+    state: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    file: Arc<File>,
+    buf: Vec<u8>,
+}
+
+impl JsonlSink {
+    /// Opens `path` for appending (creating it) with a [`DEFAULT_JSONL_BUFFER_BYTES`] buffer.
+    pub fn open(path: impl Into<PathBuf>) -> Result<Self, SinkError> {
+        Self::with_buffer(path, DEFAULT_JSONL_BUFFER_BYTES)
+    }
+
+    /// Opens `path` for appending (creating it), writing once `buffer_bytes` are buffered
+    /// (0: write every event at once).
+    pub fn with_buffer(path: impl Into<PathBuf>, buffer_bytes: usize) -> Result<Self, SinkError> {
+        let path = path.into();
+        let file = OpenOptions::new().create(true).append(true).open(&path)?;
+        Ok(Self {
+            path,
+            buffer_bytes,
+            state: Mutex::new(State {
+                file: Arc::new(file),
+                buf: Vec::with_capacity(buffer_bytes.min(1 << 20) + 1024),
+            }),
+        })
+    }
+
+    /// The file written to.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Writes the buffer (and fsyncs when `sync`) on a blocking thread, holding the lock so
+    /// writes stay in order.
+    async fn drain(state: &mut State, sync: bool) -> Result<(), SinkError> {
+        if state.buf.is_empty() && !sync {
+            return Ok(());
+        }
+        let file = Arc::clone(&state.file);
+        let mut buf = std::mem::take(&mut state.buf);
+        let (buf, result) = tokio::task::spawn_blocking(move || {
+            let mut result = (&*file).write_all(&buf);
+            if result.is_ok() && sync {
+                result = file.sync_data();
+            }
+            buf.clear();
+            (buf, result)
+        })
+        .await
+        .map_err(|e| SinkError::Backend {
+            backend: "jsonl",
+            source: Box::new(e),
+        })?;
+        state.buf = buf;
+        result.map_err(SinkError::Io)
+    }
+}
+
+impl EventSink for JsonlSink {
+    /// Buffers one line, writing the buffer out when full. Not cancel-safe while a write is
+    /// in progress: the write still completes, but the buffer's allocation is lost.
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let mut line = serde_json::to_vec(&event)?;
+        line.push(b'\n');
+        let mut state = self.state.lock().await;
+        state.buf.extend_from_slice(&line);
+        if state.buf.len() >= self.buffer_bytes {
+            Self::drain(&mut state, false).await?;
+        }
+        Ok(())
+    }
+
+    /// Writes the buffer and fsyncs the file.
+    async fn flush(&self) -> Result<(), SinkError> {
+        let mut state = self.state.lock().await;
+        Self::drain(&mut state, true).await
+    }
+}
+
+impl Drop for JsonlSink {
+    fn drop(&mut self) {
+        let state = self.state.get_mut();
+        if !state.buf.is_empty() {
+            if let Err(e) = (&*state.file).write_all(&state.buf) {
+                tracing::warn!(target: "valtrack::sink::jsonl", error = %e, path = %self.path.display(), "lost buffered events on drop");
+            }
+        }
+    }
+}

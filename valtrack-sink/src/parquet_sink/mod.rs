@@ -1,0 +1,14 @@
+//! The Parquet sink: config, table schemas, writer thread.
+
+mod config;
+mod schema;
+mod sink;
+mod writer;
+
+pub use config::{
+    ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY,
+    DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_ROW_GROUP_BYTES,
+    DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+};
+pub use schema::schema;
+pub use sink::ParquetSink;

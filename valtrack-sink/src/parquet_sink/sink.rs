@@ -1,0 +1,107 @@
+//! [`ParquetSink`]: the async face of the writer thread.
+
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+
+use tokio::sync::{mpsc, oneshot};
+use valtrack_core::{Event, EventSink, SinkError};
+
+use super::config::ParquetSinkConfig;
+use super::writer::{Command, Writer};
+
+/// Writes events to a Hive-partitioned Parquet dataset, one table per [`EventKind`]:
+/// `<dir>/<table>/date=YYYY-MM-DD/part-<unix ms>-<seq>.parquet`, zstd-compressed, with the
+/// typed columns listed in the crate docs. The date is the event's timestamp in UTC.
+///
+/// Events go through a bounded queue to a dedicated writer thread, so the async runtime never
+/// waits on disk: [`send`](EventSink::send) only waits when the queue is full. The thread
+/// buffers up to `batch_rows` events per open file, encodes them to Arrow and hands them to
+/// Parquet's `ArrowWriter`, which ends a row group at `row_group_rows` rows or
+/// `row_group_bytes` bytes; so memory is bounded per open file.
+///
+/// A file is written under a hidden temporary name (`.part-….parquet.tmp`, which DuckDB,
+/// Spark, pyarrow and Trino skip because of the leading dot) and renamed to its final name only
+/// once its footer is written and it is fsynced. A file is closed when it reaches
+/// `max_file_rows` or `max_file_bytes`, when it is `max_file_age` old, on
+/// [`flush`](EventSink::flush), and when the sink is closed or dropped. So a crash never leaves
+/// a footerless file in the dataset, only a stray `.tmp` file (events in it are lost; they were
+/// never acknowledged by a flush).
+///
+/// [`flush`](EventSink::flush) closes every open file durably (file and directory fsynced)
+/// and returns the first write error since the previous flush, if any: write errors are not
+/// reported by `send`, which has already returned.
+///
+/// [`EventKind`]: valtrack_core::EventKind
+#[derive(Debug)]
+pub struct ParquetSink {
+    tx: mpsc::Sender<Command>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    dir: PathBuf,
+}
+
+impl ParquetSink {
+    /// Creates the dataset directory and starts the writer thread.
+    pub fn open(config: ParquetSinkConfig) -> Result<Self, SinkError> {
+        std::fs::create_dir_all(&config.dir)?;
+        let dir = config.dir.clone();
+        let (tx, rx) = mpsc::channel(config.channel_capacity);
+        let writer = Writer::new(config);
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_time()
+            .build()?;
+        let thread = std::thread::Builder::new()
+            .name("valtrack-parquet".into())
+            .spawn(move || runtime.block_on(writer.run(rx)))?;
+        Ok(Self {
+            tx,
+            thread: Mutex::new(Some(thread)),
+            dir,
+        })
+    }
+
+    /// The dataset root.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Flushes, stops the writer thread and waits for it.
+    pub async fn close(self) -> Result<(), SinkError> {
+        let flushed = self.flush().await;
+        let Self { tx, thread, .. } = self;
+        drop(tx);
+        let handle = thread.lock().map_or(None, |mut t| t.take());
+        if let Some(handle) = handle {
+            tokio::task::spawn_blocking(move || handle.join())
+                .await
+                .map_err(|e| SinkError::Backend {
+                    backend: "parquet",
+                    source: Box::new(e),
+                })?
+                .map_err(|_| SinkError::Closed)?;
+        }
+        flushed
+    }
+}
+
+impl EventSink for ParquetSink {
+    /// Queues the event for the writer thread; waits while the queue is full. Cancel-safe:
+    /// if the future is dropped before it completes, the event was not queued.
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        self.tx
+            .send(Command::Write(event))
+            .await
+            .map_err(|_| SinkError::Closed)
+    }
+
+    /// Closes every open file durably (see the type's docs). If the future is dropped, the
+    /// flush still happens but its result is lost.
+    async fn flush(&self) -> Result<(), SinkError> {
+        let (reply, done) = oneshot::channel();
+        self.tx
+            .send(Command::Flush(reply))
+            .await
+            .map_err(|_| SinkError::Closed)?;
+        done.await.map_err(|_| SinkError::Closed)?
+    }
+}

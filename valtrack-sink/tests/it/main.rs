@@ -1,0 +1,6 @@
+//! valtrack-sink integration tests (one binary, as house style asks).
+
+mod fixtures;
+mod jsonl_channel_fanout;
+mod parquet;
+mod python;

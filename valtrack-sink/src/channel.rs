@@ -46,3 +46,27 @@ impl EventSink for ChannelSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_event;
+
+    #[tokio::test]
+    async fn delivers_in_order_through_an_existing_sender() {
+        let (tx, mut rx) = mpsc::channel(4);
+        let sink = ChannelSink::from_sender(tx);
+        let clone = sink.clone();
+        sink.send(test_event(1)).await.unwrap();
+        clone.send(test_event(2)).await.unwrap();
+        assert_eq!(sink.capacity(), 2);
+        assert_eq!(rx.recv().await.unwrap().meta().timestamp, 1);
+        assert_eq!(rx.recv().await.unwrap().meta().timestamp, 2);
+    }
+
+    #[test]
+    fn capacity_is_at_least_one() {
+        let (sink, _rx) = ChannelSink::new(0);
+        assert_eq!(sink.capacity(), 1);
+    }
+}

@@ -62,3 +62,37 @@ impl EventSink for FanoutSink {
         first_error(results)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::io;
+
+    use super::*;
+    use crate::{test_event, ChannelSink};
+
+    #[test]
+    fn the_first_error_in_sink_order_wins() {
+        let results = vec![
+            Ok(()),
+            Err(SinkError::Io(io::Error::other("second"))),
+            Err(SinkError::Closed),
+        ];
+        match first_error(results) {
+            Err(SinkError::Io(e)) => assert_eq!(e.to_string(), "second"),
+            other => panic!("{other:?}"),
+        }
+        assert!(first_error(vec![Ok(()), Ok(())]).is_ok());
+    }
+
+    #[tokio::test]
+    async fn every_sink_gets_a_copy() {
+        let (a, mut ra) = ChannelSink::new(2);
+        let (b, mut rb) = ChannelSink::new(2);
+        let fanout = FanoutSink::new(vec![Box::new(a)]).with(b);
+        assert_eq!(fanout.len(), 2);
+        fanout.send(test_event(7)).await.unwrap();
+        fanout.flush().await.unwrap();
+        assert_eq!(ra.recv().await, Some(test_event(7)));
+        assert_eq!(rb.recv().await, Some(test_event(7)));
+    }
+}

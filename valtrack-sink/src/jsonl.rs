@@ -115,3 +115,48 @@ impl Drop for JsonlSink {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::test_event;
+
+    #[tokio::test]
+    async fn buffers_until_full_or_flushed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let line_len = test_event(1).to_json().len() + 1;
+        // room for two lines: the third send writes all three
+        let sink = JsonlSink::with_buffer(&path, 2 * line_len + 1).unwrap();
+        assert_eq!(sink.path(), path);
+        sink.send(test_event(1)).await.unwrap();
+        sink.send(test_event(2)).await.unwrap();
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), 0);
+        sink.send(test_event(3)).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+        sink.send(test_event(4)).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 3);
+        sink.flush().await.unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let stamps: Vec<u64> = text
+            .lines()
+            .map(|l| Event::from_json(l.as_bytes()).unwrap().meta().timestamp)
+            .collect();
+        assert_eq!(stamps, [1, 2, 3, 4]);
+    }
+
+    #[tokio::test]
+    async fn zero_buffer_writes_every_event() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("e.jsonl");
+        let sink = JsonlSink::with_buffer(&path, 0).unwrap();
+        sink.send(test_event(1)).await.unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap().lines().count(), 1);
+    }
+
+    #[test]
+    fn a_directory_is_not_a_file() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(JsonlSink::open(dir.path()), Err(SinkError::Io(_))));
+    }
+}

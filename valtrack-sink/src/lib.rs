@@ -95,3 +95,15 @@ pub use crate::parquet_sink::{
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
     DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };
+
+/// A small discovery event for unit tests, at `timestamp`.
+#[cfg(test)]
+pub(crate) fn test_event(timestamp: u64) -> valtrack_core::Event {
+    let json = format!(
+        r#"{{"kind":"discovery","event_id":"{timestamp:02x}","crawler_id":"c1","crawler_location":"eu",
+          "timestamp":{timestamp},"peer_id":"16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW",
+          "node_id":"ef4cf7caa876063f4b8a8d1dad0f58fe9cd0ce945abba6b85dbf31c5fac98269","enr":null,
+          "reason":"first_seen","seq":1,"class":"no_eth2","attnets":[3,4]}}"#
+    );
+    valtrack_core::Event::from_json(json.as_bytes()).expect("test event parses")
+}

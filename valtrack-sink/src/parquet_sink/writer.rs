@@ -94,9 +94,13 @@ impl OpenFile {
         file.sync_all()?;
         drop(file);
         fs::rename(&self.tmp, &self.path)?;
+        // The new name, and the partition and table directories if they were just created.
         sync_dir(&self.dir)?;
         if let Some(table_dir) = self.dir.parent() {
             sync_dir(table_dir)?;
+            if let Some(root) = table_dir.parent() {
+                sync_dir(root)?;
+            }
         }
         Ok(self.path)
     }

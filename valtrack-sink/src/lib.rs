@@ -93,7 +93,7 @@ pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 pub use crate::parquet_sink::{
     schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
-    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+    DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };
 
 /// A small discovery event for unit tests, at `timestamp`.

@@ -21,6 +21,8 @@ pub const DEFAULT_ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_BATCH_ROWS: usize = 1024;
 /// Default [`ParquetSinkConfigBuilder::channel_capacity`]: 4,096 events.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
+/// Default [`ParquetSinkConfigBuilder::max_open_files`]: 16 (four tables, a few dates each).
+pub const DEFAULT_MAX_OPEN_FILES: usize = 16;
 /// Default [`ParquetSinkConfigBuilder::zstd_level`]: 3 (zstd's own default).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
 
@@ -37,6 +39,7 @@ pub struct ParquetSinkConfig {
     pub(crate) row_group_bytes: usize,
     pub(crate) batch_rows: usize,
     pub(crate) channel_capacity: usize,
+    pub(crate) max_open_files: usize,
     pub(crate) zstd_level: ZstdLevel,
 }
 
@@ -53,6 +56,7 @@ impl ParquetSinkConfig {
             row_group_bytes: DEFAULT_ROW_GROUP_BYTES,
             batch_rows: DEFAULT_BATCH_ROWS,
             channel_capacity: DEFAULT_CHANNEL_CAPACITY,
+            max_open_files: DEFAULT_MAX_OPEN_FILES,
             zstd_level: DEFAULT_ZSTD_LEVEL,
         }
     }
@@ -89,6 +93,7 @@ pub struct ParquetSinkConfigBuilder {
     row_group_bytes: usize,
     batch_rows: usize,
     channel_capacity: usize,
+    max_open_files: usize,
     zstd_level: i32,
 }
 
@@ -143,6 +148,15 @@ impl ParquetSinkConfigBuilder {
         self
     }
 
+    /// Files open at once (one per table and date partition); opening one more closes the
+    /// oldest. With [`batch_rows`](Self::batch_rows) and
+    /// [`row_group_bytes`](Self::row_group_bytes) this bounds the writer's memory, even when
+    /// event timestamps span many dates. Default: [`DEFAULT_MAX_OPEN_FILES`].
+    pub fn max_open_files(mut self, files: usize) -> Self {
+        self.max_open_files = files;
+        self
+    }
+
     /// zstd compression level (1 to 22). Default: [`DEFAULT_ZSTD_LEVEL`].
     pub fn zstd_level(mut self, level: i32) -> Self {
         self.zstd_level = level;
@@ -160,6 +174,7 @@ impl ParquetSinkConfigBuilder {
             row_group_bytes,
             batch_rows,
             channel_capacity,
+            max_open_files,
             zstd_level,
         } = self;
         for (field, value) in [
@@ -170,6 +185,7 @@ impl ParquetSinkConfigBuilder {
             ("row_group_bytes", row_group_bytes as u64),
             ("batch_rows", batch_rows as u64),
             ("channel_capacity", channel_capacity as u64),
+            ("max_open_files", max_open_files as u64),
         ] {
             if value == 0 {
                 return Err(ParquetConfigError::Zero { field });
@@ -189,6 +205,7 @@ impl ParquetSinkConfigBuilder {
             row_group_bytes,
             batch_rows,
             channel_capacity,
+            max_open_files,
             zstd_level: level,
         })
     }

@@ -18,7 +18,8 @@ use super::writer::{Command, Writer};
 /// waits on disk: [`send`](EventSink::send) only waits when the queue is full. The thread
 /// buffers up to `batch_rows` events per open file, encodes them to Arrow and hands them to
 /// Parquet's `ArrowWriter`, which ends a row group at `row_group_rows` rows or
-/// `row_group_bytes` bytes; so memory is bounded per open file.
+/// `row_group_bytes` bytes; so memory is bounded per open file, and at most `max_open_files`
+/// files (one per table and date) are open at once.
 ///
 /// A file is written under a hidden temporary name (`.part-….parquet.tmp`, which DuckDB,
 /// Spark, pyarrow and Trino skip because of the leading dot) and renamed to its final name only

@@ -173,6 +173,16 @@ impl Writer {
         let kind = event.kind();
         let key = (kind, utc_date(event.meta().timestamp));
         if !self.files.contains_key(&key) {
+            if self.files.len() >= self.config.max_open_files {
+                let oldest = self
+                    .files
+                    .iter()
+                    .min_by_key(|(_, f)| f.opened)
+                    .map(|(k, _)| k.clone());
+                if let Some(oldest) = oldest {
+                    self.close(&oldest);
+                }
+            }
             match self.open(kind, &key.1) {
                 Ok(file) => {
                     self.files.insert(key.clone(), file);

@@ -423,3 +423,34 @@ async fn write_errors_are_reported_by_flush() {
     sink.flush().await.unwrap();
     assert_eq!(rows(&read_table(&dir, EventKind::Discovery)), 1);
 }
+
+#[tokio::test]
+async fn opening_past_max_open_files_closes_the_oldest() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let config = ParquetSinkConfig::builder(dir)
+        .max_open_files(2)
+        .build()
+        .unwrap();
+    let sink = ParquetSink::open(config).unwrap();
+    // five dates, one event each: at most two files are open at a time
+    for day in 0..5 {
+        sink.send(fixtures::discovery_at(day, fixtures::T0 + day * 86_400_000))
+            .await
+            .unwrap();
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    let tmp_count = || files(dir).iter().filter(|p| is_tmp(p)).count();
+    // the writer is asynchronous: wait for the last event to be written
+    while parquet_files(dir).len() < 3 || tmp_count() < 2 {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "oldest files not closed"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!((parquet_files(dir).len(), tmp_count()), (3, 2));
+    sink.close().await.unwrap();
+    assert_eq!(parquet_files(dir).len(), 5);
+    assert_eq!(rows(&read_table(dir, EventKind::Discovery)), 5);
+}

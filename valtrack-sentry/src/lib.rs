@@ -19,6 +19,7 @@ mod error;
 mod handshaker;
 mod host;
 pub mod rpc;
+mod sentry;
 #[cfg(feature = "sim")]
 pub mod sim;
 
@@ -31,4 +32,9 @@ pub use host::{
     PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
     IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE,
+};
+pub use sentry::{
+    backoff, PeerRecord, Sentry, SentryConfig, SentryConfigBuilder, SentryStats,
+    DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER,
+    DEFAULT_MAX_PEERS, DEFAULT_REVISIT_INTERVAL, DEFAULT_TICK,
 };

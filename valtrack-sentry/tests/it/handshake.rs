@@ -15,7 +15,7 @@ const RESP: Duration = Duration::from_millis(1500);
 const BOUND: Duration = Duration::from_secs(8);
 
 /// Tests in this binary run one at a time: the heap measurements are process-wide.
-static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+pub(crate) static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 fn network() -> Network {
     Network::mainnet()

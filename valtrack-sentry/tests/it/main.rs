@@ -3,3 +3,4 @@
 
 pub(crate) mod alloc;
 mod handshake;
+mod sentry;

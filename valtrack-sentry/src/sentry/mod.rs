@@ -1,0 +1,401 @@
+//! The [`Sentry`]: wires a [`Crawler`] and a [`Handshaker`] to an [`EventSink`].
+//!
+//! It keeps a bounded peerstore, emits a discovery event when a node is first seen, changes
+//! its ENR seq or disappears, handshakes every beacon node with bounded concurrency, revisits
+//! each peer once per `revisit_interval` (an epoch by default), backs failures off
+//! exponentially with a cap (a failed *first* dial is retried too), and forgets peers not seen
+//! for `forget_after`.
+
+mod peerstore;
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use futures::StreamExt;
+use tokio::task::JoinSet;
+use tracing::{debug, warn};
+use valtrack_core::{
+    Crawler, DiscoveredNode, DiscoveryEvent, DiscoveryReason, EnrInfo, Event, EventKind, EventMeta,
+    EventSink, HandshakeError, Handshaker, MetadataEvent, NodeUpdate, PeerId, PeerInfo, SinkError,
+};
+
+pub use peerstore::{backoff, PeerRecord};
+use peerstore::{PeerStore, Upsert};
+
+const LOG: &str = "valtrack::sentry";
+
+/// Default handshakes in flight.
+pub const DEFAULT_CONCURRENCY: usize = 32;
+/// Default revisit interval: one mainnet epoch.
+pub const DEFAULT_REVISIT_INTERVAL: Duration = Duration::from_secs(384);
+/// Default first backoff after a failure.
+pub const DEFAULT_BACKOFF_BASE: Duration = Duration::from_secs(30);
+/// Default longest backoff.
+pub const DEFAULT_BACKOFF_CAP: Duration = Duration::from_secs(3600);
+/// Default time after which a peer not seen is forgotten.
+pub const DEFAULT_FORGET_AFTER: Duration = Duration::from_secs(6 * 3600);
+/// Default cap on tracked peers.
+pub const DEFAULT_MAX_PEERS: usize = 200_000;
+/// Default scheduler tick.
+pub const DEFAULT_TICK: Duration = Duration::from_millis(100);
+
+/// Sentry settings. Build with [`SentryConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct SentryConfig {
+    crawler_id: String,
+    crawler_location: String,
+    concurrency: usize,
+    revisit_interval: Duration,
+    backoff_base: Duration,
+    backoff_cap: Duration,
+    forget_after: Duration,
+    max_peers: usize,
+    tick: Duration,
+}
+
+impl SentryConfig {
+    /// Starts a configuration; `crawler_id` and `crawler_location` label every event.
+    pub fn builder(
+        crawler_id: impl Into<String>,
+        crawler_location: impl Into<String>,
+    ) -> SentryConfigBuilder {
+        SentryConfigBuilder(Self {
+            crawler_id: crawler_id.into(),
+            crawler_location: crawler_location.into(),
+            concurrency: DEFAULT_CONCURRENCY,
+            revisit_interval: DEFAULT_REVISIT_INTERVAL,
+            backoff_base: DEFAULT_BACKOFF_BASE,
+            backoff_cap: DEFAULT_BACKOFF_CAP,
+            forget_after: DEFAULT_FORGET_AFTER,
+            max_peers: DEFAULT_MAX_PEERS,
+            tick: DEFAULT_TICK,
+        })
+    }
+}
+
+/// Builder of [`SentryConfig`].
+#[derive(Debug, Clone)]
+pub struct SentryConfigBuilder(SentryConfig);
+
+impl SentryConfigBuilder {
+    /// Handshakes in flight. Default: [`DEFAULT_CONCURRENCY`].
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.0.concurrency = n;
+        self
+    }
+    /// Revisit interval. Default: [`DEFAULT_REVISIT_INTERVAL`].
+    pub fn revisit_interval(mut self, d: Duration) -> Self {
+        self.0.revisit_interval = d;
+        self
+    }
+    /// Backoff base and cap. Default: [`DEFAULT_BACKOFF_BASE`], [`DEFAULT_BACKOFF_CAP`].
+    pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.0.backoff_base = base;
+        self.0.backoff_cap = cap;
+        self
+    }
+    /// Forget peers not seen for this long. Default: [`DEFAULT_FORGET_AFTER`].
+    pub fn forget_after(mut self, d: Duration) -> Self {
+        self.0.forget_after = d;
+        self
+    }
+    /// Cap on tracked peers. Default: [`DEFAULT_MAX_PEERS`].
+    pub fn max_peers(mut self, n: usize) -> Self {
+        self.0.max_peers = n;
+        self
+    }
+    /// Scheduler tick. Default: [`DEFAULT_TICK`].
+    pub fn tick(mut self, d: Duration) -> Self {
+        self.0.tick = d;
+        self
+    }
+    /// Checks and returns the configuration.
+    pub fn build(self) -> Result<SentryConfig, crate::HostError> {
+        let SentryConfig {
+            crawler_id,
+            crawler_location: _,
+            concurrency,
+            revisit_interval,
+            backoff_base,
+            backoff_cap,
+            forget_after,
+            max_peers,
+            tick,
+        } = &self.0;
+        if crawler_id.is_empty() {
+            return Err(crate::HostError::Config("crawler id must not be empty"));
+        }
+        if *concurrency == 0 || *max_peers == 0 {
+            return Err(crate::HostError::Config(
+                "concurrency and max peers must be positive",
+            ));
+        }
+        if revisit_interval.is_zero() || tick.is_zero() || forget_after.is_zero() {
+            return Err(crate::HostError::Config("intervals must be positive"));
+        }
+        if backoff_base > backoff_cap {
+            return Err(crate::HostError::Config("backoff base exceeds its cap"));
+        }
+        Ok(self.0)
+    }
+}
+
+/// Live counters of a running sentry.
+#[derive(Debug, Default)]
+pub struct SentryStats {
+    /// Distinct nodes discovered.
+    pub discovered: AtomicU64,
+    /// Successful handshakes.
+    pub handshakes_ok: AtomicU64,
+    /// Failed handshakes.
+    pub handshakes_failed: AtomicU64,
+    /// Events accepted by the sink.
+    pub events: AtomicU64,
+    /// Events the sink refused.
+    pub sink_errors: AtomicU64,
+    /// Peers currently tracked.
+    pub peers: AtomicU64,
+}
+
+/// The sentry. Generic over its parts so any crawler, handshaker and sink can be combined.
+#[derive(Debug)]
+pub struct Sentry<C, H, S> {
+    crawler: C,
+    handshaker: Arc<H>,
+    sink: S,
+    config: SentryConfig,
+    stats: Arc<SentryStats>,
+}
+
+type Outcome = (PeerId, Option<String>, Result<PeerInfo, HandshakeError>);
+
+impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
+    /// Wires the parts.
+    pub fn new(crawler: C, handshaker: H, sink: S, config: SentryConfig) -> Self {
+        Self {
+            crawler,
+            handshaker: Arc::new(handshaker),
+            sink,
+            config,
+            stats: Arc::default(),
+        }
+    }
+
+    /// Its counters (shared; readable while it runs).
+    pub fn stats(&self) -> Arc<SentryStats> {
+        self.stats.clone()
+    }
+
+    /// Runs until `shutdown` completes, then aborts handshakes in flight and flushes the sink.
+    /// Returns the sink's flush error, if any; sink errors while running are counted and
+    /// logged, not fatal.
+    pub async fn run(self, shutdown: impl Future<Output = ()>) -> Result<(), SinkError> {
+        let Self {
+            crawler,
+            handshaker,
+            sink,
+            config,
+            stats,
+        } = self;
+        let mut run = Run {
+            sink,
+            config,
+            stats,
+            store: PeerStore::new(0),
+            in_flight: std::collections::HashSet::new(),
+            counter: 0,
+        };
+        run.store = PeerStore::new(run.config.max_peers);
+        let mut discovered = std::pin::pin!(crawler.discovered());
+        let mut crawler_done = false;
+        let mut handshakes: JoinSet<Outcome> = JoinSet::new();
+        let mut tick = tokio::time::interval(run.config.tick);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        let mut shutdown = std::pin::pin!(shutdown);
+        loop {
+            tokio::select! {
+                _ = &mut shutdown => break,
+                node = discovered.next(), if !crawler_done => match node {
+                    Some(node) => run.on_discovered(node).await,
+                    None => crawler_done = true,
+                },
+                Some(joined) = handshakes.join_next(), if !handshakes.is_empty() => {
+                    match joined {
+                        Ok(outcome) => run.on_outcome(outcome).await,
+                        Err(e) => warn!(target: LOG, %e, "handshake task failed"),
+                    }
+                }
+                _ = tick.tick() => {
+                    run.forget_stale().await;
+                    run.schedule(&mut handshakes, &handshaker);
+                }
+            }
+        }
+        handshakes.abort_all();
+        run.sink.flush().await
+    }
+}
+
+struct Run<S> {
+    sink: S,
+    config: SentryConfig,
+    stats: Arc<SentryStats>,
+    store: PeerStore,
+    in_flight: std::collections::HashSet<PeerId>,
+    counter: u64,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+fn first_addr(info: &EnrInfo) -> Option<String> {
+    match (info.ip4, info.tcp4) {
+        (Some(ip), Some(port)) => Some(format!("/ip4/{ip}/tcp/{port}")),
+        _ => None,
+    }
+}
+
+impl<S: EventSink> Run<S> {
+    fn meta(&mut self, kind: EventKind, peer: PeerId, enr: Option<String>) -> EventMeta {
+        self.counter += 1;
+        EventMeta::new(
+            kind,
+            &self.config.crawler_id,
+            &self.config.crawler_location,
+            now_ms(),
+            peer,
+            enr,
+            &self.counter.to_le_bytes(),
+        )
+    }
+
+    async fn emit(&mut self, event: Event) {
+        match self.sink.send(event).await {
+            Ok(()) => self.stats.events.fetch_add(1, Ordering::Relaxed),
+            Err(e) => {
+                warn!(target: LOG, error = %e, "sink refused an event");
+                self.stats.sink_errors.fetch_add(1, Ordering::Relaxed)
+            }
+        };
+    }
+
+    async fn on_discovered(&mut self, node: DiscoveredNode) {
+        let peer = node.info.peer_id;
+        if node.update == NodeUpdate::Gone {
+            if let Some(rec) = self.store.remove(&peer) {
+                self.disappeared(peer, rec).await;
+            }
+            return;
+        }
+        let reason = match self.store.upsert(&node, Instant::now()) {
+            Upsert::New => {
+                self.stats.discovered.fetch_add(1, Ordering::Relaxed);
+                DiscoveryReason::FirstSeen
+            }
+            Upsert::Updated => DiscoveryReason::SeqChanged,
+            Upsert::Unchanged | Upsert::Full => return,
+        };
+        self.stats
+            .peers
+            .store(self.store.len() as u64, Ordering::Relaxed);
+        let meta = self.meta(EventKind::Discovery, peer, Some(node.enr.clone()));
+        self.emit(Event::Discovery(DiscoveryEvent::new(
+            meta, reason, &node.info, node.class,
+        )))
+        .await;
+    }
+
+    async fn disappeared(&mut self, peer: PeerId, rec: PeerRecord) {
+        let meta = self.meta(EventKind::Discovery, peer, Some(rec.enr.clone()));
+        let event = DiscoveryEvent::new(meta, DiscoveryReason::Disappeared, &rec.info, rec.class);
+        self.emit(Event::Discovery(event)).await;
+        self.stats
+            .peers
+            .store(self.store.len() as u64, Ordering::Relaxed);
+    }
+
+    async fn forget_stale(&mut self) {
+        let Some(cutoff) = Instant::now().checked_sub(self.config.forget_after) else {
+            return;
+        };
+        for peer in self.store.stale(cutoff) {
+            if self.in_flight.contains(&peer) {
+                continue;
+            }
+            if let Some(rec) = self.store.remove(&peer) {
+                debug!(target: LOG, %peer, "forgotten");
+                self.disappeared(peer, rec).await;
+            }
+        }
+    }
+
+    fn schedule<H: Handshaker>(&mut self, set: &mut JoinSet<Outcome>, handshaker: &Arc<H>) {
+        let free = self.config.concurrency.saturating_sub(self.in_flight.len());
+        if free == 0 {
+            return;
+        }
+        let now = Instant::now();
+        let due: Vec<DiscoveredNode> = self
+            .store
+            .due(now)
+            .filter(|r| !self.in_flight.contains(&r.info.peer_id))
+            .take(free)
+            .map(|r| DiscoveredNode {
+                enr: r.enr.clone(),
+                info: r.info.clone(),
+                class: r.class,
+                update: NodeUpdate::New,
+            })
+            .collect();
+        for node in due {
+            let peer = node.info.peer_id;
+            self.in_flight.insert(peer);
+            let h = handshaker.clone();
+            set.spawn(async move {
+                let addr = first_addr(&node.info);
+                let result = h.handshake(&node).await;
+                (peer, addr, result)
+            });
+        }
+    }
+
+    async fn on_outcome(&mut self, (peer, addr, result): Outcome) {
+        self.in_flight.remove(&peer);
+        let now = Instant::now();
+        let revisit = self.config.revisit_interval;
+        let (base, cap) = (self.config.backoff_base, self.config.backoff_cap);
+        let Some(rec) = self.store.get_mut(&peer) else {
+            return;
+        }; // forgotten meanwhile
+        let enr = Some(rec.enr.clone());
+        let event = match result {
+            Ok(info) => {
+                rec.failures = 0;
+                rec.successes += 1;
+                rec.last_seen = now;
+                rec.next_attempt = now + revisit;
+                rec.status = info.status.clone();
+                rec.metadata = info.metadata.clone();
+                self.stats.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+                let meta = self.meta(EventKind::Metadata, peer, enr);
+                MetadataEvent::from_peer_info(meta, &info)
+            }
+            Err(error) => {
+                rec.failures = rec.failures.saturating_add(1);
+                rec.next_attempt =
+                    now + backoff(rec.failures, base, cap).max(Duration::from_millis(1));
+                debug!(target: LOG, %peer, failures = rec.failures, %error, "handshake failed");
+                self.stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                let meta = self.meta(EventKind::Metadata, peer, enr);
+                MetadataEvent::from_failure(meta, addr, &error)
+            }
+        };
+        self.emit(Event::Metadata(event)).await;
+    }
+}

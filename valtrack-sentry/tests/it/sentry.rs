@@ -1,0 +1,255 @@
+//! The Sentry over simulated nodes: discovery events, typed failures, revisits, backoff,
+//! ENR updates and disappearance — checked against the nodes' configuration.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::stream::{self, Stream};
+use tokio::sync::mpsc;
+use valtrack_core::{
+    Crawler, DiscoveredNode, DiscoveryReason, EnrClass, Event, EventSink, ForkDigest,
+    HandshakeErrorKind, Network, NodeUpdate, PeerId, SinkError,
+};
+use valtrack_sentry::sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
+use valtrack_sentry::{
+    HandshakeConfig, Host, HostConfig, Libp2pHandshaker, MuxerOffer, PeerMode, Sentry, SentryConfig,
+};
+
+/// A crawler fed by the test.
+#[derive(Debug)]
+struct TestCrawler(Mutex<Option<mpsc::Receiver<DiscoveredNode>>>);
+
+impl Crawler for TestCrawler {
+    fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static {
+        let rx = self.0.lock().unwrap().take();
+        stream::unfold(rx, |rx| async move {
+            let mut rx = rx?;
+            let node = rx.recv().await?;
+            Some((node, Some(rx)))
+        })
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+struct Collect(Arc<Mutex<Vec<Event>>>);
+
+impl EventSink for Collect {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        self.0.lock().unwrap().push(event);
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn network() -> Network {
+    Network::mainnet()
+}
+
+fn digests() -> Vec<ForkDigest> {
+    network().all_digests().iter().map(|d| d.digest).collect()
+}
+
+async fn sim(n: u64, f: impl FnOnce(&mut SimNodeConfig)) -> SimNode {
+    let mut c = SimNodeConfig::new(network(), sim_secret_key(n));
+    f(&mut c);
+    SimNode::spawn(c).await.unwrap()
+}
+
+async fn handshaker() -> Libp2pHandshaker {
+    let host = Host::spawn(
+        HostConfig::builder(network())
+            .gossipsub(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    Libp2pHandshaker::new(
+        host,
+        HandshakeConfig {
+            prefer_quic: false,
+            ..HandshakeConfig::default()
+        },
+    )
+}
+
+/// A discv5-only node: a signed ENR with no eth2 field.
+fn bootnode_without_eth2() -> DiscoveredNode {
+    let key = enr::k256::ecdsa::SigningKey::from_slice(&sim_secret_key(999)).unwrap();
+    let enr = valtrack_core::Enr::builder()
+        .ip4(std::net::Ipv4Addr::LOCALHOST)
+        .udp4(9)
+        .build(&key)
+        .unwrap();
+    let info = valtrack_core::EnrInfo::from_enr(&enr).unwrap();
+    DiscoveredNode {
+        enr: enr.to_base64(),
+        class: info.classify(&digests()),
+        info,
+        update: NodeUpdate::New,
+    }
+}
+
+fn metadata_events(events: &[Event]) -> HashMap<PeerId, Vec<valtrack_core::MetadataEvent>> {
+    let mut out: HashMap<PeerId, Vec<_>> = HashMap::new();
+    for e in events {
+        if let Event::Metadata(m) = e {
+            out.entry(m.meta.peer_id).or_default().push(m.clone());
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_records_every_kind_of_node() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let honest = sim(201, |c| {
+        c.attnets = valtrack_core::AttestationSubnets::from_subnets([11, 12]);
+        c.agent_version = "teku/teku/v25.1.0/linux-x86_64/corretto-java-21".into();
+    })
+    .await;
+    let mplex = sim(202, |c| c.muxers = MuxerOffer::MplexOnly).await;
+    let full = sim(203, |c| c.mode = PeerMode::Full).await;
+    let other = sim(204, |c| c.fork_digest = Some(ForkDigest([1, 2, 3, 4]))).await;
+    let unreachable = sim(205, |c| c.unreachable = true).await;
+    let hostile = sim(206, |c| c.mode = PeerMode::Hostile(Hostility::Garbage)).await;
+    let nodes = [&honest, &mplex, &full, &other, &unreachable, &hostile];
+    let bootnode = bootnode_without_eth2();
+    assert_eq!(bootnode.class, EnrClass::NoEth2);
+
+    let (tx, rx) = mpsc::channel(64);
+    let sink = Collect::default();
+    let config = SentryConfig::builder("test-sentry", "loopback")
+        .revisit_interval(Duration::from_millis(800))
+        .backoff(Duration::from_secs(30), Duration::from_secs(60))
+        .tick(Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(
+        TestCrawler(Mutex::new(Some(rx))),
+        handshaker().await,
+        sink.clone(),
+        config,
+    );
+    let stats = sentry.stats();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(sentry.run(async move {
+        let _ = stop_rx.await;
+    }));
+    for n in nodes {
+        tx.send(n.discovered(&digests())).await.unwrap();
+    }
+    tx.send(bootnode.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+
+    // A higher ENR seq is reported; a node the crawler lost disappears.
+    let mut updated = honest.discovered(&digests());
+    updated.info.seq += 1;
+    tx.send(updated).await.unwrap();
+    let mut gone = mplex.discovered(&digests());
+    gone.update = NodeUpdate::Gone;
+    tx.send(gone).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    stop_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+
+    let events = sink.0.lock().unwrap().clone();
+    let discoveries: Vec<_> = events
+        .iter()
+        .filter_map(|e| {
+            if let Event::Discovery(d) = e {
+                Some(d)
+            } else {
+                None
+            }
+        })
+        .collect();
+    let first: Vec<_> = discoveries
+        .iter()
+        .filter(|d| d.reason == DiscoveryReason::FirstSeen)
+        .collect();
+    assert_eq!(first.len(), 7, "one first-seen event per node");
+    assert!(discoveries
+        .iter()
+        .any(|d| d.reason == DiscoveryReason::SeqChanged
+            && d.meta.peer_id == honest.enr_info().peer_id));
+    assert!(discoveries
+        .iter()
+        .any(|d| d.reason == DiscoveryReason::Disappeared
+            && d.meta.peer_id == mplex.enr_info().peer_id));
+
+    let by_peer = metadata_events(&events);
+    assert!(
+        !by_peer.contains_key(&bootnode.info.peer_id),
+        "discv5-only nodes are not dialed"
+    );
+    // Honest nodes: handshaken, then revisited every (short) epoch, with the true values.
+    for n in [&honest, &mplex] {
+        let ok: Vec<_> = by_peer[&n.enr_info().peer_id]
+            .iter()
+            .filter(|m| m.error.is_none())
+            .collect();
+        assert!(ok.len() >= 2, "revisited: {} handshakes", ok.len());
+        let md = ok[0].metadata.as_ref().unwrap();
+        assert_eq!(md.attnets, n.config().attnets);
+        assert_eq!(
+            ok[0].status.as_ref().unwrap().fork_digest,
+            n.enr_info().fork_digest().unwrap()
+        );
+    }
+    let teku = &by_peer[&honest.enr_info().peer_id][0];
+    assert_eq!(
+        teku.client.as_ref().unwrap().kind,
+        valtrack_core::ClientKind::Teku
+    );
+    assert_eq!(teku.muxer, Some(valtrack_core::Muxer::Yamux));
+    assert_eq!(
+        by_peer[&mplex.enr_info().peer_id][0].muxer,
+        Some(valtrack_core::Muxer::Mplex)
+    );
+    // Failures: typed, and backed off (one attempt each within the 30 s backoff).
+    for (n, kind) in [
+        (&full, HandshakeErrorKind::TooManyPeers),
+        (&other, HandshakeErrorKind::IrrelevantNetwork),
+        (&unreachable, HandshakeErrorKind::Refused),
+        (&hostile, HandshakeErrorKind::ProtocolViolation),
+    ] {
+        let attempts = &by_peer[&n.enr_info().peer_id];
+        assert_eq!(attempts.len(), 1, "{kind:?}: {attempts:?}");
+        assert_eq!(attempts[0].error.as_ref().unwrap().kind, kind);
+    }
+    use std::sync::atomic::Ordering::Relaxed;
+    assert_eq!(stats.discovered.load(Relaxed), 7);
+    assert_eq!(stats.handshakes_failed.load(Relaxed), 4);
+    assert_eq!(stats.sink_errors.load(Relaxed), 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn failed_first_dial_is_retried_with_growing_backoff() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let unreachable = sim(210, |c| c.unreachable = true).await;
+    let (tx, rx) = mpsc::channel(4);
+    let sink = Collect::default();
+    let config = SentryConfig::builder("test-sentry", "loopback")
+        .backoff(Duration::from_millis(200), Duration::from_secs(10))
+        .tick(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(
+        TestCrawler(Mutex::new(Some(rx))),
+        handshaker().await,
+        sink.clone(),
+        config,
+    );
+    tx.send(unreachable.discovered(&digests())).await.unwrap();
+    // Attempts at ~0, 0.2, 0.6, 1.4 s: four within 2 s, not more.
+    sentry
+        .run(tokio::time::sleep(Duration::from_millis(2000)))
+        .await
+        .unwrap();
+    let attempts = metadata_events(&sink.0.lock().unwrap())[&unreachable.enr_info().peer_id].len();
+    assert!((3..=4).contains(&attempts), "{attempts} attempts");
+}

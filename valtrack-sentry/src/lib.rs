@@ -18,6 +18,7 @@
 mod error;
 mod handshaker;
 mod host;
+mod probe;
 pub mod rpc;
 mod sentry;
 #[cfg(feature = "sim")]
@@ -31,8 +32,9 @@ pub use host::{
     to_core_peer_id, to_libp2p_peer_id, Connected, Host, HostConfig, HostConfigBuilder, MuxerOffer,
     PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT,
     DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
-    IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE,
+    IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE, OBSERVATION_QUEUE,
 };
+pub use probe::{GossipProbe, SubscriptionTracker, Subscriptions, DEFAULT_TRACKED_PEERS};
 pub use sentry::{
     backoff, PeerRecord, Sentry, SentryConfig, SentryConfigBuilder, SentryStats,
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER,

@@ -30,6 +30,10 @@ pub use transport::MuxerOffer;
 use crate::error::{HostError, RequestError};
 use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
 
+/// Capacity of the broadcast queue of GossipSub observations; a subscriber that falls further
+/// behind loses the oldest ones (and is told how many).
+pub const OBSERVATION_QUEUE: usize = 4096;
+
 /// Capacity of the queue of inbound connections handed to [`Host::inbound_connections`].
 pub const INBOUND_QUEUE: usize = 256;
 
@@ -70,6 +74,15 @@ pub(crate) enum Command {
         digest: ForkDigest,
         reply: oneshot::Sender<Status>,
     },
+    SetAttnets {
+        attnets: valtrack_core::AttestationSubnets,
+        reply: oneshot::Sender<Result<(), HostError>>,
+    },
+    Publish {
+        kind: valtrack_core::GossipKind,
+        ssz: Vec<u8>,
+        reply: oneshot::Sender<Result<(), HostError>>,
+    },
 }
 
 struct Inner {
@@ -79,6 +92,7 @@ struct Inner {
     listen_addrs: Vec<Multiaddr>,
     capture: Option<CaptureBuffer>,
     inbound: Mutex<Option<mpsc::Receiver<Connected>>>,
+    observations: tokio::sync::broadcast::Sender<valtrack_core::SubnetObservation>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -114,8 +128,15 @@ impl Host {
         let (commands, rx) = mpsc::channel(config.command_queue);
         let network = config.network.clone();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
-        let (task, peer_id, listen_addrs) =
-            task::HostTask::start(config, rx, inbound_tx, capture.clone()).await?;
+        let (observations, _) = tokio::sync::broadcast::channel(OBSERVATION_QUEUE);
+        let (task, peer_id, listen_addrs) = task::HostTask::start(
+            config,
+            rx,
+            inbound_tx,
+            observations.clone(),
+            capture.clone(),
+        )
+        .await?;
         let task = tokio::spawn(task.run());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -125,6 +146,7 @@ impl Host {
                 listen_addrs,
                 capture,
                 inbound: Mutex::new(Some(inbound_rx)),
+                observations,
                 task,
             }),
         })
@@ -202,6 +224,37 @@ impl Host {
     pub async fn status_for(&self, digest: ForkDigest) -> Option<Status> {
         self.call(|reply| Command::StatusFor { digest, reply })
             .await
+    }
+
+    /// Subscribes to GossipSub observations: peers' subnet (un)subscriptions and the first
+    /// delivery of each attestation on the subnets we subscribe to.
+    pub fn observations(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<valtrack_core::SubnetObservation> {
+        self.inner.observations.subscribe()
+    }
+
+    /// Changes the attestation subnets we subscribe to; MetaData follows (its seq number is
+    /// incremented), so what we advertise stays what we do.
+    pub async fn set_attnets(
+        &self,
+        attnets: valtrack_core::AttestationSubnets,
+    ) -> Result<(), HostError> {
+        self.call(|reply| Command::SetAttnets { attnets, reply })
+            .await
+            .unwrap_or(Err(HostError::Closed))
+    }
+
+    /// Publishes an SSZ payload on a gossip topic of our current fork digest (the host
+    /// snappy-compresses it).
+    pub async fn publish(
+        &self,
+        kind: valtrack_core::GossipKind,
+        ssz: Vec<u8>,
+    ) -> Result<(), HostError> {
+        self.call(|reply| Command::Publish { kind, ssz, reply })
+            .await
+            .unwrap_or(Err(HostError::Closed))
     }
 
     /// Takes the stream of inbound connections (peers that dialed us). Only the first call

@@ -14,7 +14,10 @@ use libp2p::{identify, identity, Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use valtrack_core::ssz::{Goodbye, Ping};
-use valtrack_core::{HandshakeError, HandshakeStage, MetaData, Transport};
+use valtrack_core::{
+    AttestationSubnets, HandshakeError, HandshakeStage, MetaData, ObservedAttestation,
+    SubnetObservation, SyncSubnets, Transport,
+};
 
 use super::behaviour::Behaviour;
 use super::config::{HostConfig, PeerMode};
@@ -44,6 +47,7 @@ pub(crate) struct HostTask {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Connected>,
+    observations: tokio::sync::broadcast::Sender<SubnetObservation>,
     config: HostConfig,
     muxers: MuxerRegistry,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<Connected, HandshakeError>>>>,
@@ -60,6 +64,7 @@ impl HostTask {
         config: HostConfig,
         commands: mpsc::Receiver<Command>,
         inbound: mpsc::Sender<Connected>,
+        observations: tokio::sync::broadcast::Sender<SubnetObservation>,
         capture: Option<CaptureBuffer>,
     ) -> Result<(Self, PeerId, Vec<Multiaddr>), HostError> {
         let secret = match config.secret_key {
@@ -117,12 +122,13 @@ impl HostTask {
             }
         }
         if let Some(gossipsub) = swarm.behaviour_mut().gossipsub.as_mut() {
-            subscribe_subnets(gossipsub, &config)?;
+            subscribe_subnets(gossipsub, &config, true)?;
         }
         let task = Self {
             swarm,
             commands,
             inbound,
+            observations,
             config,
             muxers,
             pending_dials: HashMap::new(),
@@ -198,6 +204,45 @@ impl HostTask {
             }
             Command::StatusFor { digest, reply } => {
                 let _ = reply.send(self.statuses.status_for(digest));
+            }
+            Command::SetAttnets { attnets, reply } => {
+                // Only the difference changes, so peers see no flap on kept subnets.
+                let old = self.config.attnets;
+                let mut removed = self.config.clone();
+                removed.attnets = AttestationSubnets::from_subnets(
+                    old.subnets().into_iter().filter(|n| !attnets.contains(*n)),
+                );
+                removed.syncnets = SyncSubnets::default();
+                let mut added = removed.clone();
+                added.attnets = AttestationSubnets::from_subnets(
+                    attnets.subnets().into_iter().filter(|n| !old.contains(*n)),
+                );
+                self.config.attnets = attnets;
+                let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
+                    Some(g) => subscribe_subnets(g, &removed, false)
+                        .and_then(|()| subscribe_subnets(g, &added, true)),
+                    None => Ok(()),
+                };
+                self.config.metadata_seq = self.config.metadata_seq.saturating_add(1);
+                let _ = reply.send(result);
+            }
+            Command::Publish { kind, ssz, reply } => {
+                let epoch = self
+                    .config
+                    .network
+                    .current_epoch(SystemTime::now())
+                    .unwrap_or(0);
+                let digest = self.config.network.fork_digest(epoch);
+                let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
+                    Some(g) => {
+                        let topic = valtrack_core::GossipTopic::new(digest, kind).to_string();
+                        g.publish(libp2p::gossipsub::IdentTopic::new(topic), ssz)
+                            .map(|_| ())
+                            .map_err(|_| HostError::Config("gossipsub publish failed"))
+                    }
+                    None => Err(HostError::Config("gossipsub is off")),
+                };
+                let _ = reply.send(result);
             }
         }
     }
@@ -364,7 +409,7 @@ impl HostTask {
             E::Gossipsub(libp2p::gossipsub::Event::Message {
                 propagation_source,
                 message_id,
-                ..
+                message,
             }) => {
                 // We cannot validate gossip: IGNORE, so nothing unvalidated is forwarded.
                 if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
@@ -373,6 +418,20 @@ impl HostTask {
                         &propagation_source,
                         libp2p::gossipsub::MessageAcceptance::Ignore,
                     );
+                }
+                // Gossipsub deduplicates by message id: this is the first delivery.
+                if let Some(obs) = self.attestation_observation(propagation_source, &message) {
+                    let _ = self.observations.send(obs);
+                }
+            }
+            E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
+                if let Some(obs) = subscription(peer_id, topic.as_str(), true) {
+                    let _ = self.observations.send(obs);
+                }
+            }
+            E::Gossipsub(libp2p::gossipsub::Event::Unsubscribed { peer_id, topic }) => {
+                if let Some(obs) = subscription(peer_id, topic.as_str(), false) {
+                    let _ = self.observations.send(obs);
                 }
             }
             _ => {}
@@ -442,6 +501,37 @@ impl HostTask {
             }
             Event::ResponseSent { .. } => {}
         }
+    }
+
+    fn attestation_observation(
+        &self,
+        from: PeerId,
+        message: &libp2p::gossipsub::Message,
+    ) -> Option<SubnetObservation> {
+        use valtrack_core::ssz::{Attestation, SingleAttestation};
+        use valtrack_core::{ForkName, GossipKind, SszMessage};
+        let topic: valtrack_core::GossipTopic = message.topic.as_str().parse().ok()?;
+        let GossipKind::BeaconAttestation(subnet) = topic.kind else {
+            return None;
+        };
+        let electra = self
+            .config
+            .network
+            .find_digest(topic.fork_digest)
+            .map(|d| d.fork >= ForkName::Electra)
+            .unwrap_or(message.data.len() == SingleAttestation::SSZ_MAX_LEN);
+        let attestation = if electra {
+            ObservedAttestation::Single(SingleAttestation::from_ssz_bytes(&message.data).ok()?)
+        } else {
+            ObservedAttestation::Phase0(Attestation::from_ssz_bytes(&message.data).ok()?)
+        };
+        Some(SubnetObservation::Attestation {
+            peer_id: super::to_core_peer_id(&from)?,
+            fork_digest: topic.fork_digest,
+            subnet: u8::try_from(subnet).ok()?,
+            at_ms: unix_ms(),
+            attestation,
+        })
     }
 
     fn answer(&mut self, peer: PeerId, request: RpcRequest) -> RpcResponse {
@@ -525,10 +615,47 @@ impl HostTask {
     }
 }
 
-/// Subscribes to the attestation and sync subnets we advertise, on the current digest.
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+/// A peer's (un)subscription to a subnet topic, if the topic is one.
+fn subscription(peer: PeerId, topic: &str, subscribed: bool) -> Option<SubnetObservation> {
+    use valtrack_core::{GossipKind, Subnet};
+    let topic: valtrack_core::GossipTopic = topic.parse().ok()?;
+    let subnet = match topic.kind {
+        GossipKind::BeaconAttestation(n) => Subnet::Attestation(u8::try_from(n).ok()?),
+        GossipKind::SyncCommittee(n) => Subnet::SyncCommittee(u8::try_from(n).ok()?),
+        _ => return None,
+    };
+    let (peer_id, fork_digest, at_ms) =
+        (super::to_core_peer_id(&peer)?, topic.fork_digest, unix_ms());
+    Some(if subscribed {
+        SubnetObservation::Subscribed {
+            peer_id,
+            fork_digest,
+            subnet,
+            at_ms,
+        }
+    } else {
+        SubnetObservation::Unsubscribed {
+            peer_id,
+            fork_digest,
+            subnet,
+            at_ms,
+        }
+    })
+}
+
+/// Subscribes to (or, with `on == false`, unsubscribes from) the attestation and sync subnets
+/// we advertise, on the current digest.
 fn subscribe_subnets(
     gossipsub: &mut libp2p::gossipsub::Behaviour<super::behaviour::SnappyTransform>,
     config: &HostConfig,
+    on: bool,
 ) -> Result<(), HostError> {
     use valtrack_core::{GossipKind, GossipTopic};
     let epoch = config.network.current_epoch(SystemTime::now()).unwrap_or(0);
@@ -547,9 +674,13 @@ fn subscribe_subnets(
         );
     for kind in kinds {
         let topic = libp2p::gossipsub::IdentTopic::new(GossipTopic::new(digest, kind).to_string());
-        gossipsub
-            .subscribe(&topic)
-            .map_err(|_| HostError::Config("gossipsub subscription refused"))?;
+        if on {
+            gossipsub
+                .subscribe(&topic)
+                .map_err(|_| HostError::Config("gossipsub subscription refused"))?;
+        } else {
+            gossipsub.unsubscribe(&topic);
+        }
     }
     Ok(())
 }

@@ -3,4 +3,5 @@
 
 pub(crate) mod alloc;
 mod handshake;
+mod probe;
 mod sentry;

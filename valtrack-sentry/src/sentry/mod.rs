@@ -19,6 +19,7 @@ use tracing::{debug, warn};
 use valtrack_core::{
     Crawler, DiscoveredNode, DiscoveryEvent, DiscoveryReason, EnrInfo, Event, EventKind, EventMeta,
     EventSink, HandshakeError, Handshaker, MetadataEvent, NodeUpdate, PeerId, PeerInfo, SinkError,
+    SubnetObservation, SubnetProbe,
 };
 
 pub use peerstore::{backoff, PeerRecord};
@@ -159,14 +160,30 @@ pub struct SentryStats {
     pub peers: AtomicU64,
 }
 
+type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
+
 /// The sentry. Generic over its parts so any crawler, handshaker and sink can be combined.
-#[derive(Debug)]
 pub struct Sentry<C, H, S> {
     crawler: C,
     handshaker: Arc<H>,
     sink: S,
     config: SentryConfig,
     stats: Arc<SentryStats>,
+    observations: Option<Observations>,
+}
+
+impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
+    for Sentry<C, H, S>
+{
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Sentry")
+            .field("crawler", &self.crawler)
+            .field("handshaker", &self.handshaker)
+            .field("sink", &self.sink)
+            .field("config", &self.config)
+            .field("probe", &self.observations.is_some())
+            .finish()
+    }
 }
 
 type Outcome = (PeerId, Option<String>, Result<PeerInfo, HandshakeError>);
@@ -180,7 +197,17 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             sink,
             config,
             stats: Arc::default(),
+            observations: None,
         }
+    }
+
+    /// Adds a [`SubnetProbe`]: each peer's gossip subscriptions (on the digest of its last
+    /// Status) then go into its metadata events as `subscribed_attnets`/`subscribed_syncnets`.
+    /// Subscriptions arrive while connected, so an event carries what was known when its
+    /// handshake ended (at worst the previous visit's).
+    pub fn with_probe(mut self, probe: &impl SubnetProbe) -> Self {
+        self.observations = Some(Box::pin(probe.observations()));
+        self
     }
 
     /// Its counters (shared; readable while it runs).
@@ -198,6 +225,7 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             sink,
             config,
             stats,
+            mut observations,
         } = self;
         let mut run = Run {
             sink,
@@ -206,6 +234,7 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             store: PeerStore::new(0),
             in_flight: std::collections::HashSet::new(),
             counter: 0,
+            subscriptions: crate::probe::SubscriptionTracker::default(),
         };
         run.store = PeerStore::new(run.config.max_peers);
         let mut discovered = std::pin::pin!(crawler.discovered());
@@ -220,6 +249,10 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
                 node = discovered.next(), if !crawler_done => match node {
                     Some(node) => run.on_discovered(node).await,
                     None => crawler_done = true,
+                },
+                                obs = next_observation(&mut observations), if observations.is_some() => match obs {
+                    Some(obs) => run.subscriptions.apply(&obs),
+                    None => observations = None,
                 },
                 Some(joined) = handshakes.join_next(), if !handshakes.is_empty() => {
                     match joined {
@@ -245,6 +278,14 @@ struct Run<S> {
     store: PeerStore,
     in_flight: std::collections::HashSet<PeerId>,
     counter: u64,
+    subscriptions: crate::probe::SubscriptionTracker,
+}
+
+async fn next_observation(obs: &mut Option<Observations>) -> Option<SubnetObservation> {
+    match obs {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
 }
 
 fn now_ms() -> u64 {
@@ -384,7 +425,13 @@ impl<S: EventSink> Run<S> {
                 rec.metadata = info.metadata.clone();
                 self.stats.handshakes_ok.fetch_add(1, Ordering::Relaxed);
                 let meta = self.meta(EventKind::Metadata, peer, enr);
-                MetadataEvent::from_peer_info(meta, &info)
+                let mut event = MetadataEvent::from_peer_info(meta, &info);
+                let digest = info.status.as_ref().map(|s| s.fork_digest());
+                if let Some(subs) = digest.and_then(|d| self.subscriptions.get(&peer, d)) {
+                    event.subscribed_attnets = Some(subs.attnets);
+                    event.subscribed_syncnets = Some(subs.syncnets);
+                }
+                event
             }
             Err(error) => {
                 rec.failures = rec.failures.saturating_add(1);

@@ -253,3 +253,54 @@ async fn failed_first_dial_is_retried_with_growing_backoff() {
     let attempts = metadata_events(&sink.0.lock().unwrap())[&unreachable.enr_info().peer_id].len();
     assert!((3..=4).contains(&attempts), "{attempts} attempts");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metadata_events_carry_gossip_subscriptions() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let attnets = valtrack_core::AttestationSubnets::from_subnets([20, 21]);
+    let node = sim(220, |c| {
+        c.attnets = attnets;
+        c.gossipsub = true;
+    })
+    .await;
+    let host = Host::spawn(HostConfig::builder(network()).build().unwrap())
+        .await
+        .unwrap();
+    let probe = valtrack_sentry::GossipProbe::new(host.clone());
+    let handshaker = Libp2pHandshaker::new(
+        host,
+        HandshakeConfig {
+            prefer_quic: false,
+            ..HandshakeConfig::default()
+        },
+    );
+    let (tx, rx) = mpsc::channel(4);
+    let sink = Collect::default();
+    let config = SentryConfig::builder("test-sentry", "loopback")
+        .revisit_interval(Duration::from_millis(400))
+        .tick(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(
+        TestCrawler(Mutex::new(Some(rx))),
+        handshaker,
+        sink.clone(),
+        config,
+    )
+    .with_probe(&probe);
+    tx.send(node.discovered(&digests())).await.unwrap();
+    sentry
+        .run(tokio::time::sleep(Duration::from_millis(2500)))
+        .await
+        .unwrap();
+    let events = metadata_events(&sink.0.lock().unwrap())[&node.enr_info().peer_id].clone();
+    assert!(events.len() >= 2, "{} visits", events.len());
+    assert!(
+        events.iter().any(|e| e.subscribed_attnets == Some(attnets)),
+        "no event carried the node's subscriptions: {:?}",
+        events
+            .iter()
+            .map(|e| e.subscribed_attnets)
+            .collect::<Vec<_>>()
+    );
+}

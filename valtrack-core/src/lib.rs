@@ -27,6 +27,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod bootnodes;
 mod client;
 mod codec;
 pub mod constants;
@@ -41,6 +42,7 @@ pub mod ssz;
 mod subnets;
 mod traits;
 
+pub use bootnodes::MAINNET_BOOTNODES;
 pub use client::{ClientInfo, ClientKind};
 pub use codec::{
     decode_empty_request, decode_gossip, decode_optional_response, decode_request,

@@ -29,10 +29,10 @@ pub use handshaker::{
     HandshakeConfig, Libp2pHandshaker, DEFAULT_GOODBYE_TIMEOUT, DEFAULT_IDENTIFY_TIMEOUT,
 };
 pub use host::{
-    to_core_peer_id, to_libp2p_peer_id, Connected, Host, HostConfig, HostConfigBuilder, MuxerOffer,
-    PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT,
-    DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
-    IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE, OBSERVATION_QUEUE,
+    generate_secret_key, to_core_peer_id, to_libp2p_peer_id, Connected, Host, HostConfig,
+    HostConfigBuilder, MuxerOffer, PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE,
+    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
+    DEFAULT_MAX_PENDING, IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE, OBSERVATION_QUEUE,
 };
 pub use probe::{GossipProbe, SubscriptionTracker, Subscriptions, DEFAULT_TRACKED_PEERS};
 pub use sentry::{

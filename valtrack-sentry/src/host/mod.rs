@@ -284,6 +284,12 @@ impl Host {
     }
 }
 
+/// A fresh random secp256k1 secret key, to share between the host and the discv5 crawler
+/// (one key: the ENR's node id and the libp2p PeerId then name the same node).
+pub fn generate_secret_key() -> [u8; 32] {
+    libp2p::identity::secp256k1::SecretKey::generate().to_bytes()
+}
+
 /// Converts a libp2p PeerId to valtrack-core's (secp256k1 keys only).
 pub fn to_core_peer_id(peer: &PeerId) -> Option<valtrack_core::PeerId> {
     valtrack_core::PeerId::from_bytes(&peer.to_bytes()).ok()

@@ -2,4 +2,5 @@
 //! loopback (port 0 everywhere).
 
 pub(crate) mod alloc;
+mod crawl;
 mod handshake;

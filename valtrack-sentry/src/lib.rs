@@ -10,6 +10,11 @@
 //! configuration. [`Libp2pHandshaker`] drives one handshake per node on top of it: dial, Status,
 //! MetaData (v3, then v2, then v1), Ping, identify, Goodbye.
 //!
+//! [`Discv5Crawler`] (a [`Crawler`](valtrack_core::Crawler)) maps the discv5 DHT with the
+//! `discv5` crate by enumerating routing tables: FINDNODE at log-distances 256 downwards to
+//! every node found, paced per node and bounded in flight; it reports new nodes, ENR seq
+//! changes and nodes gone on a bounded broadcast channel.
+//!
 //! # Feature flags
 //!
 //! - `quic` (default): dial and listen on QUIC besides TCP.

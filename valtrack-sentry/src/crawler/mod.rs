@@ -89,6 +89,27 @@ pub struct CrawlerStats {
 /// further behind loses the oldest updates (they are skipped, with a warning) and keeps
 /// receiving newer ones; [`known_nodes`](Self::known_nodes) gives the full current picture
 /// to resynchronise from. The crawler itself never waits for a subscriber.
+///
+/// # Example
+///
+/// ```no_run
+/// use futures::StreamExt;
+/// use valtrack_core::{Crawler, Network};
+/// use valtrack_sentry::{CrawlerConfig, Discv5Crawler};
+///
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let network = Network::mainnet();
+/// let ef = "enr:-Ku4QHqVeJ8PPICcWk1vSn_XcSkjOkNiTg6Fmii5j6vUQgvzMc9L1goFnLKgXqBJspJjIsB91LTOleFmyWWrFVATGngBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhAMRHkWJc2VjcDI1NmsxoQKLVXFOhp2uX6jeT0DvvDpPcU8FWMjQdR4wMuORMhpX24N1ZHCCIyg";
+/// let config = CrawlerConfig::builder(&network).bootnodes([ef]).build()?;
+/// let crawler = Discv5Crawler::bind(config).await?;
+/// let mut found = Box::pin(crawler.discovered());
+/// crawler.start();
+/// while let Some(node) = found.next().await {
+///     println!("{:?} {} {:?}", node.update, node.info.node_id, node.class);
+/// }
+/// # Ok(())
+/// # }
+/// ```
 pub struct Discv5Crawler {
     shared: Arc<Shared>,
     task: std::sync::Mutex<Option<JoinHandle<()>>>,

@@ -164,7 +164,8 @@ impl Shared {
     }
 }
 
-/// Whether we can send to the node at all (IPv4 UDP, not unspecified, not port 0).
+/// Whether we can send to the node at all (IPv4 UDP, not unspecified, not port 0). Others
+/// (IPv6-only records among them) are recorded and reported but not enumerated.
 fn contactable(enr: &Enr) -> bool {
     enr.udp4_socket()
         .is_some_and(|s| !s.ip().is_unspecified() && !s.ip().is_broadcast() && s.port() != 0)

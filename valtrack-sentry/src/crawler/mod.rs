@@ -1,25 +1,5 @@
-//! A discv5 crawler that enumerates routing tables rather than walking at random.
-//!
-//! Seeded by bootnodes (never filtered on `eth2`) and random lookups, it asks every node it
-//! finds (and every node whose ENR seq rises) FINDNODE at log-distances 256, 255, … downwards,
-//! one distance per request by default, and stops a node after
-//! [`stop_after_empty`](CrawlerConfigBuilder::stop_after_empty) empty buckets in a row (or,
-//! if set, [`stop_after_stale`](CrawlerConfigBuilder::stop_after_stale) replies bringing
-//! nothing new). Requests in flight are capped, and requests to one node are paced. Each (node, seq) is
-//! decoded once; the highest-seq ENR of each node is kept. Every known node is enumerated again
-//! after [`recrawl_interval`](CrawlerConfigBuilder::recrawl_interval) (first asking for its own
-//! record, so a higher seq is seen), and a node that has not answered for
-//! [`gone_after`](CrawlerConfigBuilder::gone_after) is reported gone.
-//!
-//! # The `discv5` crate's multi-packet replies
-//!
-//! `Discv5::find_node_designated_peer` hands back only the first NODES packet of a reply: the
-//! service takes the request's callback on the first packet and drops the request, so the
-//! later packets are logged as "Received an RPC response which doesn't match a request"
-//! (`service.rs`, `handle_rpc_response`, discv5 0.12.0). One packet holds about five ENRs of
-//! 200 bytes. The crawler copes by asking one distance per request (small, near buckets fit
-//! in one packet, and every node sits in the near buckets of its neighbours) and by asking
-//! every node.
+//! A discv5 crawler that enumerates routing tables rather than walking at random; see
+//! [`Discv5Crawler`].
 
 mod config;
 mod state;
@@ -77,10 +57,32 @@ pub struct CrawlerStats {
     pub enumerations: u64,
 }
 
-/// A discv5 crawler on the `discv5` crate; see the [module docs](self).
+/// A discv5 crawler on the `discv5` crate that enumerates routing tables rather than walking
+/// at random.
+///
+/// Seeded by bootnodes (never filtered on `eth2`) and random lookups, it asks every node it
+/// finds (and every node whose ENR seq rises) FINDNODE at log-distances 256, 255, … downwards,
+/// one distance per request by default, and stops a node after
+/// [`stop_after_empty`](CrawlerConfigBuilder::stop_after_empty) empty buckets in a row (or,
+/// if set, [`stop_after_stale`](CrawlerConfigBuilder::stop_after_stale) replies bringing
+/// nothing new). Requests in flight are capped, and requests to one node are paced. Each
+/// (node, seq) is decoded once; the highest-seq ENR of each node is kept. Every known node is
+/// enumerated again after [`recrawl_interval`](CrawlerConfigBuilder::recrawl_interval) (first asking for its own
+/// record, so a higher seq is seen), and a node that has not answered for
+/// [`gone_after`](CrawlerConfigBuilder::gone_after) is reported gone.
 ///
 /// [`bind`](Self::bind) opens the socket; [`start`](Self::start) starts crawling, so a
 /// subscriber taken in between misses nothing. Dropping the crawler stops it.
+///
+/// # The `discv5` crate's multi-packet replies
+///
+/// `Discv5::find_node_designated_peer` hands back only the first NODES packet of a reply: the
+/// service takes the request's callback on the first packet and drops the request, so the
+/// later packets are logged as "Received an RPC response which doesn't match a request"
+/// (`service.rs`, `handle_rpc_response`, discv5 0.12.0). One packet holds about five ENRs of
+/// 200 bytes. The crawler copes by asking one distance per request (small, near buckets fit
+/// in one packet, and every node sits in the near buckets of its neighbours) and by asking
+/// every node.
 ///
 /// # Slow subscribers
 ///

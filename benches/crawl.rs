@@ -51,6 +51,7 @@ async fn enumeration(
     limit: Duration,
     distances: usize,
     in_flight: usize,
+    pacing: Duration,
 ) -> Row {
     let truth: HashSet<_> = dht.enrs().iter().map(|e| e.node_id().raw()).collect();
     let config = CrawlerConfig::builder(network)
@@ -58,6 +59,7 @@ async fn enumeration(
         .bootnode_enrs([dht.nodes()[0].enr()])
         .distances_per_request(distances)
         .max_in_flight(in_flight)
+        .peer_request_interval(pacing)
         .build()
         .unwrap();
     let crawler = Discv5Crawler::bind(config).await.unwrap();
@@ -80,7 +82,10 @@ async fn enumeration(
     .await;
     let stats = crawler.stats();
     Row {
-        method: format!("enumeration, {distances} dist/request, {in_flight} in flight"),
+        method: format!(
+            "enumeration, {distances} dist/request, {in_flight} in flight, {} ms/peer pacing",
+            pacing.as_millis()
+        ),
         marks,
         coverage: seen.len(),
         requests: format!("{} FINDNODE", stats.requests),
@@ -147,20 +152,29 @@ fn main() {
     let mut rss_per_node = 0;
     let mut startup = Duration::ZERO;
     runtime.block_on(async {
-        let cases: &[(usize, usize)] = if bench {
-            &[(1, 32), (3, 32)]
+        let paced = valtrack::sentry::DEFAULT_PEER_REQUEST_INTERVAL;
+        let cases: &[(usize, usize, Duration)] = if bench {
+            &[
+                (1, 32, paced),
+                (3, 32, paced),
+                (1, 32, Duration::ZERO),
+                (1, 64, Duration::ZERO),
+            ]
         } else {
-            &[(1, 32)]
+            &[(1, 32, paced)]
         };
-        for (i, &(distances, in_flight)) in cases.iter().enumerate() {
+        for (i, &(distances, in_flight, pacing)) in cases.iter().enumerate() {
             let before = rss();
             let t = Instant::now();
             let dht = SimDht::beacon_nodes(&network, n, 100_000 * (i as u64 + 1))
                 .await
                 .unwrap();
-            startup = t.elapsed();
-            rss_per_node = rss().saturating_sub(before) / n as u64;
-            rows.push(enumeration(&network, &dht, limit, distances, in_flight).await);
+            if i == 0 {
+                // Later DHTs reuse the memory the allocator kept from earlier ones.
+                startup = t.elapsed();
+                rss_per_node = rss().saturating_sub(before) / n as u64;
+            }
+            rows.push(enumeration(&network, &dht, limit, distances, in_flight, pacing).await);
         }
         let dht = SimDht::beacon_nodes(&network, n, 900_000).await.unwrap();
         rows.push(random_walk(&dht, limit).await);

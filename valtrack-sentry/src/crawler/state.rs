@@ -306,6 +306,31 @@ mod tests {
     }
 
     #[test]
+    fn an_enumeration_cut_short_resumes_where_it_stopped() {
+        let key = CombinedKey::generate_secp256k1();
+        let mut table = Table::new(vec![], 10);
+        let t0 = Instant::now();
+        table.observe(&enr(&key, 1), false, t0);
+        let (job, _, _) = table.next_job(t0).unwrap();
+        let id = job.node_id();
+        let (recrawl, gone) = (Duration::from_secs(600), Duration::from_secs(3600));
+        let retry = Duration::from_secs(5);
+        for round in 0..=MAX_RETRIES {
+            table.job_done(&id, true, Some(250), retry, t0);
+            let at = t0 + retry * (round + 1);
+            assert!(table.maintain(at, recrawl, gone).is_empty());
+            match table.next_job(at) {
+                Some((_, recrawled, resume)) if round < MAX_RETRIES => {
+                    assert!(recrawled);
+                    assert_eq!(resume, Some(250));
+                }
+                None if round == MAX_RETRIES => {}
+                other => panic!("round {round}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
     fn full_table_drops() {
         let mut table = Table::new(vec![], 1);
         let now = Instant::now();

@@ -58,3 +58,35 @@ pub enum RequestError {
     #[error("host stopped")]
     HostClosed,
 }
+
+/// The discv5 crawler (or a simulated discv5 node) could not start.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CrawlerError {
+    /// The configuration is invalid.
+    #[error("invalid crawler configuration: {reason}")]
+    Config {
+        /// What is wrong.
+        reason: &'static str,
+    },
+    /// The secret key is not a valid secp256k1 scalar.
+    #[error("the secret key is not a valid secp256k1 scalar")]
+    SecretKey,
+    /// Our own ENR could not be built or signed.
+    #[error("could not build the local ENR")]
+    LocalEnr(#[source] BoxError),
+    /// The discv5 service refused the configuration (the crate reports a static string).
+    #[error("discv5 refused to start: {reason}")]
+    Discv5 {
+        /// What discv5 said.
+        reason: &'static str,
+    },
+    /// The UDP socket could not be bound or the service could not start.
+    #[error("could not start discv5 on {addr}: {reason}")]
+    Start {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// What discv5 said (its error type implements neither `Display` nor `Error`).
+        reason: String,
+    },
+}

@@ -10,11 +10,18 @@
 //! configuration. [`Libp2pHandshaker`] drives one handshake per node on top of it: dial, Status,
 //! MetaData (v3, then v2, then v1), Ping, identify, Goodbye.
 //!
+//! [`Discv5Crawler`] (a [`Crawler`](valtrack_core::Crawler)) maps the discv5 DHT with the
+//! `discv5` crate by enumerating routing tables: FINDNODE at log-distances 256 downwards to
+//! every node found, paced per node and bounded in flight; it reports new nodes, ENR seq
+//! changes and nodes gone on a bounded broadcast channel.
+//!
 //! # Feature flags
 //!
 //! - `quic` (default): dial and listen on QUIC besides TCP.
-//! - `sim`: simulated beacon nodes, including hostile ones, for tests and benches.
+//! - `sim`: simulated beacon nodes, including hostile ones, and a simulated discv5 DHT, for
+//!   tests and benches.
 
+mod crawler;
 mod error;
 mod handshaker;
 mod host;
@@ -24,7 +31,16 @@ mod sentry;
 #[cfg(feature = "sim")]
 pub mod sim;
 
-pub use error::{HostError, RequestError};
+pub use crawler::{
+    CrawlerConfig, CrawlerConfigBuilder, CrawlerStats, Discv5Crawler,
+    DEFAULT_DISTANCES_PER_REQUEST, DEFAULT_EVENT_CAPACITY, DEFAULT_GONE_AFTER,
+    DEFAULT_INITIAL_LOOKUPS, DEFAULT_LISTEN, DEFAULT_LOOKUP_INTERVAL, DEFAULT_MAX_ACTIVE_NODES,
+    DEFAULT_MAX_DISTANCES, DEFAULT_MAX_FAILURES_PER_NODE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_NODES,
+    DEFAULT_PEER_REQUEST_INTERVAL, DEFAULT_QUERY_PARALLELISM, DEFAULT_RECRAWL_INTERVAL,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_AFTER, DEFAULT_SESSION_CACHE_CAPACITY,
+    DEFAULT_STOP_AFTER_EMPTY, DEFAULT_STOP_AFTER_STALE,
+};
+pub use error::{CrawlerError, HostError, RequestError};
 pub use handshaker::{
     HandshakeConfig, Libp2pHandshaker, DEFAULT_GOODBYE_TIMEOUT, DEFAULT_IDENTIFY_TIMEOUT,
 };

@@ -2,6 +2,7 @@
 //! req/resp protocols from a configuration, with a real signed ENR — honest, full, on another
 //! fork, unreachable or hostile. Ground truth for tests and benches.
 
+mod dht;
 mod hostile;
 
 use std::net::Ipv4Addr;
@@ -16,6 +17,9 @@ use valtrack_core::{
     Status, SyncSubnets,
 };
 
+pub use dht::{
+    sim_enr, sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SEED_CLOSEST, SEED_RANDOM,
+};
 pub use hostile::{HostileResponse, Hostility};
 
 use crate::error::HostError;

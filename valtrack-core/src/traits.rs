@@ -79,6 +79,14 @@ pub trait Crawler: Send + Sync + Debug + 'static {
     fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static;
 }
 
+/// A shared crawler is a crawler too: a program can hand an `Arc` of one to a sentry and keep
+/// reading its state.
+impl<T: Crawler> Crawler for Arc<T> {
+    fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static {
+        (**self).discovered()
+    }
+}
+
 /// What a handshake learned about a peer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PeerInfo {

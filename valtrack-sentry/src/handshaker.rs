@@ -24,7 +24,7 @@ pub const DEFAULT_IDENTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 pub const DEFAULT_GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// Handshake settings.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeConfig {
     /// Bound on connecting (dial to a secured, muxed connection). Default: 5 s.
     pub connect_timeout: Duration,
@@ -35,6 +35,9 @@ pub struct HandshakeConfig {
     /// Dial QUIC before TCP when the ENR offers both (and the `quic` feature is on).
     /// Default: true, as the spec makes QUIC primary.
     pub prefer_quic: bool,
+    /// Digests accepted as ours besides the network's own (a devnet whose genesis data we
+    /// lack). Default: none.
+    pub extra_digests: Vec<ForkDigest>,
 }
 
 impl Default for HandshakeConfig {
@@ -44,6 +47,7 @@ impl Default for HandshakeConfig {
             identify_timeout: DEFAULT_IDENTIFY_TIMEOUT,
             goodbye_timeout: DEFAULT_GOODBYE_TIMEOUT,
             prefer_quic: true,
+            extra_digests: Vec::new(),
         }
     }
 }

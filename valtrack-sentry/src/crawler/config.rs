@@ -185,6 +185,14 @@ impl CrawlerConfigBuilder {
         self
     }
 
+    /// Classifies nodes on `digest` as ours too (a devnet whose genesis data we lack).
+    pub fn extra_digest(mut self, digest: ForkDigest) -> Self {
+        if !self.digests.contains(&digest) {
+            self.digests.push(digest);
+        }
+        self
+    }
+
     /// The UDP address to bind. Default: [`DEFAULT_LISTEN`] (`0.0.0.0:0`).
     pub fn listen(mut self, addr: SocketAddr) -> Self {
         self.listen = addr;

@@ -65,6 +65,8 @@ fn ids(enrs: &[Enr]) -> HashSet<[u8; 32]> {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn finds_every_node_of_a_200_node_dht() {
+    // One test at a time in this binary: the handshake tests measure process-wide heap.
+    let _serial = crate::handshake::SERIAL.lock().await;
     let network = Network::mainnet();
     let dht = SimDht::beacon_nodes(&network, 200, 1_000).await.unwrap();
     let truth = dht.enrs();
@@ -103,6 +105,8 @@ async fn finds_every_node_of_a_200_node_dht() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn classifies_other_networks_and_nodes_without_eth2() {
+    // One test at a time in this binary: the handshake tests measure process-wide heap.
+    let _serial = crate::handshake::SERIAL.lock().await;
     let network = Network::mainnet();
     let mut specs = SimDht::beacon_specs(&network, 40, 2_000).unwrap();
     let mut expected = HashMap::new();
@@ -139,6 +143,8 @@ async fn classifies_other_networks_and_nodes_without_eth2() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_higher_seq_is_reported_as_seq_changed() {
+    // One test at a time in this binary: the handshake tests measure process-wide heap.
+    let _serial = crate::handshake::SERIAL.lock().await;
     let network = Network::mainnet();
     let dht = SimDht::beacon_nodes(&network, 30, 3_000).await.unwrap();
     let crawler = Discv5Crawler::bind(
@@ -179,6 +185,8 @@ async fn a_higher_seq_is_reported_as_seq_changed() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_stopped_node_is_reported_gone() {
+    // One test at a time in this binary: the handshake tests measure process-wide heap.
+    let _serial = crate::handshake::SERIAL.lock().await;
     let network = Network::mainnet();
     let mut dht = SimDht::beacon_nodes(&network, 30, 4_000).await.unwrap();
     let crawler = Discv5Crawler::bind(
@@ -251,6 +259,8 @@ fn ed25519_key_at(from: NodeId, distance: u64) -> CombinedKey {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_records_in_a_table_do_not_stop_the_crawl() {
+    // One test at a time in this binary: the handshake tests measure process-wide heap.
+    let _serial = crate::handshake::SERIAL.lock().await;
     let network = Network::mainnet();
     let dht = SimDht::beacon_nodes(&network, 30, 5_000).await.unwrap();
     // A server whose table holds only odd records, one per bucket from 256 down, so each is

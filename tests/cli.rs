@@ -1,0 +1,102 @@
+//! The `valtrack` binary: help text shape and one clear error line for bad input.
+
+use std::process::{Command, Output};
+
+fn valtrack(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(args)
+        .env_remove("VALTRACK_NETWORK")
+        .env_remove("VALTRACK_BOOTNODES")
+        .output()
+        .expect("runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn help_keeps_the_seed_shape() {
+    let o = valtrack(&["--help"]);
+    assert!(o.status.success());
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.starts_with("valtrack - Ethereum consensus validator tracking tool"),
+        "{out}"
+    );
+    for needle in [
+        "-l, --log-level",
+        "[default: info]",
+        "-n, --nats-url",
+        "nats://localhost:4222",
+        "JetStream",
+        "sentry",
+    ] {
+        assert!(out.contains(needle), "help lacks {needle:?}:\n{out}");
+    }
+}
+
+/// Runtime errors: exit 1, a single `error: …` line, no backtrace.
+fn assert_one_error_line(o: &Output, needle: &str) {
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(o));
+    let err = stderr(o);
+    let lines: Vec<&str> = err.lines().filter(|l| !l.trim().is_empty()).collect();
+    assert_eq!(lines.len(), 1, "expected one line, got:\n{err}");
+    assert!(
+        lines[0].starts_with("error: ") && lines[0].contains(needle),
+        "{err}"
+    );
+    assert!(
+        !err.contains("panicked") && !err.contains("backtrace"),
+        "{err}"
+    );
+}
+
+#[test]
+fn bad_network_bootnodes_and_configs_are_one_line_errors() {
+    let o = valtrack(&["sentry", "--network", "notanetwork"]);
+    assert_one_error_line(&o, "unknown network `notanetwork`");
+    let o = valtrack(&["sentry", "--network", "sepolia"]);
+    assert_one_error_line(&o, "no built-in bootnodes for `sepolia`");
+    let o = valtrack(&["sentry", "--bootnodes", "enr:-Ku4QHqVe,enr:xyz"]);
+    assert_one_error_line(&o, "bootnode #1");
+    let dir = std::env::temp_dir().join(format!("valtrack-cli-test-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(
+        dir.join("config.yaml"),
+        "PRESET_BASE: 'minimal'\nALTAIR_FORK_EPOCH: [1]\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("genesis_validators_root.txt"),
+        "0x".to_owned() + &"ab".repeat(32),
+    )
+    .unwrap();
+    let o = valtrack(&["sentry", "--network", dir.to_str().unwrap()]);
+    assert_one_error_line(&o, "config.yaml");
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+#[test]
+fn bad_flags_are_usage_errors() {
+    for args in [
+        &["sentry", "--sink", "kafka"][..],
+        &["sentry", "--revisit-interval", "soon"],
+        &["sentry", "--fork-digest", "xyz"],
+        &["sentry", "--tcp-port", "70000"],
+        &["--log-level"],
+        &["nosuchcommand"],
+    ] {
+        let o = valtrack(args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", stderr(&o));
+        assert!(
+            stderr(&o).starts_with("error: "),
+            "{args:?}: {}",
+            stderr(&o)
+        );
+        assert!(!stderr(&o).contains("panicked"));
+    }
+    let o = valtrack(&["--log-level", "[[", "sentry"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(stderr(&o).contains("invalid --log-level"), "{}", stderr(&o));
+}

@@ -214,6 +214,33 @@ pub enum SubnetObservation {
     },
 }
 
+impl SubnetObservation {
+    /// A `Subscribed` (or, with `subscribed == false`, `Unsubscribed`) observation.
+    pub fn subscription(
+        subscribed: bool,
+        peer_id: PeerId,
+        fork_digest: ForkDigest,
+        subnet: Subnet,
+        at_ms: u64,
+    ) -> Self {
+        if subscribed {
+            Self::Subscribed {
+                peer_id,
+                fork_digest,
+                subnet,
+                at_ms,
+            }
+        } else {
+            Self::Unsubscribed {
+                peer_id,
+                fork_digest,
+                subnet,
+                at_ms,
+            }
+        }
+    }
+}
+
 /// Watches GossipSub for subnet subscriptions and first deliveries of attestations.
 pub trait SubnetProbe: Send + Sync + Debug + 'static {
     /// A stream of observations. Each call subscribes anew.

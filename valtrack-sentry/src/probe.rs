@@ -160,22 +160,7 @@ mod tests {
     }
 
     fn obs(on: bool, digest: [u8; 4], subnet: Subnet) -> SubnetObservation {
-        let (peer_id, fork_digest, at_ms) = (peer(), ForkDigest(digest), 0);
-        if on {
-            SubnetObservation::Subscribed {
-                peer_id,
-                fork_digest,
-                subnet,
-                at_ms,
-            }
-        } else {
-            SubnetObservation::Unsubscribed {
-                peer_id,
-                fork_digest,
-                subnet,
-                at_ms,
-            }
-        }
+        SubnetObservation::subscription(on, peer(), ForkDigest(digest), subnet, 0)
     }
 
     #[test]

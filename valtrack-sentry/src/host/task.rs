@@ -631,23 +631,13 @@ fn subscription(peer: PeerId, topic: &str, subscribed: bool) -> Option<SubnetObs
         GossipKind::SyncCommittee(n) => Subnet::SyncCommittee(u8::try_from(n).ok()?),
         _ => return None,
     };
-    let (peer_id, fork_digest, at_ms) =
-        (super::to_core_peer_id(&peer)?, topic.fork_digest, unix_ms());
-    Some(if subscribed {
-        SubnetObservation::Subscribed {
-            peer_id,
-            fork_digest,
-            subnet,
-            at_ms,
-        }
-    } else {
-        SubnetObservation::Unsubscribed {
-            peer_id,
-            fork_digest,
-            subnet,
-            at_ms,
-        }
-    })
+    Some(SubnetObservation::subscription(
+        subscribed,
+        super::to_core_peer_id(&peer)?,
+        topic.fork_digest,
+        subnet,
+        unix_ms(),
+    ))
 }
 
 /// Subscribes to (or, with `on == false`, unsubscribes from) the attestation and sync subnets

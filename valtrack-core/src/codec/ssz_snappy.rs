@@ -115,29 +115,20 @@ impl fmt::Display for ResponseCode {
 ///
 /// Fails only if the value's encoding is outside its type's bounds or `MAX_PAYLOAD_SIZE`.
 pub fn encode_request<T: SszMessage>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = Vec::new();
-    encode_payload(
-        &value.to_ssz_bytes(),
-        T::TYPE_NAME,
-        T::SSZ_MIN_LEN,
-        T::SSZ_MAX_LEN,
-        &mut out,
-    )?;
-    Ok(out)
+    encode_message(value, Vec::new())
 }
 
 /// Encodes a success response chunk: `00 ‖ uvarint(len) ‖ snappy_frames(ssz)`.
 ///
 /// Fails only if the value's encoding is outside its type's bounds or `MAX_PAYLOAD_SIZE`.
 pub fn encode_response<T: SszMessage>(value: &T) -> Result<Vec<u8>, CodecError> {
-    let mut out = vec![ResponseCode::Success.as_u8()];
-    encode_payload(
-        &value.to_ssz_bytes(),
-        T::TYPE_NAME,
-        T::SSZ_MIN_LEN,
-        T::SSZ_MAX_LEN,
-        &mut out,
-    )?;
+    encode_message(value, vec![ResponseCode::Success.as_u8()])
+}
+
+/// Appends `uvarint(len) ‖ snappy_frames(ssz)` of `value` to `out`.
+fn encode_message<T: SszMessage>(value: &T, mut out: Vec<u8>) -> Result<Vec<u8>, CodecError> {
+    let ssz = value.to_ssz_bytes();
+    encode_payload(&ssz, T::TYPE_NAME, T::SSZ_MIN_LEN, T::SSZ_MAX_LEN, &mut out)?;
     Ok(out)
 }
 

@@ -20,7 +20,7 @@ for u in "${urls[@]}"; do get "$u/eth/v1/node/identity"; echo; done >"$dir/ident
 cargo build -q --locked --bin valtrack
 cargo run -q --locked --bin valtrack -- sentry --network "$dir" --bootnodes "$enr" \
   --listen-addr 127.0.0.1 --discovery-port 0 --tcp-port 0 --quic-port 0 \
-  --duration 20s --revisit-interval 8s --sink "jsonl:$dir/events.jsonl" \
+  --duration 20s --revisit-interval 8s --recrawl-interval 4s --sink "jsonl:$dir/events.jsonl" \
   --crawler-id interop --crawler-location loopback
 
 python3 - "$dir/identities.jsonl" "$dir/events.jsonl" <<'PY'

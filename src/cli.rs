@@ -114,6 +114,9 @@ pub(crate) struct SentryArgs {
     /// How often every known peer is revisited (default: one epoch of the network).
     #[arg(long, value_parser = parse_duration)]
     revisit_interval: Option<Duration>,
+    /// How often each known node's routing table is enumerated again.
+    #[arg(long, value_parser = parse_duration, default_value = "10m")]
+    recrawl_interval: Duration,
     /// Where events go: `stdout` or `jsonl:PATH`.
     #[arg(long, default_value = "stdout")]
     sink: SinkArg,
@@ -323,7 +326,8 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
     let mut crawler_config = CrawlerConfig::builder(&network)
         .bootnodes(&bootnodes)
         .listen(SocketAddr::new(ip, args.discovery_port))
-        .secret_key(key);
+        .secret_key(key)
+        .recrawl_interval(args.recrawl_interval);
     if let Some(d) = args.fork_digest {
         crawler_config = crawler_config.extra_digest(d);
     }

@@ -196,6 +196,9 @@ async fn enumerate(shared: Arc<Shared>, enr: Enr, recrawl: bool, resume: Option<
         let lowest = 257 - config.max_distances as u64;
         let mut distance = resume.unwrap_or(256).clamp(lowest, 256);
         let (mut stale, mut empty) = (0, 0);
+        // Empty distances only end an enumeration once the table has shown something: a node
+        // that knows few others (a small devnet) can have nothing at the top distances.
+        let mut seen_any = false;
         while distance >= lowest && failures < config.max_failures_per_node {
             let n = (config.distances_per_request as u64).min(distance - lowest + 1);
             let distances: Vec<u64> = (0..n).map(|i| distance - i).collect();
@@ -221,7 +224,12 @@ async fn enumerate(shared: Arc<Shared>, enr: Enr, recrawl: bool, resume: Option<
                     .fetch_add(1, Ordering::Relaxed);
                 debug!(target: "valtrack::crawler", node_id = %id, dropped = before - valid.len(), "ENRs at unrequested distances");
             }
-            empty = if valid.is_empty() { empty + 1 } else { 0 };
+            seen_any |= !valid.is_empty();
+            empty = if valid.is_empty() && seen_any {
+                empty + 1
+            } else {
+                0
+            };
             stale = if shared.ingest(valid, false) == 0 {
                 stale + 1
             } else {

@@ -347,3 +347,36 @@ async fn hostile_records_in_a_table_do_not_stop_the_crawl() {
     let stats = crawler.stats();
     assert!(stats.dropped_enrs >= 1, "{stats:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_table_with_empty_top_buckets_is_still_enumerated() {
+    // A two-node devnet: the bootnode knows one node, and it may sit at any distance. (CI once
+    // missed a Lodestar node at distance 253 because three empty replies ended the walk.)
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = Network::mainnet();
+    let boot = SimDiscv5::start(sim_secret_key(7_999), &SimEnrFields::default())
+        .await
+        .unwrap();
+    let mut seed = 8_000u64;
+    let key = secp_key_at(boot.node_id(), 250, &mut seed);
+    let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut b = Enr::builder();
+    b.ip4(Ipv4Addr::LOCALHOST).udp4(closed);
+    let deep = b.build(&key).unwrap();
+    assert!(boot.insert_enr(deep.clone()));
+
+    let crawler = Discv5Crawler::bind(config(&network, [boot.enr()]).build().unwrap())
+        .await
+        .unwrap();
+    let mut stream = Box::pin(crawler.discovered());
+    crawler.start();
+    let want = ids(&[boot.enr(), deep]);
+    let seen = until_all_new(&mut stream, &want, Duration::from_secs(20)).await;
+    for id in &want {
+        assert!(seen.contains_key(id), "missing {}", hex::encode(id));
+    }
+}

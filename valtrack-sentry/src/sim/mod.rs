@@ -4,6 +4,7 @@
 
 mod dht;
 mod hostile;
+mod net;
 
 use std::net::Ipv4Addr;
 
@@ -21,6 +22,10 @@ pub use dht::{
     sim_enr, sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SEED_CLOSEST, SEED_RANDOM,
 };
 pub use hostile::{HostileResponse, Hostility};
+pub use net::{
+    custody_group_count, sim_network, SimClient, SimNet, SimNetBuilder, SimNetError, SimPeer,
+    SimRole, DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX, SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
+};
 
 use crate::error::HostError;
 use crate::host::{Host, HostConfig, MuxerOffer, PeerMode};

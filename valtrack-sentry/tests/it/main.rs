@@ -6,3 +6,4 @@ mod crawl;
 mod handshake;
 mod probe;
 mod sentry;
+mod simnet;

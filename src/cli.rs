@@ -46,6 +46,8 @@ pub(crate) struct Cli {
 enum Command {
     /// Crawl discv5, handshake every beacon node and emit discovery and metadata events.
     Sentry(SentryArgs),
+    /// Sentry and storage in one process, no NATS: Parquet tables under --data-dir.
+    Run(RunArgs),
 }
 
 /// Where events go.
@@ -80,28 +82,50 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 #[derive(Debug, Args)]
 pub(crate) struct SentryArgs {
-    /// Network: mainnet, sepolia, holesky, hoodi, or a directory with a consensus
-    /// `config.yaml` and `genesis_validators_root.txt` (optionally `genesis.ssz`).
+    #[command(flatten)]
+    pub(crate) crawl: CrawlArgs,
+    /// Where events go: `stdout` or `jsonl:PATH`.
+    #[arg(long, default_value = "stdout")]
+    sink: SinkArg,
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    #[command(flatten)]
+    pub(crate) crawl: CrawlArgs,
+    /// Directory of the Parquet tables (Hive layout: TABLE/date=YYYY-MM-DD/part-….parquet).
+    #[arg(long, default_value = "./data", env = "VALTRACK_DATA_DIR")]
+    data_dir: PathBuf,
+}
+
+/// What `sentry` and `run` share: the network, discovery, libp2p and scheduling settings.
+#[derive(Debug, Args)]
+pub(crate) struct CrawlArgs {
+    /// Network: mainnet, sepolia, holesky, hoodi, sim (an in-process simulated network on
+    /// loopback), or a directory with a consensus `config.yaml` and
+    /// `genesis_validators_root.txt` (optionally `genesis.ssz`).
     #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
     network: String,
+    #[command(flatten)]
+    sim: SimArgs,
     /// Treat this fork digest as ours too (devnets whose genesis data you lack).
     #[arg(long, value_parser = parse_digest)]
     fork_digest: Option<ForkDigest>,
     /// Bootnode ENRs, comma-separated (mainnet's are built in).
     #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES")]
     bootnodes: Vec<String>,
-    /// IP address to listen on.
-    #[arg(long, default_value = "0.0.0.0")]
-    listen_addr: std::net::IpAddr,
-    /// UDP port for discv5.
-    #[arg(long, default_value_t = 9000)]
-    discovery_port: u16,
-    /// TCP port for libp2p.
-    #[arg(long, default_value_t = 9000)]
-    tcp_port: u16,
-    /// UDP port for libp2p QUIC.
-    #[arg(long, default_value_t = 9001)]
-    quic_port: u16,
+    /// IP address to listen on [default: 0.0.0.0; 127.0.0.1 with --network sim].
+    #[arg(long)]
+    listen_addr: Option<std::net::IpAddr>,
+    /// UDP port for discv5 [default: 9000; any free port with --network sim].
+    #[arg(long)]
+    discovery_port: Option<u16>,
+    /// TCP port for libp2p [default: 9000; any free port with --network sim].
+    #[arg(long)]
+    tcp_port: Option<u16>,
+    /// UDP port for libp2p QUIC [default: 9001; any free port with --network sim].
+    #[arg(long)]
+    quic_port: Option<u16>,
     /// This sentry's id in events.
     #[arg(long, env = "VALTRACK_CRAWLER_ID", default_value = "valtrack-sentry")]
     crawler_id: String,
@@ -117,12 +141,20 @@ pub(crate) struct SentryArgs {
     /// How often each known node's routing table is enumerated again.
     #[arg(long, value_parser = parse_duration, default_value = "10m")]
     recrawl_interval: Duration,
-    /// Where events go: `stdout` or `jsonl:PATH`.
-    #[arg(long, default_value = "stdout")]
-    sink: SinkArg,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+}
+
+/// Settings of `--network sim`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SimArgs {
+    /// With --network sim: number of simulated beacon nodes.
+    #[arg(long, default_value_t = 100, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub(crate) sim_nodes: u32,
+    /// With --network sim: seed of the simulated network (keys, clients, roles).
+    #[arg(long, default_value_t = 1)]
+    pub(crate) sim_seed: u64,
 }
 
 fn parse_digest(s: &str) -> Result<ForkDigest, String> {
@@ -155,7 +187,7 @@ pub(crate) fn load_network(arg: &str) -> Result<Network, CliError> {
     let dir = Path::new(arg);
     if !dir.is_dir() {
         return Err(CliError(format!(
-            "unknown network `{arg}`: use mainnet, sepolia, holesky, hoodi or a config directory"
+            "unknown network `{arg}`: use mainnet, sepolia, holesky, hoodi, sim or a config directory"
         )));
     }
     let read = |name: &str| {
@@ -227,7 +259,14 @@ impl EventSink for StdoutSink {
 
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
-    let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
+    // discv5 warns about every late reply, which a crawler sees all the time: keep it to
+    // errors unless the filter names it.
+    let directives = if cli.log_level.contains("discv5") {
+        cli.log_level.clone()
+    } else {
+        format!("{},discv5=error", cli.log_level)
+    };
+    let filter = match tracing_subscriber::EnvFilter::try_new(&directives) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: invalid --log-level `{}`: {e}", cli.log_level);
@@ -248,6 +287,7 @@ pub(crate) fn main() -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Sentry(args) => crate::cli::run_sentry(args, &cli.nats_url).await,
+            Command::Run(args) => crate::cli::run_embedded(args).await,
         }
     });
     match result {
@@ -262,83 +302,139 @@ pub(crate) fn main() -> ExitCode {
 /// How often the summary line is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
-fn summary(
-    stats: &valtrack::sentry::SentryStats,
-    crawler: &valtrack::sentry::Discv5Crawler,
-) -> String {
-    use std::sync::atomic::Ordering::Relaxed;
-    let c = crawler.stats();
-    format!(
-        "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {}, events {} (sink errors {})",
-        c.known,
-        c.requests,
-        stats.peers.load(Relaxed),
-        stats.handshakes_ok.load(Relaxed),
-        stats.handshakes_failed.load(Relaxed),
-        stats.events.load(Relaxed),
-        stats.sink_errors.load(Relaxed),
-    )
+/// A network to crawl: a real one, or a simulated one running in this process.
+pub(crate) struct Target {
+    pub(crate) network: Network,
+    pub(crate) bootnodes: Vec<Enr>,
+    /// Keeps the simulated network running.
+    pub(crate) sim: Option<valtrack::sentry::sim::SimNet>,
+}
+
+/// Resolves `--network` and the bootnodes; starts the simulated network for `sim`.
+pub(crate) async fn target(
+    network: &str,
+    bootnodes: &[String],
+    sim: &SimArgs,
+) -> Result<Target, CliError> {
+    let explicit = parse_bootnodes(bootnodes)?;
+    if network == "sim" {
+        let net = valtrack::sentry::sim::SimNet::builder(sim.sim_nodes as usize)
+            .seed(sim.sim_seed)
+            .spawn()
+            .await
+            .map_err(CliError::from)?;
+        tracing::info!(
+            target: "valtrack",
+            nodes = net.len(),
+            digest = %net.fork_digest(),
+            "simulated network started"
+        );
+        let bootnodes = if explicit.is_empty() {
+            vec![parse_enr(&net.bootnode().to_base64())?]
+        } else {
+            explicit
+        };
+        return Ok(Target {
+            network: net.network().clone(),
+            bootnodes,
+            sim: Some(net),
+        });
+    }
+    let network_value = load_network(network)?;
+    let bootnodes = if !explicit.is_empty() {
+        explicit
+    } else if network == "mainnet" {
+        let builtin: Vec<String> = valtrack::core::MAINNET_BOOTNODES
+            .iter()
+            .map(|s| (*s).to_owned())
+            .collect();
+        parse_bootnodes(&builtin)?
+    } else {
+        return Err(CliError(format!(
+            "no built-in bootnodes for `{network}`: pass --bootnodes ENR[,ENR…]"
+        )));
+    };
+    Ok(Target {
+        network: network_value,
+        bootnodes,
+        sim: None,
+    })
+}
+
+/// Builds the sentry service of `args` over `target`, sending events to `sink`.
+pub(crate) async fn sentry_service<S: EventSink>(
+    args: &CrawlArgs,
+    target: &Target,
+    sink: S,
+) -> Result<valtrack::sentry::SentryService<S>, CliError> {
+    use std::net::{IpAddr, Ipv4Addr};
+    let sim = target.sim.is_some();
+    let (ip, port) = if sim {
+        (IpAddr::V4(Ipv4Addr::LOCALHOST), (0, 0, 0))
+    } else {
+        (IpAddr::V4(Ipv4Addr::UNSPECIFIED), (9000, 9000, 9001))
+    };
+    let mut builder = valtrack::sentry::SentryService::builder(target.network.clone())
+        .bootnodes(target.bootnodes.iter().cloned())
+        .listen_ip(args.listen_addr.unwrap_or(ip))
+        .ports(
+            args.discovery_port.unwrap_or(port.0),
+            args.tcp_port.unwrap_or(port.1),
+            args.quic_port.unwrap_or(port.2),
+        )
+        .crawler(&args.crawler_id, &args.crawler_location)
+        .concurrency(args.concurrency)
+        .recrawl_interval(args.recrawl_interval);
+    if let Some(d) = args.revisit_interval {
+        builder = builder.revisit_interval(d);
+    }
+    if let Some(d) = args.fork_digest {
+        builder = builder.extra_digest(d);
+    }
+    let service = builder.build(sink).await?;
+    tracing::info!(
+        target: "valtrack",
+        peer_id = %service.host().peer_id(),
+        listen = ?service.host().listen_addrs(),
+        discv5 = %service.crawler().listen_addr(),
+        bootnodes = target.bootnodes.len(),
+        "sentry started"
+    );
+    Ok(service)
+}
+
+/// Completes after `duration`, or at Ctrl-C.
+pub(crate) async fn shutdown_signal(duration: Option<Duration>) {
+    match duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Logs `summary()` every [`SUMMARY_EVERY`] until aborted.
+pub(crate) fn spawn_reporter(
+    summary: impl Fn() -> String + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut every = tokio::time::interval(SUMMARY_EVERY);
+        every.tick().await;
+        loop {
+            every.tick().await;
+            tracing::info!(target: "valtrack", "{}", summary());
+        }
+    })
 }
 
 pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), CliError> {
-    use std::net::SocketAddr;
     use valtrack::core::DynEventSink;
-    use valtrack::sentry::{
-        generate_secret_key, CrawlerConfig, Discv5Crawler, GossipProbe, HandshakeConfig, Host,
-        HostConfig, Libp2pHandshaker, Sentry, SentryConfig,
-    };
-
-    let network = load_network(&args.network)?;
-    let bootnodes: Vec<String> = if !args.bootnodes.is_empty() {
-        args.bootnodes.clone()
-    } else if args.network == "mainnet" {
-        valtrack::core::MAINNET_BOOTNODES
-            .iter()
-            .map(|s| (*s).to_owned())
-            .collect()
-    } else {
-        return Err(CliError(format!(
-            "no built-in bootnodes for `{}`: pass --bootnodes ENR[,ENR…]",
-            args.network
-        )));
-    };
-    parse_bootnodes(&bootnodes)?;
-    let key = generate_secret_key();
-    let ip = args.listen_addr;
-    let multiaddr = |proto: &str, port: u16| {
-        let family = if ip.is_ipv4() { "ip4" } else { "ip6" };
-        format!("/{family}/{ip}/{proto}/{port}")
-    };
-    let host_config = HostConfig::builder(network.clone())
-        .secret_key(key)
-        .listen_on(
-            multiaddr("tcp", args.tcp_port)
-                .parse()
-                .map_err(CliError::from)?,
-        )
-        .listen_on(
-            format!("{}/quic-v1", multiaddr("udp", args.quic_port))
-                .parse()
-                .map_err(CliError::from)?,
-        )
-        .build()?;
-    let host = Host::spawn(host_config).await?;
-    let mut crawler_config = CrawlerConfig::builder(&network)
-        .bootnodes(&bootnodes)
-        .listen(SocketAddr::new(ip, args.discovery_port))
-        .secret_key(key)
-        .recrawl_interval(args.recrawl_interval);
-    if let Some(d) = args.fork_digest {
-        crawler_config = crawler_config.extra_digest(d);
-    }
-    let crawler = std::sync::Arc::new(Discv5Crawler::spawn(crawler_config.build()?).await?);
-    let handshaker = Libp2pHandshaker::new(
-        host.clone(),
-        HandshakeConfig {
-            extra_digests: args.fork_digest.into_iter().collect(),
-            ..HandshakeConfig::default()
-        },
-    );
+    // Check the sink before starting anything.
     let sink: Box<dyn DynEventSink> = match &args.sink {
         SinkArg::Stdout => Box::new(StdoutSink),
         SinkArg::Jsonl(path) => Box::new(
@@ -346,53 +442,93 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
                 .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
         ),
     };
-    let revisit = args
-        .revisit_interval
-        .unwrap_or_else(|| network.epoch_duration());
-    let config = SentryConfig::builder(&args.crawler_id, &args.crawler_location)
-        .concurrency(args.concurrency)
-        .revisit_interval(revisit)
-        .build()?;
+    let args = args.crawl;
+    let target = target(&args.network, &args.bootnodes, &args.sim).await?;
+    let service = sentry_service(&args, &target, sink).await?;
+    let summary = service.summary();
+    let reporter = spawn_reporter(service.summary());
+    let result = service.run(shutdown_signal(args.duration)).await;
+    reporter.abort();
+    tracing::info!(target: "valtrack", "stopped: {}", summary());
+    drop(target);
+    result.map_err(CliError::from)
+}
+
+/// Counts what reaches the inner sink, per table.
+#[derive(Debug)]
+struct Counting<S> {
+    inner: S,
+    counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 5]>,
+}
+
+fn table_index(kind: valtrack::core::EventKind) -> usize {
+    use valtrack::core::EventKind as K;
+    match kind {
+        K::Discovery => 0,
+        K::Metadata => 1,
+        K::ValidatorMetadata => 2,
+        K::Attestation => 3,
+        _ => 4,
+    }
+}
+
+impl<S: EventSink> EventSink for Counting<S> {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let i = table_index(event.kind());
+        self.inner.send(event).await?;
+        self.counts[i].fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), SinkError> {
+        self.inner.flush().await
+    }
+}
+
+/// `valtrack run`: the sentry writing Parquet under `--data-dir`, in one process.
+pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
+    use std::sync::atomic::Ordering::Relaxed;
+    use valtrack::sink::{ParquetSink, ParquetSinkConfig};
+    let config = ParquetSinkConfig::builder(&args.data_dir)
+        .max_file_age(Duration::from_secs(60))
+        .build()
+        .map_err(|e| {
+            CliError(format!(
+                "{}: {}",
+                args.data_dir.display(),
+                CliError::from(e).0
+            ))
+        })?;
+    let parquet = ParquetSink::open(config).map_err(|e| {
+        CliError(format!(
+            "{}: {}",
+            args.data_dir.display(),
+            CliError::from(e).0
+        ))
+    })?;
+    let counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 5]> = std::sync::Arc::default();
+    let sink = Counting {
+        inner: parquet,
+        counts: counts.clone(),
+    };
+    let crawl = args.crawl;
+    let target = target(&crawl.network, &crawl.bootnodes, &crawl.sim).await?;
+    let service = sentry_service(&crawl, &target, sink).await?;
+    tracing::info!(target: "valtrack", data_dir = %args.data_dir.display(), "writing Parquet tables");
+    let summary = service.summary();
+    let reporter = spawn_reporter(service.summary());
+    let result = service.run(shutdown_signal(crawl.duration)).await;
+    reporter.abort();
+    drop(target);
+    let written = |i: usize| counts[i].load(Relaxed);
     tracing::info!(
         target: "valtrack",
-        peer_id = %host.peer_id(),
-        listen = ?host.listen_addrs(),
-        discv5 = %crawler.listen_addr(),
-        bootnodes = bootnodes.len(),
-        "sentry started"
+        "stopped: {}; written to {}: discovery_events {}, metadata_events {}, validator_metadata_events {}, attestation_events {}",
+        summary(),
+        args.data_dir.display(),
+        written(0),
+        written(1),
+        written(2),
+        written(3),
     );
-    let probe = GossipProbe::new(host.clone());
-    let crawler_handle = crawler.clone();
-    let sentry = Sentry::new(crawler, handshaker, sink, config).with_probe(&probe);
-    let stats = sentry.stats();
-    let reporter = {
-        let stats = stats.clone();
-        let crawler = crawler_handle.clone();
-        tokio::spawn(async move {
-            let mut every = tokio::time::interval(SUMMARY_EVERY);
-            every.tick().await;
-            loop {
-                every.tick().await;
-                tracing::info!(target: "valtrack", "{}", summary(&stats, &crawler));
-            }
-        })
-    };
-    let duration = args.duration;
-    let shutdown = async move {
-        match duration {
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
-    let result = sentry.run(shutdown).await;
-    reporter.abort();
-    tracing::info!(target: "valtrack", "stopped: {}", summary(&stats, &crawler_handle));
     result.map_err(CliError::from)
 }

@@ -162,6 +162,35 @@ impl Libp2pHandshaker {
         Ok(info)
     }
 
+    /// Handshakes every peer that dials the host, at most `concurrency` at once, as a
+    /// stream of outcomes (for [`Sentry::with_inbound`](crate::Sentry::with_inbound)).
+    /// `None` if the host's inbound connections were already taken. Connections that arrive
+    /// while `concurrency` handshakes run wait in the host's bounded queue (and are dropped
+    /// from it when that is full).
+    pub fn inbound(
+        &self,
+        concurrency: usize,
+    ) -> Option<impl futures::Stream<Item = crate::InboundOutcome> + Send + 'static> {
+        use futures::StreamExt;
+        let rx = self.host.inbound_connections()?;
+        let this = self.clone();
+        let connections =
+            futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+        Some(
+            connections
+                .map(move |connected| {
+                    let this = this.clone();
+                    async move {
+                        let peer = crate::host::to_core_peer_id(&connected.peer);
+                        let result = this.handshake_inbound(connected).await;
+                        (peer, result)
+                    }
+                })
+                .buffer_unordered(concurrency.max(1))
+                .filter_map(|(peer, result)| async move { peer.map(|p| (p, result)) }),
+        )
+    }
+
     async fn exchange(
         &self,
         connected: &Connected,

@@ -28,6 +28,7 @@ mod host;
 mod probe;
 pub mod rpc;
 mod sentry;
+mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
 
@@ -52,7 +53,8 @@ pub use host::{
 };
 pub use probe::{GossipProbe, SubscriptionTracker, Subscriptions, DEFAULT_TRACKED_PEERS};
 pub use sentry::{
-    backoff, PeerRecord, Sentry, SentryConfig, SentryConfigBuilder, SentryStats,
+    backoff, InboundOutcome, PeerRecord, Sentry, SentryConfig, SentryConfigBuilder, SentryStats,
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER,
     DEFAULT_MAX_PEERS, DEFAULT_REVISIT_INTERVAL, DEFAULT_TICK,
 };
+pub use service::{SentryService, SentryServiceBuilder, ServiceError};

@@ -158,9 +158,16 @@ pub struct SentryStats {
     pub sink_errors: AtomicU64,
     /// Peers currently tracked.
     pub peers: AtomicU64,
+    /// Handshakes with peers that dialed us (successful or not).
+    pub inbound: AtomicU64,
 }
 
 type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
+type Inbound = std::pin::Pin<Box<dyn futures::Stream<Item = InboundOutcome> + Send>>;
+
+/// What a handshake with a peer that dialed us gave: the peer and its info or the failure
+/// (see [`Libp2pHandshaker::inbound`](crate::Libp2pHandshaker::inbound)).
+pub type InboundOutcome = (PeerId, Result<PeerInfo, HandshakeError>);
 
 /// The sentry. Generic over its parts so any crawler, handshaker and sink can be combined.
 pub struct Sentry<C, H, S> {
@@ -170,6 +177,7 @@ pub struct Sentry<C, H, S> {
     config: SentryConfig,
     stats: Arc<SentryStats>,
     observations: Option<Observations>,
+    inbound: Option<Inbound>,
 }
 
 impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
@@ -182,6 +190,7 @@ impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
             .field("sink", &self.sink)
             .field("config", &self.config)
             .field("probe", &self.observations.is_some())
+            .field("inbound", &self.inbound.is_some())
             .finish()
     }
 }
@@ -198,7 +207,18 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             config,
             stats: Arc::default(),
             observations: None,
+            inbound: None,
         }
+    }
+
+    /// Adds the outcomes of handshakes with peers that dialed us: each becomes a metadata
+    /// event (direction `inbound`), and a peer we know counts as visited.
+    pub fn with_inbound(
+        mut self,
+        inbound: impl futures::Stream<Item = InboundOutcome> + Send + 'static,
+    ) -> Self {
+        self.inbound = Some(Box::pin(inbound));
+        self
     }
 
     /// Adds a [`SubnetProbe`]: each peer's gossip subscriptions (on the digest of its last
@@ -226,6 +246,7 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             config,
             stats,
             mut observations,
+            mut inbound,
         } = self;
         let mut run = Run {
             sink,
@@ -253,6 +274,10 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
                                 obs = next_observation(&mut observations), if observations.is_some() => match obs {
                     Some(obs) => run.subscriptions.apply(&obs),
                     None => observations = None,
+                },
+                outcome = next_inbound(&mut inbound), if inbound.is_some() => match outcome {
+                    Some(outcome) => run.on_inbound(outcome).await,
+                    None => inbound = None,
                 },
                 Some(joined) = handshakes.join_next(), if !handshakes.is_empty() => {
                     match joined {
@@ -283,6 +308,13 @@ struct Run<S> {
 
 async fn next_observation(obs: &mut Option<Observations>) -> Option<SubnetObservation> {
     match obs {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+async fn next_inbound(inbound: &mut Option<Inbound>) -> Option<InboundOutcome> {
+    match inbound {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,
     }
@@ -406,6 +438,50 @@ impl<S: EventSink> Run<S> {
         }
     }
 
+    async fn on_inbound(&mut self, (peer, result): InboundOutcome) {
+        self.stats.inbound.fetch_add(1, Ordering::Relaxed);
+        let now = Instant::now();
+        let revisit = self.config.revisit_interval;
+        let enr = self.store.get_mut(&peer).map(|rec| {
+            if let Ok(info) = &result {
+                // Just seen: no need to dial it again before the next revisit.
+                rec.failures = 0;
+                rec.successes += 1;
+                rec.last_seen = now;
+                rec.next_attempt = now + revisit;
+                rec.status = info.status.clone();
+                rec.metadata = info.metadata.clone();
+            }
+            rec.enr.clone()
+        });
+        let meta = self.meta(EventKind::Metadata, peer, enr);
+        let event = match result {
+            Ok(info) => {
+                self.stats.handshakes_ok.fetch_add(1, Ordering::Relaxed);
+                self.metadata_event(meta, peer, &info)
+            }
+            Err(error) => {
+                debug!(target: LOG, %peer, %error, "inbound handshake failed");
+                self.stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                let mut event = MetadataEvent::from_failure(meta, None, &error);
+                event.direction = valtrack_core::Direction::Inbound;
+                event
+            }
+        };
+        self.emit(Event::Metadata(event)).await;
+    }
+
+    /// The metadata event of a successful handshake, with the subscriptions seen so far.
+    fn metadata_event(&self, meta: EventMeta, peer: PeerId, info: &PeerInfo) -> MetadataEvent {
+        let mut event = MetadataEvent::from_peer_info(meta, info);
+        let digest = info.status.as_ref().map(|s| s.fork_digest());
+        if let Some(subs) = digest.and_then(|d| self.subscriptions.get(&peer, d)) {
+            event.subscribed_attnets = Some(subs.attnets);
+            event.subscribed_syncnets = Some(subs.syncnets);
+        }
+        event
+    }
+
     async fn on_outcome(&mut self, (peer, addr, result): Outcome) {
         self.in_flight.remove(&peer);
         let now = Instant::now();
@@ -425,13 +501,7 @@ impl<S: EventSink> Run<S> {
                 rec.metadata = info.metadata.clone();
                 self.stats.handshakes_ok.fetch_add(1, Ordering::Relaxed);
                 let meta = self.meta(EventKind::Metadata, peer, enr);
-                let mut event = MetadataEvent::from_peer_info(meta, &info);
-                let digest = info.status.as_ref().map(|s| s.fork_digest());
-                if let Some(subs) = digest.and_then(|d| self.subscriptions.get(&peer, d)) {
-                    event.subscribed_attnets = Some(subs.attnets);
-                    event.subscribed_syncnets = Some(subs.syncnets);
-                }
-                event
+                self.metadata_event(meta, peer, &info)
             }
             Err(error) => {
                 rec.failures = rec.failures.saturating_add(1);

@@ -304,3 +304,96 @@ async fn metadata_events_carry_gossip_subscriptions() {
             .collect::<Vec<_>>()
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn peers_that_dial_us_become_inbound_metadata_events() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let host = Host::spawn(
+        HostConfig::builder(network())
+            .listen_on_loopback()
+            .gossipsub(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let handshaker = Libp2pHandshaker::new(host.clone(), HandshakeConfig::default());
+    let inbound = handshaker.inbound(4).unwrap();
+    assert!(handshaker.inbound(4).is_none(), "the stream is taken once");
+    let (_tx, rx) = mpsc::channel(1);
+    let sink = Collect::default();
+    let config = SentryConfig::builder("test-sentry", "loopback")
+        .tick(Duration::from_millis(20))
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(
+        TestCrawler(Mutex::new(Some(rx))),
+        handshaker,
+        sink.clone(),
+        config,
+    )
+    .with_inbound(inbound);
+    let stats = sentry.stats();
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let running = tokio::spawn(sentry.run(async move {
+        let _ = stop_rx.await;
+    }));
+
+    let dialers = [
+        sim(230, |c| {
+            c.attnets = valtrack_core::AttestationSubnets::from_subnets([5, 6]);
+            c.agent_version = "nimbus".into();
+            c.muxers = MuxerOffer::MplexOnly;
+        })
+        .await,
+        sim(231, |c| {
+            c.attnets = valtrack_core::AttestationSubnets::from_subnets([7, 8])
+        })
+        .await,
+    ];
+    let digest = network().fork_digest(
+        network()
+            .current_epoch(std::time::SystemTime::now())
+            .unwrap(),
+    );
+    for n in &dialers {
+        // Dial the sentry and send Status first, as a dialer must.
+        n.host()
+            .dial(host.peer_id(), vec![host.listen_addrs()[0].clone()])
+            .await
+            .unwrap();
+        let status = n.host().status_for(digest).await.unwrap();
+        n.host()
+            .request(
+                host.peer_id(),
+                valtrack_sentry::rpc::RpcRequest::Status(status),
+            )
+            .await
+            .unwrap();
+    }
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while metadata_events(&sink.0.lock().unwrap()).len() < 2 && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop_tx.send(()).unwrap();
+    running.await.unwrap().unwrap();
+    let by_peer = metadata_events(&sink.0.lock().unwrap());
+    for n in &dialers {
+        let events = &by_peer[&n.enr_info().peer_id];
+        assert_eq!(events.len(), 1, "{events:?}");
+        let e = &events[0];
+        assert!(e.error.is_none(), "{e:?}");
+        assert_eq!(e.direction, valtrack_core::Direction::Inbound);
+        assert_eq!(e.metadata.as_ref().unwrap().attnets, n.config().attnets);
+        assert_eq!(
+            e.agent_version.as_deref(),
+            Some(n.config().agent_version.as_str())
+        );
+    }
+    assert_eq!(
+        by_peer[&dialers[0].enr_info().peer_id][0].muxer,
+        Some(valtrack_core::Muxer::Mplex)
+    );
+    assert_eq!(stats.inbound.load(std::sync::atomic::Ordering::Relaxed), 2);
+}

@@ -1,0 +1,278 @@
+//! [`SentryService`]: the full sentry — libp2p host, discv5 crawler, handshaker (outbound and
+//! inbound) and GossipSub probe — wired to one [`EventSink`] from a few settings. This is
+//! what the `valtrack` binary and the `sentry` example run; embed it the same way.
+
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Duration;
+
+use libp2p::Multiaddr;
+use valtrack_core::{EventSink, ForkDigest, Network, SinkError};
+
+use crate::crawler::{CrawlerConfig, CrawlerStats, Discv5Crawler, DEFAULT_RECRAWL_INTERVAL};
+use crate::error::{CrawlerError, HostError};
+use crate::handshaker::{HandshakeConfig, Libp2pHandshaker};
+use crate::host::{generate_secret_key, Host, HostConfig};
+use crate::probe::GossipProbe;
+use crate::sentry::{Sentry, SentryConfig, SentryStats, DEFAULT_CONCURRENCY};
+
+/// Why a [`SentryService`] did not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ServiceError {
+    /// The libp2p host (or a sentry setting) was refused.
+    #[error(transparent)]
+    Host(#[from] HostError),
+    /// The discv5 crawler was refused.
+    #[error(transparent)]
+    Crawler(#[from] CrawlerError),
+}
+
+/// Settings of a [`SentryService`]. Start with [`SentryService::builder`].
+#[derive(Debug, Clone)]
+pub struct SentryServiceBuilder {
+    network: Network,
+    /// Base64 text forms.
+    bootnodes: Vec<String>,
+    listen_ip: IpAddr,
+    discovery_port: u16,
+    tcp_port: u16,
+    quic_port: u16,
+    crawler_id: String,
+    crawler_location: String,
+    concurrency: usize,
+    revisit_interval: Option<Duration>,
+    recrawl_interval: Duration,
+    extra_digest: Option<ForkDigest>,
+    secret_key: Option<[u8; 32]>,
+}
+
+impl SentryServiceBuilder {
+    /// Bootnode ENRs (at least one is needed to find anything), as
+    /// [`parse_enr`](valtrack_core::parse_enr) gives them.
+    pub fn bootnodes(mut self, enrs: impl IntoIterator<Item = valtrack_core::Enr>) -> Self {
+        self.bootnodes = enrs.into_iter().map(|e| e.to_base64()).collect();
+        self
+    }
+    /// IP address to listen on. Default: 0.0.0.0.
+    pub fn listen_ip(mut self, ip: IpAddr) -> Self {
+        self.listen_ip = ip;
+        self
+    }
+    /// UDP port of discv5, TCP port of libp2p and UDP port of QUIC (0: any free port).
+    /// Default: 9000, 9000, 9001.
+    pub fn ports(mut self, discovery: u16, tcp: u16, quic: u16) -> Self {
+        self.discovery_port = discovery;
+        self.tcp_port = tcp;
+        self.quic_port = quic;
+        self
+    }
+    /// The labels of every event. Default: `valtrack-sentry`, `unknown`.
+    pub fn crawler(mut self, id: impl Into<String>, location: impl Into<String>) -> Self {
+        self.crawler_id = id.into();
+        self.crawler_location = location.into();
+        self
+    }
+    /// Handshakes in flight (outbound; as many again inbound). Default:
+    /// [`DEFAULT_CONCURRENCY`].
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n;
+        self
+    }
+    /// How often each peer is revisited. Default: one epoch of the network.
+    pub fn revisit_interval(mut self, d: Duration) -> Self {
+        self.revisit_interval = Some(d);
+        self
+    }
+    /// How often each node's routing table is enumerated again. Default:
+    /// [`DEFAULT_RECRAWL_INTERVAL`].
+    pub fn recrawl_interval(mut self, d: Duration) -> Self {
+        self.recrawl_interval = d;
+        self
+    }
+    /// Treat this digest as ours too (devnets whose genesis data we lack).
+    pub fn extra_digest(mut self, digest: ForkDigest) -> Self {
+        self.extra_digest = Some(digest);
+        self
+    }
+    /// The secp256k1 key of both discv5 and libp2p. Default: a fresh random one.
+    pub fn secret_key(mut self, key: [u8; 32]) -> Self {
+        self.secret_key = Some(key);
+        self
+    }
+
+    /// Starts the host and the crawler (both listening) and wires the sentry to `sink`;
+    /// nothing is crawled or dialed before [`SentryService::run`].
+    pub async fn build<S: EventSink>(self, sink: S) -> Result<SentryService<S>, ServiceError> {
+        let key = self.secret_key.unwrap_or_else(generate_secret_key);
+        let ip = self.listen_ip;
+        let family = if ip.is_ipv4() { "ip4" } else { "ip6" };
+        let addr = |s: String| -> Result<Multiaddr, ServiceError> {
+            s.parse()
+                .map_err(|_| ServiceError::Host(HostError::Config("bad listen address")))
+        };
+        let host = Host::spawn(
+            HostConfig::builder(self.network.clone())
+                .secret_key(key)
+                .listen_on(addr(format!("/{family}/{ip}/tcp/{}", self.tcp_port))?)
+                .listen_on(addr(format!(
+                    "/{family}/{ip}/udp/{}/quic-v1",
+                    self.quic_port
+                ))?)
+                .build()?,
+        )
+        .await?;
+        let mut crawler = CrawlerConfig::builder(&self.network)
+            .bootnodes(&self.bootnodes)
+            .listen(SocketAddr::new(ip, self.discovery_port))
+            .secret_key(key)
+            .recrawl_interval(self.recrawl_interval);
+        if let Some(d) = self.extra_digest {
+            crawler = crawler.extra_digest(d);
+        }
+        let crawler = Arc::new(Discv5Crawler::spawn(crawler.build()?).await?);
+        let handshaker = Libp2pHandshaker::new(
+            host.clone(),
+            HandshakeConfig {
+                extra_digests: self.extra_digest.into_iter().collect(),
+                ..HandshakeConfig::default()
+            },
+        );
+        let config = SentryConfig::builder(self.crawler_id, self.crawler_location)
+            .concurrency(self.concurrency)
+            .revisit_interval(
+                self.revisit_interval
+                    .unwrap_or_else(|| self.network.epoch_duration()),
+            )
+            .build()?;
+        let probe = GossipProbe::new(host.clone());
+        let inbound = handshaker.inbound(self.concurrency);
+        let mut sentry = Sentry::new(crawler.clone(), handshaker, sink, config).with_probe(&probe);
+        if let Some(inbound) = inbound {
+            sentry = sentry.with_inbound(inbound);
+        }
+        Ok(SentryService {
+            stats: sentry.stats(),
+            host,
+            crawler,
+            sentry,
+        })
+    }
+}
+
+/// A running sentry: host and crawler listening, ready to [`run`](Self::run).
+///
+/// ```no_run
+/// # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+/// use std::time::Duration;
+/// use valtrack_core::{parse_enr, Event, EventSink, Network, SinkError, MAINNET_BOOTNODES};
+/// use valtrack_sentry::SentryService;
+///
+/// struct Print;
+/// impl EventSink for Print {
+///     async fn send(&self, event: Event) -> Result<(), SinkError> {
+///         println!("{}", String::from_utf8_lossy(&event.to_json()));
+///         Ok(())
+///     }
+///     async fn flush(&self) -> Result<(), SinkError> {
+///         Ok(())
+///     }
+/// }
+///
+/// let bootnodes = MAINNET_BOOTNODES
+///     .iter()
+///     .map(|s| parse_enr(s))
+///     .collect::<Result<Vec<_>, _>>()?;
+/// let service = SentryService::builder(Network::mainnet())
+///     .bootnodes(bootnodes)
+///     .build(Print)
+///     .await?;
+/// service.run(tokio::time::sleep(Duration::from_secs(60))).await?;
+/// # Ok(()) }
+/// ```
+pub struct SentryService<S> {
+    host: Host,
+    crawler: Arc<Discv5Crawler>,
+    sentry: Sentry<Arc<Discv5Crawler>, Libp2pHandshaker, S>,
+    stats: Arc<SentryStats>,
+}
+
+impl<S: std::fmt::Debug> std::fmt::Debug for SentryService<S> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SentryService")
+            .field("peer_id", &self.host.peer_id())
+            .field("crawler", &self.crawler.listen_addr())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SentryService<()> {
+    /// Starts configuring a sentry on `network`.
+    pub fn builder(network: Network) -> SentryServiceBuilder {
+        SentryServiceBuilder {
+            network,
+            bootnodes: Vec::new(),
+            listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
+            discovery_port: 9000,
+            tcp_port: 9000,
+            quic_port: 9001,
+            crawler_id: "valtrack-sentry".to_owned(),
+            crawler_location: "unknown".to_owned(),
+            concurrency: DEFAULT_CONCURRENCY,
+            revisit_interval: None,
+            recrawl_interval: DEFAULT_RECRAWL_INTERVAL,
+            extra_digest: None,
+            secret_key: None,
+        }
+    }
+}
+
+impl<S: EventSink> SentryService<S> {
+    /// Our libp2p host (PeerId, listen addresses).
+    pub fn host(&self) -> &Host {
+        &self.host
+    }
+    /// The crawler (its stats, known nodes, listen address).
+    pub fn crawler(&self) -> &Arc<Discv5Crawler> {
+        &self.crawler
+    }
+    /// The sentry's live counters.
+    pub fn stats(&self) -> Arc<SentryStats> {
+        self.stats.clone()
+    }
+    /// A one-line summary of the crawler and sentry counters.
+    pub fn summary(&self) -> impl Fn() -> String + Send + Sync + 'static {
+        summary_fn(self.stats.clone(), self.crawler.clone())
+    }
+    /// Crawls, handshakes and emits events until `shutdown` completes; then flushes the
+    /// sink and returns its flush error, if any.
+    pub async fn run(
+        self,
+        shutdown: impl std::future::Future<Output = ()>,
+    ) -> Result<(), SinkError> {
+        let result = self.sentry.run(shutdown).await;
+        drop(self.host);
+        result
+    }
+}
+
+fn summary_fn(
+    stats: Arc<SentryStats>,
+    crawler: Arc<Discv5Crawler>,
+) -> impl Fn() -> String + Send + Sync + 'static {
+    move || {
+        use std::sync::atomic::Ordering::Relaxed;
+        let c: CrawlerStats = crawler.stats();
+        format!(
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), events {} (sink errors {})",
+            c.known,
+            c.requests,
+            stats.peers.load(Relaxed),
+            stats.handshakes_ok.load(Relaxed),
+            stats.handshakes_failed.load(Relaxed),
+            stats.inbound.load(Relaxed),
+            stats.events.load(Relaxed),
+            stats.sink_errors.load(Relaxed),
+        )
+    }
+}

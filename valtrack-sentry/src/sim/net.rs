@@ -271,7 +271,7 @@ impl SimNetBuilder {
             config.agent_version = client.agent_version.to_owned();
             config.muxers = client.muxers;
             config.attnets = compute_subscribed_attnets(&node_id.into(), epoch);
-            config.syncnets = if validators > 0 && rng.next() % 8 == 0 {
+            config.syncnets = if validators > 0 && rng.next().is_multiple_of(8) {
                 SyncSubnets(1 << (rng.next() % 4))
             } else {
                 SyncSubnets::default()

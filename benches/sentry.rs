@@ -1,0 +1,231 @@
+//! The whole sentry over a simulated network: time until the crawler has found every node,
+//! time until every reachable node has been handshaken, handshakes per second, CPU per
+//! handshake, and the sentry's memory per tracked peer. Prints a table.
+//!
+//! `cargo bench --bench sentry` (release, 1,000 nodes; `VALTRACK_SIM_NODES` overrides).
+//! Without `--bench` (as `cargo test` runs it) a 40-node network is used as a smoke test.
+//!
+//! The simulated network runs in a child process (this binary again), so the RSS and CPU
+//! measured here are the sentry's own.
+
+use std::collections::HashSet;
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use valtrack::core::{DiscoveryReason, Event, EventSink, PeerId, SinkError};
+use valtrack::sentry::sim::{sim_network, SimNet};
+use valtrack::sentry::SentryService;
+
+const CHILD: &str = "VALTRACK_BENCH_SIMNET_CHILD";
+
+/// Resident set size of this process, in bytes (Linux).
+fn rss() -> u64 {
+    proc_status("VmRSS:") * 1024
+}
+
+fn proc_status(key: &str) -> u64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(key))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
+        .unwrap_or(0)
+}
+
+/// User + system CPU time of this process (Linux, from /proc/self/stat).
+fn cpu() -> Duration {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at ") ".
+    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the state.
+    Duration::from_millis((ticks(11) + ticks(12)) * 10)
+}
+
+/// The child: runs the simulated network until stdin closes.
+fn child(nodes: usize) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let net = SimNet::builder(nodes)
+            .seed(11)
+            .spawn()
+            .await
+            .expect("simnet");
+        let ok = net
+            .peers()
+            .iter()
+            .filter(|p| p.role().expected_failure().is_none())
+            .count();
+        println!(
+            "READY {} {} {} {}",
+            net.network().genesis_time().as_secs(),
+            net.bootnode().to_base64(),
+            net.len(),
+            ok
+        );
+        std::io::stdout().flush().ok();
+        tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            while std::io::stdin()
+                .read_line(&mut line)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
+        })
+        .await
+        .ok();
+    });
+}
+
+#[derive(Debug, Default)]
+struct Progress {
+    found: HashSet<PeerId>,
+    handshaken: HashSet<PeerId>,
+    failed: HashSet<PeerId>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct Watch(Arc<Mutex<Progress>>);
+
+impl EventSink for Watch {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let mut p = self.0.lock().unwrap();
+        match &event {
+            Event::Discovery(d) if d.reason == DiscoveryReason::FirstSeen => {
+                p.found.insert(d.meta.peer_id);
+            }
+            Event::Metadata(m) if m.error.is_none() => {
+                p.handshaken.insert(m.meta.peer_id);
+            }
+            Event::Metadata(m) => {
+                p.failed.insert(m.meta.peer_id);
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+fn main() {
+    let bench = std::env::args().any(|a| a == "--bench");
+    let nodes: usize = std::env::var("VALTRACK_SIM_NODES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(if bench { 1_000 } else { 40 });
+    if std::env::var_os(CHILD).is_some() {
+        return child(nodes);
+    }
+    let mut sim = Command::new(std::env::current_exe().expect("own path"))
+        .env(CHILD, "1")
+        .env("VALTRACK_SIM_NODES", nodes.to_string())
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start the simulated network");
+    let started_sim = Instant::now();
+    let mut ready = String::new();
+    BufReader::new(sim.stdout.take().expect("stdout"))
+        .read_line(&mut ready)
+        .expect("READY line");
+    let parts: Vec<&str> = ready.split_whitespace().collect();
+    assert_eq!(parts.first(), Some(&"READY"), "child said {ready:?}");
+    let genesis: u64 = parts[1].parse().unwrap();
+    let bootnode = valtrack::core::parse_enr(parts[2]).unwrap();
+    let total: usize = parts[3].parse().unwrap();
+    let reachable: usize = parts[4].parse().unwrap();
+    eprintln!(
+        "simulated network of {total} nodes ({reachable} answer handshakes) up in {:?}",
+        started_sim.elapsed()
+    );
+
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    let row = rt.block_on(async {
+        let network = sim_network(Duration::from_secs(genesis));
+        let watch = Watch::default();
+        let service = SentryService::builder(network)
+            .bootnodes([bootnode])
+            .listen_ip(std::net::Ipv4Addr::LOCALHOST.into())
+            .ports(0, 0, 0)
+            .concurrency(64)
+            .build(watch.clone())
+            .await
+            .expect("sentry");
+        let rss_base = rss();
+        let cpu_base = cpu();
+        let start = Instant::now();
+        let limit = Duration::from_secs(120);
+        let (mut t_found, mut t_done) = (None, None);
+        let stop = async {
+            loop {
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                let p = watch.0.lock().unwrap();
+                // Every node plus the bootnode.
+                if t_found.is_none() && p.found.len() > total {
+                    t_found = Some(start.elapsed());
+                }
+                if t_done.is_none() && p.handshaken.len() >= reachable {
+                    t_done = Some(start.elapsed());
+                }
+                if (t_found.is_some() && t_done.is_some()) || start.elapsed() > limit {
+                    break;
+                }
+            }
+        };
+        let stats = service.stats();
+        service.run(stop).await.expect("flush");
+        let used = cpu().saturating_sub(cpu_base);
+        let p = watch.0.lock().unwrap();
+        let ok = stats
+            .handshakes_ok
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let failed = stats
+            .handshakes_failed
+            .load(std::sync::atomic::Ordering::Relaxed);
+        let rss_end = rss();
+        (
+            t_found,
+            t_done,
+            p.found.len(),
+            p.handshaken.len(),
+            ok + failed,
+            used,
+            rss_base,
+            rss_end,
+            start.elapsed(),
+        )
+    });
+    drop(sim.stdin.take());
+    let _ = sim.wait();
+    let (t_found, t_done, found, handshaken, attempts, used, rss_base, rss_end, took) = row;
+    let show = |d: Option<Duration>| {
+        d.map_or("not reached".to_owned(), |d| {
+            format!("{:.2} s", d.as_secs_f64())
+        })
+    };
+    println!();
+    println!("| nodes | found 100% | handshaken 100% of reachable | handshakes/s | CPU / handshake | RSS before | RSS after | RSS / tracked peer |");
+    println!("|---|---|---|---|---|---|---|---|");
+    println!(
+        "| {total} ({reachable} reachable) | {} ({found}/{}) | {} ({handshaken}/{reachable}) | {:.0} | {:.2} ms | {:.1} MB | {:.1} MB | {:.1} KB |",
+        show(t_found),
+        total + 1,
+        show(t_done),
+        attempts as f64 / took.as_secs_f64(),
+        used.as_secs_f64() * 1000.0 / attempts.max(1) as f64,
+        rss_base as f64 / 1e6,
+        rss_end as f64 / 1e6,
+        rss_end.saturating_sub(rss_base) as f64 / 1e3 / found.max(1) as f64,
+    );
+    assert!(t_found.is_some() && t_done.is_some(), "did not reach 100%");
+}

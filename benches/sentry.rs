@@ -90,6 +90,8 @@ struct Progress {
     found: HashSet<PeerId>,
     handshaken: HashSet<PeerId>,
     failed: HashSet<PeerId>,
+    /// Failure kinds, per peer.
+    failures: Vec<(PeerId, String)>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -107,6 +109,9 @@ impl EventSink for Watch {
             }
             Event::Metadata(m) => {
                 p.failed.insert(m.meta.peer_id);
+                if let Some(e) = &m.error {
+                    p.failures.push((m.meta.peer_id, format!("{:?}", e.kind)));
+                }
             }
             _ => {}
         }
@@ -193,6 +198,14 @@ fn main() {
             .handshakes_failed
             .load(std::sync::atomic::Ordering::Relaxed);
         let rss_end = rss();
+        // Failures of nodes that answered another time: transient (load, timeouts).
+        let mut transient: std::collections::BTreeMap<&str, u64> = Default::default();
+        for (peer, kind) in &p.failures {
+            if p.handshaken.contains(peer) {
+                *transient.entry(kind.as_str()).or_default() += 1;
+            }
+        }
+        eprintln!("transient failures of reachable nodes: {transient:?}");
         (
             t_found,
             t_done,

@@ -130,7 +130,8 @@ impl SentryServiceBuilder {
         if let Some(d) = self.extra_digest {
             crawler = crawler.extra_digest(d);
         }
-        let crawler = Arc::new(Discv5Crawler::spawn(crawler.build()?).await?);
+        // Bound now, started in `run` once the sentry listens: no discovery is missed.
+        let crawler = Arc::new(Discv5Crawler::bind(crawler.build()?).await?);
         let handshaker = Libp2pHandshaker::new(
             host.clone(),
             HandshakeConfig {
@@ -250,7 +251,13 @@ impl<S: EventSink> SentryService<S> {
         self,
         shutdown: impl std::future::Future<Output = ()>,
     ) -> Result<(), SinkError> {
-        let result = self.sentry.run(shutdown).await;
+        let mut run = std::pin::pin!(self.sentry.run(shutdown));
+        // The first poll subscribes to the crawler's discoveries; only then crawl.
+        if let std::task::Poll::Ready(result) = futures::poll!(run.as_mut()) {
+            return result;
+        }
+        self.crawler.start();
+        let result = run.await;
         drop(self.host);
         result
     }

@@ -78,7 +78,7 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
     .await
     .unwrap();
     let crawler = Arc::new(
-        Discv5Crawler::spawn(
+        Discv5Crawler::bind(
             CrawlerConfig::builder(&network)
                 .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
                 .bootnode_enrs([net.bootnode()])
@@ -109,7 +109,10 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
             .iter()
             .map(|p| (p.peer_id(), p.role()))
             .collect();
+        let crawler = crawler.clone();
         async move {
+            // Polled once the sentry has subscribed to discoveries: start crawling now.
+            crawler.start();
             let deadline = Instant::now() + Duration::from_secs(120);
             loop {
                 tokio::time::sleep(Duration::from_millis(100)).await;

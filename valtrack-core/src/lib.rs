@@ -33,6 +33,7 @@ mod codec;
 pub mod constants;
 mod enr_info;
 mod error;
+mod estimate;
 mod events;
 mod network;
 mod peer_id;
@@ -56,6 +57,12 @@ pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo,
 pub use error::{
     BoxError, CodecError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError,
     HandshakeStage, ParseHexError, PeerIdError, SinkError, SszError, TopicError, VarintError,
+};
+pub use estimate::{
+    estimate_validators, matches_prediction_near, short_lived_subnets, stake_bound, CustodySignal,
+    EstimateInput, StakeBound, ValidatorEstimate, CONFIDENCE_ATTRIBUTION, CONFIDENCE_CAP,
+    CONFIDENCE_CGC_EXACT, CONFIDENCE_CGC_MAX, CONFIDENCE_CGC_MIN, CONFIDENCE_CGC_NONE,
+    CONFIDENCE_LEGACY, CONFIDENCE_SHORT_LIVED, ETH_PER_CUSTODY_GROUP, ETH_PER_VALIDATOR,
 };
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,

@@ -83,12 +83,16 @@
 mod channel;
 mod error;
 mod fanout;
+mod geoip;
 mod jsonl;
 mod parquet_sink;
 
 pub use crate::channel::ChannelSink;
 pub use crate::error::ParquetConfigError;
 pub use crate::fanout::FanoutSink;
+pub use crate::geoip::{
+    is_hosting_asn, AddressKind, GeoIp, GeoIpError, Location, HOSTING_ASNS, MAX_GEO_STRING_LEN,
+};
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 pub use crate::parquet_sink::{
     schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,

@@ -86,9 +86,10 @@ mod fanout;
 mod geoip;
 mod jsonl;
 mod parquet_sink;
+mod tracker;
 
 pub use crate::channel::ChannelSink;
-pub use crate::error::ParquetConfigError;
+pub use crate::error::{ParquetConfigError, TrackerError};
 pub use crate::fanout::FanoutSink;
 pub use crate::geoip::{
     is_hosting_asn, AddressKind, GeoIp, GeoIpError, Location, HOSTING_ASNS, MAX_GEO_STRING_LEN,
@@ -98,6 +99,10 @@ pub use crate::parquet_sink::{
     schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
     DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+};
+pub use crate::tracker::{
+    EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
+    DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE,
 };
 
 /// A small discovery event for unit tests, at `timestamp`.

@@ -61,3 +61,44 @@ from_redb!(
     redb::StorageError,
     redb::CommitError
 );
+
+/// API keys that cannot be loaded.
+#[cfg(feature = "api")]
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ApiKeysError {
+    /// The key file cannot be read.
+    #[error("cannot read API key file {path}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The environment variable is not set or not Unicode.
+    #[error("environment variable {var} is not set or not Unicode")]
+    Env {
+        /// The variable.
+        var: String,
+        /// Why.
+        #[source]
+        source: std::env::VarError,
+    },
+    /// A key is shorter than [`MIN_API_KEY_LEN`](crate::MIN_API_KEY_LEN).
+    #[error("API key {line} is {len} bytes long; keys need at least {min}")]
+    TooShort {
+        /// 1-based position of the key (line of the file, or entry of the variable).
+        line: usize,
+        /// Its length.
+        len: usize,
+        /// The minimum.
+        min: usize,
+    },
+    /// More keys than [`MAX_API_KEYS`](crate::MAX_API_KEYS).
+    #[error("more than {max} API keys")]
+    TooMany {
+        /// The maximum.
+        max: usize,
+    },
+}

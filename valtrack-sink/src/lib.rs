@@ -80,6 +80,8 @@
 //! # }
 //! ```
 
+#[cfg(feature = "api")]
+mod api;
 mod channel;
 mod error;
 mod fanout;
@@ -88,7 +90,14 @@ mod jsonl;
 mod parquet_sink;
 mod tracker;
 
+#[cfg(feature = "api")]
+pub use crate::api::{
+    openapi, router, serve, ApiKeys, API_KEY_HEADER, DEFAULT_PEERS_LIMIT, DEFAULT_VALIDATORS_LIMIT,
+    MAX_API_KEYS, MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN, PEER_HISTORY_LIMIT,
+};
 pub use crate::channel::ChannelSink;
+#[cfg(feature = "api")]
+pub use crate::error::ApiKeysError;
 pub use crate::error::{ParquetConfigError, TrackerError};
 pub use crate::fanout::FanoutSink;
 pub use crate::geoip::{

@@ -35,6 +35,7 @@ mod enr_info;
 mod error;
 mod estimate;
 mod events;
+mod location;
 mod network;
 mod peer_id;
 mod primitives;
@@ -67,9 +68,10 @@ pub use estimate::{
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
     DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
-    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, StatusInfo,
-    Transport, ValidatorMetadataEvent,
+    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent,
+    StatusInfo, Transport, ValidatorMetadataEvent,
 };
+pub use location::{AddressKind, Location};
 pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
     genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConsensusConfig,

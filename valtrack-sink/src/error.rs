@@ -29,7 +29,7 @@ pub enum ParquetConfigError {
 pub enum TrackerError {
     /// The embedded database failed (open, transaction, table, storage or commit).
     #[error("tracker database failed")]
-    Db(#[source] redb::Error),
+    Db(#[source] Box<redb::Error>),
     /// A stored row does not decode, or a row does not encode.
     #[error("tracker row does not (de)serialize")]
     Row(#[from] serde_json::Error),
@@ -48,7 +48,7 @@ macro_rules! from_redb {
     ($($t:ty),*) => {$(
         impl From<$t> for TrackerError {
             fn from(e: $t) -> Self {
-                Self::Db(redb::Error::from(e))
+                Self::Db(Box::new(redb::Error::from(e)))
             }
         }
     )*};

@@ -1,6 +1,9 @@
 //! [`GeoIp`]: where a peer's address is, from MaxMind-format City and ASN databases (`.mmdb`,
 //! e.g. GeoLite2-City and GeoLite2-ASN). Never an online API.
 //!
+//! The [`Location`] and [`AddressKind`] types live in `valtrack-core` (they are carried by
+//! [`PeerLocationEvent`](valtrack_core::PeerLocationEvent)) and are re-exported here.
+//!
 //! Private, loopback, link-local, unspecified, multicast and other special-purpose addresses
 //! are labelled by [`AddressKind`] without a lookup. Public addresses are looked up in the
 //! City database (`country.iso_code`, `city.names.en`, `location.latitude/longitude`) and the
@@ -10,8 +13,10 @@
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use thiserror::Error;
+pub use valtrack_core::{AddressKind, Location};
+use valtrack_core::{EventKind, EventMeta, PeerLocationEvent};
 
 /// Autonomous systems of well-known cloud and hosting providers: a node in one of them runs in
 /// a data centre, not at home. The list is a documented heuristic (from the providers' own
@@ -59,127 +64,6 @@ pub const HOSTING_ASNS: &[(u32, &str)] = &[
 /// Whether `asn` belongs to a hosting or cloud provider ([`HOSTING_ASNS`]).
 pub fn is_hosting_asn(asn: u32) -> bool {
     HOSTING_ASNS.iter().any(|(a, _)| *a == asn)
-}
-
-/// What kind of address an IP is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-#[non_exhaustive]
-pub enum AddressKind {
-    /// Globally routable: looked up.
-    Public,
-    /// RFC 1918, RFC 6598 shared (CGNAT) or IPv6 unique-local.
-    Private,
-    /// `127.0.0.0/8`, `::1`.
-    Loopback,
-    /// `169.254.0.0/16`, `fe80::/10`.
-    LinkLocal,
-    /// `0.0.0.0`, `::`.
-    Unspecified,
-    /// Multicast.
-    Multicast,
-    /// Documentation, benchmarking, broadcast and other reserved ranges.
-    Reserved,
-}
-
-impl AddressKind {
-    /// Classifies an address (IPv4-mapped IPv6 addresses as their IPv4 address).
-    pub fn of(ip: IpAddr) -> Self {
-        match ip {
-            IpAddr::V4(v4) => {
-                let o = v4.octets();
-                if v4.is_unspecified() {
-                    Self::Unspecified
-                } else if v4.is_loopback() {
-                    Self::Loopback
-                } else if v4.is_private() || (o[0] == 100 && (o[1] & 0xc0) == 64) {
-                    Self::Private
-                } else if v4.is_link_local() {
-                    Self::LinkLocal
-                } else if v4.is_multicast() {
-                    Self::Multicast
-                } else if v4.is_broadcast()
-                    || v4.is_documentation()
-                    || o[0] == 0
-                    || o[0] >= 240
-                    || (o[0] == 198 && (o[1] & 0xfe) == 18)
-                    || (o[0] == 192 && o[1] == 0 && o[2] == 0)
-                {
-                    Self::Reserved
-                } else {
-                    Self::Public
-                }
-            }
-            IpAddr::V6(v6) => {
-                if let Some(v4) = v6.to_ipv4_mapped() {
-                    return Self::of(IpAddr::V4(v4));
-                }
-                let s = v6.segments();
-                if v6.is_unspecified() {
-                    Self::Unspecified
-                } else if v6.is_loopback() {
-                    Self::Loopback
-                } else if (s[0] & 0xfe00) == 0xfc00 {
-                    Self::Private
-                } else if (s[0] & 0xffc0) == 0xfe80 {
-                    Self::LinkLocal
-                } else if v6.is_multicast() {
-                    Self::Multicast
-                } else if (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] & 0xe000) != 0x2000 {
-                    // Documentation, and everything outside global unicast 2000::/3.
-                    Self::Reserved
-                } else {
-                    Self::Public
-                }
-            }
-        }
-    }
-}
-
-/// Where an address is.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Location {
-    /// The address.
-    pub ip: IpAddr,
-    /// Its kind; only [`AddressKind::Public`] addresses are looked up.
-    pub kind: AddressKind,
-    /// ISO 3166-1 alpha-2 country code.
-    #[serde(default)]
-    pub country: Option<String>,
-    /// City name (English).
-    #[serde(default)]
-    pub city: Option<String>,
-    /// Latitude in degrees.
-    #[serde(default)]
-    pub latitude: Option<f64>,
-    /// Longitude in degrees.
-    #[serde(default)]
-    pub longitude: Option<f64>,
-    /// Autonomous system number.
-    #[serde(default)]
-    pub asn: Option<u32>,
-    /// Autonomous system organisation.
-    #[serde(default)]
-    pub as_org: Option<String>,
-    /// Whether the ASN is a known hosting/cloud provider ([`HOSTING_ASNS`]).
-    pub hosting: bool,
-}
-
-impl Location {
-    /// A location with only the address and its kind.
-    pub fn unknown(ip: IpAddr) -> Self {
-        Self {
-            ip,
-            kind: AddressKind::of(ip),
-            country: None,
-            city: None,
-            latitude: None,
-            longitude: None,
-            asn: None,
-            as_org: None,
-            hosting: false,
-        }
-    }
 }
 
 /// A GeoIP database that cannot be used.
@@ -341,6 +225,28 @@ impl GeoIp {
         }
         Ok(loc)
     }
+
+    /// Locates `ip` as a `peer_locations` row for the peer of `source` (same crawler, peer,
+    /// ENR and time; the `event_id` is derived from the source's and the address).
+    pub fn peer_location_event(
+        &self,
+        source: &EventMeta,
+        ip: IpAddr,
+    ) -> Result<PeerLocationEvent, GeoIpError> {
+        let location = self.lookup(ip)?;
+        let mut discriminator = source.event_id.as_bytes().to_vec();
+        discriminator.extend_from_slice(ip.to_string().as_bytes());
+        let meta = EventMeta::new(
+            EventKind::PeerLocation,
+            &source.crawler_id,
+            &source.crawler_location,
+            source.timestamp,
+            source.peer_id,
+            source.enr.clone(),
+            &discriminator,
+        );
+        Ok(PeerLocationEvent { meta, location })
+    }
 }
 
 #[cfg(test)]
@@ -449,6 +355,31 @@ mod tests {
         let full = std::fs::read(testdata("test-city.mmdb")).unwrap();
         std::fs::write(&bad, &full[..full.len() / 2]).unwrap();
         assert!(GeoIp::open(Some(&bad), None).is_err());
+    }
+
+    #[test]
+    fn peer_location_events() {
+        let g = geoip();
+        let source = crate::tracker::fixtures::meta(
+            EventKind::Metadata,
+            crate::tracker::fixtures::peer(1),
+            77,
+            Some("enr:-x"),
+        );
+        let e = g
+            .peer_location_event(&source, "88.198.1.2".parse().unwrap())
+            .unwrap();
+        assert_eq!(e.meta.peer_id, source.peer_id);
+        assert_eq!(
+            (e.meta.timestamp, e.meta.enr.as_deref()),
+            (77, Some("enr:-x"))
+        );
+        assert_ne!(e.meta.event_id, source.event_id);
+        assert_eq!(e.location.asn, Some(24940));
+        let event = valtrack_core::Event::PeerLocation(e);
+        assert_eq!(event.subject(), "valtrack.peer_location");
+        let back = valtrack_core::Event::from_json(&event.to_json()).unwrap();
+        assert_eq!(back, event);
     }
 
     #[test]

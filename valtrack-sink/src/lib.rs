@@ -45,6 +45,9 @@
 //! * `attestation_events`: `form: Utf8`, `subnet`, `slot`, `committee_index: UInt64`,
 //!   `attester_index`, `aggregation_bit: UInt64?`, `target_epoch: UInt64`,
 //!   `beacon_block_root: Utf8`, `first_seen_delay_ms: Int64`, `evidence: Utf8?`.
+//! * `peer_locations`: `ip: Utf8`, `address_kind: Utf8` (`public`, `private`, `loopback`,
+//!   …), `country`, `city: Utf8?`, `latitude`, `longitude: Float64?`, `asn: UInt32?`,
+//!   `as_org: Utf8?`, `hosting: Boolean`.
 //!
 //! [`schema`] returns each table's Arrow schema.
 //!

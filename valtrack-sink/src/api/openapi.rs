@@ -2,7 +2,7 @@
 
 use serde_json::{json, Value};
 
-fn param(name: &str, location: &str, description: &str, schema: Value, required: bool) -> Value {
+fn param(name: &str, location: &str, description: &str, schema: &Value, required: bool) -> Value {
     json!({
         "name": name,
         "in": location,
@@ -38,7 +38,7 @@ pub fn openapi() -> Value {
         "header",
         "Admin key. Without it the public view hides IP, ENR and multiaddr and rounds \
          latitude/longitude to one decimal; an unknown key is refused with 401.",
-        json!({"type": "string"}),
+        &json!({"type": "string"}),
         false,
     );
     let unauthorized = error_response("The X-API-Key is not a valid key.");
@@ -54,45 +54,45 @@ pub fn openapi() -> Value {
             "/validators": {"get": {
                 "summary": "Validator estimates per node in a time window",
                 "parameters": [
-                    param("from", "query", "Earliest estimate time (inclusive). Default: 0.", time.clone(), false),
-                    param("to", "query", "Latest estimate time (inclusive). Default: no limit.", time, false),
-                    param("limit", "query", "Most estimates returned. Default: 1000.", count.clone(), false),
-                    key.clone(),
+                    param("from", "query", "Earliest estimate time (inclusive). Default: 0.", &time, false),
+                    param("to", "query", "Latest estimate time (inclusive). Default: no limit.", &time, false),
+                    param("limit", "query", "Most estimates returned. Default: 1000.", &count, false),
+                    key,
                 ],
                 "responses": {
                     "200": ok("Estimates, oldest first.", json!({
                         "type": "object",
                         "properties": {
-                            "from": count.clone(), "to": count.clone(), "count": count.clone(),
+                            "from": count, "to": count, "count": count,
                             "estimates": {"type": "array", "items": {"$ref": "#/components/schemas/Estimate"}},
                         },
                     })),
-                    "400": bad.clone(), "401": unauthorized.clone(),
+                    "400": bad, "401": unauthorized,
                 },
             }},
             "/peers": {"get": {
                 "summary": "A page of peers, ordered by peer id",
                 "parameters": [
-                    param("limit", "query", "Peers per page. Default: 100.", count.clone(), false),
-                    param("offset", "query", "Peers to skip. Default: 0.", count.clone(), false),
-                    key.clone(),
+                    param("limit", "query", "Peers per page. Default: 100.", &count, false),
+                    param("offset", "query", "Peers to skip. Default: 0.", &count, false),
+                    key,
                 ],
                 "responses": {
                     "200": ok("The page.", json!({
                         "type": "object",
                         "properties": {
-                            "total": count.clone(), "offset": count.clone(),
+                            "total": count, "offset": count,
                             "peers": {"type": "array", "items": {"$ref": "#/components/schemas/Peer"}},
                         },
                     })),
-                    "400": bad.clone(), "401": unauthorized.clone(),
+                    "400": bad, "401": unauthorized,
                 },
             }},
             "/peers/{peer_id}": {"get": {
                 "summary": "One peer and its estimate history (newest first)",
                 "parameters": [
-                    param("peer_id", "path", "libp2p peer id (16Uiu2…).", json!({"type": "string"}), true),
-                    key.clone(),
+                    param("peer_id", "path", "libp2p peer id (16Uiu2…).", &json!({"type": "string"}), true),
+                    key,
                 ],
                 "responses": {
                     "200": ok("The peer.", json!({
@@ -102,25 +102,25 @@ pub fn openapi() -> Value {
                             "history": {"type": "array", "items": {"$ref": "#/components/schemas/Estimate"}},
                         },
                     })),
-                    "400": bad.clone(),
-                    "401": unauthorized.clone(),
+                    "400": bad,
+                    "401": unauthorized,
                     "404": error_response("No such peer."),
                 },
             }},
             "/stats": {"get": {
                 "summary": "Counts by client, country, ASN and fork digest",
-                "parameters": [key.clone()],
+                "parameters": [key],
                 "responses": {
                     "200": ok("Aggregates.", json!({"$ref": "#/components/schemas/Stats"})),
-                    "401": unauthorized.clone(),
+                    "401": unauthorized,
                 },
             }},
             "/healthz": {"get": {
                 "summary": "Liveness: the store answers",
-                "parameters": [key.clone()],
+                "parameters": [key],
                 "responses": {
                     "200": ok("Healthy.", json!({"type": "object", "properties": {"status": {"type": "string"}}})),
-                    "401": unauthorized.clone(),
+                    "401": unauthorized,
                     "500": error_response("The store failed."),
                 },
             }},
@@ -133,20 +133,20 @@ pub fn openapi() -> Value {
         "components": {"schemas": {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
             "Estimate": {"type": "object", "properties": {
-                "peer_id": {"type": "string"}, "epoch": count.clone(), "timestamp": count.clone(),
-                "estimated_validators": count.clone(),
+                "peer_id": {"type": "string"}, "epoch": count, "timestamp": count,
+                "estimated_validators": count,
                 "method": {"type": "string", "enum": ["short_lived_subnets", "custody_group_count", "attribution", "legacy_attnets", "combined", "none"]},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                 "custody_group_count": {"type": "integer", "nullable": true},
                 "stake_min_eth": {"type": "integer", "nullable": true},
                 "stake_max_eth": {"type": "integer", "nullable": true},
-                "short_lived_subnets": count.clone(),
+                "short_lived_subnets": count,
                 "all_subnets": {"type": "boolean"},
                 "matches_node_id_prediction": {"type": "boolean"},
             }},
             "Location": {"type": "object", "properties": {
                 "ip": {"type": "string", "description": "0.0.0.0 in the public view"},
-                "kind": {"type": "string", "enum": ["public", "private", "loopback", "link_local", "unspecified", "multicast", "reserved"]},
+                "address_kind": {"type": "string", "enum": ["public", "private", "loopback", "link_local", "unspecified", "multicast", "reserved"]},
                 "country": {"type": "string", "nullable": true},
                 "city": {"type": "string", "nullable": true},
                 "latitude": {"type": "number", "nullable": true},
@@ -166,23 +166,23 @@ pub fn openapi() -> Value {
                 "fork_digest": {"type": "string", "nullable": true},
                 "attnets": {"type": "array", "nullable": true, "items": {"type": "integer"}},
                 "cgc": {"type": "integer", "nullable": true},
-                "first_seen_ms": count.clone(), "last_seen_ms": count.clone(),
+                "first_seen_ms": count, "last_seen_ms": count,
                 "disappeared": {"type": "boolean"},
-                "handshakes_ok": count.clone(), "handshakes_failed": count.clone(),
+                "handshakes_ok": count, "handshakes_failed": count,
                 "last_error": {"type": "string", "nullable": true},
                 "location": {"allOf": [{"$ref": "#/components/schemas/Location"}], "nullable": true},
                 "estimate": {"allOf": [{"$ref": "#/components/schemas/Estimate"}], "nullable": true},
-                "estimates_stored": count.clone(),
-                "attestations_delivered": count.clone(),
-                "attributed_validators": count.clone(),
+                "estimates_stored": count,
+                "attestations_delivered": count,
+                "attributed_validators": count,
             }},
             "Stats": {"type": "object", "properties": {
-                "peers": count.clone(), "peers_handshaked": count.clone(),
-                "peers_with_validators": count.clone(), "estimated_validators": count.clone(),
-                "hosting": count.clone(),
-                "clients": {"type": "object", "additionalProperties": count.clone()},
-                "countries": {"type": "object", "additionalProperties": count.clone()},
-                "asns": {"type": "object", "additionalProperties": count.clone()},
+                "peers": count, "peers_handshaked": count,
+                "peers_with_validators": count, "estimated_validators": count,
+                "hosting": count,
+                "clients": {"type": "object", "additionalProperties": count},
+                "countries": {"type": "object", "additionalProperties": count},
+                "asns": {"type": "object", "additionalProperties": count},
                 "fork_digests": {"type": "object", "additionalProperties": count},
             }},
         }},

@@ -112,7 +112,8 @@ impl TrackerStore {
         self.config
     }
 
-    /// Updates the store from one event; `geoip`, when given, locates a peer whose IP is new.
+    /// Updates the store from one event; `geoip`, when given, locates a peer whose IP is new
+    /// (a [`PeerLocationEvent`](valtrack_core::PeerLocationEvent) sets the location as is).
     /// Event kinds the tracker does not use are ignored.
     pub fn apply(&self, event: &Event, geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
         let mut txn = self.db.begin_write()?;
@@ -131,6 +132,7 @@ impl TrackerStore {
                 rec.enr.clone_from(&meta.enr);
             }
             let old_ip = rec.ip;
+            let mut located = false;
             match event {
                 Event::Discovery(e) => on_discovery(&mut rec, e),
                 Event::Metadata(e) => on_metadata(&mut rec, e),
@@ -143,9 +145,14 @@ impl TrackerStore {
                     let mut attributions = txn.open_table(ATTRIBUTIONS)?;
                     self.on_attestation(&mut rec, e, &key, &mut attributions)?;
                 }
+                Event::PeerLocation(e) => {
+                    rec.ip = Some(e.location.ip);
+                    rec.location = Some(e.location.clone());
+                    located = true;
+                }
                 _ => {}
             }
-            if let Some(ip) = rec.ip {
+            if let (Some(ip), false) = (rec.ip, located) {
                 if old_ip != Some(ip) || rec.location.is_none() {
                     rec.location = Some(locate(geoip, ip));
                 }

@@ -88,6 +88,21 @@ fn identity_handshakes_and_location() {
         .unwrap();
     assert!(store.peer(&q).unwrap().unwrap().disappeared);
     assert_eq!(store.peer(&peer(3)).unwrap(), None);
+
+    // A peer_locations row sets the location as is, even with a GeoIP at hand.
+    let source = meta(valtrack_core::EventKind::Metadata, q, 7, None);
+    let located = GeoIp::open(Some(&testdata("test-city.mmdb")), None)
+        .unwrap()
+        .peer_location_event(&source, "3.17.5.5".parse().unwrap())
+        .unwrap();
+    store
+        .apply(&valtrack_core::Event::PeerLocation(located), Some(&g))
+        .unwrap();
+    let rec = store.peer(&q).unwrap().unwrap();
+    assert_eq!(rec.ip, "3.17.5.5".parse().ok());
+    let loc = rec.location.unwrap();
+    assert_eq!(loc.country.as_deref(), Some("US"));
+    assert_eq!(loc.asn, None, "not re-located with the ASN database");
 }
 
 #[test]

@@ -7,6 +7,7 @@
 //! which validators stand behind it. This crate holds everything in that pipeline that is pure
 //! computation: decoding ENRs, fork digests and network presets, the SSZ containers and their
 //! `ssz_snappy` and gossip codecs (bounded against hostile input), the attestation-subnet maths,
+//! validator estimates ([`estimate_validators`]), address classification ([`AddressKind`]),
 //! the events the sentry emits and the four traits ([`Crawler`], [`Handshaker`],
 //! [`SubnetProbe`], [`EventSink`]) that the other crates implement. It depends on neither tokio,
 //! libp2p nor NATS.

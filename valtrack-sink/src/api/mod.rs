@@ -12,7 +12,8 @@
 //!
 //! Without an `X-API-Key` header a request gets the public view: no IP, ENR or multiaddr, and
 //! latitude/longitude rounded to one decimal. A valid key gets everything; an invalid key is
-//! refused with 401. Every error is JSON: `{"error": "…"}`.
+//! refused with 401. Every error is JSON: `{"error": "…"}`. At most
+//! [`MAX_CONCURRENT_REQUESTS`] are served at once; more get 503.
 
 mod keys;
 mod openapi;
@@ -45,11 +46,15 @@ pub const DEFAULT_PEERS_LIMIT: u64 = 100;
 pub const DEFAULT_VALIDATORS_LIMIT: u64 = 1_000;
 /// Estimates of a peer's history returned by `GET /peers/{peer_id}`.
 pub const PEER_HISTORY_LIMIT: u64 = 100;
+/// Requests served at once; more are answered 503 at once (each request may hold a blocking
+/// store thread).
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
 
 #[derive(Debug, Clone)]
 struct AppState {
     store: Arc<TrackerStore>,
     keys: Arc<ApiKeys>,
+    inflight: Arc<tokio::sync::Semaphore>,
 }
 
 /// Which view a request gets.
@@ -108,6 +113,7 @@ pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
     let state = AppState {
         store,
         keys: Arc::new(keys),
+        inflight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS)),
     };
     Router::new()
         .route("/validators", get(validators))
@@ -149,6 +155,13 @@ pub async fn serve(
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Ok(_permit) = Arc::clone(&state.inflight).try_acquire_owned() else {
+        return ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "too many requests in flight".into(),
+        }
+        .into_response();
+    };
     let access = match req.headers().get(API_KEY_HEADER) {
         None => Access::Public,
         Some(key) if state.keys.check(key.as_bytes()) => Access::Admin,

@@ -12,7 +12,8 @@ use crate::tracker::store::TrackerStore;
 ///
 /// [`send`](EventSink::send) applies the event at once on a blocking thread (so the HTTP API
 /// sees it), without fsync; [`flush`](EventSink::flush) makes every event sent so far durable.
-/// Clone it freely: clones share the store.
+/// Flush regularly (e.g. every few seconds, as the consumer does before acking): the database
+/// reclaims space only at durable commits. Clone it freely: clones share the store.
 #[derive(Debug, Clone)]
 pub struct TrackerSink {
     store: Arc<TrackerStore>,

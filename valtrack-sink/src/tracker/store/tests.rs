@@ -264,3 +264,48 @@ async fn sink_is_durable_across_reopen() {
     assert_eq!(rec.estimate.map(|e| e.estimated_validators), Some(33));
     assert_eq!(store.history(&peer(1), 10).unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn derived_estimates_flow_from_a_handshake_into_the_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let sink = crate::TrackerSink::new(Arc::clone(&store));
+    let p = peer(6);
+    let agent = "teku/teku/v24.1.0/linux-x86_64/jdk";
+    let valtrack_core::Event::Metadata(mut hs) =
+        handshake(p, 50, "/ip4/81.2.69.3/tcp/9000", agent, 20)
+    else {
+        unreachable!("handshake builds a metadata event")
+    };
+    // The peer advertises its node-id backbone and subscribes to three more subnets.
+    let epoch = 400_000;
+    let backbone = valtrack_core::compute_subscribed_attnets(&p.node_id(), epoch);
+    let mut subscribed = backbone;
+    for s in (0..64).filter(|s| !backbone.contains(*s)).take(3) {
+        subscribed.insert(s);
+    }
+    hs.metadata.as_mut().unwrap().attnets = backbone;
+    let row =
+        valtrack_core::ValidatorMetadataEvent::from_metadata_event(&hs, epoch, Some(subscribed), 0)
+            .unwrap();
+    sink.send(valtrack_core::Event::Metadata(hs)).await.unwrap();
+    sink.send(valtrack_core::Event::ValidatorMetadata(row))
+        .await
+        .unwrap();
+    sink.flush().await.unwrap();
+
+    let rec = store.peer(&p).unwrap().unwrap();
+    assert_eq!(rec.client.map(|c| c.kind), Some(ClientKind::Teku));
+    let est = rec.estimate.unwrap();
+    assert_eq!(est.epoch, epoch);
+    // cgc 20: 640..=671 ETH → 20 validators at 32 ETH; 3 short-lived subnets agree.
+    assert_eq!(est.estimated_validators, 20);
+    assert_eq!(est.short_lived_subnets, 3);
+    assert!(est.matches_node_id_prediction);
+    assert_eq!(
+        (est.stake_min_eth, est.stake_max_eth),
+        (Some(640), Some(671))
+    );
+    assert_eq!(est.method, valtrack_core::EstimateMethod::Combined);
+    assert_eq!(store.estimates(0, u64::MAX, 10).unwrap(), vec![est]);
+}

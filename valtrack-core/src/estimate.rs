@@ -269,12 +269,14 @@ pub struct ValidatorEstimate {
     /// Whether the node looks like a pre-revamp client (its long-lived subnets are known, match
     /// no prediction near the epoch, and are not all 64).
     pub legacy_scheme: bool,
-    /// Subscribed subnets beyond the predicted backbone.
+    /// Subscribed subnets beyond the predicted backbone (beyond the advertised long-lived
+    /// subnets for a legacy node).
     pub short_lived_subnets: AttestationSubnets,
     /// The node advertises or subscribes to all 64 subnets.
     pub all_subnets: bool,
-    /// Validators the short-lived subnets require (`None` when subscriptions are unknown, the
-    /// node is on all subnets, or it follows the legacy scheme).
+    /// Validators the short-lived subnets require (`None` when subscriptions are unknown or
+    /// the node is on all subnets). For a legacy node the short-lived subnets are those beyond
+    /// its own long-lived subnets rather than beyond the prediction.
     pub short_lived_lower_bound: Option<u64>,
     /// What the custody group count says.
     pub custody: CustodySignal,

@@ -19,8 +19,9 @@ pub use valtrack_core::{AddressKind, Location};
 use valtrack_core::{EventKind, EventMeta, PeerLocationEvent};
 
 /// Autonomous systems of well-known cloud and hosting providers: a node in one of them runs in
-/// a data centre, not at home. The list is a documented heuristic (from the providers' own
-/// published ASNs and PeeringDB), not complete.
+/// a data centre, not at home. The list is a heuristic: commonly cited ASNs of these
+/// providers, not checked against a registry when it was written, and not complete (regional
+/// hosters are missing). Extend it rather than trusting it blindly.
 pub const HOSTING_ASNS: &[(u32, &str)] = &[
     (16509, "Amazon (AWS)"),
     (14618, "Amazon (AWS)"),
@@ -47,7 +48,6 @@ pub const HOSTING_ASNS: &[(u32, &str)] = &[
     (132203, "Tencent Cloud"),
     (45090, "Tencent Cloud"),
     (12876, "Scaleway"),
-    (29447, "Scaleway (Online)"),
     (13335, "Cloudflare"),
     (36352, "ColoCrossing"),
     (62567, "DigitalOcean"),

@@ -4,7 +4,7 @@
 //!
 //! On NATS (subject `valtrack.<kind>`, e.g. `valtrack.discovery`) each message is one
 //! [`Event`] as a JSON object. The `kind` field names the variant (`discovery`, `metadata`,
-//! `validator_metadata`, `attestation`); the common fields ([`EventMeta`]) sit at the top level
+//! `validator_metadata`, `attestation`, `peer_location`); the common fields ([`EventMeta`]) sit at the top level
 //! beside the variant's own. Conventions:
 //!
 //! - `timestamp` is unix milliseconds; durations are whole milliseconds (`*_ms`);
@@ -39,6 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::client::ClientInfo;
 use crate::enr_info::{EnrClass, EnrInfo};
 use crate::error::EnrFieldError;
+use crate::location::Location;
 use crate::peer_id::PeerId;
 use crate::primitives::{
     AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
@@ -114,15 +115,18 @@ pub enum EventKind {
     ValidatorMetadata,
     /// [`AttestationEvent`].
     Attestation,
+    /// [`PeerLocationEvent`].
+    PeerLocation,
 }
 
 impl EventKind {
     /// Every kind.
-    pub const ALL: [Self; 4] = [
+    pub const ALL: [Self; 5] = [
         Self::Discovery,
         Self::Metadata,
         Self::ValidatorMetadata,
         Self::Attestation,
+        Self::PeerLocation,
     ];
 
     /// The snake-case name (`validator_metadata`), used in subjects.
@@ -132,6 +136,7 @@ impl EventKind {
             Self::Metadata => "metadata",
             Self::ValidatorMetadata => "validator_metadata",
             Self::Attestation => "attestation",
+            Self::PeerLocation => "peer_location",
         }
     }
 
@@ -142,6 +147,7 @@ impl EventKind {
             Self::Metadata => "metadata_events",
             Self::ValidatorMetadata => "validator_metadata_events",
             Self::Attestation => "attestation_events",
+            Self::PeerLocation => "peer_locations",
         }
     }
 }
@@ -161,6 +167,8 @@ pub enum Event {
     ValidatorMetadata(ValidatorMetadataEvent),
     /// An attestation a peer delivered first.
     Attestation(AttestationEvent),
+    /// Where a peer's address is (GeoIP enrichment).
+    PeerLocation(PeerLocationEvent),
 }
 
 impl Event {
@@ -171,6 +179,7 @@ impl Event {
             Self::Metadata(e) => &e.meta,
             Self::ValidatorMetadata(e) => &e.meta,
             Self::Attestation(e) => &e.meta,
+            Self::PeerLocation(e) => &e.meta,
         }
     }
 
@@ -181,6 +190,7 @@ impl Event {
             Self::Metadata(_) => EventKind::Metadata,
             Self::ValidatorMetadata(_) => EventKind::ValidatorMetadata,
             Self::Attestation(_) => EventKind::Attestation,
+            Self::PeerLocation(_) => EventKind::PeerLocation,
         }
     }
 
@@ -654,6 +664,17 @@ pub struct AttestationEvent {
     /// Attribution evidence, when the delivering peer is a likely origin.
     #[serde(default)]
     pub evidence: Option<AttributionEvidence>,
+}
+
+/// Where a peer's address is, from GeoIP databases (the `peer_locations` table).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct PeerLocationEvent {
+    /// Common fields (the located peer).
+    #[serde(flatten)]
+    pub meta: EventMeta,
+    /// The location.
+    #[serde(flatten)]
+    pub location: Location,
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 //! which validators stand behind it. This crate holds everything in that pipeline that is pure
 //! computation: decoding ENRs, fork digests and network presets, the SSZ containers and their
 //! `ssz_snappy` and gossip codecs (bounded against hostile input), the attestation-subnet maths,
+//! validator estimates ([`estimate_validators`]), address classification ([`AddressKind`]),
 //! the events the sentry emits and the four traits ([`Crawler`], [`Handshaker`],
 //! [`SubnetProbe`], [`EventSink`]) that the other crates implement. It depends on neither tokio,
 //! libp2p nor NATS.
@@ -33,7 +34,9 @@ mod codec;
 pub mod constants;
 mod enr_info;
 mod error;
+mod estimate;
 mod events;
+mod location;
 mod network;
 mod peer_id;
 mod primitives;
@@ -57,12 +60,19 @@ pub use error::{
     BoxError, CodecError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError,
     HandshakeStage, ParseHexError, PeerIdError, SinkError, SszError, TopicError, VarintError,
 };
+pub use estimate::{
+    estimate_validators, matches_prediction_near, short_lived_subnets, stake_bound, CustodySignal,
+    EstimateInput, StakeBound, ValidatorEstimate, CONFIDENCE_ATTRIBUTION, CONFIDENCE_CAP,
+    CONFIDENCE_CGC_EXACT, CONFIDENCE_CGC_MAX, CONFIDENCE_CGC_MIN, CONFIDENCE_CGC_NONE,
+    CONFIDENCE_LEGACY, CONFIDENCE_SHORT_LIVED, ETH_PER_CUSTODY_GROUP, ETH_PER_VALIDATOR,
+};
 pub use events::{
     AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
     DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
-    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, StatusInfo,
-    Transport, ValidatorMetadataEvent,
+    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent,
+    StatusInfo, Transport, ValidatorMetadataEvent,
 };
+pub use location::{AddressKind, Location};
 pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
     genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConsensusConfig,

@@ -1,5 +1,6 @@
-//! valtrack's [`EventSink`](valtrack_core::EventSink)s: Parquet datasets, JSON lines, an
-//! in-process channel and a fan-out.
+//! valtrack's [`EventSink`](valtrack_core::EventSink)s (Parquet datasets, JSON lines, an
+//! in-process channel, a fan-out, the tracker store), GeoIP enrichment and the tracker's HTTP
+//! API.
 //!
 //! # Architecture
 //!
@@ -11,6 +12,13 @@
 //! in-process code through a bounded channel; [`FanoutSink`] sends each event to several
 //! sinks chosen at run time (`Box<dyn DynEventSink>`). The crate knows nothing of libp2p or
 //! discv5: it depends on `valtrack-core` and the storage crates only.
+//!
+//! [`TrackerSink`] keeps a [`TrackerStore`] (an embedded `redb` file that survives restarts)
+//! up to date: per peer its latest identity, [`Location`], latest validator estimate with a
+//! bounded history, and attribution counts. [`GeoIp`] locates addresses from MaxMind-format
+//! City and ASN databases (never an online API). [`serve`] answers HTTP queries over the store
+//! (`/validators`, `/peers`, `/peers/{peer_id}`, `/stats`, `/healthz`, `/openapi.json`) with a
+//! public view and an admin view unlocked by [`ApiKeys`].
 //!
 //! # Tables
 //!
@@ -45,13 +53,18 @@
 //! * `attestation_events`: `form: Utf8`, `subnet`, `slot`, `committee_index: UInt64`,
 //!   `attester_index`, `aggregation_bit: UInt64?`, `target_epoch: UInt64`,
 //!   `beacon_block_root: Utf8`, `first_seen_delay_ms: Int64`, `evidence: Utf8?`.
+//! * `peer_locations`: `ip: Utf8`, `address_kind: Utf8` (`public`, `private`, `loopback`,
+//!   …), `country`, `city: Utf8?`, `latitude`, `longitude: Float64?`, `asn: UInt32?`,
+//!   `as_org: Utf8?`, `hosting: Boolean`.
 //!
 //! [`schema`] returns each table's Arrow schema.
 //!
 //! # Feature flags
 //!
-//! None yet: every sink here is always built. (The NATS JetStream sink will come behind a
-//! `nats` feature.)
+//! * `api` (default): the tracker's HTTP API ([`serve`], [`router`], [`ApiKeys`]) with axum.
+//!
+//! Every sink, the tracker store and GeoIP are always built. (The NATS JetStream sink will come
+//! behind a `nats` feature.)
 //!
 //! # Example
 //!
@@ -79,21 +92,78 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! The tracker and its API:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use valtrack_core::{Event, EventSink, PeerId};
+//! use valtrack_sink::{serve, ApiKeys, TrackerSink, TrackerStore};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! # let json = r#"{"kind":"discovery","event_id":"00","crawler_id":"c1","crawler_location":"eu",
+//! #   "timestamp":1,"peer_id":"16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW",
+//! #   "node_id":"ef4cf7caa876063f4b8a8d1dad0f58fe9cd0ce945abba6b85dbf31c5fac98269","enr":null,
+//! #   "reason":"first_seen","seq":1,"class":"no_eth2","attnets":[3,4]}"#;
+//! let dir = std::env::temp_dir().join(format!("valtrack-tracker-doc-{}", std::process::id()));
+//! std::fs::create_dir_all(&dir)?;
+//! let store = Arc::new(TrackerStore::open(dir.join("tracker.redb"))?);
+//! // Add `.with_geoip(Arc::new(GeoIp::open(Some(city), Some(asn))?))` to locate peers.
+//! let sink = TrackerSink::new(Arc::clone(&store));
+//! sink.send(Event::from_json(json.as_bytes())?).await?;
+//! sink.flush().await?; // durable
+//!
+//! let peer: PeerId = "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW".parse()?;
+//! let record = store.peer(&peer)?.expect("the peer is tracked");
+//! assert_eq!(record.attnets.map(|a| a.subnets()), Some(vec![3, 4]));
+//!
+//! // The HTTP API, until `shutdown` resolves.
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+//! let (stop, shutdown) = tokio::sync::oneshot::channel::<()>();
+//! let server = tokio::spawn(serve(listener, store, ApiKeys::none(), async {
+//!     let _ = shutdown.await;
+//! }));
+//! let _ = stop.send(());
+//! server.await??;
+//! # std::fs::remove_dir_all(&dir)?;
+//! # Ok(())
+//! # }
+//! ```
 
+#[cfg(feature = "api")]
+mod api;
 mod channel;
 mod error;
 mod fanout;
+mod geoip;
 mod jsonl;
 mod parquet_sink;
+mod tracker;
 
+#[cfg(feature = "api")]
+pub use crate::api::{
+    openapi, router, serve, ApiKeys, API_KEY_HEADER, DEFAULT_PEERS_LIMIT, DEFAULT_VALIDATORS_LIMIT,
+    MAX_API_KEYS, MAX_CONCURRENT_REQUESTS, MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN,
+    PEER_HISTORY_LIMIT,
+};
 pub use crate::channel::ChannelSink;
-pub use crate::error::ParquetConfigError;
+#[cfg(feature = "api")]
+pub use crate::error::ApiKeysError;
+pub use crate::error::{ParquetConfigError, TrackerError};
 pub use crate::fanout::FanoutSink;
+pub use crate::geoip::{
+    is_hosting_asn, AddressKind, GeoIp, GeoIpError, Location, HOSTING_ASNS, MAX_GEO_STRING_LEN,
+};
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 pub use crate::parquet_sink::{
     schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
     DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+};
+pub use crate::tracker::{
+    EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
+    DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE,
 };
 
 /// A small discovery event for unit tests, at `timestamp`.

@@ -102,7 +102,20 @@ fn all_events() -> Vec<Event> {
         first_seen_delay_ms: 4100,
         evidence: Some(AttributionEvidence::UnsubscribedSubnet),
     });
-    vec![discovery, metadata, failed, vm, att]
+    let loc = Event::PeerLocation(PeerLocationEvent {
+        meta: meta(EventKind::PeerLocation, &info),
+        location: Location {
+            country: Some("US".into()),
+            city: Some("Columbus".into()),
+            latitude: Some(39.9612),
+            longitude: Some(-82.9988),
+            asn: Some(16509),
+            as_org: Some("AMAZON-02".into()),
+            hosting: true,
+            ..Location::unknown("3.17.30.69".parse().unwrap())
+        },
+    });
+    vec![discovery, metadata, failed, vm, att, loc]
 }
 
 #[test]
@@ -144,6 +157,14 @@ fn wire_format_is_documented_shape() {
     assert_eq!(d["next_fork_epoch"], u64::MAX);
     assert_eq!(events[3].subject(), "valtrack.validator_metadata");
     assert_eq!(events[3].kind().table(), "validator_metadata_events");
+    let l: serde_json::Value = serde_json::from_slice(&events[5].to_json()).unwrap();
+    assert_eq!(l["kind"], "peer_location");
+    assert_eq!(l["ip"], "3.17.30.69");
+    assert_eq!(l["kind"], "peer_location", "the tag, not the address kind");
+    assert_eq!(l["address_kind"], "public");
+    assert_eq!(l["asn"], 16509);
+    assert_eq!(events[5].subject(), "valtrack.peer_location");
+    assert_eq!(events[5].kind().table(), "peer_locations");
 }
 
 #[test]

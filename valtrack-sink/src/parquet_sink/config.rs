@@ -21,7 +21,7 @@ pub const DEFAULT_ROW_GROUP_BYTES: usize = 32 * 1024 * 1024;
 pub const DEFAULT_BATCH_ROWS: usize = 1024;
 /// Default [`ParquetSinkConfigBuilder::channel_capacity`]: 4,096 events.
 pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
-/// Default [`ParquetSinkConfigBuilder::max_open_files`]: 16 (four tables, a few dates each).
+/// Default [`ParquetSinkConfigBuilder::max_open_files`]: 16 (five tables, a few dates each).
 pub const DEFAULT_MAX_OPEN_FILES: usize = 16;
 /// Default [`ParquetSinkConfigBuilder::zstd_level`]: 3 (zstd's own default).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;

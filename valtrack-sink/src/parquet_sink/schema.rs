@@ -1,4 +1,4 @@
-//! The Arrow schemas of the four event tables, and events → `RecordBatch`.
+//! The Arrow schemas of the event tables, and events → `RecordBatch`.
 //!
 //! One function per table builds both: [`schema`] is the schema of an empty batch, so the
 //! schema and the encoder cannot disagree.
@@ -6,15 +6,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayRef, BooleanArray, Float32Array, Int64Array, ListBuilder, RecordBatch, StringArray,
-    StringBuilder, TimestampMillisecondArray, UInt16Array, UInt64Array, UInt8Array, UInt8Builder,
+    ArrayRef, BooleanArray, Float32Array, Float64Array, Int64Array, ListBuilder, RecordBatch,
+    StringArray, StringBuilder, TimestampMillisecondArray, UInt16Array, UInt32Array, UInt64Array,
+    UInt8Array, UInt8Builder,
 };
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use serde::Serialize;
 use valtrack_core::{
     AttestationEvent, AttestationSubnets, DiscoveryEvent, Event, EventKind, EventMeta,
-    MetadataEvent, SyncSubnets, ValidatorMetadataEvent,
+    MetadataEvent, PeerLocationEvent, SyncSubnets, ValidatorMetadataEvent,
 };
 
 /// The time zone of every `timestamp` column.
@@ -63,6 +64,15 @@ pub(crate) fn encode(kind: EventKind, events: &[Event]) -> Result<RecordBatch, A
                 .iter()
                 .filter_map(|e| match e {
                     Event::Attestation(d) => Some(d),
+                    _ => None,
+                })
+                .collect::<Vec<_>>(),
+        ),
+        EventKind::PeerLocation => peer_location(
+            &events
+                .iter()
+                .filter_map(|e| match e {
+                    Event::PeerLocation(d) => Some(d),
                     _ => None,
                 })
                 .collect::<Vec<_>>(),
@@ -132,6 +142,16 @@ impl Columns {
 
     fn u8_opt(&mut self, name: &str, values: impl IntoIterator<Item = Option<u8>>) {
         let array: UInt8Array = values.into_iter().collect();
+        self.push(name, true, Arc::new(array));
+    }
+
+    fn u32_opt(&mut self, name: &str, values: impl IntoIterator<Item = Option<u32>>) {
+        let array: UInt32Array = values.into_iter().collect();
+        self.push(name, true, Arc::new(array));
+    }
+
+    fn f64_opt(&mut self, name: &str, values: impl IntoIterator<Item = Option<f64>>) {
+        let array: Float64Array = values.into_iter().collect();
         self.push(name, true, Arc::new(array));
     }
 
@@ -392,6 +412,22 @@ fn attestation(events: &[&AttestationEvent]) -> Result<RecordBatch, ArrowError> 
     );
     c.i64("first_seen_delay_ms", it().map(|e| e.first_seen_delay_ms));
     c.utf8_opt("evidence", it().map(|e| e.evidence.as_ref().map(name)));
+    c.finish()
+}
+
+fn peer_location(events: &[&PeerLocationEvent]) -> Result<RecordBatch, ArrowError> {
+    let mut c = Columns::default();
+    let it = || events.iter().copied().map(|e| &e.location);
+    c.meta(events.iter().map(|e| &e.meta));
+    c.utf8("ip", it().map(|l| l.ip.to_string()));
+    c.utf8("address_kind", it().map(|l| name(&l.kind)));
+    c.utf8_opt("country", it().map(|l| l.country.clone()));
+    c.utf8_opt("city", it().map(|l| l.city.clone()));
+    c.f64_opt("latitude", it().map(|l| l.latitude));
+    c.f64_opt("longitude", it().map(|l| l.longitude));
+    c.u32_opt("asn", it().map(|l| l.asn));
+    c.utf8_opt("as_org", it().map(|l| l.as_org.clone()));
+    c.bool("hosting", it().map(|l| l.hosting));
     c.finish()
 }
 

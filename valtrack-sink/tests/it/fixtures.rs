@@ -4,8 +4,8 @@ use valtrack_core::{
     AttestationEvent, AttestationForm, AttestationSubnets, AttributionEvidence, ClientInfo,
     Direction, DiscoveryEvent, DiscoveryReason, EnrClass, EnrInfo, EstimateMethod, Event,
     EventKind, EventMeta, ForkDigest, HandshakeErrorKind, HandshakeFailure, HandshakeTimingsMs,
-    MetaDataInfo, MetadataEvent, Muxer, StatusInfo, SyncSubnets, Transport, ValidatorMetadataEvent,
-    Version,
+    Location, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent, StatusInfo, SyncSubnets,
+    Transport, ValidatorMetadataEvent, Version,
 };
 
 /// A Lighthouse mainnet bootnode (from the consensus-specs bootnode list).
@@ -138,6 +138,28 @@ pub(crate) fn attestation(i: u64) -> Event {
     })
 }
 
+/// Even `i`: a located public address (AWS, US); odd `i`: a private one.
+pub(crate) fn peer_location(i: u64) -> Event {
+    let location = if i.is_multiple_of(2) {
+        Location {
+            country: Some("US".into()),
+            city: Some("Columbus".into()),
+            latitude: Some(39.9612),
+            longitude: Some(-82.9988),
+            asn: Some(16509),
+            as_org: Some("AMAZON-02".into()),
+            hosting: true,
+            ..Location::unknown("3.17.30.69".parse().expect("an IP"))
+        }
+    } else {
+        Location::unknown("192.168.0.1".parse().expect("an IP"))
+    };
+    Event::PeerLocation(PeerLocationEvent {
+        meta: meta(EventKind::PeerLocation, i, T0 + i),
+        location,
+    })
+}
+
 /// `n` events of each kind, interleaved.
 pub(crate) fn all(n: u64) -> Vec<Event> {
     (0..n)
@@ -147,6 +169,7 @@ pub(crate) fn all(n: u64) -> Vec<Event> {
                 metadata(i),
                 validator_metadata(i),
                 attestation(i),
+                peer_location(i),
             ]
         })
         .collect()

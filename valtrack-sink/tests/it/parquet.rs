@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use arrow::array::{
-    Array, AsArray, BooleanArray, Float32Array, Int64Array, ListArray, RecordBatch, StringArray,
-    TimestampMillisecondArray, UInt16Array, UInt64Array, UInt8Array,
+    Array, AsArray, BooleanArray, Float32Array, Float64Array, Int64Array, ListArray, RecordBatch,
+    StringArray, TimestampMillisecondArray, UInt16Array, UInt32Array, UInt64Array, UInt8Array,
 };
 use arrow::datatypes::{DataType, TimeUnit};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -118,7 +118,11 @@ async fn every_kind_round_trips_with_typed_columns() {
     // Layout: <table>/date=YYYY-MM-DD/part-<ms>-<seq>.parquet, no temporary files left.
     let all = files(dir);
     assert!(all.iter().all(|p| !is_tmp(p)), "tmp files left: {all:?}");
-    assert_eq!(all.len(), 4, "one file per table: {all:?}");
+    assert_eq!(
+        all.len(),
+        EventKind::ALL.len(),
+        "one file per table: {all:?}"
+    );
     for kind in EventKind::ALL {
         let files = parquet_files(&dir.join(kind.table()));
         assert_eq!(files.len(), 1);
@@ -269,6 +273,19 @@ async fn every_kind_round_trips_with_typed_columns() {
         col::<StringArray>(&a, "evidence").value(0),
         "unsubscribed_subnet"
     );
+
+    // peer_locations
+    let l = concat(&read_table(dir, EventKind::PeerLocation));
+    assert_eq!(col::<StringArray>(&l, "ip").value(0), "3.17.30.69");
+    assert_eq!(col::<StringArray>(&l, "address_kind").value(0), "public");
+    assert_eq!(col::<StringArray>(&l, "address_kind").value(1), "private");
+    assert_eq!(col::<StringArray>(&l, "country").value(0), "US");
+    assert!(col::<StringArray>(&l, "country").is_null(1));
+    assert_eq!(col::<Float64Array>(&l, "latitude").value(0), 39.9612);
+    assert_eq!(col::<UInt32Array>(&l, "asn").value(0), 16509);
+    assert!(col::<UInt32Array>(&l, "asn").is_null(1));
+    assert!(col::<BooleanArray>(&l, "hosting").value(0));
+    assert!(!col::<BooleanArray>(&l, "hosting").value(1));
 }
 
 #[tokio::test]

@@ -45,6 +45,7 @@ async fn pyarrow_reads_the_dataset() {
             "metadata_events=40",
             "validator_metadata_events=40",
             "attestation_events=40",
+            "peer_locations=40",
         ])
         .output()
         .unwrap();

@@ -1,0 +1,326 @@
+//! The tracker's HTTP API (axum): validator estimates, peers, aggregates, health and the OpenAPI
+//! description, with a public and an admin view.
+//!
+//! | route | answer |
+//! |---|---|
+//! | `GET /validators?from=&to=&limit=` | estimates with `from <= timestamp <= to` (RFC 3339 or unix ms) |
+//! | `GET /peers?limit=&offset=` | a page of peers, ordered by peer id |
+//! | `GET /peers/{peer_id}` | one peer and its estimate history (404 unknown, 400 malformed) |
+//! | `GET /stats` | counts by client, country, ASN and fork digest |
+//! | `GET /healthz` | `{"status":"ok"}` when the store answers |
+//! | `GET /openapi.json` | the OpenAPI 3 description of the above |
+//!
+//! Without an `X-API-Key` header a request gets the public view: no IP, ENR or multiaddr, and
+//! latitude/longitude rounded to one decimal. A valid key gets everything; an invalid key is
+//! refused with 401. Every error is JSON: `{"error": "…"}`. At most
+//! [`MAX_CONCURRENT_REQUESTS`] are served at once; more get 503.
+
+mod keys;
+mod openapi;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::UNIX_EPOCH;
+
+use axum::extract::rejection::QueryRejection;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::json;
+use tracing::{info, warn};
+use valtrack_core::PeerId;
+
+pub use keys::{ApiKeys, API_KEY_HEADER, MAX_API_KEYS, MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN};
+pub use openapi::openapi;
+
+use crate::error::TrackerError;
+use crate::tracker::TrackerStore;
+
+/// Peers per page when `limit` is not given.
+pub const DEFAULT_PEERS_LIMIT: u64 = 100;
+/// Estimates per answer when `limit` is not given.
+pub const DEFAULT_VALIDATORS_LIMIT: u64 = 1_000;
+/// Estimates of a peer's history returned by `GET /peers/{peer_id}`.
+pub const PEER_HISTORY_LIMIT: u64 = 100;
+/// Requests served at once; more are answered 503 at once (each request may hold a blocking
+/// store thread).
+pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+
+#[derive(Debug, Clone)]
+struct AppState {
+    store: Arc<TrackerStore>,
+    keys: Arc<ApiKeys>,
+    inflight: Arc<tokio::sync::Semaphore>,
+}
+
+/// Which view a request gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Access {
+    Public,
+    Admin,
+}
+
+/// An error answer: a status and `{"error": message}`.
+#[derive(Debug)]
+struct ApiError {
+    status: StatusCode,
+    message: String,
+}
+
+impl ApiError {
+    fn bad_request(message: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::BAD_REQUEST,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<TrackerError> for ApiError {
+    fn from(error: TrackerError) -> Self {
+        warn!(target: "valtrack::api", %error, "tracker store failed");
+        Self {
+            status: StatusCode::INTERNAL_SERVER_ERROR,
+            message: "tracker store failed".into(),
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (self.status, Json(json!({ "error": self.message }))).into_response()
+    }
+}
+
+/// Runs a blocking store query.
+async fn blocking<T: Send + 'static>(
+    store: &Arc<TrackerStore>,
+    f: impl FnOnce(&TrackerStore) -> Result<T, TrackerError> + Send + 'static,
+) -> Result<T, ApiError> {
+    let store = Arc::clone(store);
+    tokio::task::spawn_blocking(move || f(&store))
+        .await
+        .map_err(TrackerError::from)?
+        .map_err(ApiError::from)
+}
+
+/// The router, for embedding in a larger axum application.
+pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
+    let state = AppState {
+        store,
+        keys: Arc::new(keys),
+        inflight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS)),
+    };
+    Router::new()
+        .route("/validators", get(validators))
+        .route("/peers", get(peers))
+        .route("/peers/{peer_id}", get(peer))
+        .route("/stats", get(stats))
+        .route("/healthz", get(healthz))
+        .route("/openapi.json", get(openapi_json))
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .with_state(state)
+}
+
+/// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in
+/// flight and returns.
+///
+/// ```no_run
+/// # async fn run() -> std::io::Result<()> {
+/// use std::sync::Arc;
+/// use valtrack_sink::{serve, ApiKeys, TrackerStore};
+///
+/// let store = Arc::new(TrackerStore::open("tracker.redb").expect("store opens"));
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+/// // Until the process is stopped; pass a signal or a oneshot receiver to stop it cleanly.
+/// serve(listener, store, ApiKeys::none(), std::future::pending()).await
+/// # }
+/// ```
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    store: Arc<TrackerStore>,
+    keys: ApiKeys,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    if let Ok(addr) = listener.local_addr() {
+        info!(target: "valtrack::api", %addr, keys = keys.len(), "tracker API listening");
+    }
+    axum::serve(listener, router(store, keys))
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    let Ok(_permit) = Arc::clone(&state.inflight).try_acquire_owned() else {
+        return ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "too many requests in flight".into(),
+        }
+        .into_response();
+    };
+    let access = match req.headers().get(API_KEY_HEADER) {
+        None => Access::Public,
+        Some(key) if state.keys.check(key.as_bytes()) => Access::Admin,
+        Some(_) => {
+            return ApiError {
+                status: StatusCode::UNAUTHORIZED,
+                message: "invalid API key".into(),
+            }
+            .into_response()
+        }
+    };
+    req.extensions_mut().insert(access);
+    next.run(req).await
+}
+
+/// A time bound: unix milliseconds, or RFC 3339 (`2026-01-07T01:01:11Z`).
+fn parse_time(name: &str, value: &str) -> Result<u64, ApiError> {
+    let value = value.trim();
+    if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
+        return value.parse::<u64>().map_err(|_| {
+            ApiError::bad_request(format!(
+                "{name}: {value:?} is too large for unix milliseconds"
+            ))
+        });
+    }
+    let time = humantime::parse_rfc3339_weak(value).map_err(|e| {
+        ApiError::bad_request(format!(
+            "{name}: {value:?} is neither unix milliseconds nor RFC 3339 ({e})"
+        ))
+    })?;
+    let ms = time
+        .duration_since(UNIX_EPOCH)
+        .map_err(|_| ApiError::bad_request(format!("{name}: {value:?} is before 1970")))?
+        .as_millis();
+    u64::try_from(ms).map_err(|_| ApiError::bad_request(format!("{name}: {value:?} is too late")))
+}
+
+fn parse_u64(name: &str, value: Option<&str>, default: u64) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(v) => v.trim().parse().map_err(|_| {
+            ApiError::bad_request(format!("{name}: {v:?} is not a non-negative integer"))
+        }),
+    }
+}
+
+fn query<T>(q: Result<Query<T>, QueryRejection>) -> Result<T, ApiError> {
+    q.map(|Query(t)| t)
+        .map_err(|e| ApiError::bad_request(format!("bad query string: {}", e.body_text())))
+}
+
+#[derive(Debug, Deserialize)]
+struct ValidatorsQuery {
+    from: Option<String>,
+    to: Option<String>,
+    limit: Option<String>,
+}
+
+async fn validators(
+    State(state): State<AppState>,
+    q: Result<Query<ValidatorsQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let from = q
+        .from
+        .as_deref()
+        .map(|v| parse_time("from", v))
+        .transpose()?
+        .unwrap_or(0);
+    let to =
+        q.to.as_deref()
+            .map(|v| parse_time("to", v))
+            .transpose()?
+            .unwrap_or(u64::MAX);
+    if from > to {
+        return Err(ApiError::bad_request("from is after to"));
+    }
+    let max = state.store.config().max_page;
+    let limit = parse_u64("limit", q.limit.as_deref(), DEFAULT_VALIDATORS_LIMIT)?;
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
+    }
+    let estimates = blocking(&state.store, move |s| s.estimates(from, to, limit)).await?;
+    Ok(Json(json!({
+        "from": from,
+        "to": to,
+        "count": estimates.len(),
+        "estimates": estimates,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct PeersQuery {
+    limit: Option<String>,
+    offset: Option<String>,
+}
+
+async fn peers(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    q: Result<Query<PeersQuery>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let q = query(q)?;
+    let max = state.store.config().max_page;
+    let limit = parse_u64("limit", q.limit.as_deref(), DEFAULT_PEERS_LIMIT)?;
+    if limit == 0 || limit > max {
+        return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
+    }
+    let offset = parse_u64("offset", q.offset.as_deref(), 0)?;
+    let mut page = blocking(&state.store, move |s| s.peers(limit, offset)).await?;
+    if access == Access::Public {
+        for p in &mut page.peers {
+            *p = p.public_view();
+        }
+    }
+    Ok(Json(page).into_response())
+}
+
+async fn peer(
+    State(state): State<AppState>,
+    Extension(access): Extension<Access>,
+    Path(peer_id): Path<String>,
+) -> Result<Response, ApiError> {
+    let peer_id: PeerId = peer_id
+        .parse()
+        .map_err(|e| ApiError::bad_request(format!("malformed peer id: {e}")))?;
+    let found = blocking(&state.store, move |s| {
+        Ok(match s.peer(&peer_id)? {
+            Some(rec) => Some((rec, s.history(&peer_id, PEER_HISTORY_LIMIT)?)),
+            None => None,
+        })
+    })
+    .await?;
+    let Some((mut rec, history)) = found else {
+        return Err(ApiError {
+            status: StatusCode::NOT_FOUND,
+            message: format!("peer {peer_id} is not known"),
+        });
+    };
+    if access == Access::Public {
+        rec = rec.public_view();
+    }
+    Ok(Json(json!({ "peer": rec, "history": history })).into_response())
+}
+
+async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
+    let stats = blocking(&state.store, |s| s.stats()).await?;
+    Ok(Json(stats).into_response())
+}
+
+async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
+    blocking(&state.store, |s| s.peers(1, 0)).await?;
+    Ok(Json(json!({ "status": "ok" })).into_response())
+}
+
+async fn openapi_json() -> Response {
+    Json(openapi()).into_response()
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,315 @@
+//! The API over real HTTP on port 0, with a minimal HTTP/1.1 client (no client crate needed).
+
+use std::net::SocketAddr;
+use std::path::Path;
+
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::oneshot;
+use valtrack_core::DiscoveryReason;
+
+use super::{serve, ApiKeys, Arc, TrackerStore};
+use crate::geoip::GeoIp;
+use crate::tracker::fixtures::{discovery, estimate, handshake, peer};
+
+const KEY: &str = "admin-key-0123456789";
+
+struct Server {
+    addr: SocketAddr,
+    stop: Option<oneshot::Sender<()>>,
+    task: tokio::task::JoinHandle<std::io::Result<()>>,
+}
+
+impl Server {
+    async fn start(store: Arc<TrackerStore>) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (tx, rx) = oneshot::channel();
+        let keys = ApiKeys::from_keys([KEY]).unwrap();
+        let task = tokio::spawn(serve(listener, store, keys, async {
+            let _ = rx.await;
+        }));
+        Self {
+            addr,
+            stop: Some(tx),
+            task,
+        }
+    }
+
+    async fn stop(mut self) {
+        if let Some(tx) = self.stop.take() {
+            let _ = tx.send(());
+        }
+        (&mut self.task).await.unwrap().unwrap();
+    }
+
+    /// GET `path`; returns the status and the JSON body.
+    async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        let mut stream = TcpStream::connect(self.addr).await.unwrap();
+        let key = key.map_or(String::new(), |k| format!("X-API-Key: {k}\r\n"));
+        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n{key}Connection: close\r\n\r\n");
+        stream.write_all(req.as_bytes()).await.unwrap();
+        let mut raw = Vec::new();
+        stream.read_to_end(&mut raw).await.unwrap();
+        let text = String::from_utf8(raw).unwrap();
+        let (head, body) = text.split_once("\r\n\r\n").unwrap();
+        let status: u16 = head.split(' ').nth(1).unwrap().parse().unwrap();
+        let chunked = head
+            .to_ascii_lowercase()
+            .contains("transfer-encoding: chunked");
+        let body = if chunked {
+            dechunk(body)
+        } else {
+            body.to_owned()
+        };
+        let json = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body:?}"));
+        (status, json)
+    }
+}
+
+fn dechunk(mut body: &str) -> String {
+    let mut out = String::new();
+    while let Some((size, rest)) = body.split_once("\r\n") {
+        let n = usize::from_str_radix(size.trim(), 16).unwrap();
+        if n == 0 {
+            break;
+        }
+        out.push_str(&rest[..n]);
+        body = &rest[n + 2..];
+    }
+    out
+}
+
+fn testdata(name: &str) -> std::path::PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("testdata")
+        .join(name)
+}
+
+/// A store with two located peers, estimates and a handshake.
+fn populate(store: &TrackerStore) {
+    let g = GeoIp::open(
+        Some(&testdata("test-city.mmdb")),
+        Some(&testdata("test-asn.mmdb")),
+    )
+    .unwrap();
+    let agent = "Lighthouse/v5.3.0-2e0eb6d/x86_64-linux";
+    store
+        .apply(
+            &handshake(peer(1), 1_000, "/ip4/88.198.1.1/tcp/9000", agent, 10),
+            Some(&g),
+        )
+        .unwrap();
+    store
+        .apply(
+            &discovery(peer(1), 1_100, "88.198.1.1", DiscoveryReason::SeqChanged),
+            Some(&g),
+        )
+        .unwrap();
+    store
+        .apply(
+            &discovery(peer(2), 1_200, "81.2.69.160", DiscoveryReason::FirstSeen),
+            Some(&g),
+        )
+        .unwrap();
+    // 2026-01-01T00:00:00Z = 1_767_225_600_000 ms.
+    store
+        .apply(&estimate(peer(1), 1_767_225_600_000, 100, 10), None)
+        .unwrap();
+    store
+        .apply(&estimate(peer(1), 1_767_225_700_000, 101, 11), None)
+        .unwrap();
+    store
+        .apply(&estimate(peer(2), 1_767_225_800_000, 101, 3), None)
+        .unwrap();
+    store.sync().unwrap();
+}
+
+#[tokio::test]
+async fn public_and_admin_views_and_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    populate(&store);
+    let server = Server::start(Arc::clone(&store)).await;
+    let p1 = peer(1).to_string();
+
+    let (status, body) = server.get("/healthz", None).await;
+    assert_eq!((status, body["status"].as_str()), (200, Some("ok")));
+
+    // Public view of one peer: no IP, ENR, multiaddr; coordinates rounded.
+    let (status, body) = server.get(&format!("/peers/{p1}"), None).await;
+    assert_eq!(status, 200, "{body}");
+    let p = &body["peer"];
+    assert_eq!(p["peer_id"].as_str(), Some(p1.as_str()));
+    assert!(
+        p["ip"].is_null() && p["enr"].is_null() && p["multiaddr"].is_null(),
+        "{p}"
+    );
+    assert_eq!(p["location"]["ip"].as_str(), Some("0.0.0.0"));
+    assert_eq!(p["location"]["latitude"].as_f64(), Some(50.5));
+    assert_eq!(p["location"]["longitude"].as_f64(), Some(12.4));
+    assert_eq!(p["location"]["country"].as_str(), Some("DE"));
+    assert_eq!(p["location"]["hosting"].as_bool(), Some(true));
+    assert_eq!(p["estimate"]["estimated_validators"].as_u64(), Some(11));
+    let epochs: Vec<_> = body["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["epoch"].as_u64().unwrap())
+        .collect();
+    assert_eq!(epochs, vec![101, 100]);
+
+    // Admin view: everything.
+    let (status, body) = server.get(&format!("/peers/{p1}"), Some(KEY)).await;
+    assert_eq!(status, 200);
+    let p = &body["peer"];
+    assert_eq!(p["ip"].as_str(), Some("88.198.1.1"));
+    assert_eq!(p["enr"].as_str(), Some("enr:-test"));
+    assert_eq!(p["multiaddr"].as_str(), Some("/ip4/88.198.1.1/tcp/9000"));
+    assert_eq!(p["location"]["latitude"].as_f64(), Some(50.4779));
+
+    // Wrong key: 401, on every route.
+    for path in ["/healthz", "/peers", "/stats", &format!("/peers/{p1}")] {
+        let (status, body) = server.get(path, Some("not-the-admin-key-at-all")).await;
+        assert_eq!(status, 401, "{path}");
+        assert_eq!(body["error"].as_str(), Some("invalid API key"));
+    }
+
+    // Unknown and malformed peers.
+    let (status, body) = server.get(&format!("/peers/{}", peer(3)), None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].as_str().unwrap().contains("not known"));
+    let (status, body) = server.get("/peers/not-a-peer-id", None).await;
+    assert_eq!(status, 400);
+    assert!(body["error"]
+        .as_str()
+        .unwrap()
+        .contains("malformed peer id"));
+
+    // Pages.
+    let (status, body) = server.get("/peers?limit=1&offset=1", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["total"].as_u64(), Some(2));
+    assert_eq!(body["peers"].as_array().unwrap().len(), 1);
+    assert!(body["peers"][0]["ip"].is_null());
+    let (_, body) = server.get("/peers", Some(KEY)).await;
+    assert_eq!(body["peers"].as_array().unwrap().len(), 2);
+    assert!(body["peers"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|p| !p["ip"].is_null()));
+    for bad in [
+        "/peers?limit=x",
+        "/peers?limit=0",
+        "/peers?limit=100000000",
+        "/peers?offset=-1",
+    ] {
+        let (status, body) = server.get(bad, None).await;
+        assert_eq!(status, 400, "{bad}");
+        assert!(body["error"].is_string());
+    }
+
+    // Validators in windows, RFC 3339 or unix ms.
+    let (status, body) = server.get("/validators", None).await;
+    assert_eq!((status, body["count"].as_u64()), (200, Some(3)));
+    let (_, body) = server
+        .get(
+            "/validators?from=2026-01-01T00:01:00Z&to=1767225750000",
+            None,
+        )
+        .await;
+    assert_eq!(body["count"].as_u64(), Some(1));
+    assert_eq!(body["estimates"][0]["epoch"].as_u64(), Some(101));
+    assert_eq!(
+        body["estimates"][0]["estimated_validators"].as_u64(),
+        Some(11)
+    );
+    assert_eq!(body["from"].as_u64(), Some(1_767_225_660_000));
+    let (_, body) = server.get("/validators?limit=2", None).await;
+    assert_eq!(body["count"].as_u64(), Some(2));
+    for bad in [
+        "/validators?from=yesterday",
+        "/validators?to=2026-13-01T00:00:00Z",
+        "/validators?from=99999999999999999999999",
+        "/validators?from=2000&to=1000",
+        "/validators?limit=0",
+        "/validators?from=%ZZ",
+    ] {
+        let (status, body) = server.get(bad, None).await;
+        assert_eq!(status, 400, "{bad}: {body}");
+        assert!(body["error"].is_string(), "{bad}");
+    }
+
+    // Stats.
+    let (status, body) = server.get("/stats", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["peers"].as_u64(), Some(2));
+    assert_eq!(body["clients"]["lighthouse"].as_u64(), Some(1));
+    assert_eq!(body["countries"]["DE"].as_u64(), Some(1));
+    assert_eq!(body["countries"]["GB"].as_u64(), Some(1));
+    assert_eq!(body["asns"]["AS24940"].as_u64(), Some(1));
+    assert_eq!(body["fork_digests"]["8c9f62fe"].as_u64(), Some(1));
+    assert_eq!(body["estimated_validators"].as_u64(), Some(14));
+
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route_and_parameter() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let server = Server::start(store).await;
+    let (status, doc) = server.get("/openapi.json", None).await;
+    assert_eq!(status, 200);
+    assert_eq!(doc["openapi"].as_str(), Some("3.0.3"));
+    let params = |path: &str| -> Vec<String> {
+        doc["paths"][path]["get"]["parameters"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{path} missing"))
+            .iter()
+            .map(|p| p["name"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    assert_eq!(params("/validators"), ["from", "to", "limit", "X-API-Key"]);
+    assert_eq!(params("/peers"), ["limit", "offset", "X-API-Key"]);
+    assert_eq!(params("/peers/{peer_id}"), ["peer_id", "X-API-Key"]);
+    for path in ["/stats", "/healthz", "/openapi.json"] {
+        assert_eq!(params(path), ["X-API-Key"]);
+    }
+    assert_eq!(doc["paths"].as_object().unwrap().len(), 6);
+    // Every schema reference resolves.
+    let text = doc.to_string();
+    for r in text.split("\"$ref\":\"#/components/schemas/").skip(1) {
+        let name = r.split('"').next().unwrap();
+        assert!(doc["components"]["schemas"][name].is_object(), "{name}");
+    }
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn data_survives_a_restart() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("t.redb");
+    {
+        let store = Arc::new(TrackerStore::open(&path).unwrap());
+        populate(&store);
+        let server = Server::start(Arc::clone(&store)).await;
+        let (_, body) = server.get("/stats", None).await;
+        assert_eq!(body["peers"].as_u64(), Some(2));
+        server.stop().await;
+    }
+    let store = Arc::new(TrackerStore::open(&path).unwrap());
+    let server = Server::start(store).await;
+    let (status, body) = server.get(&format!("/peers/{}", peer(2)), Some(KEY)).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["peer"]["ip"].as_str(), Some("81.2.69.160"));
+    assert_eq!(
+        body["peer"]["estimate"]["estimated_validators"].as_u64(),
+        Some(3)
+    );
+    let (_, body) = server.get("/validators", None).await;
+    assert_eq!(body["count"].as_u64(), Some(3));
+    server.stop().await;
+}

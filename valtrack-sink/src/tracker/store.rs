@@ -1,0 +1,456 @@
+//! [`TrackerStore`]: the per-peer state in an embedded `redb` database.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
+use tracing::warn;
+use valtrack_core::{
+    AttestationEvent, DiscoveryEvent, DiscoveryReason, Event, MetadataEvent, PeerId,
+    ValidatorMetadataEvent,
+};
+
+use crate::error::TrackerError;
+use crate::geoip::{GeoIp, Location};
+use crate::tracker::record::{EstimateRecord, PeerPage, PeerRecord, Stats};
+
+/// Default for [`TrackerConfig::history_per_peer`]: estimates kept per peer.
+pub const DEFAULT_HISTORY_PER_PEER: u64 = 1_000;
+/// Default for [`TrackerConfig::max_attributed_per_peer`]: distinct validators remembered per
+/// peer (beyond it, attestations are still counted but new validators are not).
+pub const DEFAULT_MAX_ATTRIBUTED_PER_PEER: u64 = 100_000;
+/// Default for [`TrackerConfig::max_page`]: most rows one query returns.
+pub const DEFAULT_MAX_PAGE: u64 = 10_000;
+
+/// peer id (text) → [`PeerRecord`] (JSON).
+const PEERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peers");
+/// (timestamp ms, peer id, epoch) → [`EstimateRecord`] (JSON): the time index.
+const ESTIMATES: TableDefinition<'_, (u64, &str, u64), &[u8]> = TableDefinition::new("estimates");
+/// (peer id, epoch) → timestamp ms: a peer's history, pointing into [`ESTIMATES`].
+const HISTORY: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("estimate_history");
+/// (peer id, validator index) → attestations attributed.
+const ATTRIBUTIONS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("attributions");
+
+/// Bounds of a [`TrackerStore`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TrackerConfig {
+    /// Estimates kept per peer; the oldest epochs are dropped. Default:
+    /// [`DEFAULT_HISTORY_PER_PEER`].
+    pub history_per_peer: u64,
+    /// Distinct validators remembered per peer. Default: [`DEFAULT_MAX_ATTRIBUTED_PER_PEER`].
+    pub max_attributed_per_peer: u64,
+    /// Most rows one query returns. Default: [`DEFAULT_MAX_PAGE`].
+    pub max_page: u64,
+}
+
+impl Default for TrackerConfig {
+    fn default() -> Self {
+        Self {
+            history_per_peer: DEFAULT_HISTORY_PER_PEER,
+            max_attributed_per_peer: DEFAULT_MAX_ATTRIBUTED_PER_PEER,
+            max_page: DEFAULT_MAX_PAGE,
+        }
+    }
+}
+
+impl TrackerConfig {
+    fn validate(&self) -> Result<(), TrackerError> {
+        let Self {
+            history_per_peer,
+            max_attributed_per_peer,
+            max_page,
+        } = *self;
+        for (field, v) in [
+            ("history_per_peer", history_per_peer),
+            ("max_attributed_per_peer", max_attributed_per_peer),
+            ("max_page", max_page),
+        ] {
+            if v == 0 {
+                return Err(TrackerError::Zero { field });
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Per-peer state in one `redb` file that survives restarts.
+///
+/// Every method is synchronous and may block on disk: call it from
+/// `tokio::task::spawn_blocking` in async code (as [`TrackerSink`](crate::TrackerSink) and the
+/// HTTP API do). Updates ([`apply`](Self::apply)) commit without fsync; [`sync`](Self::sync)
+/// makes everything before it durable. Reads see every committed update.
+#[derive(Debug)]
+pub struct TrackerStore {
+    db: Database,
+    config: TrackerConfig,
+}
+
+impl TrackerStore {
+    /// Opens (or creates) the store at `path` with default bounds.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, TrackerError> {
+        Self::open_with(path, TrackerConfig::default())
+    }
+
+    /// Opens (or creates) the store at `path`.
+    pub fn open_with(path: impl AsRef<Path>, config: TrackerConfig) -> Result<Self, TrackerError> {
+        config.validate()?;
+        let db = Database::create(path.as_ref())?;
+        // Create the tables so that readers never meet a missing one.
+        let txn = db.begin_write()?;
+        {
+            txn.open_table(PEERS)?;
+            txn.open_table(ESTIMATES)?;
+            txn.open_table(HISTORY)?;
+            txn.open_table(ATTRIBUTIONS)?;
+        }
+        txn.commit()?;
+        Ok(Self { db, config })
+    }
+
+    /// The bounds in use.
+    pub fn config(&self) -> TrackerConfig {
+        self.config
+    }
+
+    /// Updates the store from one event; `geoip`, when given, locates a peer whose IP is new
+    /// (a [`PeerLocationEvent`](valtrack_core::PeerLocationEvent) sets the location as is).
+    /// Event kinds the tracker does not use are ignored.
+    pub fn apply(&self, event: &Event, geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None);
+        {
+            let mut peers = txn.open_table(PEERS)?;
+            let meta = event.meta();
+            let key = meta.peer_id.to_string();
+            let mut rec = match peers.get(key.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => PeerRecord::new(meta.peer_id, meta.timestamp),
+            };
+            rec.first_seen_ms = rec.first_seen_ms.min(meta.timestamp);
+            rec.last_seen_ms = rec.last_seen_ms.max(meta.timestamp);
+            if meta.enr.is_some() {
+                rec.enr.clone_from(&meta.enr);
+            }
+            let old_ip = rec.ip;
+            let mut located = false;
+            match event {
+                Event::Discovery(e) => on_discovery(&mut rec, e),
+                Event::Metadata(e) => on_metadata(&mut rec, e),
+                Event::ValidatorMetadata(e) => {
+                    let mut estimates = txn.open_table(ESTIMATES)?;
+                    let mut history = txn.open_table(HISTORY)?;
+                    self.on_estimate(&mut rec, e, &key, &mut estimates, &mut history)?;
+                }
+                Event::Attestation(e) => {
+                    let mut attributions = txn.open_table(ATTRIBUTIONS)?;
+                    self.on_attestation(&mut rec, e, &key, &mut attributions)?;
+                }
+                Event::PeerLocation(e) => {
+                    rec.ip = Some(e.location.ip);
+                    rec.location = Some(e.location.clone());
+                    located = true;
+                }
+                _ => {}
+            }
+            if let (Some(ip), false) = (rec.ip, located) {
+                if old_ip != Some(ip) || rec.location.is_none() {
+                    rec.location = Some(locate(geoip, ip));
+                }
+            }
+            peers.insert(key.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Sets a peer's location (e.g. from a consumer that located it elsewhere); creates the
+    /// peer if unknown.
+    pub fn set_location(
+        &self,
+        peer_id: &PeerId,
+        timestamp: u64,
+        location: Location,
+    ) -> Result<(), TrackerError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::None);
+        {
+            let mut peers = txn.open_table(PEERS)?;
+            let key = peer_id.to_string();
+            let mut rec = match peers.get(key.as_str())? {
+                Some(v) => serde_json::from_slice(v.value())?,
+                None => PeerRecord::new(*peer_id, timestamp),
+            };
+            rec.ip = Some(location.ip);
+            rec.location = Some(location);
+            peers.insert(key.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
+        }
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// Makes every update so far durable (an fsync'd commit).
+    pub fn sync(&self) -> Result<(), TrackerError> {
+        let mut txn = self.db.begin_write()?;
+        txn.set_durability(Durability::Immediate);
+        txn.commit()?;
+        Ok(())
+    }
+
+    /// One peer.
+    pub fn peer(&self, peer_id: &PeerId) -> Result<Option<PeerRecord>, TrackerError> {
+        let txn = self.db.begin_read()?;
+        let peers = txn.open_table(PEERS)?;
+        let key = peer_id.to_string();
+        Ok(match peers.get(key.as_str())? {
+            Some(v) => Some(serde_json::from_slice(v.value())?),
+            None => None,
+        })
+    }
+
+    /// Peers ordered by peer id: `limit` (at most [`TrackerConfig::max_page`]) from `offset`.
+    pub fn peers(&self, limit: u64, offset: u64) -> Result<PeerPage, TrackerError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PEERS)?;
+        let total = table.len()?;
+        let limit = usize::try_from(limit.min(self.config.max_page)).unwrap_or(usize::MAX);
+        let skip = usize::try_from(offset).unwrap_or(usize::MAX);
+        let mut peers = Vec::new();
+        for row in table.iter()?.skip(skip).take(limit) {
+            let (_, v) = row?;
+            peers.push(serde_json::from_slice(v.value())?);
+        }
+        Ok(PeerPage {
+            total,
+            offset,
+            peers,
+        })
+    }
+
+    /// Estimates with `from_ms <= timestamp <= to_ms`, oldest first, at most `limit` (and at
+    /// most [`TrackerConfig::max_page`]).
+    pub fn estimates(
+        &self,
+        from_ms: u64,
+        to_ms: u64,
+        limit: u64,
+    ) -> Result<Vec<EstimateRecord>, TrackerError> {
+        let limit = usize::try_from(limit.min(self.config.max_page)).unwrap_or(usize::MAX);
+        let mut out = Vec::new();
+        if from_ms > to_ms || limit == 0 {
+            return Ok(out);
+        }
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ESTIMATES)?;
+        for row in table.range((from_ms, "", 0)..)? {
+            let (k, v) = row?;
+            if k.value().0 > to_ms || out.len() >= limit {
+                break;
+            }
+            out.push(serde_json::from_slice(v.value())?);
+        }
+        Ok(out)
+    }
+
+    /// A peer's estimate history, newest epoch first, at most `limit`.
+    pub fn history(
+        &self,
+        peer_id: &PeerId,
+        limit: u64,
+    ) -> Result<Vec<EstimateRecord>, TrackerError> {
+        let limit = usize::try_from(limit.min(self.config.max_page)).unwrap_or(usize::MAX);
+        let key = peer_id.to_string();
+        let txn = self.db.begin_read()?;
+        let history = txn.open_table(HISTORY)?;
+        let estimates = txn.open_table(ESTIMATES)?;
+        let mut out = Vec::new();
+        for row in history
+            .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+            .rev()
+            .take(limit)
+        {
+            let (k, ts) = row?;
+            let epoch = k.value().1;
+            if let Some(v) = estimates.get((ts.value(), key.as_str(), epoch))? {
+                out.push(serde_json::from_slice(v.value())?);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Aggregates over every peer.
+    pub fn stats(&self) -> Result<Stats, TrackerError> {
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(PEERS)?;
+        let mut stats = Stats::default();
+        for row in table.iter()? {
+            let (_, v) = row?;
+            stats.add(&serde_json::from_slice(v.value())?);
+        }
+        Ok(stats)
+    }
+
+    /// Distinct validators attributed to a peer, ascending, at most `limit`.
+    pub fn attributed_validators(
+        &self,
+        peer_id: &PeerId,
+        limit: u64,
+    ) -> Result<Vec<(u64, u64)>, TrackerError> {
+        let limit = usize::try_from(limit.min(self.config.max_page)).unwrap_or(usize::MAX);
+        let key = peer_id.to_string();
+        let txn = self.db.begin_read()?;
+        let table = txn.open_table(ATTRIBUTIONS)?;
+        let mut out = Vec::new();
+        for row in table
+            .range((key.as_str(), 0)..=(key.as_str(), u64::MAX))?
+            .take(limit)
+        {
+            let (k, v) = row?;
+            out.push((k.value().1, v.value()));
+        }
+        Ok(out)
+    }
+
+    fn on_estimate(
+        &self,
+        rec: &mut PeerRecord,
+        e: &ValidatorMetadataEvent,
+        key: &str,
+        estimates: &mut redb::Table<'_, (u64, &'static str, u64), &'static [u8]>,
+        history: &mut redb::Table<'_, (&'static str, u64), u64>,
+    ) -> Result<(), TrackerError> {
+        let row = EstimateRecord::from(e);
+        // The same (peer, epoch) again (another sentry, a retry): replace it.
+        if let Some(old_ts) = history.insert((key, e.epoch), row.timestamp)? {
+            estimates.remove((old_ts.value(), key, e.epoch))?;
+        } else {
+            rec.estimates_stored = rec.estimates_stored.saturating_add(1);
+        }
+        estimates.insert(
+            (row.timestamp, key, e.epoch),
+            serde_json::to_vec(&row)?.as_slice(),
+        )?;
+        while rec.estimates_stored > self.config.history_per_peer {
+            let oldest = history
+                .range((key, 0)..=(key, u64::MAX))?
+                .next()
+                .transpose()?
+                .map(|(k, ts)| (k.value().1, ts.value()));
+            let Some((epoch, ts)) = oldest else {
+                break;
+            };
+            history.remove((key, epoch))?;
+            estimates.remove((ts, key, epoch))?;
+            rec.estimates_stored -= 1;
+        }
+        if rec
+            .estimate
+            .as_ref()
+            .is_none_or(|cur| (row.epoch, row.timestamp) >= (cur.epoch, cur.timestamp))
+        {
+            rec.estimate = Some(row);
+        }
+        Ok(())
+    }
+
+    fn on_attestation(
+        &self,
+        rec: &mut PeerRecord,
+        e: &AttestationEvent,
+        key: &str,
+        attributions: &mut redb::Table<'_, (&'static str, u64), u64>,
+    ) -> Result<(), TrackerError> {
+        rec.attestations_delivered = rec.attestations_delivered.saturating_add(1);
+        let (Some(_), Some(index)) = (e.evidence, e.attester_index) else {
+            return Ok(());
+        };
+        let count = attributions.get((key, index))?.map(|v| v.value());
+        match count {
+            Some(n) => {
+                attributions.insert((key, index), n.saturating_add(1))?;
+            }
+            None if rec.attributed_validators < self.config.max_attributed_per_peer => {
+                attributions.insert((key, index), 1)?;
+                rec.attributed_validators += 1;
+            }
+            None => {}
+        }
+        Ok(())
+    }
+}
+
+fn on_discovery(rec: &mut PeerRecord, e: &DiscoveryEvent) {
+    if e.reason == DiscoveryReason::Disappeared {
+        rec.disappeared = true;
+        return;
+    }
+    rec.disappeared = false;
+    rec.enr_seq = Some(e.seq);
+    if let Some(ip) = e.ip.map(IpAddr::V4).or(e.ip6.map(IpAddr::V6)) {
+        rec.ip = Some(ip);
+    }
+    if e.fork_digest.is_some() && rec.handshakes_ok == 0 {
+        // Status is the better source once a handshake succeeded.
+        rec.fork_digest = e.fork_digest;
+    }
+    if e.attnets.is_some() {
+        rec.attnets = e.attnets;
+    }
+    if e.cgc.is_some() {
+        rec.cgc = e.cgc;
+    }
+}
+
+fn on_metadata(rec: &mut PeerRecord, e: &MetadataEvent) {
+    if let Some(addr) = &e.multiaddr {
+        rec.multiaddr = Some(addr.chars().take(256).collect());
+        if let Some(ip) = multiaddr_ip(addr) {
+            rec.ip = Some(ip);
+        }
+    }
+    if let Some(err) = &e.error {
+        rec.handshakes_failed = rec.handshakes_failed.saturating_add(1);
+        rec.last_error = Some(err.kind);
+        return;
+    }
+    rec.handshakes_ok = rec.handshakes_ok.saturating_add(1);
+    rec.disappeared = false;
+    if let Some(agent) = &e.agent_version {
+        rec.agent_version = Some(agent.chars().take(256).collect());
+    }
+    if e.client.is_some() {
+        rec.client.clone_from(&e.client);
+    }
+    if let Some(s) = &e.status {
+        rec.fork_digest = Some(s.fork_digest);
+    }
+    if let Some(md) = &e.metadata {
+        rec.attnets = Some(md.attnets);
+        if md.custody_group_count.is_some() {
+            rec.cgc = md.custody_group_count;
+        }
+    }
+}
+
+/// The IP of a `/ip4/…` or `/ip6/…` multiaddr.
+fn multiaddr_ip(addr: &str) -> Option<IpAddr> {
+    let mut parts = addr.split('/').skip(1);
+    match (parts.next()?, parts.next()?) {
+        ("ip4", ip) => ip.parse::<std::net::Ipv4Addr>().ok().map(IpAddr::V4),
+        ("ip6", ip) => ip.parse::<std::net::Ipv6Addr>().ok().map(IpAddr::V6),
+        _ => None,
+    }
+}
+
+fn locate(geoip: Option<&GeoIp>, ip: IpAddr) -> Location {
+    match geoip.map(|g| g.lookup(ip)) {
+        Some(Ok(loc)) => loc,
+        Some(Err(error)) => {
+            warn!(target: "valtrack::tracker", %ip, %error, "GeoIP lookup failed");
+            Location::unknown(ip)
+        }
+        None => Location::unknown(ip),
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -134,6 +134,7 @@
 #[cfg(feature = "api")]
 mod api;
 mod channel;
+mod derive;
 mod error;
 mod fanout;
 mod geoip;
@@ -148,6 +149,7 @@ pub use crate::api::{
     PEER_HISTORY_LIMIT,
 };
 pub use crate::channel::ChannelSink;
+pub use crate::derive::{DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS};
 #[cfg(feature = "api")]
 pub use crate::error::ApiKeysError;
 pub use crate::error::{ParquetConfigError, TrackerError};

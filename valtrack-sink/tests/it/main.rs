@@ -1,5 +1,6 @@
 //! valtrack-sink integration tests (one binary, as house style asks).
 
+mod derive;
 mod fixtures;
 mod jsonl_channel_fanout;
 mod parquet;

@@ -1,0 +1,226 @@
+//! [`DeriveSink`]: the consumer's enrichment step in front of the storage sinks. Each event
+//! is passed on, and from it are derived
+//!
+//! * a `validator_metadata_events` row for each successful handshake (long-lived and
+//!   short-lived subnets, custody-implied stake, estimated validators with method and
+//!   confidence — [`ValidatorMetadataEvent::from_metadata_event`]), counting the validators
+//!   attributed to the peer so far;
+//! * a `peer_locations` row when a peer is first seen at an address (or moves), when a
+//!   [`GeoIp`] is configured.
+//!
+//! State is bounded: at most [`MAX_PEERS`] peers are remembered (the oldest half is dropped
+//! when full) and at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer.
+
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, UNIX_EPOCH};
+
+use valtrack_core::{
+    AttributionEvidence, Event, EventSink, Network, PeerId, SinkError, ValidatorMetadataEvent,
+};
+
+use crate::geoip::GeoIp;
+
+/// Most peers whose address and attributions are remembered.
+pub const MAX_PEERS: usize = 200_000;
+/// Most distinct attributed validators remembered per peer.
+pub const MAX_ATTRIBUTED_PER_PEER: usize = 100_000;
+
+/// Slots per epoch of every preset valtrack knows (mainnet and minimal-based devnets differ,
+/// but the fallback below is only used without a network clock).
+const FALLBACK_SLOTS_PER_EPOCH: u64 = 32;
+
+#[derive(Debug, Default)]
+struct State {
+    /// Last address each peer was located at, with insertion order for eviction.
+    located: HashMap<PeerId, (IpAddr, u64)>,
+    attributed: HashMap<PeerId, (HashSet<u64>, u64)>,
+    tick: u64,
+}
+
+impl State {
+    fn next_tick(&mut self) -> u64 {
+        self.tick += 1;
+        self.tick
+    }
+}
+
+/// Drops the older half of `map` (by insertion tick) when it holds `max` entries.
+fn make_room<K: Eq + std::hash::Hash, V>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    tick: impl Fn(&V) -> u64,
+) {
+    if map.len() < max {
+        return;
+    }
+    let mut ticks: Vec<u64> = map.values().map(&tick).collect();
+    let mid = ticks.len() / 2;
+    let (_, median, _) = ticks.select_nth_unstable(mid);
+    let cutoff = *median;
+    map.retain(|_, v| tick(v) > cutoff);
+}
+
+/// Derives validator estimates and peer locations from the events it passes on to `inner`.
+#[derive(Debug)]
+pub struct DeriveSink<S> {
+    inner: S,
+    network: Option<Network>,
+    geoip: Option<Arc<GeoIp>>,
+    state: Mutex<State>,
+}
+
+impl<S: EventSink> DeriveSink<S> {
+    /// Passes events to `inner`. Without a network the epoch of an estimate is taken from
+    /// the peer's own Status head slot.
+    pub fn new(inner: S) -> Self {
+        Self {
+            inner,
+            network: None,
+            geoip: None,
+            state: Mutex::default(),
+        }
+    }
+
+    /// The network whose clock dates estimates (the epoch at the event's timestamp).
+    pub fn with_network(mut self, network: Network) -> Self {
+        self.network = Some(network);
+        self
+    }
+
+    /// Locates peers with `geoip` (a `peer_locations` row per new address).
+    pub fn with_geoip(mut self, geoip: Arc<GeoIp>) -> Self {
+        self.geoip = Some(geoip);
+        self
+    }
+
+    /// The epoch an event falls in.
+    fn epoch(&self, timestamp_ms: u64, head_slot: Option<u64>) -> u64 {
+        let clock = self
+            .network
+            .as_ref()
+            .and_then(|n| n.current_epoch(UNIX_EPOCH + Duration::from_millis(timestamp_ms)));
+        clock
+            .or_else(|| head_slot.map(|s| s / FALLBACK_SLOTS_PER_EPOCH))
+            .unwrap_or(0)
+    }
+
+    /// The events derived from `event` (computed under the lock, sent after it).
+    fn derive(&self, event: &Event) -> Vec<Event> {
+        let mut out = Vec::new();
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        let ip = match event {
+            Event::Discovery(d) => d.ip.map(IpAddr::V4).or(d.ip6.map(IpAddr::V6)),
+            Event::Metadata(m) if m.error.is_none() => {
+                m.multiaddr.as_deref().and_then(ip_of_multiaddr)
+            }
+            _ => None,
+        };
+        if let (Some(geoip), Some(ip)) = (&self.geoip, ip) {
+            let peer = event.meta().peer_id;
+            if state.located.get(&peer).map(|(at, _)| *at) != Some(ip) {
+                make_room(&mut state.located, MAX_PEERS, |v| v.1);
+                let tick = state.next_tick();
+                state.located.insert(peer, (ip, tick));
+                match geoip.peer_location_event(event.meta(), ip) {
+                    Ok(loc) => out.push(Event::PeerLocation(loc)),
+                    Err(e) => {
+                        tracing::debug!(target: "valtrack::derive", %peer, %ip, error = %e, "not located")
+                    }
+                }
+            }
+        }
+        match event {
+            Event::Attestation(a)
+                if a.evidence == Some(AttributionEvidence::UnsubscribedSubnet) =>
+            {
+                if let Some(index) = a.attester_index {
+                    let peer = a.meta.peer_id;
+                    if !state.attributed.contains_key(&peer) {
+                        make_room(&mut state.attributed, MAX_PEERS, |v| v.1);
+                    }
+                    let tick = state.next_tick();
+                    let entry = state
+                        .attributed
+                        .entry(peer)
+                        .or_insert_with(|| (HashSet::new(), tick));
+                    if entry.0.len() < MAX_ATTRIBUTED_PER_PEER {
+                        entry.0.insert(index);
+                    }
+                }
+            }
+            Event::Metadata(m) => {
+                let attributed = state
+                    .attributed
+                    .get(&m.meta.peer_id)
+                    .map_or(0, |(set, _)| set.len() as u64);
+                let head = m.status.as_ref().map(|s| s.head_slot);
+                let epoch = self.epoch(m.meta.timestamp, head);
+                if let Some(row) = ValidatorMetadataEvent::from_metadata_event(
+                    m,
+                    epoch,
+                    m.subscribed_attnets,
+                    attributed,
+                ) {
+                    out.push(Event::ValidatorMetadata(row));
+                }
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// The IP address of a multiaddr's first component (`/ip4/…` or `/ip6/…`).
+fn ip_of_multiaddr(addr: &str) -> Option<IpAddr> {
+    let mut parts = addr.split('/').skip(1);
+    match (parts.next()?, parts.next()?) {
+        ("ip4" | "ip6", ip) => ip.parse().ok(),
+        _ => None,
+    }
+}
+
+impl<S: EventSink> EventSink for DeriveSink<S> {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let derived = self.derive(&event);
+        self.inner.send(event).await?;
+        for e in derived {
+            self.inner.send(e).await?;
+        }
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), SinkError> {
+        self.inner.flush().await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn multiaddr_ips() {
+        assert_eq!(
+            ip_of_multiaddr("/ip4/1.2.3.4/tcp/9000"),
+            Some("1.2.3.4".parse().unwrap())
+        );
+        assert_eq!(
+            ip_of_multiaddr("/ip6/::1/udp/9000/quic-v1"),
+            Some("::1".parse().unwrap())
+        );
+        assert_eq!(ip_of_multiaddr("/dns4/example.org/tcp/1"), None);
+        assert_eq!(ip_of_multiaddr("garbage"), None);
+    }
+
+    #[test]
+    fn make_room_drops_the_older_half() {
+        let mut map: HashMap<u32, u64> = (0..10).map(|i| (i, u64::from(i))).collect();
+        make_room(&mut map, 11, |v| *v);
+        assert_eq!(map.len(), 10, "room left: nothing dropped");
+        make_room(&mut map, 10, |v| *v);
+        assert_eq!(map.len(), 4);
+        assert!(map.values().all(|v| *v > 5));
+    }
+}

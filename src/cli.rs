@@ -93,9 +93,30 @@ pub(crate) struct SentryArgs {
 pub(crate) struct RunArgs {
     #[command(flatten)]
     pub(crate) crawl: CrawlArgs,
-    /// Directory of the Parquet tables (Hive layout: TABLE/date=YYYY-MM-DD/part-….parquet).
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+}
+
+/// Where and how events are stored (`run` and `consumer`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// Directory of the Parquet tables (Hive layout: TABLE/date=YYYY-MM-DD/part-….parquet)
+    /// and of the tracker database (tracker.redb).
     #[arg(long, default_value = "./data", env = "VALTRACK_DATA_DIR")]
-    data_dir: PathBuf,
+    pub(crate) data_dir: PathBuf,
+    /// MaxMind-format City database (.mmdb) for peer locations.
+    #[arg(long, env = "VALTRACK_GEOIP_CITY")]
+    pub(crate) geoip_city: Option<PathBuf>,
+    /// MaxMind-format ASN database (.mmdb) for peer locations.
+    #[arg(long, env = "VALTRACK_GEOIP_ASN")]
+    pub(crate) geoip_asn: Option<PathBuf>,
+    /// Serve the tracker's HTTP API on this address (e.g. 127.0.0.1:8080).
+    #[arg(long, env = "VALTRACK_API_LISTEN")]
+    pub(crate) api_listen: Option<std::net::SocketAddr>,
+    /// File of API keys, one per line: requests with a valid `X-API-Key` see the admin view
+    /// (IPs, ENRs, multiaddrs, exact coordinates).
+    #[arg(long, env = "VALTRACK_API_KEYS_FILE")]
+    pub(crate) api_keys_file: Option<PathBuf>,
 }
 
 /// What `sentry` and `run` share: the network, discovery, libp2p and scheduling settings.
@@ -456,7 +477,7 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
 
 /// Counts what reaches the inner sink, per table.
 #[derive(Debug)]
-struct Counting<S> {
+pub(crate) struct Counting<S> {
     inner: S,
     counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 5]>,
 }
@@ -484,51 +505,153 @@ impl<S: EventSink> EventSink for Counting<S> {
     }
 }
 
+/// The storage side: derived rows, Parquet tables and the tracker store, and the HTTP API
+/// when asked for. What `run` and `consumer` write through.
+pub(crate) struct Storage {
+    counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 5]>,
+    data_dir: PathBuf,
+    api: Option<(
+        tokio::task::JoinHandle<std::io::Result<()>>,
+        tokio::sync::oneshot::Sender<()>,
+    )>,
+}
+
+impl Storage {
+    /// Opens the tables and the tracker under `--data-dir`, the GeoIP databases and the API;
+    /// returns the sink to write through.
+    pub(crate) async fn open(
+        args: &StoreArgs,
+        network: Option<Network>,
+    ) -> Result<(Self, StorageSink), CliError> {
+        use std::sync::Arc;
+        use valtrack::core::DynEventSink;
+        use valtrack::sink::{
+            ApiKeys, DeriveSink, FanoutSink, GeoIp, ParquetSink, ParquetSinkConfig, TrackerSink,
+            TrackerStore,
+        };
+        let dir = &args.data_dir;
+        let at = |e: &dyn std::fmt::Display| CliError(format!("{}: {e}", dir.display()));
+        std::fs::create_dir_all(dir).map_err(|e| at(&e))?;
+        let config = ParquetSinkConfig::builder(dir)
+            .max_file_age(Duration::from_secs(60))
+            .build()
+            .map_err(|e| at(&CliError::from(e).0))?;
+        let parquet = ParquetSink::open(config).map_err(|e| at(&CliError::from(e).0))?;
+        let db = dir.join("tracker.redb");
+        let store = Arc::new(
+            TrackerStore::open(&db)
+                .map_err(|e| CliError(format!("{}: {}", db.display(), CliError::from(e).0)))?,
+        );
+        let geoip = if args.geoip_city.is_some() || args.geoip_asn.is_some() {
+            Some(Arc::new(
+                GeoIp::open(args.geoip_city.as_deref(), args.geoip_asn.as_deref())
+                    .map_err(CliError::from)?,
+            ))
+        } else {
+            None
+        };
+        let mut tracker = TrackerSink::new(store.clone());
+        if let Some(g) = &geoip {
+            tracker = tracker.with_geoip(g.clone());
+        }
+        let api = match args.api_listen {
+            Some(addr) => {
+                let keys = match &args.api_keys_file {
+                    Some(path) => ApiKeys::from_file(path).map_err(CliError::from)?,
+                    None => ApiKeys::none(),
+                };
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|e| CliError(format!("--api-listen {addr}: {e}")))?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let served = tokio::spawn(valtrack::sink::serve(listener, store, keys, async {
+                    let _ = stopped.await;
+                }));
+                Some((served, stop))
+            }
+            None => {
+                if args.api_keys_file.is_some() {
+                    return Err(CliError("--api-keys-file needs --api-listen".into()));
+                }
+                None
+            }
+        };
+        let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker)];
+        let counts: Arc<[std::sync::atomic::AtomicU64; 5]> = Arc::default();
+        let mut sink = DeriveSink::new(Counting {
+            inner: FanoutSink::new(sinks),
+            counts: counts.clone(),
+        });
+        if let Some(n) = network {
+            sink = sink.with_network(n);
+        }
+        if let Some(g) = geoip {
+            sink = sink.with_geoip(g);
+        }
+        let storage = Self {
+            counts,
+            data_dir: dir.clone(),
+            api,
+        };
+        Ok((storage, sink))
+    }
+
+    /// `N discovery_events, …` written so far.
+    pub(crate) fn written(&self) -> String {
+        use std::sync::atomic::Ordering::Relaxed;
+        let n = |i: usize| self.counts[i].load(Relaxed);
+        format!(
+            "written to {}: discovery_events {}, metadata_events {}, validator_metadata_events {}, attestation_events {}, peer_locations {}",
+            self.data_dir.display(),
+            n(0),
+            n(1),
+            n(2),
+            n(3),
+            n(4)
+        )
+    }
+
+    /// Stops the API server, if any.
+    pub(crate) async fn stop_api(&mut self) {
+        if let Some((served, stop)) = self.api.take() {
+            let _ = stop.send(());
+            let _ = served.await;
+        }
+    }
+}
+
+/// What [`Storage::open`] writes through.
+pub(crate) type StorageSink = valtrack::sink::DeriveSink<Counting<valtrack::sink::FanoutSink>>;
+
 /// `valtrack run`: the sentry writing Parquet under `--data-dir`, in one process.
 pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
-    use std::sync::atomic::Ordering::Relaxed;
-    use valtrack::sink::{ParquetSink, ParquetSinkConfig};
-    let config = ParquetSinkConfig::builder(&args.data_dir)
-        .max_file_age(Duration::from_secs(60))
-        .build()
-        .map_err(|e| {
-            CliError(format!(
-                "{}: {}",
-                args.data_dir.display(),
-                CliError::from(e).0
-            ))
-        })?;
-    let parquet = ParquetSink::open(config).map_err(|e| {
-        CliError(format!(
-            "{}: {}",
-            args.data_dir.display(),
-            CliError::from(e).0
-        ))
-    })?;
-    let counts: std::sync::Arc<[std::sync::atomic::AtomicU64; 5]> = std::sync::Arc::default();
-    let sink = Counting {
-        inner: parquet,
-        counts: counts.clone(),
-    };
     let crawl = args.crawl;
     let target = target(&crawl.network, &crawl.bootnodes, &crawl.sim).await?;
+    let (mut storage, sink) = Storage::open(&args.store, Some(target.network.clone())).await?;
     let service = sentry_service(&crawl, &target, sink).await?;
-    tracing::info!(target: "valtrack", data_dir = %args.data_dir.display(), "writing Parquet tables");
+    tracing::info!(target: "valtrack", data_dir = %args.store.data_dir.display(), "writing Parquet tables and the tracker store");
     let summary = service.summary();
-    let reporter = spawn_reporter(service.summary());
+    let written = {
+        let counts = storage.counts.clone();
+        let dir = storage.data_dir.clone();
+        move || {
+            use std::sync::atomic::Ordering::Relaxed;
+            format!(
+                "rows written to {}: {}",
+                dir.display(),
+                counts.iter().map(|c| c.load(Relaxed)).sum::<u64>()
+            )
+        }
+    };
+    let reporter = {
+        let summary = service.summary();
+        let written = written.clone();
+        spawn_reporter(move || format!("{}; {}", summary(), written()))
+    };
     let result = service.run(shutdown_signal(crawl.duration)).await;
     reporter.abort();
     drop(target);
-    let written = |i: usize| counts[i].load(Relaxed);
-    tracing::info!(
-        target: "valtrack",
-        "stopped: {}; written to {}: discovery_events {}, metadata_events {}, validator_metadata_events {}, attestation_events {}",
-        summary(),
-        args.data_dir.display(),
-        written(0),
-        written(1),
-        written(2),
-        written(3),
-    );
+    storage.stop_api().await;
+    tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage.written());
     result.map_err(CliError::from)
 }

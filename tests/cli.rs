@@ -100,3 +100,77 @@ fn bad_flags_are_usage_errors() {
     assert_eq!(o.status.code(), Some(2));
     assert!(stderr(&o).contains("invalid --log-level"), "{}", stderr(&o));
 }
+
+/// Parquet files under `dir/table`, each checked for the `PAR1` magic at both ends (a
+/// complete file with its footer; the sink's own tests read the contents back).
+fn parquet_files(dir: &std::path::Path, table: &str) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.join(table)];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let path = entry.path();
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "parquet") {
+                let bytes = std::fs::read(&path).unwrap();
+                assert!(
+                    bytes.starts_with(b"PAR1") && bytes.ends_with(b"PAR1"),
+                    "incomplete {}",
+                    path.display()
+                );
+                out.push(path);
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn run_over_a_simulated_network_stops_cleanly_on_ctrl_c() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["run", "--network", "sim", "--sim-nodes", "20"])
+        .args(["--revisit-interval", "2s", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("VALTRACK_NETWORK")
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    // Wait for the first handshakes (summary lines come every 10 s), then Ctrl-C.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let mut log = Vec::new();
+    while std::time::Instant::now() < deadline {
+        if let Ok(line) = rx.recv_timeout(std::time::Duration::from_millis(200)) {
+            let ready = line.contains("handshakes ok") && !line.contains("handshakes ok 0 ");
+            log.push(line);
+            if ready {
+                break;
+            }
+        }
+    }
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-INT", &pid]).status().unwrap();
+    assert!(killed.success());
+    let status = child.wait().unwrap();
+    log.extend(rx.try_iter());
+    let log = log.join("\n");
+    assert!(status.success(), "exit {status:?}\n{log}");
+    let last = log.lines().last().unwrap_or_default();
+    assert!(
+        last.contains("stopped:") && last.contains("discovery_events 21"),
+        "{log}"
+    );
+    assert!(!parquet_files(dir.path(), "discovery_events").is_empty());
+    assert!(!parquet_files(dir.path(), "metadata_events").is_empty());
+    assert!(!parquet_files(dir.path(), "validator_metadata_events").is_empty());
+    assert!(dir.path().join("tracker.redb").is_file());
+}

@@ -143,7 +143,14 @@ impl Discv5Crawler {
         let local_enr = discv5::Enr::builder()
             .build(&key)
             .map_err(|e| CrawlerError::LocalEnr(e.to_string().into()))?;
-        let listen = config.listen;
+        // The crate does not report the port it bound for port 0: take a free one from the
+        // OS first, so that the address we report is the real one.
+        let listen = match config.listen.port() {
+            0 => std::net::UdpSocket::bind(config.listen)
+                .and_then(|s| s.local_addr())
+                .unwrap_or(config.listen),
+            _ => config.listen,
+        };
         let mut builder = ConfigBuilder::new(ListenConfig::from_ip(listen.ip(), listen.port()));
         builder
             .request_timeout(config.request_timeout)
@@ -204,7 +211,7 @@ impl Discv5Crawler {
         self.shared.discv5.local_enr()
     }
 
-    /// The address asked for at bind (the crate does not report the port chosen for port 0).
+    /// The address bound (for port 0, the free port chosen then).
     pub fn listen_addr(&self) -> SocketAddr {
         self.local_addr
     }

@@ -250,7 +250,7 @@ impl GeoIp {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn testdata(name: &str) -> PathBuf {
@@ -259,7 +259,8 @@ mod tests {
             .join(name)
     }
 
-    fn geoip() -> GeoIp {
+    /// The GeoIP over the committed test databases (shared with the tracker's tests).
+    pub(crate) fn geoip() -> GeoIp {
         GeoIp::open(
             Some(&testdata("test-city.mmdb")),
             Some(&testdata("test-asn.mmdb")),

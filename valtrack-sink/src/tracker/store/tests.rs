@@ -5,19 +5,7 @@ use crate::geoip::AddressKind;
 use crate::tracker::fixtures::*;
 use valtrack_core::{ClientKind, EventSink};
 
-fn testdata(name: &str) -> std::path::PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata")
-        .join(name)
-}
-
-fn geoip() -> GeoIp {
-    GeoIp::open(
-        Some(&testdata("test-city.mmdb")),
-        Some(&testdata("test-asn.mmdb")),
-    )
-    .unwrap()
-}
+use crate::geoip::tests::{geoip, testdata};
 
 #[test]
 fn identity_handshakes_and_location() {

@@ -12,6 +12,11 @@
 //! sinks chosen at run time (`Box<dyn DynEventSink>`). The crate knows nothing of libp2p or
 //! discv5: it depends on `valtrack-core` and the storage crates only.
 //!
+//! Split deployment: sentries send to a `NatsSink`, which publishes each event to the
+//! JetStream stream `valtrack` (subject `valtrack.<kind>`, `Nats-Msg-Id` = event id) and
+//! spools to disk while NATS is unreachable; a [`consumer::Consumer`] reads the stream with
+//! a durable pull consumer into a `ParquetSink`, acknowledging only durable rows.
+//!
 //! # Tables
 //!
 //! Every table starts with the common columns `event_id: Utf8`, `crawler_id: Utf8`,
@@ -50,8 +55,9 @@
 //!
 //! # Feature flags
 //!
-//! None yet: every sink here is always built. (The NATS JetStream sink will come behind a
-//! `nats` feature.)
+//! - `nats` (default): [`NatsSink`] (JetStream publishing with an on-disk spool for
+//!   outages) and the [`consumer`] (JetStream → Parquet, deduplicated, dead letters). Pulls
+//!   in `async-nats`. The other sinks are always built.
 //!
 //! # Example
 //!
@@ -81,17 +87,30 @@
 //! ```
 
 mod channel;
+#[cfg(feature = "nats")]
+pub mod consumer;
 mod error;
 mod fanout;
 mod jsonl;
+#[cfg(feature = "nats")]
+mod nats;
 mod parquet_sink;
 
 pub use crate::channel::ChannelSink;
 pub use crate::error::ParquetConfigError;
+#[cfg(feature = "nats")]
+pub use crate::error::{ConsumerError, NatsConfigError, NatsError};
 pub use crate::fanout::FanoutSink;
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
+#[cfg(feature = "nats")]
+pub use crate::nats::{
+    NatsConfig, NatsConfigBuilder, NatsSink, NatsSinkConfig, NatsSinkConfigBuilder, NatsSinkStats,
+    DEFAULT_DUPLICATE_WINDOW, DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NATS_URL,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL,
+    DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
+};
 pub use crate::parquet_sink::{
-    schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
+    recent_event_ids, schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
     DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
     DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };

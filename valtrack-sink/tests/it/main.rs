@@ -2,5 +2,7 @@
 
 mod fixtures;
 mod jsonl_channel_fanout;
+mod nats;
+mod nats_harness;
 mod parquet;
 mod python;

@@ -102,10 +102,27 @@ impl NatsConfig {
     /// fails only for a config that can never work (a malformed URL, an unreadable
     /// credentials file), never because the server is down right now.
     pub async fn connect(&self) -> Result<async_nats::Client, NatsError> {
+        let options = self
+            .options()
+            .await?
+            .retry_on_initial_connect()
+            .max_reconnects(None);
+        self.connect_with(options).await
+    }
+
+    /// Connects once, with a client that does not reconnect by itself (one immediate
+    /// attempt after a break, then it closes). async-nats resends, after a reconnect,
+    /// publishes that were queued when the connection broke, while the one being written
+    /// was lost: that would put events out of order. The [`NatsSink`](crate::NatsSink)
+    /// instead drops a broken client and replays from its spool over a new one.
+    pub(crate) async fn connect_once(&self) -> Result<async_nats::Client, NatsError> {
+        let options = self.options().await?.max_reconnects(Some(1));
+        self.connect_with(options).await
+    }
+
+    async fn options(&self) -> Result<async_nats::ConnectOptions, NatsError> {
         let mut options = async_nats::ConnectOptions::new()
             .name(&self.client_name)
-            .retry_on_initial_connect()
-            .max_reconnects(None)
             .connection_timeout(self.request_timeout)
             .request_timeout(Some(self.request_timeout));
         if let Some(path) = &self.credentials_file {
@@ -126,6 +143,13 @@ impl NatsConfig {
         if let Some((cert, key)) = &self.client_certificate {
             options = options.add_client_certificate(cert.clone(), key.clone());
         }
+        Ok(options)
+    }
+
+    async fn connect_with(
+        &self,
+        options: async_nats::ConnectOptions,
+    ) -> Result<async_nats::Client, NatsError> {
         options
             .connect(self.url.as_str())
             .await

@@ -104,10 +104,16 @@ struct Counters {
 /// on-disk spool (`spool_dir`, see [`NatsSinkConfigBuilder`](crate::NatsSinkConfigBuilder)),
 /// and from then on writes every new event behind them. Every `retry_interval` it checks the
 /// connection and replays the spool from the oldest event on, `max_in_flight` at a time;
-/// once the spool is empty, events are published directly again. So the stream receives the
-/// events in the order they were sent, none lost: a publish whose ack was lost and that is
-/// replayed is dropped by the server's duplicate window (and, beyond it, by the consumer's
-/// dedupe). The spool survives restarts (a sink opened on a non-empty spool replays it
+/// once the spool is empty, events are published directly again. A broken connection is
+/// never reused: async-nats would resend, after reconnecting, the publishes it still had
+/// queued while the one being written when the connection broke was lost, which would put
+/// events out of order; the sink opens a new connection and replays instead. So the stream
+/// receives the events in the order they were sent, none lost: a publish whose ack was lost
+/// and that is replayed is dropped by the server's duplicate window (and, beyond it, by the
+/// consumer's dedupe). One exception remains: if the client's single immediate reconnect
+/// attempt after a break succeeds (a blip, the server still up), the queued publishes it
+/// resends can land before a lost one that is then replayed, so up to `max_in_flight`
+/// events around the break may be reordered (never lost). The spool survives restarts (a sink opened on a non-empty spool replays it
 /// first). Outage start, progress (every 10 s, with the backlog) and end are logged on the
 /// `valtrack::sink::nats` target. Memory stays bounded: the queue, the in-flight window and a
 /// write buffer. When the spool reaches `spool_max_bytes`, new events are dropped, an error
@@ -135,16 +141,26 @@ impl NatsSink {
             config.spool_max_bytes,
             config.spool_segment_bytes,
         )?;
-        let client = config.nats.connect().await?;
-        let js = config.nats.jetstream(client.clone(), config.max_in_flight);
+        let conn = match Conn::open(&config).await {
+            Ok(conn) => Some(conn),
+            Err(NatsError::Connect { url, source })
+                if source.kind() == async_nats::ConnectErrorKind::ServerParse =>
+            {
+                return Err(NatsError::Connect { url, source });
+            }
+            Err(NatsError::Connect { source, .. }) => {
+                tracing::warn!(target: TARGET, url = %config.nats.url, error = %source, "NATS sink: cannot connect yet");
+                None
+            }
+            Err(e) => return Err(e),
+        };
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let counters = Arc::new(Counters::default());
         let spool_dir = config.spool_dir.clone();
         let spool_max_bytes = config.spool_max_bytes;
         let pump = Pump {
             config,
-            client,
-            js,
+            conn,
             spool,
             in_flight: FuturesOrdered::new(),
             stream_ready: false,
@@ -232,11 +248,28 @@ struct Outage {
     reason: String,
 }
 
+/// One connection: never reconnects by itself (see [`NatsConfig::connect_once`]).
+struct Conn {
+    client: async_nats::Client,
+    js: Context,
+}
+
+impl Conn {
+    async fn open(config: &NatsSinkConfig) -> Result<Self, NatsError> {
+        let client = config.nats.connect_once().await?;
+        let js = config.nats.jetstream(client.clone(), config.max_in_flight);
+        Ok(Self { client, js })
+    }
+
+    fn is_connected(&self) -> bool {
+        self.client.connection_state() == State::Connected
+    }
+}
+
 /// The publishing task.
 struct Pump {
     config: NatsSinkConfig,
-    client: async_nats::Client,
-    js: Context,
+    conn: Option<Conn>,
     spool: Spool,
     in_flight: FuturesOrdered<AckFuture>,
     stream_ready: bool,
@@ -246,7 +279,9 @@ struct Pump {
 
 impl Pump {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
-        if self.spool.is_empty() {
+        if self.conn.is_none() {
+            self.start_outage("cannot connect").await;
+        } else if self.spool.is_empty() {
             if let Err(e) = self.ensure_stream().await {
                 self.start_outage(&e.to_string()).await;
             }
@@ -296,8 +331,10 @@ impl Pump {
 
     async fn ensure_stream(&mut self) -> Result<(), NatsError> {
         if !self.stream_ready {
-            self.config.nats.ensure_stream(&self.js).await?;
-            self.stream_ready = true;
+            if let Some(conn) = &self.conn {
+                self.config.nats.ensure_stream(&conn.js).await?;
+                self.stream_ready = true;
+            }
         }
         Ok(())
     }
@@ -316,7 +353,12 @@ impl Pump {
 
     /// Publishes directly; a failure starts an outage.
     async fn publish(&mut self, msg: Msg) {
-        match Self::send_publish(&self.js, &msg).await {
+        let Some(conn) = &self.conn else {
+            self.start_outage("not connected").await;
+            self.spool_msg(&msg);
+            return;
+        };
+        match Self::send_publish(&conn.js, &msg).await {
             Ok(ack) => self
                 .in_flight
                 .push_back(Box::pin(async move { (msg, ack.await) })),
@@ -368,6 +410,9 @@ impl Pump {
                 Err(_) => self.spool_msg(&msg),
             }
         }
+        // Never reuse a broken connection (it could resend stale publishes out of order).
+        self.conn = None;
+        self.stream_ready = false;
     }
 
     fn spool_msg(&mut self, msg: &Msg) {
@@ -397,9 +442,17 @@ impl Pump {
     /// into the spool between batches. Returns when the spool is empty (outage over) or a
     /// publish fails again.
     async fn replay(&mut self, rx: &mut mpsc::Receiver<Command>) {
-        if self.client.connection_state() != State::Connected {
-            self.log_outage();
-            return;
+        if !self.conn.as_ref().is_some_and(Conn::is_connected) {
+            self.conn = None;
+            self.stream_ready = false;
+            match Conn::open(&self.config).await {
+                Ok(conn) => self.conn = Some(conn),
+                Err(e) => {
+                    tracing::debug!(target: TARGET, error = %e, "still cannot connect");
+                    self.log_outage();
+                    return;
+                }
+            }
         }
         if let Err(e) = self.ensure_stream().await {
             tracing::debug!(target: TARGET, error = %e, "stream not ready yet");
@@ -410,6 +463,8 @@ impl Pump {
             match self.replay_batch().await {
                 Ok(true) => {}
                 Ok(false) => {
+                    self.conn = None;
+                    self.stream_ready = false;
                     self.log_outage();
                     return;
                 }
@@ -446,6 +501,9 @@ impl Pump {
         if batch.is_empty() {
             return Ok(true);
         }
+        let Some(js) = self.conn.as_ref().map(|c| c.js.clone()) else {
+            return Ok(false);
+        };
         let mut acks = FuturesOrdered::new();
         let mut ok = true;
         for (line, _) in &batch {
@@ -458,7 +516,7 @@ impl Pump {
                     continue;
                 }
             };
-            match Self::send_publish(&self.js, &msg).await {
+            match Self::send_publish(&js, &msg).await {
                 Ok(ack) => {
                     let counters = Arc::clone(&self.counters);
                     acks.push_back(Box::pin(async move {
@@ -515,7 +573,7 @@ impl Pump {
         while let Some((msg, result)) = self.in_flight.next().await {
             self.on_ack(msg, result, false).await;
         }
-        if self.outage.is_some() && self.client.connection_state() == State::Connected {
+        if self.outage.is_some() {
             let (_tx, mut rx) = mpsc::channel(1);
             self.replay(&mut rx).await;
         }

@@ -309,7 +309,14 @@ async fn sink_spools_through_a_server_outage_and_replays_in_order() {
         .filter(|id| seen.insert(id.clone()))
         .collect();
     assert_eq!(got.len(), events.len(), "every event arrived");
-    assert_eq!(got, ids(&events), "in order");
+    let index: HashMap<String, usize> = ids(&events).into_iter().zip(0..).collect();
+    let order: Vec<usize> = got.iter().map(|id| index[id]).collect();
+    let inversions: Vec<(usize, usize)> = order
+        .windows(2)
+        .filter(|w| w[0] > w[1])
+        .map(|w| (w[0], w[1]))
+        .collect();
+    assert!(inversions.is_empty(), "out of order at (before, after) {inversions:?}; {stats:?}");
     assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0, "spool emptied");
 }
 

@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use valtrack::core::{
     genesis_from_beacon_state, parse_enr, parse_genesis_validators_root, ConsensusConfig, Enr,
     Event, EventSink, ForkDigest, Network, NetworkPreset, SinkError,
@@ -46,6 +47,27 @@ pub(crate) struct Cli {
 enum Command {
     /// Crawl discv5, handshake every beacon node and emit discovery and metadata events.
     Sentry(SentryArgs),
+    /// Read events from NATS JetStream into Parquet tables (durable consumer, deduplicated).
+    Consumer(ConsumerArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumerArgs {
+    /// Directory of the Parquet dataset (`<dir>/<table>/date=YYYY-MM-DD/part-….parquet`).
+    #[arg(long, default_value = "./data", env = "VALTRACK_OUTPUT_DIR")]
+    output_dir: PathBuf,
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
+    #[arg(long, default_value = valtrack::sink::consumer::DEFAULT_CONSUMER_NAME)]
+    name: String,
+    /// Messages per pull request.
+    #[arg(long, default_value_t = valtrack::sink::consumer::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// JetStream stream to read (created when missing; subjects `valtrack.>`).
+    #[arg(long, default_value = valtrack::sink::DEFAULT_STREAM)]
+    stream: String,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
 }
 
 /// Where events go.
@@ -55,6 +77,8 @@ pub(crate) enum SinkArg {
     Stdout,
     /// Appended as JSON lines to a file.
     Jsonl(PathBuf),
+    /// Published to NATS JetStream (`--nats-url`), spooled to `--spool-dir` during outages.
+    Nats,
 }
 
 impl FromStr for SinkArg {
@@ -62,9 +86,12 @@ impl FromStr for SinkArg {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "stdout" => Ok(Self::Stdout),
+            "nats" => Ok(Self::Nats),
             _ => match s.strip_prefix("jsonl:") {
                 Some(path) if !path.is_empty() => Ok(Self::Jsonl(PathBuf::from(path))),
-                _ => Err(format!("unknown sink `{s}`: use `stdout` or `jsonl:PATH`")),
+                _ => Err(format!(
+                    "unknown sink `{s}`: use `stdout`, `jsonl:PATH` or `nats`"
+                )),
             },
         }
     }
@@ -114,9 +141,14 @@ pub(crate) struct SentryArgs {
     /// How often every known peer is revisited (default: one epoch of the network).
     #[arg(long, value_parser = parse_duration)]
     revisit_interval: Option<Duration>,
-    /// Where events go: `stdout` or `jsonl:PATH`.
-    #[arg(long, default_value = "stdout")]
-    sink: SinkArg,
+    /// Where events go: `stdout`, `jsonl:PATH` or `nats` [default: `nats` when --nats-url
+    /// (or VALTRACK_NATS_URL) is given, else `stdout`].
+    #[arg(long)]
+    sink: Option<SinkArg>,
+    /// Where the NATS sink keeps events while NATS is unreachable (replayed in order when it
+    /// is back).
+    #[arg(long, default_value = "./data/nats-spool", env = "VALTRACK_SPOOL_DIR")]
+    spool_dir: PathBuf,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -223,7 +255,12 @@ impl EventSink for StdoutSink {
 }
 
 pub(crate) fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let nats_url_given = !matches!(
+        matches.value_source("nats_url"),
+        None | Some(ValueSource::DefaultValue)
+    );
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     let filter = match tracing_subscriber::EnvFilter::try_new(&cli.log_level) {
         Ok(f) => f,
         Err(e) => {
@@ -244,7 +281,10 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Sentry(args) => crate::cli::run_sentry(args, &cli.nats_url).await,
+            Command::Sentry(args) => {
+                crate::cli::run_sentry(args, &cli.nats_url, nats_url_given).await
+            }
+            Command::Consumer(args) => crate::cli::run_consumer(args, &cli.nats_url).await,
         }
     });
     match result {
@@ -277,7 +317,11 @@ fn summary(
     )
 }
 
-pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), CliError> {
+pub(crate) async fn run_sentry(
+    args: SentryArgs,
+    nats_url: &str,
+    nats_url_given: bool,
+) -> Result<(), CliError> {
     use std::net::SocketAddr;
     use valtrack::core::DynEventSink;
     use valtrack::sentry::{
@@ -285,6 +329,22 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
         HostConfig, Libp2pHandshaker, Sentry, SentryConfig,
     };
 
+    let sink_arg = args.sink.clone().unwrap_or(if nats_url_given {
+        SinkArg::Nats
+    } else {
+        SinkArg::Stdout
+    });
+    // Checked before any network is touched, so a bad flag fails fast.
+    let nats_config = match sink_arg {
+        SinkArg::Nats => Some(
+            valtrack::sink::NatsSinkConfig::builder(
+                valtrack::sink::NatsConfig::builder(nats_url).build()?,
+                &args.spool_dir,
+            )
+            .build()?,
+        ),
+        _ => None,
+    };
     let network = load_network(&args.network)?;
     let bootnodes: Vec<String> = if !args.bootnodes.is_empty() {
         args.bootnodes.clone()
@@ -335,8 +395,12 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
             ..HandshakeConfig::default()
         },
     );
-    let sink: Box<dyn DynEventSink> = match &args.sink {
+    let sink: Box<dyn DynEventSink> = match &sink_arg {
         SinkArg::Stdout => Box::new(StdoutSink),
+        SinkArg::Nats => match nats_config {
+            Some(config) => Box::new(valtrack::sink::NatsSink::connect(config).await?),
+            None => return Err(CliError("NATS sink without a config".into())),
+        },
         SinkArg::Jsonl(path) => Box::new(
             valtrack::sink::JsonlSink::open(path)
                 .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
@@ -373,22 +437,52 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
             }
         })
     };
-    let duration = args.duration;
-    let shutdown = async move {
-        match duration {
-            Some(d) => {
-                tokio::select! {
-                    _ = tokio::time::sleep(d) => {}
-                    _ = tokio::signal::ctrl_c() => {}
-                }
-            }
-            None => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    };
+    let shutdown = stop_signal(args.duration);
     let result = sentry.run(shutdown).await;
     reporter.abort();
     tracing::info!(target: "valtrack", "stopped: {}", summary(&stats, &crawler_handle));
     result.map_err(CliError::from)
+}
+
+/// Stops on Ctrl-C, or after `duration` when given.
+async fn stop_signal(duration: Option<Duration>) {
+    match duration {
+        Some(d) => {
+            tokio::select! {
+                _ = tokio::time::sleep(d) => {}
+                _ = tokio::signal::ctrl_c() => {}
+            }
+        }
+        None => {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+pub(crate) async fn run_consumer(args: ConsumerArgs, nats_url: &str) -> Result<(), CliError> {
+    use valtrack::sink::consumer::{Consumer, ConsumerConfig};
+    use valtrack::sink::{NatsConfig, ParquetSink, ParquetSinkConfig};
+
+    let nats = NatsConfig::builder(nats_url).stream(&args.stream).build()?;
+    let config = ConsumerConfig::builder(nats)
+        .name(&args.name)
+        .batch_size(args.batch_size)
+        .seed_from_parquet(&args.output_dir)
+        .build()?;
+    let dir = args.output_dir.display().to_string();
+    let sink = ParquetSink::open(ParquetSinkConfig::builder(&args.output_dir).build()?)
+        .map_err(|e| CliError(format!("{dir}: {}", CliError::from(e).0)))?;
+    tracing::info!(target: "valtrack", nats = nats_url, stream = %args.stream, consumer = %args.name, output = %dir, "consumer started");
+    let stats = Consumer::new(config, sink)
+        .run(stop_signal(args.duration))
+        .await?;
+    tracing::info!(
+        target: "valtrack",
+        "stopped: received {}, written {}, duplicates {}, dead-lettered {}",
+        stats.received,
+        stats.written,
+        stats.duplicates,
+        stats.dead_lettered
+    );
+    Ok(())
 }

@@ -360,6 +360,17 @@ pub(crate) async fn run_sentry(
         )));
     };
     parse_bootnodes(&bootnodes)?;
+    let sink: Box<dyn DynEventSink> = match &sink_arg {
+        SinkArg::Stdout => Box::new(StdoutSink),
+        SinkArg::Nats => match nats_config {
+            Some(config) => Box::new(valtrack::sink::NatsSink::connect(config).await?),
+            None => return Err(CliError("NATS sink without a config".into())),
+        },
+        SinkArg::Jsonl(path) => Box::new(
+            valtrack::sink::JsonlSink::open(path)
+                .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
+        ),
+    };
     let key = generate_secret_key();
     let ip = args.listen_addr;
     let multiaddr = |proto: &str, port: u16| {
@@ -395,17 +406,6 @@ pub(crate) async fn run_sentry(
             ..HandshakeConfig::default()
         },
     );
-    let sink: Box<dyn DynEventSink> = match &sink_arg {
-        SinkArg::Stdout => Box::new(StdoutSink),
-        SinkArg::Nats => match nats_config {
-            Some(config) => Box::new(valtrack::sink::NatsSink::connect(config).await?),
-            None => return Err(CliError("NATS sink without a config".into())),
-        },
-        SinkArg::Jsonl(path) => Box::new(
-            valtrack::sink::JsonlSink::open(path)
-                .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
-        ),
-    };
     let revisit = args
         .revisit_interval
         .unwrap_or_else(|| network.epoch_duration());

@@ -121,10 +121,23 @@ fn help_lists_the_consumer_and_the_nats_sink() {
     assert!(String::from_utf8_lossy(&o.stdout).contains("consumer"));
     let o = valtrack(&["consumer", "--help"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    for needle in ["--output-dir", "./data", "--name", "valtrack-consumer", "--batch-size", "--stream"] {
-        assert!(out.contains(needle), "consumer help lacks {needle:?}:\n{out}");
+    for needle in [
+        "--output-dir",
+        "./data",
+        "--name",
+        "valtrack-consumer",
+        "--batch-size",
+        "--stream",
+    ] {
+        assert!(
+            out.contains(needle),
+            "consumer help lacks {needle:?}:\n{out}"
+        );
     }
     let o = valtrack(&["sentry", "--help"]);
     let out = String::from_utf8_lossy(&o.stdout);
-    assert!(out.contains("`nats`") && out.contains("--spool-dir"), "{out}");
+    assert!(
+        out.contains("`nats`") && out.contains("--spool-dir"),
+        "{out}"
+    );
 }

@@ -37,7 +37,8 @@ fn events(n: usize) -> Vec<Event> {
 async fn until_caught_up(js: &jetstream::Context, name: &str, last: u64) {
     loop {
         if let Ok(stream) = js.get_stream("valtrack").await {
-            let consumer: Result<jetstream::consumer::PullConsumer, _> = stream.get_consumer(name).await;
+            let consumer: Result<jetstream::consumer::PullConsumer, _> =
+                stream.get_consumer(name).await;
             if let Ok(mut c) = consumer {
                 if let Ok(info) = c.info().await {
                     if info.ack_floor.stream_sequence >= last && info.num_ack_pending == 0 {
@@ -58,7 +59,36 @@ async fn run(n: usize) {
     let spool = tempfile::tempdir().expect("tempdir");
     let out = tempfile::tempdir().expect("tempdir");
     let events = events(n);
-    let bytes: usize = events.iter().map(|e| e.to_json().len()).sum();
+    let payloads: Vec<Vec<u8>> = events.iter().map(Event::to_json).collect();
+    let bytes: usize = payloads.iter().map(Vec::len).sum();
+
+    // 0. the consumer's own work, without NATS: decode the JSON, write Parquet
+    let start = Instant::now();
+    let decoded: Vec<Event> = payloads
+        .iter()
+        .map(|p| Event::from_json(p).expect("decodes"))
+        .collect();
+    let decode = start.elapsed();
+    let peer = decoded[0].meta().peer_id.to_string();
+    let start = Instant::now();
+    for _ in 0..n {
+        std::hint::black_box(peer.parse::<valtrack_core::PeerId>().expect("parses"));
+    }
+    let peer_parse = start.elapsed();
+    let alone = tempfile::tempdir().expect("tempdir");
+    let parquet = ParquetSink::open(
+        ParquetSinkConfig::builder(alone.path())
+            .build()
+            .expect("config"),
+    )
+    .expect("parquet");
+    let start = Instant::now();
+    for e in decoded {
+        parquet.send(e).await.expect("send");
+    }
+    parquet.flush().await.expect("flush");
+    let parquet_alone = start.elapsed();
+    drop(parquet);
 
     // 1. publish through the sink
     let sink = NatsSink::connect(
@@ -117,8 +147,12 @@ async fn run(n: usize) {
         .seed_from_parquet(out.path())
         .build()
         .expect("config");
-    let parquet = ParquetSink::open(ParquetSinkConfig::builder(out.path()).build().expect("config"))
-        .expect("parquet");
+    let parquet = ParquetSink::open(
+        ParquetSinkConfig::builder(out.path())
+            .build()
+            .expect("config"),
+    )
+    .expect("parquet");
     let consumer = Consumer::new(config, parquet);
     let start = Instant::now();
     let stats = consumer
@@ -128,13 +162,41 @@ async fn run(n: usize) {
     let consume = start.elapsed();
     assert_eq!(stats.written as usize, n, "{stats:?}");
 
-    println!("NATS JetStream, {n} events ({} bytes each on average), nats-server on loopback", bytes / n.max(1));
+    println!(
+        "NATS JetStream, {n} events ({} bytes each on average), nats-server on loopback",
+        bytes / n.max(1)
+    );
     println!("| case | time | events/s |");
     println!("|---|---|---|");
-    println!("| NatsSink publish (send + flush, {} in flight) | {publish:.2?} | {:.0} |", valtrack_sink::DEFAULT_MAX_IN_FLIGHT, rate(n, publish));
-    println!("| raw async-nats fetch + ack each (batches of 1000) | {fetch:.2?} | {:.0} |", rate(n, fetch));
-    println!("| consumer → ParquetSink (decode, dedupe, write, flush, ack) | {consume:.2?} | {:.0} |", rate(n, consume));
-    println!("consumer / raw fetch: {:.0}%", 100.0 * fetch.as_secs_f64() / consume.as_secs_f64());
+    println!(
+        "| NatsSink publish (send + flush, {} in flight) | {publish:.2?} | {:.0} |",
+        valtrack_sink::DEFAULT_MAX_IN_FLIGHT,
+        rate(n, publish)
+    );
+    println!(
+        "| JSON decode alone (one thread) | {decode:.2?} | {:.0} |",
+        rate(n, decode)
+    );
+    println!(
+        "| of which PeerId text → key check | {peer_parse:.2?} | {:.0} |",
+        rate(n, peer_parse)
+    );
+    println!(
+        "| ParquetSink alone (send + flush) | {parquet_alone:.2?} | {:.0} |",
+        rate(n, parquet_alone)
+    );
+    println!(
+        "| raw async-nats fetch + ack each (batches of 1000) | {fetch:.2?} | {:.0} |",
+        rate(n, fetch)
+    );
+    println!(
+        "| consumer → ParquetSink (decode, dedupe, write, flush, ack) | {consume:.2?} | {:.0} |",
+        rate(n, consume)
+    );
+    println!(
+        "consumer / raw fetch: {:.0}%",
+        100.0 * fetch.as_secs_f64() / consume.as_secs_f64()
+    );
 }
 
 fn main() {

@@ -117,7 +117,10 @@ impl<S: EventSink> Consumer<S> {
     /// Not cancel-safe in the sense that dropping the future loses the uncommitted work:
     /// nothing is lost from the stream, the messages are redelivered after `ack_wait`, and
     /// dedupe drops those whose rows were already durable.
-    pub async fn run(&self, shutdown: impl Future<Output = ()>) -> Result<ConsumerStats, ConsumerError> {
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ConsumerStats, ConsumerError> {
         let mut stats = ConsumerStats::default();
         let mut recent = RecentIds::new(self.config.dedupe_capacity);
         if let Some(dir) = &self.config.seed_from_parquet {
@@ -152,6 +155,11 @@ impl<S: EventSink> Consumer<S> {
         let mut pending = Pending::default();
         let mut messages: Option<MessageStream> = None;
         let mut backoff = Duration::from_millis(100);
+        // One timer, re-armed when the first event after a commit arrives (not one per
+        // message).
+        let commit_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(commit_timer);
+        let mut armed = false;
         loop {
             if messages.is_none() {
                 match self.messages(&consumer).await {
@@ -170,21 +178,30 @@ impl<S: EventSink> Consumer<S> {
                     }
                 }
             }
-            let deadline = pending.since.map(|t| t + self.config.commit_interval);
+            if !armed {
+                if let Some(since) = pending.since {
+                    commit_timer
+                        .as_mut()
+                        .reset(since + self.config.commit_interval);
+                    armed = true;
+                }
+            }
             let Some(stream) = messages.as_mut() else {
                 continue;
             };
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
-                () = sleep_until(deadline) => {
+                () = &mut commit_timer, if armed => {
                     self.commit(&client, &mut pending, &mut recent, &mut stats).await?;
+                    armed = false;
                 }
                 next = stream.next() => match next {
                     Some(Ok(message)) => {
                         self.handle(&js, message, &mut pending, &recent, &mut stats).await?;
                         if pending.ackers.len() >= self.config.commit_events {
                             self.commit(&client, &mut pending, &mut recent, &mut stats).await?;
+                            armed = false;
                         }
                     }
                     Some(Err(e)) => {
@@ -196,7 +213,8 @@ impl<S: EventSink> Consumer<S> {
             }
         }
         drop(messages);
-        self.commit(&client, &mut pending, &mut recent, &mut stats).await?;
+        self.commit(&client, &mut pending, &mut recent, &mut stats)
+            .await?;
         tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
         Ok(stats)
     }
@@ -309,7 +327,8 @@ impl<S: EventSink> Consumer<S> {
                 pending.ackers.push(acker);
             }
             Err(e) => {
-                self.dead_letter(js, &message, sequence, acker, &e, stats).await;
+                self.dead_letter(js, &message, sequence, acker, &e, stats)
+                    .await;
             }
         }
         Ok(())
@@ -391,12 +410,5 @@ impl<S: EventSink> Consumer<S> {
         pending.since = None;
         stats.commits += 1;
         Ok(())
-    }
-}
-
-async fn sleep_until(deadline: Option<Instant>) {
-    match deadline {
-        Some(d) => tokio::time::sleep_until(d).await,
-        None => futures::future::pending().await,
     }
 }

@@ -126,13 +126,14 @@ impl NatsConfig {
             .connection_timeout(self.request_timeout)
             .request_timeout(Some(self.request_timeout));
         if let Some(path) = &self.credentials_file {
-            options = options
-                .credentials_file(path)
-                .await
-                .map_err(|source| NatsError::Credentials {
-                    path: path.clone(),
-                    source,
-                })?;
+            options =
+                options
+                    .credentials_file(path)
+                    .await
+                    .map_err(|source| NatsError::Credentials {
+                        path: path.clone(),
+                        source,
+                    })?;
         }
         if self.require_tls {
             options = options.require_tls(true);
@@ -453,7 +454,9 @@ mod tests {
             Err(NatsConfigError::DuplicateWindow { .. })
         ));
         assert!(matches!(
-            NatsSinkConfig::builder(ok, "/tmp/s").max_in_flight(0).build(),
+            NatsSinkConfig::builder(ok, "/tmp/s")
+                .max_in_flight(0)
+                .build(),
             Err(NatsConfigError::Zero {
                 field: "max_in_flight"
             })

@@ -512,7 +512,9 @@ impl Pump {
                 Err(e) => {
                     // Never written by us; skip it rather than block the spool forever.
                     tracing::error!(target: TARGET, error = %e, "NATS sink: skipping an undecodable spool line");
-                    acks.push_back(Box::pin(async { true }) as Pin<Box<dyn Future<Output = bool> + Send>>);
+                    acks.push_back(
+                        Box::pin(async { true }) as Pin<Box<dyn Future<Output = bool> + Send>>
+                    );
                     continue;
                 }
             };

@@ -180,7 +180,10 @@ impl Spool {
                 w.flush()?;
             }
             if rotate {
-                let id = self.segments.back().map_or(self.cursor.segment, |s| s.id + 1);
+                let id = self
+                    .segments
+                    .back()
+                    .map_or(self.cursor.segment, |s| s.id + 1);
                 if self.segments.is_empty() {
                     self.cursor = Pos {
                         segment: id,
@@ -264,11 +267,9 @@ impl Spool {
         self.cursor = pos;
         self.events = self.events.saturating_sub(events);
         let tail = self.segments.back().map_or(0, |s| s.id);
-        while self
-            .segments
-            .front()
-            .is_some_and(|s| s.id < pos.segment || (s.id == pos.segment && s.id != tail && pos.offset >= s.len))
-        {
+        while self.segments.front().is_some_and(|s| {
+            s.id < pos.segment || (s.id == pos.segment && s.id != tail && pos.offset >= s.len)
+        }) {
             if let Some(s) = self.segments.pop_front() {
                 fs::remove_file(segment_path(&self.dir, s.id))?;
             }
@@ -305,7 +306,10 @@ impl Spool {
         // Written without fsync: after a power cut, replay may repeat some events, which
         // JetStream's duplicate window and the consumer's dedupe absorb.
         let tmp = self.dir.join(".cursor.tmp");
-        fs::write(&tmp, format!("{} {}\n", self.cursor.segment, self.cursor.offset))?;
+        fs::write(
+            &tmp,
+            format!("{} {}\n", self.cursor.segment, self.cursor.offset),
+        )?;
         fs::rename(&tmp, self.dir.join("cursor"))
     }
 }
@@ -395,7 +399,11 @@ mod tests {
         let batch = spool.read(100).unwrap();
         spool.advance(batch.last().unwrap().1, 7).unwrap();
         assert!(spool.is_empty());
-        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0, "drained spool is emptied");
+        assert_eq!(
+            fs::read_dir(dir.path()).unwrap().count(),
+            0,
+            "drained spool is emptied"
+        );
         spool.append(b"{\"n\":11}").unwrap();
         assert_eq!(lines(&mut spool, 10), ["{\"n\":11}"]);
     }

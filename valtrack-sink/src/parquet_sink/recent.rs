@@ -60,7 +60,8 @@ pub fn recent_event_ids(dir: &Path, max_ids: usize) -> Result<Vec<String>, SinkE
         if ids.len() >= max_ids {
             break;
         }
-        let builder = ParquetRecordBatchReaderBuilder::try_new(File::open(&path)?).map_err(backend)?;
+        let builder =
+            ParquetRecordBatchReaderBuilder::try_new(File::open(&path)?).map_err(backend)?;
         let Some(index) = builder
             .schema()
             .fields()

@@ -2,7 +2,9 @@
 
 mod fixtures;
 mod jsonl_channel_fanout;
+#[cfg(feature = "nats")]
 mod nats;
+#[cfg(feature = "nats")]
 mod nats_harness;
 mod parquet;
 mod python;

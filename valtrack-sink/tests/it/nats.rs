@@ -101,7 +101,11 @@ async fn until_caught_up(server: &NatsServer, name: &str) {
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         if let Ok(mut stream) = js.get_stream("valtrack").await {
-            let last = stream.info().await.map(|i| i.state.last_sequence).unwrap_or(0);
+            let last = stream
+                .info()
+                .await
+                .map(|i| i.state.last_sequence)
+                .unwrap_or(0);
             let consumer: Result<jetstream::consumer::PullConsumer, _> =
                 stream.get_consumer(name).await;
             if let Ok(mut consumer) = consumer {
@@ -112,7 +116,10 @@ async fn until_caught_up(server: &NatsServer, name: &str) {
                 }
             }
         }
-        assert!(Instant::now() < deadline, "consumer {name} did not catch up");
+        assert!(
+            Instant::now() < deadline,
+            "consumer {name} did not catch up"
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -192,7 +199,10 @@ async fn consumer_writes_parquet_once_across_restarts() {
     sink.close().await.unwrap();
 
     let stats = consume(&server, "c1", out.path()).await;
-    assert_eq!((stats.received, stats.written, stats.duplicates), (100, 100, 0));
+    assert_eq!(
+        (stats.received, stats.written, stats.duplicates),
+        (100, 100, 0)
+    );
     let tables = parquet_ids(out.path());
     for kind in EventKind::ALL {
         assert_eq!(tables[kind.table()].len(), 25, "{}", kind.table());
@@ -211,7 +221,10 @@ async fn consumer_writes_parquet_once_across_restarts() {
             .unwrap();
     }
     let stats = consume(&server, "c1", out.path()).await;
-    assert_eq!((stats.received, stats.written, stats.duplicates), (100, 0, 100));
+    assert_eq!(
+        (stats.received, stats.written, stats.duplicates),
+        (100, 0, 100)
+    );
     // Nothing new to read after a restart with the same name.
     let stats = consume(&server, "c1", out.path()).await;
     assert_eq!(stats.received, 0);
@@ -295,11 +308,18 @@ async fn sink_spools_through_a_server_outage_and_replays_in_order() {
     sink.flush().await.unwrap();
     let deadline = Instant::now() + Duration::from_secs(30);
     while sink.stats().in_outage || sink.stats().spool_events > 0 {
-        assert!(Instant::now() < deadline, "spool not drained: {:?}", sink.stats());
+        assert!(
+            Instant::now() < deadline,
+            "spool not drained: {:?}",
+            sink.stats()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let stats = sink.stats();
-    assert!(stats.outages >= 1 && stats.spooled > 0 && stats.replayed > 0, "{stats:?}");
+    assert!(
+        stats.outages >= 1 && stats.spooled > 0 && stats.replayed > 0,
+        "{stats:?}"
+    );
     assert_eq!(stats.dropped, 0);
     let stored = stream_messages(&server, "valtrack").await;
     let mut seen = HashSet::new();
@@ -316,8 +336,15 @@ async fn sink_spools_through_a_server_outage_and_replays_in_order() {
         .filter(|w| w[0] > w[1])
         .map(|w| (w[0], w[1]))
         .collect();
-    assert!(inversions.is_empty(), "out of order at (before, after) {inversions:?}; {stats:?}");
-    assert_eq!(std::fs::read_dir(spool.path()).unwrap().count(), 0, "spool emptied");
+    assert!(
+        inversions.is_empty(),
+        "out of order at (before, after) {inversions:?}; {stats:?}"
+    );
+    assert_eq!(
+        std::fs::read_dir(spool.path()).unwrap().count(),
+        0,
+        "spool emptied"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -334,7 +361,10 @@ async fn a_consumer_killed_mid_stream_writes_every_event_exactly_once() {
     }
     sink.close().await.unwrap();
 
-    let consumer = Consumer::new(consumer_config(&server, "killed", out.path()), parquet(out.path()));
+    let consumer = Consumer::new(
+        consumer_config(&server, "killed", out.path()),
+        parquet(out.path()),
+    );
     let task = tokio::spawn(async move { consumer.run(futures::future::pending()).await });
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {

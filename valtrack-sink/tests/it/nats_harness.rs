@@ -96,7 +96,11 @@ impl NatsServer {
             }
             // The port may still be held by the killed server's socket: try again.
             self.kill();
-            assert!(Instant::now() < deadline, "nats-server did not start on port {}", self.port);
+            assert!(
+                Instant::now() < deadline,
+                "nats-server did not start on port {}",
+                self.port
+            );
             std::thread::sleep(Duration::from_millis(200));
         }
     }

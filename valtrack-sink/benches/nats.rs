@@ -22,6 +22,20 @@ use valtrack_sink::{NatsConfig, NatsSink, NatsSinkConfig, ParquetSink, ParquetSi
 
 use nats_harness::NatsServer;
 
+/// Accepts and drops every event.
+#[derive(Debug)]
+struct Null;
+
+impl EventSink for Null {
+    async fn send(&self, event: Event) -> Result<(), valtrack_core::SinkError> {
+        std::hint::black_box(event);
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), valtrack_core::SinkError> {
+        Ok(())
+    }
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -139,7 +153,22 @@ async fn run(n: usize) {
     let fetch = start.elapsed();
     drop(messages);
 
-    // 3. the consumer into Parquet
+    // 3. the consumer into a sink that drops everything: fetch, decode, dedupe, ack
+    let config = ConsumerConfig::builder(nats.clone())
+        .name("bench-null")
+        .commit_interval(Duration::from_millis(200))
+        .build()
+        .expect("config");
+    let consumer = Consumer::new(config, Null);
+    let start = Instant::now();
+    let stats = consumer
+        .run(until_caught_up(&js, "bench-null", last))
+        .await
+        .expect("consumer");
+    let consume_null = start.elapsed();
+    assert_eq!(stats.written as usize, n, "{stats:?}");
+
+    // 4. the consumer into Parquet
     let config = ConsumerConfig::builder(nats)
         .name("bench")
         // commits every 50,000 events (the default); the interval only ends the last one
@@ -188,6 +217,10 @@ async fn run(n: usize) {
     println!(
         "| raw async-nats fetch + ack each (batches of 1000) | {fetch:.2?} | {:.0} |",
         rate(n, fetch)
+    );
+    println!(
+        "| consumer → a sink that drops events (fetch, decode, dedupe, ack) | {consume_null:.2?} | {:.0} |",
+        rate(n, consume_null)
     );
     println!(
         "| consumer → ParquetSink (decode, dedupe, write, flush, ack) | {consume:.2?} | {:.0} |",

@@ -156,6 +156,12 @@ impl NatsSink {
         };
         let (tx, rx) = mpsc::channel(config.queue_capacity);
         let counters = Arc::new(Counters::default());
+        // Known before the task runs, so `stats()` never shows a backlog as drained.
+        counters.spool_events.store(spool.events(), Relaxed);
+        counters.spool_bytes.store(spool.bytes(), Relaxed);
+        counters
+            .in_outage
+            .store(conn.is_none() || !spool.is_empty(), Relaxed);
         let spool_dir = config.spool_dir.clone();
         let spool_max_bytes = config.spool_max_bytes;
         let pump = Pump {

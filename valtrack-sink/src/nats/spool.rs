@@ -197,6 +197,10 @@ impl Spool {
                 .create(true)
                 .append(true)
                 .open(segment_path(&self.dir, id))?;
+            if rotate {
+                // the new segment's name, durable before anything is acknowledged from it
+                File::open(&self.dir)?.sync_all()?;
+            }
             self.writer = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
         }
         if let (Some(w), Some(s)) = (self.writer.as_mut(), self.segments.back_mut()) {

@@ -393,3 +393,85 @@ async fn a_consumer_killed_mid_stream_writes_every_event_exactly_once() {
     let unique: HashSet<&String> = all.iter().collect();
     assert_eq!(unique.len(), events.len(), "exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sink_started_while_nats_is_down_spools_then_replays() {
+    let Some(mut server) = NatsServer::start() else {
+        return;
+    };
+    server.kill();
+    let spool = tempfile::tempdir().unwrap();
+    let sink = sink(&server, spool.path()).await;
+    let events: Vec<Event> = (0..500).map(fixtures::discovery).collect();
+    for e in &events {
+        sink.send(e.clone()).await.unwrap();
+    }
+    sink.flush().await.unwrap();
+    let stats = sink.stats();
+    assert!(stats.in_outage, "{stats:?}");
+    assert_eq!(
+        (stats.spooled, stats.spool_events, stats.acked),
+        (500, 500, 0)
+    );
+    // the spool survives the sink: a new one, once NATS is back, replays it
+    sink.close().await.unwrap();
+    server.restart();
+    let sink = self::sink(&server, spool.path()).await;
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.stats().spool_events > 0 || sink.stats().in_outage {
+        assert!(
+            Instant::now() < deadline,
+            "not replayed: {:?}",
+            sink.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sink.stats().replayed, 500);
+    let stored = stream_messages(&server, "valtrack").await;
+    let got: Vec<Event> = stored
+        .iter()
+        .map(|(_, p)| Event::from_json(p).unwrap())
+        .collect();
+    assert_eq!(got, events, "every event, once, in order");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_spool_fails_sends_with_a_clear_error() {
+    let Some(mut server) = NatsServer::start() else {
+        return;
+    };
+    server.kill();
+    let spool = tempfile::tempdir().unwrap();
+    let event_len = fixtures::discovery(0).to_json().len() as u64 + 1;
+    let config = NatsSinkConfig::builder(nats_config(&server), spool.path())
+        .spool_max_bytes(10 * event_len)
+        .queue_capacity(1)
+        .build()
+        .unwrap();
+    let sink = NatsSink::connect(config).await.unwrap();
+    let mut error = None;
+    for i in 0..100 {
+        if let Err(e) = sink.send(fixtures::discovery(i)).await {
+            error = Some(e);
+            break;
+        }
+        // let the publishing task take it, so a full spool shows in the next send
+        sink.flush().await.unwrap();
+    }
+    let error = error.expect("sends fail once the spool is full");
+    let text = valtrack_core::SinkError::to_string(&error);
+    let source = std::error::Error::source(&error)
+        .map(ToString::to_string)
+        .unwrap_or_default();
+    assert!(
+        text.contains("nats") && source.contains("is full"),
+        "{text}: {source}"
+    );
+    let stats = sink.stats();
+    assert_eq!(stats.dropped, 1, "{stats:?}");
+    assert!(
+        stats.spool_events >= 8 && stats.spool_events == stats.spooled,
+        "{stats:?}"
+    );
+    assert!(stats.spool_bytes <= 10 * event_len, "{stats:?}");
+}

@@ -351,10 +351,13 @@ impl<S: EventSink> Consumer<S> {
         headers.insert("Valtrack-Error", error.to_string().as_str());
         headers.insert("Valtrack-Stream-Sequence", sequence.to_string().as_str());
         headers.insert("Valtrack-Consumer", self.config.name.as_str());
-        headers.insert(
-            "Nats-Msg-Id",
-            format!("{}-{sequence}", self.config.nats.stream).as_str(),
-        );
+        if sequence > 0 {
+            // a redelivered dead letter is published once
+            headers.insert(
+                "Nats-Msg-Id",
+                format!("{}-{sequence}", self.config.nats.stream).as_str(),
+            );
+        }
         let subject = format!("{DEAD_LETTER_PREFIX}.{}", message.subject);
         let published = match js
             .publish_with_headers(subject, headers, message.payload.clone())

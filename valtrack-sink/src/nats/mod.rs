@@ -1,6 +1,7 @@
 //! NATS JetStream: the [`NatsSink`], its spool, and the shared connection settings.
 
 mod config;
+mod pump;
 mod sink;
 mod spool;
 

@@ -9,8 +9,10 @@
 //! **Commits.** Messages are acknowledged only after the sink's
 //! [`flush`](EventSink::flush) returned `Ok`, i.e. after the rows are durable (ParquetSink
 //! publishes its files by rename). A commit happens every `commit_events` events, every
-//! `commit_interval`, and on shutdown. If the process dies between a flush and the acks,
-//! JetStream redelivers the messages after `ack_wait`.
+//! `commit_interval`, and on shutdown. The consumer goes on reading and writing the next
+//! events while a commit's flush runs (at most one commit is in flight; a flush covers the
+//! events sent before it). If the process dies between a flush and the acks, JetStream
+//! redelivers the messages after `ack_wait`.
 //!
 //! **Dedupe** by event id, so a redelivered or twice-published event is written once: the
 //! ids of the last `dedupe_capacity` distinct events written are kept in memory (16-byte
@@ -33,7 +35,9 @@
 mod config;
 mod dedupe;
 
+use std::collections::HashSet;
 use std::future::Future;
+use std::pin::Pin;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::{self, Stream as MessageStream};
@@ -43,7 +47,7 @@ use async_nats::jetstream::{self, AckKind, Context};
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use tokio::time::Instant;
-use valtrack_core::{Event, EventSink};
+use valtrack_core::{Event, EventSink, SinkError};
 
 pub use self::config::{
     ConsumerConfig, ConsumerConfigBuilder, DEAD_LETTER_PREFIX, DEFAULT_ACK_WAIT,
@@ -85,7 +89,7 @@ pub struct Consumer<S> {
 struct Pending {
     ackers: Vec<Acker>,
     keys: Vec<u128>,
-    set: std::collections::HashSet<u128>,
+    set: HashSet<u128>,
     since: Option<Instant>,
 }
 
@@ -95,6 +99,21 @@ impl std::fmt::Debug for Pending {
             .field("messages", &self.ackers.len())
             .field("events", &self.keys.len())
             .finish()
+    }
+}
+
+/// A commit whose sink flush is under way; its messages are acknowledged once it is done.
+/// Meanwhile the consumer goes on reading: at most one commit is in flight.
+struct InCommit<'a> {
+    flush: Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>,
+    work: Pending,
+}
+
+/// The result of the flush under way; pending forever when there is none.
+async fn flushed(commit: &mut Option<InCommit<'_>>) -> Result<(), SinkError> {
+    match commit {
+        Some(c) => c.flush.as_mut().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -160,6 +179,7 @@ impl<S: EventSink> Consumer<S> {
         let commit_timer = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(commit_timer);
         let mut armed = false;
+        let mut in_commit: Option<InCommit<'_>> = None;
         loop {
             if messages.is_none() {
                 match self.messages(&consumer).await {
@@ -192,15 +212,21 @@ impl<S: EventSink> Consumer<S> {
             tokio::select! {
                 biased;
                 () = &mut shutdown => break,
+                result = flushed(&mut in_commit), if in_commit.is_some() => {
+                    if let Some(done) = in_commit.take() {
+                        self.finish_commit(&client, done.work, result, &mut recent, &mut stats).await?;
+                    }
+                }
                 () = &mut commit_timer, if armed => {
-                    self.commit(&client, &mut pending, &mut recent, &mut stats).await?;
+                    in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
                     armed = false;
                 }
                 next = stream.next() => match next {
                     Some(Ok(message)) => {
-                        self.handle(&js, message, &mut pending, &recent, &mut stats).await?;
+                        let committing = in_commit.as_ref().map(|c| &c.work.set);
+                        self.handle(&js, message, &mut pending, &recent, committing, &mut stats).await?;
                         if pending.ackers.len() >= self.config.commit_events {
-                            self.commit(&client, &mut pending, &mut recent, &mut stats).await?;
+                            in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
                             armed = false;
                         }
                     }
@@ -213,8 +239,14 @@ impl<S: EventSink> Consumer<S> {
             }
         }
         drop(messages);
-        self.commit(&client, &mut pending, &mut recent, &mut stats)
+        let last = self
+            .start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats)
             .await?;
+        if let Some(mut last) = last {
+            let result = last.flush.as_mut().await;
+            self.finish_commit(&client, last.work, result, &mut recent, &mut stats)
+                .await?;
+        }
         tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
         Ok(stats)
     }
@@ -308,6 +340,7 @@ impl<S: EventSink> Consumer<S> {
         message: jetstream::Message,
         pending: &mut Pending,
         recent: &RecentIds,
+        committing: Option<&HashSet<u128>>,
         stats: &mut ConsumerStats,
     ) -> Result<(), ConsumerError> {
         stats.received += 1;
@@ -316,7 +349,10 @@ impl<S: EventSink> Consumer<S> {
         match Event::from_json(&message.payload) {
             Ok(event) => {
                 let k = key(&event.meta().event_id);
-                if recent.contains(k) || pending.set.contains(&k) {
+                if recent.contains(k)
+                    || pending.set.contains(&k)
+                    || committing.is_some_and(|c| c.contains(&k))
+                {
                     stats.duplicates += 1;
                 } else {
                     self.sink.send(event).await?;
@@ -379,26 +415,48 @@ impl<S: EventSink> Consumer<S> {
         }
     }
 
-    /// Flushes the sink, then acknowledges every pending message.
-    async fn commit(
-        &self,
+    /// Finishes the commit in flight, if any (at most one is), then starts flushing the
+    /// pending work; returns the new commit in flight.
+    async fn start_commit<'a>(
+        &'a self,
         client: &async_nats::Client,
+        in_commit: Option<InCommit<'a>>,
         pending: &mut Pending,
         recent: &mut RecentIds,
         stats: &mut ConsumerStats,
-    ) -> Result<(), ConsumerError> {
+    ) -> Result<Option<InCommit<'a>>, ConsumerError> {
+        if let Some(mut previous) = in_commit {
+            let result = previous.flush.as_mut().await;
+            self.finish_commit(client, previous.work, result, recent, stats)
+                .await?;
+        }
         if pending.ackers.is_empty() {
             pending.since = None;
-            return Ok(());
+            return Ok(None);
         }
-        self.sink.flush().await?;
-        for k in pending.keys.drain(..) {
+        Ok(Some(InCommit {
+            flush: Box::pin(self.sink.flush()),
+            work: std::mem::take(pending),
+        }))
+    }
+
+    /// After the sink's flush made `work`'s rows durable: remembers their ids and
+    /// acknowledges every message of it.
+    async fn finish_commit(
+        &self,
+        client: &async_nats::Client,
+        mut work: Pending,
+        flushed: Result<(), SinkError>,
+        recent: &mut RecentIds,
+        stats: &mut ConsumerStats,
+    ) -> Result<(), ConsumerError> {
+        flushed?;
+        for k in work.keys.drain(..) {
             recent.insert(k);
         }
-        stats.written += pending.set.len() as u64;
-        pending.set.clear();
+        stats.written += work.set.len() as u64;
         let mut failed = 0u64;
-        for acker in pending.ackers.drain(..) {
+        for acker in work.ackers.drain(..) {
             if acker.ack().await.is_err() {
                 failed += 1;
             }
@@ -410,7 +468,6 @@ impl<S: EventSink> Consumer<S> {
         if let Err(e) = client.flush().await {
             tracing::warn!(target: TARGET, error = %e, "acks not flushed to the server; they may be redelivered");
         }
-        pending.since = None;
         stats.commits += 1;
         Ok(())
     }

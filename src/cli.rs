@@ -5,7 +5,8 @@ use std::process::ExitCode;
 use std::str::FromStr;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::parser::ValueSource;
+use clap::{Args, CommandFactory, FromArgMatches, Parser, Subcommand};
 use valtrack::core::{
     genesis_from_beacon_state, parse_enr, parse_genesis_validators_root, ConsensusConfig, Enr,
     Event, EventSink, ForkDigest, Network, NetworkPreset, SinkError,
@@ -46,8 +47,31 @@ pub(crate) struct Cli {
 enum Command {
     /// Crawl discv5, handshake every beacon node and emit discovery and metadata events.
     Sentry(SentryArgs),
+    /// Read events from NATS JetStream into Parquet tables (durable consumer, deduplicated).
+    Consumer(ConsumerArgs),
     /// Sentry and storage in one process, no NATS: Parquet tables under --data-dir.
     Run(RunArgs),
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumerArgs {
+    #[command(flatten)]
+    store: StoreArgs,
+    /// The network whose clock dates the derived estimates (a preset or a config directory).
+    #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
+    network: String,
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
+    #[arg(long, default_value = valtrack::sink::consumer::DEFAULT_CONSUMER_NAME)]
+    name: String,
+    /// Messages per pull request.
+    #[arg(long, default_value_t = valtrack::sink::consumer::DEFAULT_BATCH_SIZE)]
+    batch_size: usize,
+    /// JetStream stream to read (created when missing; subjects `valtrack.>`).
+    #[arg(long, default_value = valtrack::sink::DEFAULT_STREAM)]
+    stream: String,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long, value_parser = parse_duration)]
+    duration: Option<Duration>,
 }
 
 /// Where events go.
@@ -57,6 +81,8 @@ pub(crate) enum SinkArg {
     Stdout,
     /// Appended as JSON lines to a file.
     Jsonl(PathBuf),
+    /// Published to NATS JetStream (`--nats-url`), spooled to `--spool-dir` during outages.
+    Nats,
 }
 
 impl FromStr for SinkArg {
@@ -64,9 +90,12 @@ impl FromStr for SinkArg {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         match s {
             "stdout" => Ok(Self::Stdout),
+            "nats" => Ok(Self::Nats),
             _ => match s.strip_prefix("jsonl:") {
                 Some(path) if !path.is_empty() => Ok(Self::Jsonl(PathBuf::from(path))),
-                _ => Err(format!("unknown sink `{s}`: use `stdout` or `jsonl:PATH`")),
+                _ => Err(format!(
+                    "unknown sink `{s}`: use `stdout`, `jsonl:PATH` or `nats`"
+                )),
             },
         }
     }
@@ -84,9 +113,14 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 pub(crate) struct SentryArgs {
     #[command(flatten)]
     pub(crate) crawl: CrawlArgs,
-    /// Where events go: `stdout` or `jsonl:PATH`.
-    #[arg(long, default_value = "stdout")]
-    sink: SinkArg,
+    /// Where events go: `stdout`, `jsonl:PATH` or `nats` [default: `nats` when --nats-url
+    /// (or VALTRACK_NATS_URL) is given, else `stdout`].
+    #[arg(long)]
+    sink: Option<SinkArg>,
+    /// Where the NATS sink keeps events while NATS is unreachable (replayed in order when it
+    /// is back).
+    #[arg(long, default_value = "./data/nats-spool", env = "VALTRACK_SPOOL_DIR")]
+    spool_dir: PathBuf,
 }
 
 #[derive(Debug, Args)]
@@ -102,7 +136,12 @@ pub(crate) struct RunArgs {
 pub(crate) struct StoreArgs {
     /// Directory of the Parquet tables (Hive layout: TABLE/date=YYYY-MM-DD/part-….parquet)
     /// and of the tracker database (tracker.redb).
-    #[arg(long, default_value = "./data", env = "VALTRACK_DATA_DIR")]
+    #[arg(
+        long,
+        default_value = "./data",
+        env = "VALTRACK_DATA_DIR",
+        visible_alias = "output-dir"
+    )]
     pub(crate) data_dir: PathBuf,
     /// MaxMind-format City database (.mmdb) for peer locations.
     #[arg(long, env = "VALTRACK_GEOIP_CITY")]
@@ -279,7 +318,12 @@ impl EventSink for StdoutSink {
 }
 
 pub(crate) fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = Cli::command().get_matches();
+    let nats_url_given = !matches!(
+        matches.value_source("nats_url"),
+        None | Some(ValueSource::DefaultValue)
+    );
+    let cli = Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     // discv5 warns about every late reply, which a crawler sees all the time: keep it to
     // errors unless the filter names it.
     let directives = if cli.log_level.contains("discv5") {
@@ -307,7 +351,10 @@ pub(crate) fn main() -> ExitCode {
     };
     let result = runtime.block_on(async {
         match cli.command {
-            Command::Sentry(args) => crate::cli::run_sentry(args, &cli.nats_url).await,
+            Command::Sentry(args) => {
+                crate::cli::run_sentry(args, &cli.nats_url, nats_url_given).await
+            }
+            Command::Consumer(args) => crate::cli::run_consumer(args, &cli.nats_url).await,
             Command::Run(args) => crate::cli::run_embedded(args).await,
         }
     });
@@ -453,11 +500,34 @@ pub(crate) fn spawn_reporter(
     })
 }
 
-pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), CliError> {
+pub(crate) async fn run_sentry(
+    args: SentryArgs,
+    nats_url: &str,
+    nats_url_given: bool,
+) -> Result<(), CliError> {
     use valtrack::core::DynEventSink;
-    // Check the sink before starting anything.
-    let sink: Box<dyn DynEventSink> = match &args.sink {
+    let sink_arg = args.sink.clone().unwrap_or(if nats_url_given {
+        SinkArg::Nats
+    } else {
+        SinkArg::Stdout
+    });
+    // Checked before any network is touched, so a bad flag fails fast.
+    let nats_config = match sink_arg {
+        SinkArg::Nats => Some(
+            valtrack::sink::NatsSinkConfig::builder(
+                valtrack::sink::NatsConfig::builder(nats_url).build()?,
+                &args.spool_dir,
+            )
+            .build()?,
+        ),
+        _ => None,
+    };
+    let sink: Box<dyn DynEventSink> = match &sink_arg {
         SinkArg::Stdout => Box::new(StdoutSink),
+        SinkArg::Nats => match nats_config {
+            Some(config) => Box::new(valtrack::sink::NatsSink::connect(config).await?),
+            None => return Err(CliError("NATS sink without a config".into())),
+        },
         SinkArg::Jsonl(path) => Box::new(
             valtrack::sink::JsonlSink::open(path)
                 .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
@@ -654,4 +724,42 @@ pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
     storage.stop_api().await;
     tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage.written());
     result.map_err(CliError::from)
+}
+
+/// `valtrack consumer`: JetStream → derived rows → Parquet tables and the tracker store.
+pub(crate) async fn run_consumer(args: ConsumerArgs, nats_url: &str) -> Result<(), CliError> {
+    use valtrack::sink::consumer::{Consumer, ConsumerConfig};
+    use valtrack::sink::NatsConfig;
+
+    let network = load_network(&args.network)?;
+    let nats = NatsConfig::builder(nats_url).stream(&args.stream).build()?;
+    let config = ConsumerConfig::builder(nats)
+        .name(&args.name)
+        .batch_size(args.batch_size)
+        .seed_from_parquet(&args.store.data_dir)
+        .build()?;
+    let (mut storage, sink) = Storage::open(&args.store, Some(network)).await?;
+    tracing::info!(
+        target: "valtrack",
+        nats = nats_url,
+        stream = %args.stream,
+        consumer = %args.name,
+        data_dir = %args.store.data_dir.display(),
+        "consumer started"
+    );
+    let result = Consumer::new(config, sink)
+        .run(shutdown_signal(args.duration))
+        .await;
+    storage.stop_api().await;
+    let stats = result?;
+    tracing::info!(
+        target: "valtrack",
+        "stopped: received {}, written {}, duplicates {}, dead-lettered {}; {}",
+        stats.received,
+        stats.written,
+        stats.duplicates,
+        stats.dead_lettered,
+        storage.written()
+    );
+    Ok(())
 }

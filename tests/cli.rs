@@ -174,3 +174,44 @@ fn run_over_a_simulated_network_stops_cleanly_on_ctrl_c() {
     assert!(!parquet_files(dir.path(), "validator_metadata_events").is_empty());
     assert!(dir.path().join("tracker.redb").is_file());
 }
+
+#[test]
+fn bad_consumer_settings_are_one_line_errors() {
+    let o = valtrack(&["consumer", "--batch-size", "0"]);
+    assert_one_error_line(&o, "batch_size must be greater than zero");
+    let o = valtrack(&["consumer", "--name", "a.b"]);
+    assert_one_error_line(&o, "consumer name \"a.b\" is not a valid JetStream name");
+    let o = valtrack(&["consumer", "--stream", "has space"]);
+    assert_one_error_line(&o, "is not a valid JetStream name");
+    let o = valtrack(&["-n", "nats://bad url:x", "sentry", "--sink", "nats"]);
+    assert_one_error_line(&o, "cannot connect to NATS at nats://bad url:x");
+    let o = valtrack(&["consumer", "--batch-size", "many"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
+
+#[test]
+fn help_lists_the_consumer_and_the_nats_sink() {
+    let o = valtrack(&["--help"]);
+    assert!(String::from_utf8_lossy(&o.stdout).contains("consumer"));
+    let o = valtrack(&["consumer", "--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    for needle in [
+        "--output-dir",
+        "./data",
+        "--name",
+        "valtrack-consumer",
+        "--batch-size",
+        "--stream",
+    ] {
+        assert!(
+            out.contains(needle),
+            "consumer help lacks {needle:?}:\n{out}"
+        );
+    }
+    let o = valtrack(&["sentry", "--help"]);
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.contains("`nats`") && out.contains("--spool-dir"),
+        "{out}"
+    );
+}

@@ -16,6 +16,16 @@ const PROTOBUF_SECP256K1_PREFIX: [u8; 4] = [0x08, 0x02, 0x12, 0x21];
 /// Identity multihash (code 0x00) of 37 bytes.
 const IDENTITY_MULTIHASH_PREFIX: [u8; 2] = [0x00, 0x25];
 
+/// Keys checked on the curve most recently, per thread (33 bytes each): checking a point
+/// (a square root mod p) costs several microseconds, and the same peers come back in event
+/// after event, e.g. when a consumer decodes JSON events. Cleared when full.
+const KNOWN_VALID_CAPACITY: usize = 16_384;
+
+thread_local! {
+    static KNOWN_VALID: std::cell::RefCell<std::collections::HashSet<[u8; 33]>> =
+        std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
 /// A libp2p PeerId of a secp256k1 key, kept as the key itself and shown in base58btc
 /// (`16Uiu2HA…`), the text form every client logs.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -30,7 +40,16 @@ impl PeerId {
         let key: [u8; 33] = compressed.try_into().map_err(|_| PeerIdError::KeyLength {
             len: compressed.len(),
         })?;
-        VerifyingKey::from_sec1_bytes(&key).map_err(|_| PeerIdError::InvalidKey)?;
+        if !KNOWN_VALID.with(|known| known.borrow().contains(&key)) {
+            VerifyingKey::from_sec1_bytes(&key).map_err(|_| PeerIdError::InvalidKey)?;
+            KNOWN_VALID.with(|known| {
+                let mut known = known.borrow_mut();
+                if known.len() >= KNOWN_VALID_CAPACITY {
+                    known.clear();
+                }
+                known.insert(key);
+            });
+        }
         Ok(Self {
             compressed_key: key,
         })

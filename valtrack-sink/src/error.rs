@@ -102,3 +102,169 @@ pub enum ApiKeysError {
         max: usize,
     },
 }
+
+/// A [`NatsConfig`](crate::NatsConfig), [`NatsSinkConfig`](crate::NatsSinkConfig) or
+/// [`ConsumerConfig`](crate::consumer::ConsumerConfig) that cannot be used.
+#[cfg(feature = "nats")]
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NatsConfigError {
+    /// A bound that must be positive is zero.
+    #[error("{field} must be greater than zero")]
+    Zero {
+        /// The setting.
+        field: &'static str,
+    },
+    /// A stream or consumer name JetStream would refuse.
+    #[error("{field} {name:?} is not a valid JetStream name (non-empty, no spaces, `.`, `*`, `>`, `/` or `\\`)")]
+    InvalidName {
+        /// The setting.
+        field: &'static str,
+        /// The name given.
+        name: String,
+    },
+    /// The duplicate window is longer than the stream's max age (the server refuses that).
+    #[error("duplicate window {window:?} is longer than the stream's max age {max_age:?}")]
+    DuplicateWindow {
+        /// The duplicate window.
+        window: std::time::Duration,
+        /// The max age.
+        max_age: std::time::Duration,
+    },
+    /// The consumer's ack wait does not leave room for a commit.
+    #[error("ack wait {ack_wait:?} must be longer than the commit interval {commit_interval:?}")]
+    AckWait {
+        /// The ack wait.
+        ack_wait: std::time::Duration,
+        /// The commit interval.
+        commit_interval: std::time::Duration,
+    },
+}
+
+/// What went wrong talking to NATS JetStream (the source of
+/// [`SinkError::Backend`](valtrack_core::SinkError::Backend) with backend `"nats"`, and of
+/// [`ConsumerError`]).
+#[cfg(feature = "nats")]
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum NatsError {
+    /// The connection could not be set up (bad URL, credentials file, TLS files, …).
+    #[error("cannot connect to NATS at {url}")]
+    Connect {
+        /// The server URL.
+        url: String,
+        /// What async-nats said.
+        #[source]
+        source: async_nats::ConnectError,
+    },
+    /// The credentials file could not be read.
+    #[error("cannot read NATS credentials file {path}")]
+    Credentials {
+        /// The file.
+        path: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// Creating or updating a stream failed.
+    #[error("cannot create or update JetStream stream {stream}")]
+    Stream {
+        /// The stream.
+        stream: String,
+        /// What the server said.
+        #[source]
+        source: async_nats::jetstream::context::CreateStreamError,
+    },
+    /// Creating or binding the durable consumer failed.
+    #[error("cannot create durable consumer {consumer} on stream {stream}")]
+    Consumer {
+        /// The stream.
+        stream: String,
+        /// The consumer.
+        consumer: String,
+        /// What the server said.
+        #[source]
+        source: async_nats::Error,
+    },
+    /// A publish was not acknowledged.
+    #[error("publish to {subject} failed")]
+    Publish {
+        /// The subject.
+        subject: String,
+        /// What async-nats said.
+        #[source]
+        source: async_nats::jetstream::context::PublishError,
+    },
+    /// Pulling messages failed.
+    #[error("pulling from consumer {consumer} failed")]
+    Pull {
+        /// The consumer.
+        consumer: String,
+        /// What async-nats said.
+        #[source]
+        source: async_nats::Error,
+    },
+    /// The on-disk spool has no room for another event.
+    #[error("NATS spool {dir} is full ({bytes} of {max_bytes} bytes): events are being dropped")]
+    SpoolFull {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// Bytes on disk.
+        bytes: u64,
+        /// The bound.
+        max_bytes: u64,
+    },
+    /// Reading or writing the spool failed.
+    #[error("NATS spool {dir} failed")]
+    Spool {
+        /// The spool directory.
+        dir: std::path::PathBuf,
+        /// The I/O error.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+#[cfg(feature = "nats")]
+impl NatsError {
+    /// Whether trying again later may succeed (the server was unreachable or slow), as
+    /// opposed to a configuration or data problem.
+    pub fn is_retryable(&self) -> bool {
+        matches!(
+            self,
+            Self::Stream { .. } | Self::Consumer { .. } | Self::Publish { .. } | Self::Pull { .. }
+        )
+    }
+}
+
+#[cfg(feature = "nats")]
+impl From<NatsError> for valtrack_core::SinkError {
+    fn from(e: NatsError) -> Self {
+        Self::Backend {
+            backend: "nats",
+            source: Box::new(e),
+        }
+    }
+}
+
+/// Why a [`Consumer`](crate::consumer::Consumer) stopped.
+#[cfg(feature = "nats")]
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum ConsumerError {
+    /// NATS failed in a way retrying does not fix.
+    #[error("NATS failed")]
+    Nats(#[from] NatsError),
+    /// The sink failed to write or flush; the unacknowledged messages will be redelivered.
+    #[error("the consumer's sink failed")]
+    Sink(#[from] valtrack_core::SinkError),
+    /// Reading back recent event ids for deduplication failed.
+    #[error("cannot read recent event ids from {dir}")]
+    Seed {
+        /// The dataset directory.
+        dir: std::path::PathBuf,
+        /// Why.
+        #[source]
+        source: valtrack_core::SinkError,
+    },
+}

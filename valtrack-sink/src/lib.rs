@@ -13,6 +13,12 @@
 //! sinks chosen at run time (`Box<dyn DynEventSink>`). The crate knows nothing of libp2p or
 //! discv5: it depends on `valtrack-core` and the storage crates only.
 //!
+//! Split deployment: sentries send to a `NatsSink`, which publishes each event to the
+//! JetStream stream `valtrack` (subject `valtrack.<kind>`, `Nats-Msg-Id` = event id) and
+//! spools to disk while NATS is unreachable; a `consumer::Consumer` reads the stream with
+//! a durable pull consumer into a `ParquetSink`, acknowledging only durable rows.
+//! [`DeriveSink`] derives validator estimates and peer locations in front of the stores.
+//!
 //! [`TrackerSink`] keeps a [`TrackerStore`] (an embedded `redb` file that survives restarts)
 //! up to date: per peer its latest identity, [`Location`], latest validator estimate with a
 //! bounded history, and attribution counts. [`GeoIp`] locates addresses from MaxMind-format
@@ -62,9 +68,11 @@
 //! # Feature flags
 //!
 //! * `api` (default): the tracker's HTTP API ([`serve`], [`router`], [`ApiKeys`]) with axum.
+//! * `nats` (default): `NatsSink` (JetStream publishing with an on-disk spool for outages)
+//!   and the `consumer` (JetStream → Parquet, deduplicated, dead letters). Pulls in
+//!   `async-nats`.
 //!
-//! Every sink, the tracker store and GeoIP are always built. (The NATS JetStream sink will come
-//! behind a `nats` feature.)
+//! Every other sink, the tracker store and GeoIP are always built.
 //!
 //! # Example
 //!
@@ -134,11 +142,15 @@
 #[cfg(feature = "api")]
 mod api;
 mod channel;
+#[cfg(feature = "nats")]
+pub mod consumer;
 mod derive;
 mod error;
 mod fanout;
 mod geoip;
 mod jsonl;
+#[cfg(feature = "nats")]
+mod nats;
 mod parquet_sink;
 mod tracker;
 
@@ -152,16 +164,26 @@ pub use crate::channel::ChannelSink;
 pub use crate::derive::{DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS};
 #[cfg(feature = "api")]
 pub use crate::error::ApiKeysError;
+#[cfg(feature = "nats")]
+pub use crate::error::{ConsumerError, NatsConfigError, NatsError};
 pub use crate::error::{ParquetConfigError, TrackerError};
 pub use crate::fanout::FanoutSink;
 pub use crate::geoip::{
     is_hosting_asn, AddressKind, GeoIp, GeoIpError, Location, HOSTING_ASNS, MAX_GEO_STRING_LEN,
 };
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
+#[cfg(feature = "nats")]
+pub use crate::nats::{
+    NatsConfig, NatsConfigBuilder, NatsSink, NatsSinkConfig, NatsSinkConfigBuilder, NatsSinkStats,
+    DEFAULT_DUPLICATE_WINDOW, DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NATS_URL,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL,
+    DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
+};
 pub use crate::parquet_sink::{
-    schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS,
-    DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS,
-    DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+    recent_event_ids, schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder,
+    DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES,
+    DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
+    DEFAULT_ZSTD_LEVEL,
 };
 pub use crate::tracker::{
     EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,

@@ -1,6 +1,7 @@
 //! The Parquet sink: config, table schemas, writer thread.
 
 mod config;
+mod recent;
 mod schema;
 mod sink;
 mod writer;
@@ -10,5 +11,6 @@ pub use config::{
     DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_OPEN_FILES,
     DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };
+pub use recent::recent_event_ids;
 pub use schema::schema;
 pub use sink::ParquetSink;

@@ -3,5 +3,9 @@
 mod derive;
 mod fixtures;
 mod jsonl_channel_fanout;
+#[cfg(feature = "nats")]
+mod nats;
+#[cfg(feature = "nats")]
+mod nats_harness;
 mod parquet;
 mod python;

@@ -1,0 +1,474 @@
+//! The consumer: JetStream → an [`EventSink`] (normally a
+//! [`ParquetSink`](crate::ParquetSink)), at least once in, effectively once out.
+//!
+//! A [`Consumer`] binds a durable pull consumer with a stable name (default
+//! [`DEFAULT_CONSUMER_NAME`]) and explicit acks on the event stream, pulls batches of
+//! `batch_size` messages with a `max_wait` expiry (an idle consumer waits on the server, it
+//! does not spin), decodes each message and hands the event to the sink.
+//!
+//! **Commits.** Messages are acknowledged only after the sink's
+//! [`flush`](EventSink::flush) returned `Ok`, i.e. after the rows are durable (ParquetSink
+//! publishes its files by rename). A commit happens every `commit_events` events, every
+//! `commit_interval`, and on shutdown. The consumer goes on reading and writing the next
+//! events while a commit's flush runs (at most one commit is in flight; a flush covers the
+//! events sent before it). If the process dies between a flush and the acks, JetStream
+//! redelivers the messages after `ack_wait`.
+//!
+//! **Dedupe** by event id, so a redelivered or twice-published event is written once: the
+//! ids of the last `dedupe_capacity` distinct events written are kept in memory (16-byte
+//! keys), and at start, with [`ConsumerConfigBuilder::seed_from_parquet`], the set is seeded
+//! from the `event_id` column of the newest Parquet files of the dataset
+//! ([`recent_event_ids`](crate::recent_event_ids)). The Parquet files themselves are the
+//! record: a row is in the dedupe set after a restart exactly when it is durable. The window
+//! is therefore the last `dedupe_capacity` events written, across restarts; it covers every
+//! redelivery (at most the unacknowledged messages, bounded by the consumer's
+//! `max_ack_pending` = 2 × `commit_events` + `batch_size`) and every publish retried by a
+//! [`NatsSink`](crate::NatsSink) within that many events.
+//!
+//! **Dead letters.** A message whose payload is not an [`Event`] is published to the
+//! dead-letter stream (default [`DEFAULT_DEAD_LETTER_STREAM`], subjects
+//! `valtrack-dlq.>`: the message from `valtrack.metadata` goes to
+//! `valtrack-dlq.valtrack.metadata`, with headers `Valtrack-Error`,
+//! `Valtrack-Stream-Sequence` and `Valtrack-Consumer`), then terminated (`+TERM`) so it is
+//! never redelivered, counted and logged; the consumer goes on.
+
+mod config;
+mod dedupe;
+
+use std::collections::HashSet;
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_nats::jetstream::consumer::pull::{self, Stream as MessageStream};
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
+use async_nats::jetstream::message::Acker;
+use async_nats::jetstream::{self, AckKind, Context};
+use async_nats::HeaderMap;
+use futures::StreamExt;
+use tokio::time::Instant;
+use valtrack_core::{Event, EventSink, SinkError};
+
+pub use self::config::{
+    ConsumerConfig, ConsumerConfigBuilder, DEAD_LETTER_PREFIX, DEFAULT_ACK_WAIT,
+    DEFAULT_BATCH_SIZE, DEFAULT_COMMIT_EVENTS, DEFAULT_COMMIT_INTERVAL, DEFAULT_CONSUMER_NAME,
+    DEFAULT_DEAD_LETTER_STREAM, DEFAULT_DEDUPE_CAPACITY, DEFAULT_MAX_WAIT,
+};
+use self::dedupe::{key, RecentIds};
+use crate::error::{ConsumerError, NatsError};
+
+const TARGET: &str = "valtrack::consumer";
+/// Longest pause between attempts to set up the consumer while NATS is unreachable.
+const MAX_SETUP_BACKOFF: Duration = Duration::from_secs(10);
+
+/// What a [`Consumer`] did, returned by [`Consumer::run`].
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ConsumerStats {
+    /// Messages received (redeliveries included).
+    pub received: u64,
+    /// Events handed to the sink and committed (flushed, then acknowledged).
+    pub written: u64,
+    /// Messages dropped as duplicates of an event already written.
+    pub duplicates: u64,
+    /// Malformed messages sent to the dead-letter stream.
+    pub dead_lettered: u64,
+    /// Commits (sink flushes followed by acks).
+    pub commits: u64,
+}
+
+/// Reads the event stream into a sink; see the [module docs](self).
+#[derive(Debug)]
+pub struct Consumer<S> {
+    config: ConsumerConfig,
+    sink: S,
+}
+
+/// Work since the last commit.
+#[derive(Default)]
+struct Pending {
+    ackers: Vec<Acker>,
+    keys: Vec<u128>,
+    set: HashSet<u128>,
+    since: Option<Instant>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("messages", &self.ackers.len())
+            .field("events", &self.keys.len())
+            .finish()
+    }
+}
+
+/// A commit whose sink flush is under way; its messages are acknowledged once it is done.
+/// Meanwhile the consumer goes on reading: at most one commit is in flight.
+struct InCommit<'a> {
+    flush: Pin<Box<dyn Future<Output = Result<(), SinkError>> + Send + 'a>>,
+    work: Pending,
+}
+
+/// The result of the flush under way; pending forever when there is none.
+async fn flushed(commit: &mut Option<InCommit<'_>>) -> Result<(), SinkError> {
+    match commit {
+        Some(c) => c.flush.as_mut().await,
+        None => std::future::pending().await,
+    }
+}
+
+impl<S: EventSink> Consumer<S> {
+    /// A consumer writing to `sink`. Nothing happens until [`run`](Self::run).
+    pub fn new(config: ConsumerConfig, sink: S) -> Self {
+        Self { config, sink }
+    }
+
+    /// The sink.
+    pub fn sink(&self) -> &S {
+        &self.sink
+    }
+
+    /// Runs until `shutdown` resolves: then it stops pulling, commits what it has (flush,
+    /// then ack) and returns the counts. While NATS is unreachable it waits (setting up
+    /// again with backoff); it returns an error only when the sink fails (the messages not
+    /// yet acknowledged are then redelivered to the next run) or the config cannot work.
+    ///
+    /// Not cancel-safe in the sense that dropping the future loses the uncommitted work:
+    /// nothing is lost from the stream, the messages are redelivered after `ack_wait`, and
+    /// dedupe drops those whose rows were already durable.
+    pub async fn run(
+        &self,
+        shutdown: impl Future<Output = ()>,
+    ) -> Result<ConsumerStats, ConsumerError> {
+        let mut stats = ConsumerStats::default();
+        let mut recent = RecentIds::new(self.config.dedupe_capacity);
+        if let Some(dir) = &self.config.seed_from_parquet {
+            let dir2 = dir.clone();
+            let max = self.config.dedupe_capacity;
+            let ids = tokio::task::spawn_blocking(move || crate::recent_event_ids(&dir2, max))
+                .await
+                .map_err(|e| ConsumerError::Seed {
+                    dir: dir.clone(),
+                    source: valtrack_core::SinkError::Backend {
+                        backend: "parquet",
+                        source: Box::new(e),
+                    },
+                })?
+                .map_err(|source| ConsumerError::Seed {
+                    dir: dir.clone(),
+                    source,
+                })?;
+            // oldest first, so the newest are the last evicted
+            for id in ids.iter().rev() {
+                recent.insert(key(id));
+            }
+            tracing::info!(target: TARGET, ids = recent.len(), dir = %dir.display(), "dedupe seeded from the dataset");
+        }
+        let client = self.config.nats.connect().await?;
+        let js = self.config.nats.jetstream(client.clone(), 1024);
+        tokio::pin!(shutdown);
+        let Some(consumer) = self.setup_until_ready(&js, &mut shutdown).await else {
+            return Ok(stats);
+        };
+        tracing::info!(target: TARGET, stream = %self.config.nats.stream, consumer = %self.config.name, "consuming");
+        let mut pending = Pending::default();
+        let mut messages: Option<MessageStream> = None;
+        let mut backoff = Duration::from_millis(100);
+        // One timer, re-armed when the first event after a commit arrives (not one per
+        // message).
+        let commit_timer = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(commit_timer);
+        let mut armed = false;
+        let mut in_commit: Option<InCommit<'_>> = None;
+        loop {
+            if messages.is_none() {
+                match self.messages(&consumer).await {
+                    Ok(m) => {
+                        messages = Some(m);
+                        backoff = Duration::from_millis(100);
+                    }
+                    Err(e) => {
+                        tracing::warn!(target: TARGET, error = %e, "cannot pull; retrying");
+                        tokio::select! {
+                            () = &mut shutdown => break,
+                            () = tokio::time::sleep(backoff) => {}
+                        }
+                        backoff = (backoff * 2).min(MAX_SETUP_BACKOFF);
+                        continue;
+                    }
+                }
+            }
+            if !armed {
+                if let Some(since) = pending.since {
+                    commit_timer
+                        .as_mut()
+                        .reset(since + self.config.commit_interval);
+                    armed = true;
+                }
+            }
+            let Some(stream) = messages.as_mut() else {
+                continue;
+            };
+            tokio::select! {
+                biased;
+                () = &mut shutdown => break,
+                result = flushed(&mut in_commit), if in_commit.is_some() => {
+                    if let Some(done) = in_commit.take() {
+                        self.finish_commit(&client, done.work, result, &mut recent, &mut stats).await?;
+                    }
+                }
+                () = &mut commit_timer, if armed => {
+                    in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
+                    armed = false;
+                }
+                next = stream.next() => match next {
+                    Some(Ok(message)) => {
+                        let committing = in_commit.as_ref().map(|c| &c.work.set);
+                        self.handle(&js, message, &mut pending, &recent, committing, &mut stats).await?;
+                        if pending.ackers.len() >= self.config.commit_events {
+                            in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
+                            armed = false;
+                        }
+                    }
+                    Some(Err(e)) => {
+                        tracing::warn!(target: TARGET, error = %e, "pull failed; pulling again");
+                        messages = None;
+                    }
+                    None => messages = None,
+                },
+            }
+        }
+        drop(messages);
+        let last = self
+            .start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats)
+            .await?;
+        if let Some(mut last) = last {
+            let result = last.flush.as_mut().await;
+            self.finish_commit(&client, last.work, result, &mut recent, &mut stats)
+                .await?;
+        }
+        tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
+        Ok(stats)
+    }
+
+    /// Creates the streams and the durable consumer, retrying with backoff while NATS is
+    /// unreachable; `None` when shut down first.
+    async fn setup_until_ready(
+        &self,
+        js: &Context,
+        shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
+    ) -> Option<PullConsumer> {
+        let mut backoff = Duration::from_millis(100);
+        loop {
+            match self.setup(js).await {
+                Ok(c) => return Some(c),
+                Err(e) => {
+                    tracing::warn!(target: TARGET, error = %e, retry_in = ?backoff, "NATS not ready; retrying");
+                }
+            }
+            tokio::select! {
+                () = &mut *shutdown => return None,
+                () = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_SETUP_BACKOFF);
+        }
+    }
+
+    async fn setup(&self, js: &Context) -> Result<PullConsumer, NatsError> {
+        let nats = &self.config.nats;
+        nats.ensure_stream(js).await?;
+        let dlq = jetstream::stream::Config {
+            name: self.config.dead_letter_stream.clone(),
+            subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
+            storage: jetstream::stream::StorageType::File,
+            max_age: nats.max_age,
+            duplicate_window: nats.duplicate_window,
+            description: Some("valtrack messages the consumer could not decode".into()),
+            ..Default::default()
+        };
+        js.create_or_update_stream(dlq)
+            .await
+            .map_err(|source| NatsError::Stream {
+                stream: self.config.dead_letter_stream.clone(),
+                source,
+            })?;
+        let consumer_err = |source: async_nats::Error| NatsError::Consumer {
+            stream: nats.stream.clone(),
+            consumer: self.config.name.clone(),
+            source,
+        };
+        let stream = js
+            .get_stream(&nats.stream)
+            .await
+            .map_err(|e| consumer_err(Box::new(e)))?;
+        let max_ack_pending = 2 * self.config.commit_events + self.config.batch_size;
+        let config = pull::Config {
+            durable_name: Some(self.config.name.clone()),
+            description: Some("valtrack consumer".into()),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: self.config.ack_wait,
+            max_ack_pending: i64::try_from(max_ack_pending).unwrap_or(i64::MAX),
+            filter_subject: crate::nats::EVENT_SUBJECTS.into(),
+            ..Default::default()
+        };
+        stream
+            .create_consumer(config)
+            .await
+            .map_err(|e| consumer_err(Box::new(e)))
+    }
+
+    async fn messages(&self, consumer: &PullConsumer) -> Result<MessageStream, NatsError> {
+        let heartbeat = (self.config.max_wait / 2).max(Duration::from_millis(500));
+        let expires = self.config.max_wait.max(2 * heartbeat);
+        consumer
+            .stream()
+            .max_messages_per_batch(self.config.batch_size)
+            .expires(expires)
+            .heartbeat(heartbeat)
+            .messages()
+            .await
+            .map_err(|e| NatsError::Pull {
+                consumer: self.config.name.clone(),
+                source: Box::new(e),
+            })
+    }
+
+    async fn handle(
+        &self,
+        js: &Context,
+        message: jetstream::Message,
+        pending: &mut Pending,
+        recent: &RecentIds,
+        committing: Option<&HashSet<u128>>,
+        stats: &mut ConsumerStats,
+    ) -> Result<(), ConsumerError> {
+        stats.received += 1;
+        let sequence = message.info().map_or(0, |i| i.stream_sequence);
+        let (message, acker) = message.split();
+        match Event::from_json(&message.payload) {
+            Ok(event) => {
+                let k = key(&event.meta().event_id);
+                if recent.contains(k)
+                    || pending.set.contains(&k)
+                    || committing.is_some_and(|c| c.contains(&k))
+                {
+                    stats.duplicates += 1;
+                } else {
+                    self.sink.send(event).await?;
+                    pending.keys.push(k);
+                    pending.set.insert(k);
+                }
+                pending.since.get_or_insert_with(Instant::now);
+                pending.ackers.push(acker);
+            }
+            Err(e) => {
+                self.dead_letter(js, &message, sequence, acker, &e, stats)
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    /// Publishes an undecodable message to the dead-letter stream, then terminates it.
+    /// When the dead-letter publish fails, the message is left unacknowledged (it comes
+    /// back after `ack_wait`).
+    async fn dead_letter(
+        &self,
+        js: &Context,
+        message: &async_nats::Message,
+        sequence: u64,
+        acker: Acker,
+        error: &serde_json::Error,
+        stats: &mut ConsumerStats,
+    ) {
+        tracing::warn!(target: TARGET, subject = %message.subject, stream_sequence = sequence, error = %error, bytes = message.payload.len(), "malformed message: dead-lettered");
+        let mut headers = HeaderMap::new();
+        headers.insert("Valtrack-Error", error.to_string().as_str());
+        headers.insert("Valtrack-Stream-Sequence", sequence.to_string().as_str());
+        headers.insert("Valtrack-Consumer", self.config.name.as_str());
+        if sequence > 0 {
+            // a redelivered dead letter is published once
+            headers.insert(
+                "Nats-Msg-Id",
+                format!("{}-{sequence}", self.config.nats.stream).as_str(),
+            );
+        }
+        let subject = format!("{DEAD_LETTER_PREFIX}.{}", message.subject);
+        let published = match js
+            .publish_with_headers(subject, headers, message.payload.clone())
+            .await
+        {
+            Ok(ack) => ack.await.map(drop),
+            Err(e) => Err(e),
+        };
+        match published {
+            Ok(()) => {
+                if let Err(e) = acker.ack_with(AckKind::Term).await {
+                    tracing::warn!(target: TARGET, error = %e, "cannot terminate a dead-lettered message");
+                }
+                stats.dead_lettered += 1;
+            }
+            Err(e) => {
+                tracing::warn!(target: TARGET, error = %e, "dead-letter publish failed; the message will be redelivered");
+            }
+        }
+    }
+
+    /// Finishes the commit in flight, if any (at most one is), then starts flushing the
+    /// pending work; returns the new commit in flight.
+    async fn start_commit<'a>(
+        &'a self,
+        client: &async_nats::Client,
+        in_commit: Option<InCommit<'a>>,
+        pending: &mut Pending,
+        recent: &mut RecentIds,
+        stats: &mut ConsumerStats,
+    ) -> Result<Option<InCommit<'a>>, ConsumerError> {
+        if let Some(mut previous) = in_commit {
+            let result = previous.flush.as_mut().await;
+            self.finish_commit(client, previous.work, result, recent, stats)
+                .await?;
+        }
+        if pending.ackers.is_empty() {
+            pending.since = None;
+            return Ok(None);
+        }
+        Ok(Some(InCommit {
+            flush: Box::pin(self.sink.flush()),
+            work: std::mem::take(pending),
+        }))
+    }
+
+    /// After the sink's flush made `work`'s rows durable: remembers their ids and
+    /// acknowledges every message of it.
+    async fn finish_commit(
+        &self,
+        client: &async_nats::Client,
+        mut work: Pending,
+        flushed: Result<(), SinkError>,
+        recent: &mut RecentIds,
+        stats: &mut ConsumerStats,
+    ) -> Result<(), ConsumerError> {
+        flushed?;
+        for k in work.keys.drain(..) {
+            recent.insert(k);
+        }
+        stats.written += work.set.len() as u64;
+        let mut failed = 0u64;
+        for acker in work.ackers.drain(..) {
+            if acker.ack().await.is_err() {
+                failed += 1;
+            }
+        }
+        if failed > 0 {
+            // Redelivered later, then dropped as duplicates.
+            tracing::warn!(target: TARGET, failed, "some acks could not be sent");
+        }
+        if let Err(e) = client.flush().await {
+            tracing::warn!(target: TARGET, error = %e, "acks not flushed to the server; they may be redelivered");
+        }
+        stats.commits += 1;
+        Ok(())
+    }
+}

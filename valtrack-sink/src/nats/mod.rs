@@ -1,0 +1,15 @@
+//! NATS JetStream: the [`NatsSink`], its spool, and the shared connection settings.
+
+mod config;
+mod pump;
+mod sink;
+mod spool;
+
+pub(crate) use config::check_name;
+pub use config::{
+    NatsConfig, NatsConfigBuilder, NatsSinkConfig, NatsSinkConfigBuilder, DEFAULT_DUPLICATE_WINDOW,
+    DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NATS_URL, DEFAULT_QUEUE_CAPACITY,
+    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL, DEFAULT_SPOOL_MAX_BYTES,
+    DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
+};
+pub use sink::{NatsSink, NatsSinkStats};

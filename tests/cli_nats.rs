@@ -83,3 +83,130 @@ async fn the_consumer_command_writes_each_event_once() {
     let want: Vec<String> = (0..350).map(|i| format!("{i:032x}")).collect();
     assert_eq!(ids, want);
 }
+
+/// Runs the `valtrack` binary, returning its stderr; fails the test on a non-zero exit.
+fn valtrack(args: &[&str]) -> String {
+    let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(args)
+        .env("NO_COLOR", "1")
+        .env_remove("VALTRACK_NETWORK")
+        .output()
+        .expect("runs");
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "valtrack {args:?}:\n{err}");
+    err
+}
+
+/// The number after `label ` in the last line containing it.
+fn number_after(log: &str, label: &str) -> u64 {
+    let line = log
+        .lines()
+        .rev()
+        .find(|l| l.contains(label))
+        .unwrap_or_default();
+    line.split(label)
+        .nth(1)
+        .and_then(|rest| {
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+        })
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no `{label}` in:\n{log}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_over_a_simulated_network_to_nats_to_consumer_to_parquet() {
+    let Some(server) = nats_harness::NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (spool, out) = (dir.path().join("spool"), dir.path().join("data"));
+    let url = server.url();
+    let (sentry_log, consumer_log) = tokio::task::spawn_blocking({
+        let (spool, out, url) = (
+            spool.to_str().unwrap().to_owned(),
+            out.to_str().unwrap().to_owned(),
+            url.clone(),
+        );
+        move || {
+            // --sink nats is implied by -n.
+            let sentry = valtrack(&[
+                "-n",
+                &url,
+                "sentry",
+                "--network",
+                "sim",
+                "--sim-nodes",
+                "20",
+                "--duration",
+                "12s",
+                "--revisit-interval",
+                "3s",
+                "--spool-dir",
+                &spool,
+            ]);
+            let consumer = valtrack(&[
+                "-n",
+                &url,
+                "consumer",
+                "--data-dir",
+                &out,
+                "--duration",
+                "6s",
+                "--name",
+                "e2e",
+            ]);
+            (sentry, consumer)
+        }
+    })
+    .await
+    .unwrap();
+    let sent = number_after(&sentry_log, "events");
+    assert_eq!(number_after(&sentry_log, "sink errors"), 0, "{sentry_log}");
+    assert_eq!(
+        number_after(&consumer_log, "received"),
+        sent,
+        "{consumer_log}"
+    );
+    assert_eq!(
+        number_after(&consumer_log, "written"),
+        sent,
+        "{consumer_log}"
+    );
+
+    // Read back in Rust: 20 nodes and the bootnode found once each, the rest handshakes.
+    let ids = |table: &str| {
+        recent_event_ids(&out.join(table), usize::MAX)
+            .unwrap()
+            .len() as u64
+    };
+    let discovered = ids("discovery_events");
+    let handshakes = ids("metadata_events");
+    assert_eq!(discovered, 21);
+    assert_eq!(discovered + handshakes, sent);
+    let estimates = ids("validator_metadata_events");
+    assert!(
+        estimates > 0 && estimates <= handshakes,
+        "{estimates} of {handshakes}"
+    );
+
+    // And by an independent reader (pyarrow), with the column types checked.
+    let py = Command::new("python3")
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/scripts/check_parquet.py"
+        ))
+        .arg(&out)
+        .arg(format!("discovery_events={discovered}"))
+        .arg(format!("metadata_events={handshakes}"))
+        .arg(format!("validator_metadata_events={estimates}"))
+        .output()
+        .unwrap();
+    assert!(
+        py.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&py.stdout),
+        String::from_utf8_lossy(&py.stderr)
+    );
+}

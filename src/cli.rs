@@ -69,6 +69,10 @@ pub(crate) struct ConsumerArgs {
     /// JetStream stream to read (created when missing; subjects `valtrack.>`).
     #[arg(long, default_value = valtrack::sink::DEFAULT_STREAM)]
     stream: String,
+    /// How long JetStream waits for an ack before redelivering (after a crash, unacked
+    /// messages come back after this long).
+    #[arg(long, value_parser = parse_duration, default_value = "60s")]
+    ack_wait: Duration,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
@@ -736,6 +740,7 @@ pub(crate) async fn run_consumer(args: ConsumerArgs, nats_url: &str) -> Result<(
     let config = ConsumerConfig::builder(nats)
         .name(&args.name)
         .batch_size(args.batch_size)
+        .ack_wait(args.ack_wait)
         .seed_from_parquet(&args.store.data_dir)
         .build()?;
     let (mut storage, sink) = Storage::open(&args.store, Some(network)).await?;

@@ -144,6 +144,14 @@ pub(crate) struct CrawlArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// Attestation attribution: subscribe to all 64 attestation subnets (advertised
+    /// honestly), keep handshaken peers connected and emit an attestation event per first
+    /// delivery of each validator's attestation, with attribution evidence.
+    #[arg(long, env = "VALTRACK_ATTESTATIONS")]
+    attestations: bool,
+    /// With --attestations: how many handshaken peers stay connected.
+    #[arg(long, default_value_t = valtrack::sentry::DEFAULT_KEPT_PEERS)]
+    kept_peers: usize,
 }
 
 /// Settings of `--network sim`.
@@ -384,7 +392,9 @@ pub(crate) async fn sentry_service<S: EventSink>(
         )
         .crawler(&args.crawler_id, &args.crawler_location)
         .concurrency(args.concurrency)
-        .recrawl_interval(args.recrawl_interval);
+        .recrawl_interval(args.recrawl_interval)
+        .attestations(args.attestations)
+        .kept_peers(args.kept_peers);
     if let Some(d) = args.revisit_interval {
         builder = builder.revisit_interval(d);
     }

@@ -57,6 +57,7 @@ pub struct HostConfig {
     pub(crate) mode: PeerMode,
     pub(crate) capture_responses: bool,
     pub(crate) gossipsub: bool,
+    pub(crate) accept_gossip: bool,
     pub(crate) command_queue: usize,
 }
 
@@ -83,6 +84,7 @@ impl HostConfig {
                 mode: PeerMode::Normal,
                 capture_responses: false,
                 gossipsub: true,
+                accept_gossip: false,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
         }
@@ -180,6 +182,14 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Subscribes to all 64 attestation subnets (for attestation attribution), and so
+    /// advertises all 64 in MetaData: what we advertise is what we do. Same as
+    /// `attnets(AttestationSubnets::ALL)`. Default: off.
+    pub fn subscribe_all_subnets(mut self) -> Self {
+        self.config.attnets = AttestationSubnets::ALL;
+        self
+    }
+
     /// Sync-committee subnets we subscribe to and advertise. Default: none.
     pub fn syncnets(mut self, s: SyncSubnets) -> Self {
         self.config.syncnets = s;
@@ -224,6 +234,14 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Validate gossip as ACCEPT, so it is forwarded (simulated nodes relaying among
+    /// themselves). A sentry cannot validate and keeps IGNORE. Default: off (IGNORE).
+    #[cfg(feature = "sim")]
+    pub fn accept_gossip(mut self, on: bool) -> Self {
+        self.config.accept_gossip = on;
+        self
+    }
+
     /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
     pub fn command_queue(mut self, n: usize) -> Self {
         self.config.command_queue = n;
@@ -251,6 +269,7 @@ impl HostConfigBuilder {
             mode: _,
             capture_responses: _,
             gossipsub: _,
+            accept_gossip: _,
             command_queue,
         } = &self.config;
         if let Some(key) = secret_key {

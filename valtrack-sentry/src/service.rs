@@ -102,7 +102,9 @@ impl SentryServiceBuilder {
         self
     }
     /// Attestation attribution: subscribe to all 64 attestation subnets (advertised in
-    /// MetaData and the ENR), keep handshaken peers connected (up to
+    /// MetaData and the ENR) but keep out of GossipSub meshes (see
+    /// [`HostConfigBuilder::gossip_mesh`](crate::HostConfigBuilder::gossip_mesh)), keep
+    /// handshaken peers connected (up to
     /// [`kept_peers`](Self::kept_peers)) and emit an attestation event per first delivery of
     /// each (target epoch, validator). Default: off.
     pub fn attestations(mut self, on: bool) -> Self {
@@ -142,6 +144,7 @@ impl SentryServiceBuilder {
             // Kept peers must not be dropped as idle between revisits.
             host_config = host_config
                 .subscribe_all_subnets()
+                .gossip_mesh(false)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
         }
         let host = Host::spawn(host_config.build()?).await?;

@@ -58,6 +58,7 @@ pub struct HostConfig {
     pub(crate) capture_responses: bool,
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
+    pub(crate) gossip_mesh: bool,
     pub(crate) command_queue: usize,
 }
 
@@ -85,6 +86,7 @@ impl HostConfig {
                 capture_responses: false,
                 gossipsub: true,
                 accept_gossip: false,
+                gossip_mesh: true,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
         }
@@ -242,6 +244,15 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Take part in GossipSub meshes. Off, we prune every mesh link at the next heartbeat,
+    /// graft nobody and ignore IHAVE: peers then push us only what they publish themselves,
+    /// so the first delivery of a message names its origin (attestation attribution). Fair
+    /// to peers too: a host that IGNOREs everything is a useless mesh member. Default: on.
+    pub fn gossip_mesh(mut self, on: bool) -> Self {
+        self.config.gossip_mesh = on;
+        self
+    }
+
     /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
     pub fn command_queue(mut self, n: usize) -> Self {
         self.config.command_queue = n;
@@ -270,6 +281,7 @@ impl HostConfigBuilder {
             capture_responses: _,
             gossipsub: _,
             accept_gossip: _,
+            gossip_mesh: _,
             command_queue,
         } = &self.config;
         if let Some(key) = secret_key {

@@ -20,12 +20,7 @@ async fn attribution_over_a_30_node_simnet_is_precise() {
         .seed(7)
         .network(network)
         .attestations(true)
-        .mesh_degree(
-            std::env::var("MESH")
-                .ok()
-                .and_then(|m| m.parse().ok())
-                .unwrap_or(4),
-        )
+        .mesh_degree(4)
         .validators([(0, 30), (8, 30), (64, 25), (500, 15)])
         .spawn()
         .await

@@ -389,7 +389,7 @@ mod tests {
             // Epochs only move forward here, as on a live network: the model is a plain set.
             let mut d = AttestationDedupe::new(8, 1000);
             let mut model = HashSet::new();
-            let mut sorted = ops.clone();
+            let mut sorted = ops;
             sorted.sort_by_key(|(e, _)| *e);
             for (epoch, v) in sorted {
                 let first = d.first_delivery(epoch, AttesterKey::Validator(v));

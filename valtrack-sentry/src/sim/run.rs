@@ -35,6 +35,9 @@ impl EventSink for Collect {
     }
 }
 
+/// The scored epochs, the warm-up time and the handshakes by then.
+type Window = (Range<Epoch>, Duration, u64);
+
 /// What [`run_attribution`] measured.
 #[derive(Debug, Clone)]
 pub struct AttributionRun {
@@ -81,7 +84,7 @@ pub async fn run_attribution(
         .filter(|p| p.role().expected_failure().is_none())
         .count();
     let handshaken_seen = |stats: &crate::SentryStats| stats.handshakes_ok.load(Ordering::Relaxed);
-    let window: Arc<Mutex<Option<(Range<Epoch>, Duration, u64)>>> = Arc::default();
+    let window: Arc<Mutex<Option<Window>>> = Arc::default();
     let shutdown = {
         let stats = stats.clone();
         let window = window.clone();

@@ -318,16 +318,19 @@ pub(crate) struct Target {
     pub(crate) sim: Option<valtrack::sentry::sim::SimNet>,
 }
 
-/// Resolves `--network` and the bootnodes; starts the simulated network for `sim`.
+/// Resolves `--network` and the bootnodes; starts the simulated network for `sim` (whose
+/// validators publish attestations when `attestations`).
 pub(crate) async fn target(
     network: &str,
     bootnodes: &[String],
     sim: &SimArgs,
+    attestations: bool,
 ) -> Result<Target, CliError> {
     let explicit = parse_bootnodes(bootnodes)?;
     if network == "sim" {
         let net = valtrack::sentry::sim::SimNet::builder(sim.sim_nodes as usize)
             .seed(sim.sim_seed)
+            .attestations(attestations)
             .spawn()
             .await
             .map_err(CliError::from)?;
@@ -453,7 +456,7 @@ pub(crate) async fn run_sentry(args: SentryArgs, _nats_url: &str) -> Result<(), 
         ),
     };
     let args = args.crawl;
-    let target = target(&args.network, &args.bootnodes, &args.sim).await?;
+    let target = target(&args.network, &args.bootnodes, &args.sim, args.attestations).await?;
     let service = sentry_service(&args, &target, sink).await?;
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
@@ -521,7 +524,13 @@ pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
         counts: counts.clone(),
     };
     let crawl = args.crawl;
-    let target = target(&crawl.network, &crawl.bootnodes, &crawl.sim).await?;
+    let target = target(
+        &crawl.network,
+        &crawl.bootnodes,
+        &crawl.sim,
+        crawl.attestations,
+    )
+    .await?;
     let service = sentry_service(&crawl, &target, sink).await?;
     tracing::info!(target: "valtrack", data_dir = %args.data_dir.display(), "writing Parquet tables");
     let summary = service.summary();

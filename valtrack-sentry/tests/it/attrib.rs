@@ -108,3 +108,78 @@ async fn attribution_over_a_30_node_simnet_is_precise() {
     );
     assert!(s.overall.recall() >= 0.7, "overall recall {:?}", s.overall);
 }
+
+/// With `keep_connected`, successful handshakes leave the connection open up to the cap (a
+/// revisit reuses it); beyond the cap, and without the option, peers get Goodbye.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_keep_connections_up_to_the_cap() {
+    use valtrack_core::Handshaker;
+    use valtrack_sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
+    use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = valtrack_core::Network::mainnet();
+    let digests: Vec<_> = network.all_digests().iter().map(|d| d.digest).collect();
+    let host = Host::spawn(
+        HostConfig::builder(network.clone())
+            .listen_on_loopback()
+            .subscribe_all_subnets()
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let keep = Libp2pHandshaker::new(
+        host.clone(),
+        HandshakeConfig {
+            keep_connected: 2,
+            ..HandshakeConfig::default()
+        },
+    );
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let node = SimNode::spawn(SimNodeConfig::new(network.clone(), sim_secret_key(900 + i)))
+            .await
+            .unwrap();
+        keep.handshake(&node.discovered(&digests)).await.unwrap();
+        nodes.push(node);
+    }
+    // Closing takes a moment after the handshake returns.
+    let gone = |peer| {
+        let host = host.clone();
+        async move {
+            for _ in 0..50 {
+                if !host.is_connected(peer).await {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(
+        gone(nodes[2].peer_id()).await,
+        "beyond the cap: goodbye and disconnect"
+    );
+    let connected = |i: usize| host.is_connected(nodes[i].peer_id());
+    assert!(
+        connected(0).await && connected(1).await,
+        "kept peers stay connected"
+    );
+    assert_eq!(keep.kept_peers(), 2);
+    // A revisit of a kept peer reuses the connection and keeps it.
+    let info = keep
+        .handshake(&nodes[0].discovered(&digests))
+        .await
+        .unwrap();
+    assert!(info.metadata.is_some() && info.status.is_some());
+    assert!(connected(0).await);
+
+    // Off (the default): every handshake ends the connection.
+    let plain = Libp2pHandshaker::new(host.clone(), HandshakeConfig::default());
+    let other = SimNode::spawn(SimNodeConfig::new(network.clone(), sim_secret_key(950)))
+        .await
+        .unwrap();
+    plain.handshake(&other.discovered(&digests)).await.unwrap();
+    assert!(gone(other.peer_id()).await);
+}

@@ -15,6 +15,12 @@
 //! every node found, paced per node and bounded in flight; it reports new nodes, ENR seq
 //! changes and nodes gone on a bounded broadcast channel.
 //!
+//! With attestation attribution on ([`SentryServiceBuilder::attestations`]) the host
+//! subscribes to all 64 attestation subnets (and says so), keeps out of GossipSub meshes so
+//! peers push it only what they publish themselves, the handshaker keeps peers connected,
+//! and the [`Sentry`] turns the first delivery of each (target epoch, validator) into an
+//! attestation event with attribution evidence ([`valtrack_core::attribute`]).
+//!
 //! # Feature flags
 //!
 //! - `quic` (default): dial and listen on QUIC besides TCP.

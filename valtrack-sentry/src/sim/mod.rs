@@ -217,8 +217,19 @@ impl SimNode {
     }
 }
 
-/// A loopback TCP port nothing listens on (bound, then released).
+/// A loopback TCP port nothing listens on (bound, then released). It is taken below the
+/// usual ephemeral ranges (Linux 32768–60999, others 49152+), so no later port-0 listener
+/// (another simulated node) can get it and turn "refused" into a wrong-peer handshake.
 fn closed_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    for _ in 0..2_000 {
+        let port = start + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

@@ -183,3 +183,147 @@ async fn handshakes_keep_connections_up_to_the_cap() {
     plain.handshake(&other.discovered(&digests)).await.unwrap();
     assert!(gone(other.peer_id()).await);
 }
+
+/// The sentry's attestation pipeline on hand-made messages: one event per first (target
+/// epoch, validator), evidence from the delivering peer's backbone, delay from the slot
+/// clock, and undecodable payloads counted, never fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_turns_first_deliveries_into_attestation_events() {
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
+    use valtrack_core::{
+        compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, EventSink,
+        GossipKind, GossipTopic, SinkError, SszMessage,
+    };
+    use valtrack_sentry::{
+        to_core_peer_id, GossipMessage, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
+        Sentry, SentryConfig,
+    };
+
+    #[derive(Debug)]
+    struct NoCrawler;
+    impl Crawler for NoCrawler {
+        fn discovered(&self) -> impl futures::Stream<Item = DiscoveredNode> + Send + 'static {
+            futures::stream::pending()
+        }
+    }
+    #[derive(Debug, Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<Event>>>);
+    impl EventSink for Collect {
+        async fn send(&self, event: Event) -> Result<(), SinkError> {
+            self.0.lock().unwrap().push(event);
+            Ok(())
+        }
+        async fn flush(&self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = valtrack_core::Network::mainnet();
+    let host = Host::spawn(
+        HostConfig::builder(network.clone())
+            .gossipsub(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let handshaker = Libp2pHandshaker::new(host, HandshakeConfig::default());
+    let key = libp2p::identity::Keypair::generate_secp256k1();
+    let peer = to_core_peer_id(&key.public().to_peer_id()).unwrap();
+    let slot = network.current_slot(SystemTime::now()).unwrap();
+    let epoch = slot / 32;
+    let received = UNIX_EPOCH + network.slot_start(slot).unwrap() + Duration::from_millis(1500);
+    let backbone = compute_subscribed_attnets(&peer.node_id(), epoch);
+    let on_backbone = backbone.subnets()[0];
+    let off_backbone = (0..64).find(|s| !backbone.contains(*s)).unwrap();
+    let digest = network.fork_digest(epoch);
+    let single = |validator: u64, root: u8| {
+        SingleAttestation {
+            committee_index: 3,
+            attester_index: validator,
+            data: AttestationData {
+                slot,
+                index: 0,
+                beacon_block_root: [root; 32],
+                source: Checkpoint::default(),
+                target: Checkpoint {
+                    epoch,
+                    root: [1; 32],
+                },
+            },
+            ..SingleAttestation::default()
+        }
+        .to_ssz_bytes()
+    };
+    let message = |subnet: u64, data: Vec<u8>| GossipMessage {
+        topic: GossipTopic::new(digest, GossipKind::BeaconAttestation(subnet)),
+        source: peer,
+        received,
+        data,
+    };
+    let messages = vec![
+        message(off_backbone, single(7, 1)),
+        message(off_backbone, single(7, 2)), // same validator, same epoch: no event
+        message(off_backbone, vec![0xff; 17]), // garbage
+        message(off_backbone, vec![0; 300]), // not a SingleAttestation
+        message(on_backbone, single(8, 1)),
+    ];
+    let n = messages.len() as u64;
+    let sink = Collect::default();
+    let config = SentryConfig::builder("attrib-test", "here")
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(NoCrawler, handshaker, sink.clone(), config)
+        .with_attestations(network.clone(), futures::stream::iter(messages));
+    let stats = sentry.stats();
+    let done = {
+        let stats = stats.clone();
+        let sink = sink.clone();
+        async move {
+            for _ in 0..100 {
+                if stats.attestations.load(Ordering::Relaxed) == n
+                    && sink.0.lock().unwrap().len() == 2
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    sentry.run(done).await.unwrap();
+    assert_eq!(stats.attestations.load(Ordering::Relaxed), n);
+    assert_eq!(stats.attestation_errors.load(Ordering::Relaxed), 2);
+    let events: Vec<_> = sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Attestation(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (a, b) = (&events[0], &events[1]);
+    assert_eq!(a.attester_index, Some(7));
+    assert_eq!(a.beacon_block_root, [1; 32], "the first delivery wins");
+    assert_eq!(a.form, AttestationForm::Single);
+    assert_eq!(
+        (a.slot, a.target_epoch, a.committee_index),
+        (slot, epoch, 3)
+    );
+    assert_eq!(a.subnet, off_backbone);
+    assert_eq!(a.first_seen_delay_ms, 1500);
+    assert_eq!(a.meta.peer_id, peer);
+    assert_eq!(
+        a.evidence,
+        Some(AttributionEvidence::UnsubscribedSubnet),
+        "no subscription known, off the backbone"
+    );
+    assert_eq!(b.attester_index, Some(8));
+    assert_eq!(b.evidence, Some(AttributionEvidence::FirstOnBackboneSubnet));
+}

@@ -175,9 +175,11 @@ pub fn attribute(
     }
 }
 
-/// Default number of target epochs an [`AttestationDedupe`] remembers.
-pub const DEFAULT_DEDUPE_EPOCHS: usize = 3;
-/// Default bound on remembered attesters per epoch.
+/// Default number of target epochs an [`AttestationDedupe`] remembers: the current and the
+/// previous one, the window in which gossip carries attestations (EIP-7045).
+pub const DEFAULT_DEDUPE_EPOCHS: usize = 2;
+/// Default bound on remembered attesters per epoch (above mainnet's active validators; about
+/// 40 bytes each, so roughly 100 MB at mainnet's full size over two epochs).
 pub const DEFAULT_DEDUPE_PER_EPOCH: usize = 2_000_000;
 
 /// Remembers which (target epoch, attester) pairs were delivered, for the newest few target

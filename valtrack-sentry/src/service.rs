@@ -145,6 +145,7 @@ impl SentryServiceBuilder {
             host_config = host_config
                 .subscribe_all_subnets()
                 .gossip_mesh(false)
+                .attestation_observations(false)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
         }
         let host = Host::spawn(host_config.build()?).await?;

@@ -461,8 +461,10 @@ impl HostTask {
                 }
                 self.report_gossip(propagation_source, &message);
                 // Gossipsub deduplicates by message id: this is the first delivery.
-                if let Some(obs) = self.attestation_observation(propagation_source, &message) {
-                    let _ = self.observations.send(obs);
+                if self.config.attestation_observations {
+                    if let Some(obs) = self.attestation_observation(propagation_source, &message) {
+                        let _ = self.observations.send(obs);
+                    }
                 }
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {

@@ -208,6 +208,14 @@ pub(crate) struct CrawlArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long, value_parser = parse_duration)]
     duration: Option<Duration>,
+    /// Attestation attribution: subscribe to all 64 attestation subnets (advertised
+    /// honestly), keep handshaken peers connected and emit an attestation event per first
+    /// delivery of each validator's attestation, with attribution evidence.
+    #[arg(long, env = "VALTRACK_ATTESTATIONS")]
+    attestations: bool,
+    /// With --attestations: how many handshaken peers stay connected.
+    #[arg(long, default_value_t = valtrack::sentry::DEFAULT_KEPT_PEERS)]
+    kept_peers: usize,
 }
 
 /// Settings of `--network sim`.
@@ -382,16 +390,19 @@ pub(crate) struct Target {
     pub(crate) sim: Option<valtrack::sentry::sim::SimNet>,
 }
 
-/// Resolves `--network` and the bootnodes; starts the simulated network for `sim`.
+/// Resolves `--network` and the bootnodes; starts the simulated network for `sim` (whose
+/// validators publish attestations when `attestations`).
 pub(crate) async fn target(
     network: &str,
     bootnodes: &[String],
     sim: &SimArgs,
+    attestations: bool,
 ) -> Result<Target, CliError> {
     let explicit = parse_bootnodes(bootnodes)?;
     if network == "sim" {
         let net = valtrack::sentry::sim::SimNet::builder(sim.sim_nodes as usize)
             .seed(sim.sim_seed)
+            .attestations(attestations)
             .spawn()
             .await
             .map_err(CliError::from)?;
@@ -456,7 +467,9 @@ pub(crate) async fn sentry_service<S: EventSink>(
         )
         .crawler(&args.crawler_id, &args.crawler_location)
         .concurrency(args.concurrency)
-        .recrawl_interval(args.recrawl_interval);
+        .recrawl_interval(args.recrawl_interval)
+        .attestations(args.attestations)
+        .kept_peers(args.kept_peers);
     if let Some(d) = args.revisit_interval {
         builder = builder.revisit_interval(d);
     }
@@ -538,7 +551,7 @@ pub(crate) async fn run_sentry(
         ),
     };
     let args = args.crawl;
-    let target = target(&args.network, &args.bootnodes, &args.sim).await?;
+    let target = target(&args.network, &args.bootnodes, &args.sim, args.attestations).await?;
     let service = sentry_service(&args, &target, sink).await?;
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
@@ -700,7 +713,13 @@ pub(crate) type StorageSink = valtrack::sink::DeriveSink<Counting<valtrack::sink
 /// `valtrack run`: the sentry writing Parquet under `--data-dir`, in one process.
 pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
     let crawl = args.crawl;
-    let target = target(&crawl.network, &crawl.bootnodes, &crawl.sim).await?;
+    let target = target(
+        &crawl.network,
+        &crawl.bootnodes,
+        &crawl.sim,
+        crawl.attestations,
+    )
+    .await?;
     let (mut storage, sink) = Storage::open(&args.store, Some(target.network.clone())).await?;
     let service = sentry_service(&crawl, &target, sink).await?;
     tracing::info!(target: "valtrack", data_dir = %args.store.data_dir.display(), "writing Parquet tables and the tracker store");

@@ -28,6 +28,7 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
+mod attribution;
 mod bootnodes;
 mod client;
 mod codec;
@@ -45,6 +46,10 @@ pub mod ssz;
 mod subnets;
 mod traits;
 
+pub use attribution::{
+    attribute, AttestationDecodeError, AttestationDedupe, AttestationFacts, AttesterKey,
+    DEFAULT_DEDUPE_EPOCHS, DEFAULT_DEDUPE_PER_EPOCH,
+};
 pub use bootnodes::MAINNET_BOOTNODES;
 pub use client::{ClientInfo, ClientKind};
 pub use codec::{

@@ -1,6 +1,8 @@
 //! [`Libp2pHandshaker`]: the eth2 handshake over a [`Host`].
 
+use std::collections::HashSet;
 use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
 use libp2p::multiaddr::Protocol;
@@ -22,6 +24,10 @@ const LOG: &str = "valtrack::handshake";
 pub const DEFAULT_IDENTIFY_TIMEOUT: Duration = Duration::from_secs(2);
 /// Default bound on sending our Goodbye.
 pub const DEFAULT_GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
+/// Peers kept connected after a successful handshake when attestation attribution wants live
+/// connections (see [`HandshakeConfig::keep_connected`]); below the host's default
+/// connection cap, leaving room for inbound peers and dials.
+pub const DEFAULT_KEPT_PEERS: usize = 400;
 
 /// Handshake settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -38,6 +44,12 @@ pub struct HandshakeConfig {
     /// Digests accepted as ours besides the network's own (a devnet whose genesis data we
     /// lack). Default: none.
     pub extra_digests: Vec<ForkDigest>,
+    /// Keep up to this many successfully handshaken peers connected (no Goodbye, no
+    /// disconnect), so their gossip keeps arriving; a revisit of a kept peer reuses its
+    /// connection (Status, MetaData and Ping again). Beyond the cap, peers get Goodbye as
+    /// usual. Default: 0 (off: every handshake ends with Goodbye). Attestation attribution
+    /// uses [`DEFAULT_KEPT_PEERS`].
+    pub keep_connected: usize,
 }
 
 impl Default for HandshakeConfig {
@@ -48,6 +60,7 @@ impl Default for HandshakeConfig {
             goodbye_timeout: DEFAULT_GOODBYE_TIMEOUT,
             prefer_quic: true,
             extra_digests: Vec::new(),
+            keep_connected: 0,
         }
     }
 }
@@ -67,12 +80,64 @@ mod reason {
 pub struct Libp2pHandshaker {
     host: Host,
     config: HandshakeConfig,
+    /// Peers kept connected (at most `config.keep_connected`), shared by clones.
+    kept: Arc<Mutex<HashSet<PeerId>>>,
 }
 
 impl Libp2pHandshaker {
     /// A handshaker over `host`.
     pub fn new(host: Host, config: HandshakeConfig) -> Self {
-        Self { host, config }
+        Self {
+            host,
+            config,
+            kept: Arc::default(),
+        }
+    }
+
+    /// Peers currently counted as kept connected (some may have gone since; they are
+    /// pruned when the cap is reached).
+    pub fn kept_peers(&self) -> usize {
+        self.kept.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether to keep `peer` connected after a successful handshake (and counts it).
+    async fn keep(&self, peer: PeerId) -> bool {
+        let cap = self.config.keep_connected;
+        if cap == 0 {
+            return false;
+        }
+        let snapshot: Vec<PeerId> = {
+            let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+            if kept.contains(&peer) || kept.len() < cap {
+                kept.insert(peer);
+                return true;
+            }
+            kept.iter().copied().collect()
+        };
+        // Full: forget peers that went away meanwhile, then try again.
+        let mut gone = Vec::new();
+        for p in snapshot {
+            if !self.host.is_connected(p).await {
+                gone.push(p);
+            }
+        }
+        let mut kept = self.kept.lock().unwrap_or_else(|p| p.into_inner());
+        for p in gone {
+            kept.remove(&p);
+        }
+        if kept.len() < cap {
+            kept.insert(peer);
+            true
+        } else {
+            false
+        }
+    }
+
+    fn unkeep(&self, peer: &PeerId) {
+        self.kept
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(peer);
     }
 
     /// The host.
@@ -132,6 +197,11 @@ impl Libp2pHandshaker {
                     stage: HandshakeStage::Connect,
                 })??;
         let result = self.exchange(&connected, advertised, started).await;
+        if result.is_ok() && self.keep(peer).await {
+            debug!(target: LOG, %peer, "kept connected");
+            return result;
+        }
+        self.unkeep(&peer);
         match &result {
             Ok(_) => self.goodbye(peer, reason::SHUTDOWN).await,
             Err(HandshakeError::Goodbye { .. }) => {}

@@ -15,6 +15,12 @@
 //! every node found, paced per node and bounded in flight; it reports new nodes, ENR seq
 //! changes and nodes gone on a bounded broadcast channel.
 //!
+//! With attestation attribution on ([`SentryServiceBuilder::attestations`]) the host
+//! subscribes to all 64 attestation subnets (and says so), keeps out of GossipSub meshes so
+//! peers push it only what they publish themselves, the handshaker keeps peers connected,
+//! and the [`Sentry`] turns the first delivery of each (target epoch, validator) into an
+//! attestation event with attribution evidence ([`valtrack_core::attribute`]).
+//!
 //! # Feature flags
 //!
 //! - `quic` (default): dial and listen on QUIC besides TCP.
@@ -44,12 +50,14 @@ pub use crawler::{
 pub use error::{CrawlerError, HostError, RequestError};
 pub use handshaker::{
     HandshakeConfig, Libp2pHandshaker, DEFAULT_GOODBYE_TIMEOUT, DEFAULT_IDENTIFY_TIMEOUT,
+    DEFAULT_KEPT_PEERS,
 };
 pub use host::{
-    generate_secret_key, to_core_peer_id, to_libp2p_peer_id, Connected, Host, HostConfig,
-    HostConfigBuilder, MuxerOffer, PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_PENDING, IDENTIFY_PROTOCOL_VERSION, INBOUND_QUEUE, OBSERVATION_QUEUE,
+    generate_secret_key, to_core_peer_id, to_libp2p_peer_id, Connected, GossipMessage, Host,
+    HostConfig, HostConfigBuilder, MuxerOffer, PeerMode, DEFAULT_AGENT_VERSION,
+    DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING, GOSSIP_QUEUE, IDENTIFY_PROTOCOL_VERSION,
+    INBOUND_QUEUE, OBSERVATION_QUEUE,
 };
 pub use probe::{GossipProbe, SubscriptionTracker, Subscriptions, DEFAULT_TRACKED_PEERS};
 pub use sentry::{
@@ -57,4 +65,4 @@ pub use sentry::{
     DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER,
     DEFAULT_MAX_PEERS, DEFAULT_REVISIT_INTERVAL, DEFAULT_TICK,
 };
-pub use service::{SentryService, SentryServiceBuilder, ServiceError};
+pub use service::{SentryService, SentryServiceBuilder, ServiceError, ATTESTATION_IDLE_TIMEOUT};

@@ -25,6 +25,28 @@ impl GossipProbe {
     }
 }
 
+impl GossipProbe {
+    /// The raw messages the host receives on attestation subnets (for
+    /// [`Sentry::with_attestations`](crate::Sentry::with_attestations)). Each call subscribes
+    /// anew; a reader more than [`GOSSIP_QUEUE`](crate::GOSSIP_QUEUE) messages behind skips
+    /// the oldest (counted in a `debug` log line), never blocks the host.
+    pub fn attestation_messages(
+        &self,
+    ) -> impl Stream<Item = crate::host::GossipMessage> + Send + 'static {
+        stream::unfold(self.host.gossip_messages(), |mut rx| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(message) => return Some((message, rx)),
+                    Err(RecvError::Lagged(n)) => {
+                        tracing::debug!(target: "valtrack::probe", skipped = n, "attestation reader lagged");
+                    }
+                    Err(RecvError::Closed) => return None,
+                }
+            }
+        })
+    }
+}
+
 impl SubnetProbe for GossipProbe {
     /// Each call subscribes anew. A reader more than `OBSERVATION_QUEUE` observations behind
     /// skips the oldest (counted in a `debug` log line), never blocks the host.

@@ -11,10 +11,14 @@ use valtrack_core::{EventSink, ForkDigest, Network, SinkError};
 
 use crate::crawler::{CrawlerConfig, CrawlerStats, Discv5Crawler, DEFAULT_RECRAWL_INTERVAL};
 use crate::error::{CrawlerError, HostError};
-use crate::handshaker::{HandshakeConfig, Libp2pHandshaker};
+use crate::handshaker::{HandshakeConfig, Libp2pHandshaker, DEFAULT_KEPT_PEERS};
 use crate::host::{generate_secret_key, Host, HostConfig};
 use crate::probe::GossipProbe;
 use crate::sentry::{Sentry, SentryConfig, SentryStats, DEFAULT_CONCURRENCY};
+
+/// Idle-connection timeout of the host when attestations are on: kept connections carry
+/// only gossip between revisits.
+pub const ATTESTATION_IDLE_TIMEOUT: Duration = Duration::from_secs(3600);
 
 /// Why a [`SentryService`] did not start.
 #[derive(Debug, thiserror::Error)]
@@ -45,6 +49,8 @@ pub struct SentryServiceBuilder {
     recrawl_interval: Duration,
     extra_digest: Option<ForkDigest>,
     secret_key: Option<[u8; 32]>,
+    attestations: bool,
+    kept_peers: usize,
 }
 
 impl SentryServiceBuilder {
@@ -95,6 +101,22 @@ impl SentryServiceBuilder {
         self.extra_digest = Some(digest);
         self
     }
+    /// Attestation attribution: subscribe to all 64 attestation subnets (advertised in
+    /// MetaData and the ENR) but keep out of GossipSub meshes (see
+    /// [`HostConfigBuilder::gossip_mesh`](crate::HostConfigBuilder::gossip_mesh)), keep
+    /// handshaken peers connected (up to
+    /// [`kept_peers`](Self::kept_peers)) and emit an attestation event per first delivery of
+    /// each (target epoch, validator). Default: off.
+    pub fn attestations(mut self, on: bool) -> Self {
+        self.attestations = on;
+        self
+    }
+    /// With attestations on: how many handshaken peers stay connected. Default:
+    /// [`DEFAULT_KEPT_PEERS`].
+    pub fn kept_peers(mut self, n: usize) -> Self {
+        self.kept_peers = n;
+        self
+    }
     /// The secp256k1 key of both discv5 and libp2p. Default: a fresh random one.
     pub fn secret_key(mut self, key: [u8; 32]) -> Self {
         self.secret_key = Some(key);
@@ -111,22 +133,30 @@ impl SentryServiceBuilder {
             s.parse()
                 .map_err(|_| ServiceError::Host(HostError::Config("bad listen address")))
         };
-        let host = Host::spawn(
-            HostConfig::builder(self.network.clone())
-                .secret_key(key)
-                .listen_on(addr(format!("/{family}/{ip}/tcp/{}", self.tcp_port))?)
-                .listen_on(addr(format!(
-                    "/{family}/{ip}/udp/{}/quic-v1",
-                    self.quic_port
-                ))?)
-                .build()?,
-        )
-        .await?;
+        let mut host_config = HostConfig::builder(self.network.clone())
+            .secret_key(key)
+            .listen_on(addr(format!("/{family}/{ip}/tcp/{}", self.tcp_port))?)
+            .listen_on(addr(format!(
+                "/{family}/{ip}/udp/{}/quic-v1",
+                self.quic_port
+            ))?);
+        if self.attestations {
+            // Kept peers must not be dropped as idle between revisits.
+            host_config = host_config
+                .subscribe_all_subnets()
+                .gossip_mesh(false)
+                .attestation_observations(false)
+                .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
+        }
+        let host = Host::spawn(host_config.build()?).await?;
         let mut crawler = CrawlerConfig::builder(&self.network)
             .bootnodes(&self.bootnodes)
             .listen(SocketAddr::new(ip, self.discovery_port))
             .secret_key(key)
             .recrawl_interval(self.recrawl_interval);
+        if self.attestations {
+            crawler = crawler.attnets(valtrack_core::AttestationSubnets::ALL);
+        }
         if let Some(d) = self.extra_digest {
             crawler = crawler.extra_digest(d);
         }
@@ -136,6 +166,11 @@ impl SentryServiceBuilder {
             host.clone(),
             HandshakeConfig {
                 extra_digests: self.extra_digest.into_iter().collect(),
+                keep_connected: if self.attestations {
+                    self.kept_peers
+                } else {
+                    0
+                },
                 ..HandshakeConfig::default()
             },
         );
@@ -151,6 +186,9 @@ impl SentryServiceBuilder {
         let mut sentry = Sentry::new(crawler.clone(), handshaker, sink, config).with_probe(&probe);
         if let Some(inbound) = inbound {
             sentry = sentry.with_inbound(inbound);
+        }
+        if self.attestations {
+            sentry = sentry.with_attestations(self.network.clone(), probe.attestation_messages());
         }
         Ok(SentryService {
             stats: sentry.stats(),
@@ -224,6 +262,8 @@ impl SentryService<()> {
             recrawl_interval: DEFAULT_RECRAWL_INTERVAL,
             extra_digest: None,
             secret_key: None,
+            attestations: false,
+            kept_peers: DEFAULT_KEPT_PEERS,
         }
     }
 }
@@ -271,13 +311,16 @@ fn summary_fn(
         use std::sync::atomic::Ordering::Relaxed;
         let c: CrawlerStats = crawler.stats();
         format!(
-            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), events {} (sink errors {})",
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, attributed {}), events {} (sink errors {})",
             c.known,
             c.requests,
             stats.peers.load(Relaxed),
             stats.handshakes_ok.load(Relaxed),
             stats.handshakes_failed.load(Relaxed),
             stats.inbound.load(Relaxed),
+            stats.attestations.load(Relaxed),
+            stats.attestation_errors.load(Relaxed),
+            stats.attributions.load(Relaxed),
             stats.events.load(Relaxed),
             stats.sink_errors.load(Relaxed),
         )

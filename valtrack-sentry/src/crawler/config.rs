@@ -3,7 +3,7 @@
 use std::net::{Ipv4Addr, SocketAddr, SocketAddrV4};
 use std::time::Duration;
 
-use valtrack_core::{ForkDigest, Network};
+use valtrack_core::{AttestationSubnets, ForkDigest, Network};
 
 use crate::error::CrawlerError;
 
@@ -89,6 +89,7 @@ pub struct CrawlerConfig {
     pub(crate) request_timeout: Duration,
     pub(crate) query_parallelism: usize,
     pub(crate) packet_filter: bool,
+    pub(crate) attnets: AttestationSubnets,
 }
 
 impl CrawlerConfig {
@@ -119,6 +120,7 @@ impl CrawlerConfig {
             request_timeout: DEFAULT_REQUEST_TIMEOUT,
             query_parallelism: DEFAULT_QUERY_PARALLELISM,
             packet_filter: false,
+            attnets: AttestationSubnets::NONE,
             bad_bootnodes: 0,
         }
     }
@@ -160,6 +162,7 @@ pub struct CrawlerConfigBuilder {
     request_timeout: Duration,
     query_parallelism: usize,
     packet_filter: bool,
+    attnets: AttestationSubnets,
     bad_bootnodes: usize,
 }
 
@@ -324,6 +327,13 @@ impl CrawlerConfigBuilder {
         self
     }
 
+    /// The `attnets` our own ENR advertises: what the libp2p host subscribes to (all 64 with
+    /// attestation attribution). Default: none (the field is left out).
+    pub fn attnets(mut self, attnets: AttestationSubnets) -> Self {
+        self.attnets = attnets;
+        self
+    }
+
     /// Turns on the crate's inbound packet filter (rate limits and bans). Default: off, as a
     /// loopback simulation sends everything from one IP.
     pub fn packet_filter(mut self, on: bool) -> Self {
@@ -357,6 +367,7 @@ impl CrawlerConfigBuilder {
             request_timeout,
             query_parallelism,
             packet_filter,
+            attnets,
             bad_bootnodes,
         } = self;
         let invalid = |reason| Err(CrawlerError::Config { reason });
@@ -410,6 +421,7 @@ impl CrawlerConfigBuilder {
             request_timeout,
             query_parallelism,
             packet_filter,
+            attnets,
         })
     }
 }

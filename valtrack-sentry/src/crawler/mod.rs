@@ -140,7 +140,15 @@ impl Discv5Crawler {
             None => CombinedKey::generate_secp256k1(),
         };
         // No address in our record: nobody should add the crawler to a routing table.
-        let local_enr = discv5::Enr::builder()
+        let mut local_enr = discv5::Enr::builder();
+        if config.attnets != valtrack_core::AttestationSubnets::NONE {
+            // Advertise what the host subscribes to (attribution: all 64), honestly.
+            local_enr.add_value(
+                "attnets",
+                &alloy_rlp::Bytes::copy_from_slice(&config.attnets.0),
+            );
+        }
+        let local_enr = local_enr
             .build(&key)
             .map_err(|e| CrawlerError::LocalEnr(e.to_string().into()))?;
         // The crate does not report the port it bound for port 0: take a free one from the

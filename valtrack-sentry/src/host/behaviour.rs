@@ -67,12 +67,25 @@ impl gossipsub::DataTransform for SnappyTransform {
 
 /// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
 /// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
-fn gossipsub_config(phase0_digest: ForkDigest) -> Result<gossipsub::Config, HostError> {
+///
+/// Without `mesh`, we keep no mesh link: every GRAFT is pruned at the next heartbeat (peers
+/// then back off for a minute), we graft nobody and ignore IHAVE. Peers then push us only
+/// the messages they publish themselves (GossipSub flood-publishes to every subscribed
+/// peer), so the first delivery of a message names its origin.
+fn gossipsub_config(phase0_digest: ForkDigest, mesh: bool) -> Result<gossipsub::Config, HostError> {
     let seen_ttl = Duration::from_millis(SLOT_DURATION_MS * SLOTS_PER_EPOCH * 2);
-    gossipsub::ConfigBuilder::default()
-        .mesh_n(8)
-        .mesh_n_low(6)
-        .mesh_n_high(12)
+    let mut builder = gossipsub::ConfigBuilder::default();
+    if mesh {
+        builder.mesh_n(8).mesh_n_low(6).mesh_n_high(12);
+    } else {
+        builder
+            .mesh_outbound_min(0)
+            .mesh_n_low(0)
+            .mesh_n(0)
+            .mesh_n_high(0)
+            .max_ihave_messages_heartbeat(0);
+    }
+    builder
         .gossip_lazy(6)
         .heartbeat_interval(Duration::from_millis(700))
         .fanout_ttl(Duration::from_secs(60))
@@ -134,7 +147,7 @@ impl Behaviour {
             let phase0 = config.network.fork_digest(0);
             let behaviour = gossipsub::Behaviour::new_with_transform(
                 MessageAuthenticity::Anonymous,
-                gossipsub_config(phase0)?,
+                gossipsub_config(phase0, config.gossip_mesh)?,
                 SnappyTransform,
             )
             .map_err(|reason| HostError::Behaviour {

@@ -57,6 +57,9 @@ pub struct HostConfig {
     pub(crate) mode: PeerMode,
     pub(crate) capture_responses: bool,
     pub(crate) gossipsub: bool,
+    pub(crate) accept_gossip: bool,
+    pub(crate) gossip_mesh: bool,
+    pub(crate) attestation_observations: bool,
     pub(crate) command_queue: usize,
 }
 
@@ -83,6 +86,9 @@ impl HostConfig {
                 mode: PeerMode::Normal,
                 capture_responses: false,
                 gossipsub: true,
+                accept_gossip: false,
+                gossip_mesh: true,
+                attestation_observations: true,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
         }
@@ -180,6 +186,14 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Subscribes to all 64 attestation subnets (for attestation attribution), and so
+    /// advertises all 64 in MetaData: what we advertise is what we do. Same as
+    /// `attnets(AttestationSubnets::ALL)`. Default: off.
+    pub fn subscribe_all_subnets(mut self) -> Self {
+        self.config.attnets = AttestationSubnets::ALL;
+        self
+    }
+
     /// Sync-committee subnets we subscribe to and advertise. Default: none.
     pub fn syncnets(mut self, s: SyncSubnets) -> Self {
         self.config.syncnets = s;
@@ -224,6 +238,34 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Validate gossip as ACCEPT, so it is forwarded (simulated nodes relaying among
+    /// themselves). A sentry cannot validate and keeps IGNORE. Default: off (IGNORE).
+    #[cfg(feature = "sim")]
+    pub fn accept_gossip(mut self, on: bool) -> Self {
+        self.config.accept_gossip = on;
+        self
+    }
+
+    /// Take part in GossipSub meshes. Off, we prune every mesh link at the next heartbeat,
+    /// graft nobody and ignore IHAVE: peers then push us only what they publish themselves,
+    /// so the first delivery of a message names its origin (attestation attribution). Fair
+    /// to peers too: a host that IGNOREs everything is a useless mesh member. Default: on.
+    pub fn gossip_mesh(mut self, on: bool) -> Self {
+        self.config.gossip_mesh = on;
+        self
+    }
+
+    /// Put each attestation received, decoded, on the observation channel
+    /// ([`Host::observations`](super::Host::observations)) beside the subscriptions. With
+    /// all 64 subnets on mainnet that is thousands a second, which could push subscription
+    /// observations out of the bounded channel: attribution reads the raw messages
+    /// ([`Host::gossip_messages`](super::Host::gossip_messages)) instead and turns this off.
+    /// Default: on.
+    pub fn attestation_observations(mut self, on: bool) -> Self {
+        self.config.attestation_observations = on;
+        self
+    }
+
     /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
     pub fn command_queue(mut self, n: usize) -> Self {
         self.config.command_queue = n;
@@ -251,6 +293,9 @@ impl HostConfigBuilder {
             mode: _,
             capture_responses: _,
             gossipsub: _,
+            accept_gossip: _,
+            gossip_mesh: _,
+            attestation_observations: _,
             command_queue,
         } = &self.config;
         if let Some(key) = secret_key {

@@ -34,8 +34,26 @@ use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
 /// behind loses the oldest ones (and is told how many).
 pub const OBSERVATION_QUEUE: usize = 4096;
 
+/// Capacity of the broadcast queue of raw attestation-subnet messages
+/// ([`Host::gossip_messages`]); a subscriber that falls further behind loses the oldest.
+pub const GOSSIP_QUEUE: usize = 8192;
+
 /// Capacity of the queue of inbound connections handed to [`Host::inbound_connections`].
 pub const INBOUND_QUEUE: usize = 256;
+
+/// A message received on an attestation subnet topic, as GossipSub delivered it: only the
+/// first delivery of each message id reaches us (GossipSub drops duplicates).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GossipMessage {
+    /// The topic.
+    pub topic: valtrack_core::GossipTopic,
+    /// The peer that delivered it (its propagation source; never necessarily its origin).
+    pub source: valtrack_core::PeerId,
+    /// When it arrived.
+    pub received: std::time::SystemTime,
+    /// The decompressed SSZ payload, at most the topic type's largest encoding long.
+    pub data: Vec<u8>,
+}
 
 /// An established connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,6 +101,15 @@ pub(crate) enum Command {
         ssz: Vec<u8>,
         reply: oneshot::Sender<Result<(), HostError>>,
     },
+    Subscribe {
+        kind: valtrack_core::GossipKind,
+        on: bool,
+        reply: oneshot::Sender<Result<(), HostError>>,
+    },
+    IsConnected {
+        peer: PeerId,
+        reply: oneshot::Sender<bool>,
+    },
 }
 
 struct Inner {
@@ -93,6 +120,7 @@ struct Inner {
     capture: Option<CaptureBuffer>,
     inbound: Mutex<Option<mpsc::Receiver<Connected>>>,
     observations: tokio::sync::broadcast::Sender<valtrack_core::SubnetObservation>,
+    gossip: tokio::sync::broadcast::Sender<GossipMessage>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -129,11 +157,15 @@ impl Host {
         let network = config.network.clone();
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
         let (observations, _) = tokio::sync::broadcast::channel(OBSERVATION_QUEUE);
+        let (gossip, _) = tokio::sync::broadcast::channel(GOSSIP_QUEUE);
         let (task, peer_id, listen_addrs) = task::HostTask::start(
             config,
             rx,
             inbound_tx,
-            observations.clone(),
+            task::Broadcasts {
+                observations: observations.clone(),
+                gossip: gossip.clone(),
+            },
             capture.clone(),
         )
         .await?;
@@ -147,6 +179,7 @@ impl Host {
                 capture,
                 inbound: Mutex::new(Some(inbound_rx)),
                 observations,
+                gossip,
                 task,
             }),
         })
@@ -232,6 +265,33 @@ impl Host {
         &self,
     ) -> tokio::sync::broadcast::Receiver<valtrack_core::SubnetObservation> {
         self.inner.observations.subscribe()
+    }
+
+    /// Subscribes to every message received on an attestation subnet topic (raw, for
+    /// attribution). Messages are queued only while someone subscribes; a reader more than
+    /// [`GOSSIP_QUEUE`] messages behind loses the oldest.
+    pub fn gossip_messages(&self) -> tokio::sync::broadcast::Receiver<GossipMessage> {
+        self.inner.gossip.subscribe()
+    }
+
+    /// Whether we have a connection to `peer`.
+    pub async fn is_connected(&self, peer: PeerId) -> bool {
+        self.call(|reply| Command::IsConnected { peer, reply })
+            .await
+            .unwrap_or(false)
+    }
+
+    /// Subscribes to (or, with `on == false`, unsubscribes from) one topic of our current
+    /// digest *without* changing what MetaData advertises: a short-lived (aggregator duty)
+    /// subscription.
+    pub async fn subscribe_topic(
+        &self,
+        kind: valtrack_core::GossipKind,
+        on: bool,
+    ) -> Result<(), HostError> {
+        self.call(|reply| Command::Subscribe { kind, on, reply })
+            .await
+            .unwrap_or(Err(HostError::Closed))
     }
 
     /// Changes the attestation subnets we subscribe to; MetaData follows (its seq number is

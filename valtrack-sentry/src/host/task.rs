@@ -43,11 +43,18 @@ enum Family {
 
 type RequestReply = oneshot::Sender<Result<RpcResponse, RequestError>>;
 
+/// The host's broadcast channels.
+pub(crate) struct Broadcasts {
+    pub(crate) observations: tokio::sync::broadcast::Sender<SubnetObservation>,
+    pub(crate) gossip: tokio::sync::broadcast::Sender<super::GossipMessage>,
+}
+
 pub(crate) struct HostTask {
     swarm: Swarm<Behaviour>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Connected>,
     observations: tokio::sync::broadcast::Sender<SubnetObservation>,
+    gossip: tokio::sync::broadcast::Sender<super::GossipMessage>,
     config: HostConfig,
     muxers: MuxerRegistry,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<Connected, HandshakeError>>>>,
@@ -64,7 +71,7 @@ impl HostTask {
         config: HostConfig,
         commands: mpsc::Receiver<Command>,
         inbound: mpsc::Sender<Connected>,
-        observations: tokio::sync::broadcast::Sender<SubnetObservation>,
+        broadcasts: Broadcasts,
         capture: Option<CaptureBuffer>,
     ) -> Result<(Self, PeerId, Vec<Multiaddr>), HostError> {
         let secret = match config.secret_key {
@@ -128,7 +135,8 @@ impl HostTask {
             swarm,
             commands,
             inbound,
-            observations,
+            observations: broadcasts.observations,
+            gossip: broadcasts.gossip,
             config,
             muxers,
             pending_dials: HashMap::new(),
@@ -224,6 +232,32 @@ impl HostTask {
                     None => Ok(()),
                 };
                 self.config.metadata_seq = self.config.metadata_seq.saturating_add(1);
+                let _ = reply.send(result);
+            }
+            Command::IsConnected { peer, reply } => {
+                let _ = reply.send(self.swarm.is_connected(&peer));
+            }
+            Command::Subscribe { kind, on, reply } => {
+                let epoch = self
+                    .config
+                    .network
+                    .current_epoch(SystemTime::now())
+                    .unwrap_or(0);
+                let digest = self.config.network.fork_digest(epoch);
+                let topic = libp2p::gossipsub::IdentTopic::new(
+                    valtrack_core::GossipTopic::new(digest, kind).to_string(),
+                );
+                let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
+                    Some(g) if on => g
+                        .subscribe(&topic)
+                        .map(|_| ())
+                        .map_err(|_| HostError::Config("gossipsub subscription refused")),
+                    Some(g) => {
+                        g.unsubscribe(&topic);
+                        Ok(())
+                    }
+                    None => Err(HostError::Config("gossipsub is off")),
+                };
                 let _ = reply.send(result);
             }
             Command::Publish { kind, ssz, reply } => {
@@ -412,16 +446,25 @@ impl HostTask {
                 message,
             }) => {
                 // We cannot validate gossip: IGNORE, so nothing unvalidated is forwarded.
+                // (Simulated nodes relay among themselves: ACCEPT.)
+                let acceptance = if self.config.accept_gossip {
+                    libp2p::gossipsub::MessageAcceptance::Accept
+                } else {
+                    libp2p::gossipsub::MessageAcceptance::Ignore
+                };
                 if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
                     g.report_message_validation_result(
                         &message_id,
                         &propagation_source,
-                        libp2p::gossipsub::MessageAcceptance::Ignore,
+                        acceptance,
                     );
                 }
+                self.report_gossip(propagation_source, &message);
                 // Gossipsub deduplicates by message id: this is the first delivery.
-                if let Some(obs) = self.attestation_observation(propagation_source, &message) {
-                    let _ = self.observations.send(obs);
+                if self.config.attestation_observations {
+                    if let Some(obs) = self.attestation_observation(propagation_source, &message) {
+                        let _ = self.observations.send(obs);
+                    }
                 }
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
@@ -501,6 +544,36 @@ impl HostTask {
             }
             Event::ResponseSent { .. } => {}
         }
+    }
+
+    /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
+    /// any), bounded by the largest attestation encoding.
+    fn report_gossip(&self, from: PeerId, message: &libp2p::gossipsub::Message) {
+        use valtrack_core::ssz::{Attestation, SingleAttestation};
+        use valtrack_core::{GossipKind, SszMessage};
+        if self.gossip.receiver_count() == 0 {
+            return;
+        }
+        let Ok(topic) = message.topic.as_str().parse::<valtrack_core::GossipTopic>() else {
+            return;
+        };
+        if !matches!(topic.kind, GossipKind::BeaconAttestation(_)) {
+            return;
+        }
+        let max = Attestation::SSZ_MAX_LEN.max(SingleAttestation::SSZ_MAX_LEN);
+        if message.data.len() > max {
+            debug!(target: LOG, peer = %from, len = message.data.len(), max, "oversized attestation");
+            return;
+        }
+        let Some(source) = super::to_core_peer_id(&from) else {
+            return;
+        };
+        let _ = self.gossip.send(super::GossipMessage {
+            topic,
+            source,
+            received: SystemTime::now(),
+            data: message.data.clone(),
+        });
     }
 
     fn attestation_observation(

@@ -5,7 +5,15 @@
 //! each peer once per `revisit_interval` (an epoch by default), backs failures off
 //! exponentially with a cap (a failed *first* dial is retried too), and forgets peers not seen
 //! for `forget_after`.
+//!
+//! With [`Sentry::with_attestations`] it also attributes attestations: each message the host
+//! reports on an attestation subnet is decoded, and the first delivery of each (target epoch,
+//! validator) becomes an [`AttestationEvent`] naming the delivering peer, the delay into the
+//! slot and the attribution evidence. Later deliveries of the same pair (another message of
+//! the same validator in the same epoch) produce no event; GossipSub itself already drops
+//! copies of one message.
 
+mod attestations;
 mod peerstore;
 
 use std::future::Future;
@@ -17,9 +25,9 @@ use futures::StreamExt;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
 use valtrack_core::{
-    Crawler, DiscoveredNode, DiscoveryEvent, DiscoveryReason, EnrInfo, Event, EventKind, EventMeta,
-    EventSink, HandshakeError, Handshaker, MetadataEvent, NodeUpdate, PeerId, PeerInfo, SinkError,
-    SubnetObservation, SubnetProbe,
+    AttestationEvent, Crawler, DiscoveredNode, DiscoveryEvent, DiscoveryReason, EnrInfo, Event,
+    EventKind, EventMeta, EventSink, HandshakeError, Handshaker, MetadataEvent, NodeUpdate, PeerId,
+    PeerInfo, SinkError, SubnetObservation, SubnetProbe,
 };
 
 pub use peerstore::{backoff, PeerRecord};
@@ -160,10 +168,18 @@ pub struct SentryStats {
     pub peers: AtomicU64,
     /// Handshakes with peers that dialed us (successful or not).
     pub inbound: AtomicU64,
+    /// Messages received on attestation subnets (attribution on).
+    pub attestations: AtomicU64,
+    /// Of those, payloads that did not decode.
+    pub attestation_errors: AtomicU64,
+    /// Attestation events carrying attribution evidence.
+    pub attributions: AtomicU64,
 }
 
 type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
 type Inbound = std::pin::Pin<Box<dyn futures::Stream<Item = InboundOutcome> + Send>>;
+type Attestations =
+    std::pin::Pin<Box<dyn futures::Stream<Item = crate::host::GossipMessage> + Send>>;
 
 /// What a handshake with a peer that dialed us gave: the peer and its info or the failure
 /// (see [`Libp2pHandshaker::inbound`](crate::Libp2pHandshaker::inbound)).
@@ -178,6 +194,7 @@ pub struct Sentry<C, H, S> {
     stats: Arc<SentryStats>,
     observations: Option<Observations>,
     inbound: Option<Inbound>,
+    attestations: Option<(valtrack_core::Network, Attestations)>,
 }
 
 impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
@@ -191,6 +208,7 @@ impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
             .field("config", &self.config)
             .field("probe", &self.observations.is_some())
             .field("inbound", &self.inbound.is_some())
+            .field("attestations", &self.attestations.is_some())
             .finish()
     }
 }
@@ -208,7 +226,27 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             stats: Arc::default(),
             observations: None,
             inbound: None,
+            attestations: None,
         }
+    }
+
+    /// Turns attestation attribution on: `messages` are the raw attestation-subnet messages
+    /// of the host (see [`GossipProbe::attestation_messages`](crate::GossipProbe)), `network`
+    /// gives the slot clock and which digests carry Electra `SingleAttestation`s. Needs
+    /// [`with_probe`](Self::with_probe) too, for the peers' subscriptions; the host should
+    /// subscribe to all 64 subnets and the handshaker keep connections
+    /// ([`HandshakeConfig::keep_connected`](crate::HandshakeConfig)).
+    ///
+    /// Each first delivery of a (target epoch, validator) becomes an
+    /// [`Event::Attestation`]; undecodable payloads are counted
+    /// ([`SentryStats::attestation_errors`]) and logged with the peer at `debug`.
+    pub fn with_attestations(
+        mut self,
+        network: valtrack_core::Network,
+        messages: impl futures::Stream<Item = crate::host::GossipMessage> + Send + 'static,
+    ) -> Self {
+        self.attestations = Some((network, Box::pin(messages)));
+        self
     }
 
     /// Adds the outcomes of handshakes with peers that dialed us: each becomes a metadata
@@ -247,7 +285,15 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             stats,
             mut observations,
             mut inbound,
+            attestations,
         } = self;
+        let (mut attributor, mut attestations) = match attestations {
+            Some((network, stream)) => (
+                Some(attestations::Attributor::new(network, stats.clone())),
+                Some(stream),
+            ),
+            None => (None, None),
+        };
         let mut run = Run {
             sink,
             config,
@@ -271,9 +317,22 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
                     Some(node) => run.on_discovered(node).await,
                     None => crawler_done = true,
                 },
-                                obs = next_observation(&mut observations), if observations.is_some() => match obs {
+                obs = next_observation(&mut observations), if observations.is_some() => match obs {
                     Some(obs) => run.subscriptions.apply(&obs),
                     None => observations = None,
+                },
+                message = next_attestation(&mut attestations), if attestations.is_some() => match message {
+                    Some(message) => {
+                        // Subscriptions the host reported before this message are queued
+                        // already: apply them first, so the judgement sees them.
+                        drain_observations(&mut observations, &mut run.subscriptions);
+                        if let Some(a) = attributor.as_mut() {
+                            if let Some(judged) = a.judge(&message, &run.subscriptions) {
+                                run.on_attestation(judged).await;
+                            }
+                        }
+                    }
+                    None => attestations = None,
                 },
                 outcome = next_inbound(&mut inbound), if inbound.is_some() => match outcome {
                     Some(outcome) => run.on_inbound(outcome).await,
@@ -310,6 +369,32 @@ async fn next_observation(obs: &mut Option<Observations>) -> Option<SubnetObserv
     match obs {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,
+    }
+}
+
+async fn next_attestation(
+    messages: &mut Option<Attestations>,
+) -> Option<crate::host::GossipMessage> {
+    match messages {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
+
+fn drain_observations(
+    observations: &mut Option<Observations>,
+    subscriptions: &mut crate::probe::SubscriptionTracker,
+) {
+    use futures::FutureExt;
+    let Some(stream) = observations.as_mut() else {
+        return;
+    };
+    // Bounded: at most one observation queue's worth.
+    for _ in 0..crate::host::OBSERVATION_QUEUE {
+        match stream.next().now_or_never() {
+            Some(Some(obs)) => subscriptions.apply(&obs),
+            _ => break,
+        }
     }
 }
 
@@ -356,6 +441,31 @@ impl<S: EventSink> Run<S> {
                 self.stats.sink_errors.fetch_add(1, Ordering::Relaxed)
             }
         };
+    }
+
+    async fn on_attestation(&mut self, judged: attestations::Judged) {
+        let attestations::Judged {
+            peer,
+            facts,
+            delay_ms,
+            evidence,
+        } = judged;
+        let enr = self.store.get_mut(&peer).map(|rec| rec.enr.clone());
+        let meta = self.meta(EventKind::Attestation, peer, enr);
+        self.emit(Event::Attestation(AttestationEvent {
+            meta,
+            form: facts.form,
+            subnet: facts.subnet,
+            slot: facts.slot,
+            committee_index: facts.committee_index,
+            attester_index: facts.attester_index,
+            aggregation_bit: facts.aggregation_bit,
+            target_epoch: facts.target_epoch,
+            beacon_block_root: facts.beacon_block_root,
+            first_seen_delay_ms: delay_ms,
+            evidence,
+        }))
+        .await;
     }
 
     async fn on_discovered(&mut self, node: DiscoveredNode) {

@@ -3,8 +3,11 @@
 //! fork, unreachable or hostile. Ground truth for tests and benches.
 
 mod dht;
+mod duties;
 mod hostile;
 mod net;
+mod run;
+mod score;
 
 use std::net::Ipv4Addr;
 
@@ -21,14 +24,21 @@ use valtrack_core::{
 pub use dht::{
     sim_enr, sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SEED_CLOSEST, SEED_RANDOM,
 };
+pub use duties::{sim_attestation, sim_duty, SimAttestation, SimDuty, MAX_PUBLISHED_LOG};
 pub use hostile::{HostileResponse, Hostility};
 pub use net::{
-    custody_group_count, sim_network, SimClient, SimNet, SimNetBuilder, SimNetError, SimPeer,
-    SimRole, DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX, SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
+    custody_group_count, sim_network, sim_network_with_slot, SimClient, SimNet, SimNetBuilder,
+    SimNetError, SimPeer, SimRole, DEFAULT_MESH_DEGREE, DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX,
+    SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
 };
+pub use run::{run_attribution, AttributionRun};
+pub use score::{score_attributions, AttributionCounts, AttributionScore};
 
 use crate::error::HostError;
 use crate::host::{Host, HostConfig, MuxerOffer, PeerMode};
+
+/// Idle-connection timeout of relaying simulated nodes: their links carry only gossip.
+pub const RELAY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
 
 /// Configuration of one simulated node.
 #[derive(Debug, Clone)]
@@ -59,6 +69,9 @@ pub struct SimNodeConfig {
     pub unreachable: bool,
     /// Run GossipSub (subscribing to its subnets).
     pub gossipsub: bool,
+    /// Validate gossip as ACCEPT and so relay it (simulated nodes among themselves); its
+    /// connections then stay open while idle. Default: false (IGNORE, like a sentry).
+    pub relay: bool,
 }
 
 impl SimNodeConfig {
@@ -78,6 +91,7 @@ impl SimNodeConfig {
             mode: PeerMode::Normal,
             unreachable: false,
             gossipsub: false,
+            relay: false,
         }
     }
 }
@@ -106,7 +120,7 @@ impl SimNode {
             head_slot: config.head_slot,
             ..StatusV2::default()
         });
-        let host_config = HostConfig::builder(config.network.clone())
+        let mut host_config = HostConfig::builder(config.network.clone())
             .secret_key(config.secret_key)
             .listen_on_loopback()
             .muxers(config.muxers)
@@ -118,7 +132,11 @@ impl SimNode {
             .fixed_status(status)
             .mode(config.mode.clone())
             .gossipsub(config.gossipsub)
-            .build()?;
+            .accept_gossip(config.relay);
+        if config.relay {
+            host_config = host_config.idle_connection_timeout(RELAY_IDLE_TIMEOUT);
+        }
+        let host_config = host_config.build()?;
         let host = Host::spawn(host_config).await?;
         let mut tcp = None;
         let mut quic = None;
@@ -199,8 +217,19 @@ impl SimNode {
     }
 }
 
-/// A loopback TCP port nothing listens on (bound, then released).
+/// A loopback TCP port nothing listens on (bound, then released). It is taken below the
+/// usual ephemeral ranges (Linux 32768–60999, others 49152+), so no later port-0 listener
+/// (another simulated node) can get it and turn "refused" into a wrong-peer handshake.
 fn closed_port() -> u16 {
+    use std::sync::atomic::{AtomicU16, Ordering};
+    static NEXT: AtomicU16 = AtomicU16::new(0);
+    let start = 20_000 + (std::process::id() % 5_000) as u16;
+    for _ in 0..2_000 {
+        let port = start + NEXT.fetch_add(1, Ordering::Relaxed) % 10_000;
+        if std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, port)).is_ok() {
+            return port;
+        }
+    }
     std::net::TcpListener::bind((Ipv4Addr::LOCALHOST, 0))
         .and_then(|l| l.local_addr())
         .map(|a| a.port())

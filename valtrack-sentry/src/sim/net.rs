@@ -5,6 +5,8 @@
 //! record for each.
 
 use std::collections::HashMap;
+use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::{
@@ -58,6 +60,20 @@ pub fn sim_network(genesis_time: Duration) -> Network {
                 .build()
         })
         .unwrap_or_else(|_| Network::mainnet())
+}
+
+/// A simulated network like [`sim_network`] with slots of `slot` (whole milliseconds, at
+/// least 1), for attestation runs of many epochs in little time.
+pub fn sim_network_with_slot(genesis_time: Duration, slot: Duration) -> Network {
+    let ms = slot.as_millis().max(1);
+    let yaml = SIM_CONFIG_YAML.replace("SECONDS_PER_SLOT: 1", &format!("SLOT_DURATION_MS: {ms}"));
+    ConsensusConfig::from_yaml(&yaml)
+        .and_then(|c| {
+            Network::builder(c, SIM_GENESIS_VALIDATORS_ROOT)
+                .genesis_time(genesis_time)
+                .build()
+        })
+        .unwrap_or_else(|_| sim_network(genesis_time))
 }
 
 /// What a simulated node is, and so what a sentry should record for it.
@@ -169,7 +185,12 @@ pub struct SimNetBuilder {
     gossipsub: bool,
     clients: Vec<SimClient>,
     validators: Vec<(u64, u32)>,
+    attestations: bool,
+    mesh_degree: Option<usize>,
 }
+
+/// Default number of other simulated nodes each node dials when attestations are on.
+pub const DEFAULT_MESH_DEGREE: usize = 4;
 
 impl SimNetBuilder {
     /// Seed of every random choice (keys, roles, clients, validators, DHT links).
@@ -221,6 +242,23 @@ impl SimNetBuilder {
         self
     }
 
+    /// Whether validators publish attestations: each epoch every validator attests once on
+    /// its duty's subnet (see [`sim_duty`](super::sim_duty)), aggregators' nodes subscribe to
+    /// their duty subnets, and nodes relay gossip among themselves (ACCEPT). Needs
+    /// `gossipsub`. Default: false.
+    pub fn attestations(mut self, on: bool) -> Self {
+        self.attestations = on;
+        self
+    }
+
+    /// How many other nodes each node dials at start, so gossip also arrives through relays
+    /// (full, unreachable and other-fork nodes are never dialed; other-fork nodes dial
+    /// nobody). Default: [`DEFAULT_MESH_DEGREE`] with attestations on, 0 otherwise.
+    pub fn mesh_degree(mut self, degree: usize) -> Self {
+        self.mesh_degree = Some(degree);
+        self
+    }
+
     /// Starts every node, links the DHT and returns the running network.
     pub async fn spawn(self) -> Result<SimNet, SimNetError> {
         let total = self.full + self.unreachable + self.other_fork + self.hostile;
@@ -238,6 +276,9 @@ impl SimNetBuilder {
         }
         if self.validators.iter().map(|v| u64::from(v.1)).sum::<u64>() == 0 {
             return Err(SimNetError::Config("the validator mix has no weight"));
+        }
+        if self.attestations && !self.gossipsub {
+            return Err(SimNetError::Config("attestations need gossipsub"));
         }
         let network = self.network.clone().unwrap_or_else(|| {
             let now = SystemTime::now()
@@ -279,6 +320,7 @@ impl SimNetBuilder {
             config.custody_group_count = custody_group_count(validators);
             config.metadata_seq = 1 + rng.next() % 16;
             config.gossipsub = self.gossipsub;
+            config.relay = self.attestations;
             match role {
                 SimRole::Honest => {}
                 SimRole::Full => config.mode = PeerMode::Full,
@@ -306,12 +348,15 @@ impl SimNetBuilder {
             peers.push((node, role, client.kind, validators));
         }
         let dht = SimDht::spawn(specs, self.seed).await?;
+        let mut next_index = 0u64;
         let peers: Vec<SimPeer> = peers
             .into_iter()
             .zip(dht.nodes().iter().skip(1))
             .map(|((node, role, client, validators), discv5)| {
                 let enr = discv5.enr();
                 let info = EnrInfo::from_enr(&enr).map_err(|_| SimNetError::Config("own ENR"))?;
+                let start = next_index;
+                next_index += validators;
                 Ok(SimPeer {
                     node,
                     enr,
@@ -319,9 +364,32 @@ impl SimNetBuilder {
                     role,
                     client,
                     validators,
+                    validator_indices: start..next_index,
                 })
             })
             .collect::<Result<_, SimNetError>>()?;
+        let total_validators = next_index;
+        let published: super::duties::PublishedLog = Arc::default();
+        let mut tasks = Vec::new();
+        if self.attestations {
+            let degree = self.mesh_degree.unwrap_or(DEFAULT_MESH_DEGREE);
+            link_mesh(&peers, degree, self.seed).await;
+            for p in peers.iter().filter(|p| p.role != SimRole::OtherFork) {
+                if p.validators == 0 {
+                    continue;
+                }
+                let task = super::duties::DutyTask {
+                    host: p.node.host().clone(),
+                    network: network.clone(),
+                    peer_id: p.peer_id(),
+                    validators: p.validator_indices.clone(),
+                    total_validators,
+                    backbone: p.node.config().attnets,
+                    log: published.clone(),
+                };
+                tasks.push(tokio::spawn(task.run()).abort_handle());
+            }
+        }
         let index = peers
             .iter()
             .enumerate()
@@ -334,6 +402,9 @@ impl SimNetBuilder {
             dht,
             peers,
             index,
+            total_validators,
+            published,
+            tasks,
         })
     }
 
@@ -365,6 +436,44 @@ impl SimNetBuilder {
         }
         roles
     }
+}
+
+/// Each node (but other-fork ones) dials `degree` random nodes that accept connections
+/// (honest or hostile: full, unreachable and other-fork nodes turn links away), all at once.
+async fn link_mesh(peers: &[SimPeer], degree: usize, seed: u64) {
+    let targets: Vec<usize> = (0..peers.len())
+        .filter(|&i| matches!(peers[i].role, SimRole::Honest | SimRole::Hostile(_)))
+        .collect();
+    if targets.len() < 2 || degree == 0 {
+        return;
+    }
+    let mut rng = SplitMix(seed ^ 0x6d65_7368);
+    let mut dials = Vec::new();
+    for (i, p) in peers.iter().enumerate() {
+        if p.role == SimRole::OtherFork {
+            continue;
+        }
+        let mut chosen = std::collections::BTreeSet::new();
+        for _ in 0..degree * 4 {
+            if chosen.len() >= degree.min(targets.len() - 1) {
+                break;
+            }
+            let j = targets[(rng.next() % targets.len() as u64) as usize];
+            if j != i {
+                chosen.insert(j);
+            }
+        }
+        for j in chosen {
+            let host = p.node.host().clone();
+            let target = peers[j].node.host();
+            let (peer, addrs) = (target.peer_id(), target.listen_addrs().to_vec());
+            dials.push(async move {
+                let dial = host.dial(peer, addrs);
+                let _ = tokio::time::timeout(Duration::from_secs(10), dial).await;
+            });
+        }
+    }
+    futures::future::join_all(dials).await;
 }
 
 /// The custody group count a node with `validators` validators of 32 ETH advertises:
@@ -414,6 +523,7 @@ pub struct SimPeer {
     role: SimRole,
     client: ClientKind,
     validators: u64,
+    validator_indices: Range<u64>,
 }
 
 impl SimPeer {
@@ -445,6 +555,11 @@ impl SimPeer {
     pub fn validators(&self) -> u64 {
         self.validators
     }
+    /// The global indices of the validators it hosts (disjoint across nodes,
+    /// `validators()` long).
+    pub fn validator_indices(&self) -> Range<u64> {
+        self.validator_indices.clone()
+    }
 }
 
 /// A running simulated network. Dropping it stops every node.
@@ -456,6 +571,17 @@ pub struct SimNet {
     dht: SimDht,
     peers: Vec<SimPeer>,
     index: HashMap<PeerId, usize>,
+    total_validators: u64,
+    published: super::duties::PublishedLog,
+    tasks: Vec<tokio::task::AbortHandle>,
+}
+
+impl Drop for SimNet {
+    fn drop(&mut self) {
+        for task in &self.tasks {
+            task.abort();
+        }
+    }
 }
 
 impl SimNet {
@@ -472,7 +598,30 @@ impl SimNet {
             gossipsub: true,
             clients: MAINNET_LIKE_MIX.to_vec(),
             validators: DEFAULT_VALIDATOR_MIX.to_vec(),
+            attestations: false,
+            mesh_degree: None,
         }
+    }
+
+    /// Validators on all nodes together (indices `0..total`).
+    pub fn total_validators(&self) -> u64 {
+        self.total_validators
+    }
+
+    /// The node hosting validator `index`.
+    pub fn validator_node(&self, index: u64) -> Option<&SimPeer> {
+        self.peers
+            .iter()
+            .find(|p| p.validator_indices.contains(&index))
+    }
+
+    /// Every attestation the nodes tried to publish so far (with attestations on), in order;
+    /// at most [`MAX_PUBLISHED_LOG`](super::MAX_PUBLISHED_LOG).
+    pub fn published_attestations(&self) -> Vec<super::SimAttestation> {
+        self.published
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
     }
 
     /// The network its nodes are on.
@@ -544,18 +693,28 @@ mod tests {
     }
 
     #[test]
+    fn short_slots() {
+        let net = sim_network_with_slot(
+            Duration::from_secs(1_800_000_000),
+            Duration::from_millis(250),
+        );
+        assert_eq!(net.epoch_duration(), Duration::from_secs(8));
+        assert_eq!(net.fork_at(0).name, valtrack_core::ForkName::Fulu);
+    }
+
+    #[test]
     fn roles_follow_the_fractions_and_cycle_hostilities() {
         let roles = SimNet::builder(200).roles_for(200);
         let count = |r: SimRole| roles.iter().filter(|x| **x == r).count();
         assert_eq!(count(SimRole::Full), 10);
         assert_eq!(count(SimRole::Unreachable), 10);
         assert_eq!(count(SimRole::OtherFork), 10);
-        assert_eq!(count(SimRole::Honest), 170);
+        assert_eq!(count(SimRole::Honest), 160);
         for h in Hostility::ALL {
             assert_eq!(count(SimRole::Hostile(h)), 2, "{h:?}");
         }
         // Shuffled: not all special roles at the front.
-        assert!(roles[..40].iter().any(|r| *r == SimRole::Honest));
+        assert!(roles[..40].contains(&SimRole::Honest));
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! loopback (port 0 everywhere).
 
 pub(crate) mod alloc;
+mod attrib;
 mod crawl;
 mod handshake;
 mod probe;

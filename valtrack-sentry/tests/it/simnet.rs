@@ -78,6 +78,8 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
     .await
     .unwrap();
     let crawler = Arc::new(
+        // Bound, not started: it starts once the sentry listens (below), so the bootnode's
+        // discovery event, sent as the crawl starts, cannot go out before anyone subscribes.
         Discv5Crawler::bind(
             CrawlerConfig::builder(&network)
                 .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
@@ -102,6 +104,7 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
     // When each event arrived (for the revisit check), read while the sentry runs.
     let arrivals: Arc<Mutex<HashMap<String, Instant>>> = Arc::default();
     let done = {
+        let crawler = crawler.clone();
         let sink = sink.clone();
         let arrivals = arrivals.clone();
         let truth: Vec<(PeerId, SimRole)> = net
@@ -109,9 +112,8 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
             .iter()
             .map(|p| (p.peer_id(), p.role()))
             .collect();
-        let crawler = crawler.clone();
         async move {
-            // Polled once the sentry has subscribed to discoveries: start crawling now.
+            // First polled inside `Sentry::run`, after it subscribed to the crawler.
             crawler.start();
             let deadline = Instant::now() + Duration::from_secs(120);
             loop {

@@ -1,0 +1,135 @@
+//! One sentry in attestation mode over a [`SimNet`], scored: what the accuracy harness and
+//! the integration test run.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::ops::Range;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+use valtrack_core::{AttestationEvent, Epoch, Event, EventSink, SinkError};
+
+use super::score::{score_attributions, AttributionScore};
+use super::SimNet;
+use crate::service::{SentryService, ServiceError};
+
+/// Keeps the attestation events of a run (bounded).
+#[derive(Debug, Clone, Default)]
+struct Collect(Arc<Mutex<Vec<AttestationEvent>>>);
+
+/// Bound on attestation events kept by one run.
+const MAX_EVENTS: usize = 4_000_000;
+
+impl EventSink for Collect {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        if let Event::Attestation(a) = event {
+            let mut events = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            if events.len() < MAX_EVENTS {
+                events.push(a);
+            }
+        }
+        Ok(())
+    }
+    async fn flush(&self) -> Result<(), SinkError> {
+        Ok(())
+    }
+}
+
+/// The scored epochs, the warm-up time and the handshakes by then.
+type Window = (Range<Epoch>, Duration, u64);
+
+/// What [`run_attribution`] measured.
+#[derive(Debug, Clone)]
+pub struct AttributionRun {
+    /// The target epochs scored (whole epochs after the warm-up).
+    pub epochs: Range<Epoch>,
+    /// The score over those epochs.
+    pub score: AttributionScore,
+    /// Time until the sentry had handshaken every reachable node (or the warm-up bound).
+    pub warmup: Duration,
+    /// Successful handshakes when scoring started, and the reachable nodes.
+    pub handshaken: (u64, usize),
+    /// Attestation-subnet messages the sentry received over the whole run.
+    pub messages: u64,
+    /// Of those, undecodable.
+    pub undecodable: u64,
+    /// Attestation events emitted over the whole run (at most a few million).
+    pub events: Vec<AttestationEvent>,
+}
+
+/// Runs a [`SentryService`] with attestations on (bootnode: `net`'s) until it has handshaken
+/// every node that accepts handshakes (at most `warmup_bound`), then for `epochs` whole
+/// epochs (plus one slot of grace), and scores the attributions of those epochs.
+pub async fn run_attribution(
+    net: &SimNet,
+    epochs: u64,
+    warmup_bound: Duration,
+) -> Result<AttributionRun, ServiceError> {
+    let network = net.network().clone();
+    let sink = Collect::default();
+    let boot = valtrack_core::parse_enr(&net.bootnode().to_base64())
+        .map_err(|_| ServiceError::Host(crate::HostError::Config("bootnode ENR")))?;
+    let service = SentryService::builder(network.clone())
+        .bootnodes([boot])
+        .listen_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
+        .ports(0, 0, 0)
+        .crawler("sim-attribution", "loopback")
+        .attestations(true)
+        .build(sink.clone())
+        .await?;
+    let stats = service.stats();
+    let reachable = net
+        .peers()
+        .iter()
+        .filter(|p| p.role().expected_failure().is_none())
+        .count();
+    let handshaken_seen = |stats: &crate::SentryStats| stats.handshakes_ok.load(Ordering::Relaxed);
+    let window: Arc<Mutex<Option<Window>>> = Arc::default();
+    let shutdown = {
+        let stats = stats.clone();
+        let window = window.clone();
+        let network = network.clone();
+        async move {
+            let started = Instant::now();
+            while (handshaken_seen(&stats) as usize) < reachable && started.elapsed() < warmup_bound
+            {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            let warmup = started.elapsed();
+            let handshaken = handshaken_seen(&stats);
+            let now = network.current_epoch(SystemTime::now()).unwrap_or(0);
+            let range = now + 1..now + 1 + epochs;
+            let end = network
+                .epoch_start(range.end)
+                .map(|t| t + network.slot_duration())
+                .unwrap_or_default();
+            *window.lock().unwrap_or_else(|p| p.into_inner()) = Some((range, warmup, handshaken));
+            let wait = end.saturating_sub(
+                SystemTime::now()
+                    .duration_since(SystemTime::UNIX_EPOCH)
+                    .unwrap_or_default(),
+            );
+            tokio::time::sleep(wait).await;
+        }
+    };
+    service
+        .run(shutdown)
+        .await
+        .map_err(|_| ServiceError::Host(crate::HostError::Closed))?;
+    let (range, warmup, handshaken) = window
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or((0..0, Duration::ZERO, 0));
+    let events = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+    let score = score_attributions(net, &events, range.clone());
+    Ok(AttributionRun {
+        epochs: range,
+        score,
+        warmup,
+        handshaken: (handshaken, reachable),
+        messages: stats.attestations.load(Ordering::Relaxed),
+        undecodable: stats.attestation_errors.load(Ordering::Relaxed),
+        events,
+    })
+}

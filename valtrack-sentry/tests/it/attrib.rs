@@ -1,0 +1,329 @@
+//! Attestation attribution end to end: simulated validators publish `SingleAttestation`s,
+//! nodes relay among themselves, one sentry in attestation mode attributes them; scored
+//! against the ground truth.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use valtrack_core::AttributionEvidence;
+use valtrack_sentry::sim::{run_attribution, sim_network_with_slot, SimNet};
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn attribution_over_a_30_node_simnet_is_precise() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    // 250 ms slots: 8-second epochs.
+    let network = sim_network_with_slot(
+        Duration::from_secs(now.as_secs()),
+        Duration::from_millis(250),
+    );
+    let net = SimNet::builder(30)
+        .seed(7)
+        .network(network)
+        .attestations(true)
+        .mesh_degree(4)
+        .validators([(0, 30), (8, 30), (64, 25), (500, 15)])
+        .spawn()
+        .await
+        .unwrap();
+    assert!(net.total_validators() > 0);
+    // Disjoint validator ranges.
+    let mut ranges: Vec<_> = net.peers().iter().map(|p| p.validator_indices()).collect();
+    ranges.sort_by_key(|r| r.start);
+    for w in ranges.windows(2) {
+        assert!(w[0].end <= w[1].start);
+    }
+    let run = run_attribution(&net, 2, Duration::from_secs(40))
+        .await
+        .unwrap();
+    let s = &run.score;
+    let kind = |k: AttributionEvidence| {
+        s.by_evidence
+            .iter()
+            .find(|(e, _)| *e == k)
+            .map(|(_, c)| *c)
+            .unwrap()
+    };
+    let unsub = kind(AttributionEvidence::UnsubscribedSubnet);
+    eprintln!(
+        "attribution: epochs {:?}, warm-up {:?}, handshaken {:?}, messages {}, events {}, \
+         overall precision {:.4} recall {:.4} ({:?}); unsubscribed {:?}; by kind {:?}",
+        run.epochs,
+        run.warmup,
+        run.handshaken,
+        run.messages,
+        run.events.len(),
+        s.overall.precision(),
+        s.overall.recall(),
+        s.overall,
+        unsub,
+        s.by_evidence
+    );
+    {
+        let mut right = Vec::new();
+        let mut wrong = Vec::new();
+        for e in &run.events {
+            let Some(v) = e.attester_index else { continue };
+            if !run.epochs.contains(&e.target_epoch) {
+                continue;
+            }
+            let host = net.validator_node(v).unwrap();
+            if host.peer_id() == e.meta.peer_id {
+                right.push(e.first_seen_delay_ms)
+            } else {
+                wrong.push(e.first_seen_delay_ms)
+            }
+        }
+        right.sort();
+        wrong.sort();
+        let q = |v: &Vec<i64>, f: f64| v.get(((v.len() as f64) * f) as usize).copied();
+        eprintln!(
+            "delays right {:?} {:?} {:?} wrong {:?} {:?} {:?}",
+            q(&right, 0.1),
+            q(&right, 0.5),
+            q(&right, 0.9),
+            q(&wrong, 0.1),
+            q(&wrong, 0.5),
+            q(&wrong, 0.9)
+        );
+    }
+    eprintln!("by role {:?}\nby class {:?}", s.by_role, s.by_class);
+    assert_eq!(run.undecodable, 0);
+    assert!(
+        s.overall.truth > 100,
+        "too few attestations published: {:?}",
+        s.overall
+    );
+    assert!(
+        unsub.claims > 50,
+        "too few UnsubscribedSubnet claims: {unsub:?}"
+    );
+    assert!(
+        unsub.precision() >= 0.99,
+        "UnsubscribedSubnet precision {unsub:?}"
+    );
+    assert!(
+        s.overall.precision() >= 0.95,
+        "overall precision {:?}",
+        s.overall
+    );
+    assert!(s.overall.recall() >= 0.7, "overall recall {:?}", s.overall);
+}
+
+/// With `keep_connected`, successful handshakes leave the connection open up to the cap (a
+/// revisit reuses it); beyond the cap, and without the option, peers get Goodbye.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn handshakes_keep_connections_up_to_the_cap() {
+    use valtrack_core::Handshaker;
+    use valtrack_sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
+    use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = valtrack_core::Network::mainnet();
+    let digests: Vec<_> = network.all_digests().iter().map(|d| d.digest).collect();
+    let host = Host::spawn(
+        HostConfig::builder(network.clone())
+            .listen_on_loopback()
+            .subscribe_all_subnets()
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let keep = Libp2pHandshaker::new(
+        host.clone(),
+        HandshakeConfig {
+            keep_connected: 2,
+            ..HandshakeConfig::default()
+        },
+    );
+    let mut nodes = Vec::new();
+    for i in 0..3 {
+        let node = SimNode::spawn(SimNodeConfig::new(network.clone(), sim_secret_key(900 + i)))
+            .await
+            .unwrap();
+        keep.handshake(&node.discovered(&digests)).await.unwrap();
+        nodes.push(node);
+    }
+    // Closing takes a moment after the handshake returns.
+    let gone = |peer| {
+        let host = host.clone();
+        async move {
+            for _ in 0..50 {
+                if !host.is_connected(peer).await {
+                    return true;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            false
+        }
+    };
+    assert!(
+        gone(nodes[2].peer_id()).await,
+        "beyond the cap: goodbye and disconnect"
+    );
+    let connected = |i: usize| host.is_connected(nodes[i].peer_id());
+    assert!(
+        connected(0).await && connected(1).await,
+        "kept peers stay connected"
+    );
+    assert_eq!(keep.kept_peers(), 2);
+    // A revisit of a kept peer reuses the connection and keeps it.
+    let info = keep
+        .handshake(&nodes[0].discovered(&digests))
+        .await
+        .unwrap();
+    assert!(info.metadata.is_some() && info.status.is_some());
+    assert!(connected(0).await);
+
+    // Off (the default): every handshake ends the connection.
+    let plain = Libp2pHandshaker::new(host.clone(), HandshakeConfig::default());
+    let other = SimNode::spawn(SimNodeConfig::new(network.clone(), sim_secret_key(950)))
+        .await
+        .unwrap();
+    plain.handshake(&other.discovered(&digests)).await.unwrap();
+    assert!(gone(other.peer_id()).await);
+}
+
+/// The sentry's attestation pipeline on hand-made messages: one event per first (target
+/// epoch, validator), evidence from the delivering peer's backbone, delay from the slot
+/// clock, and undecodable payloads counted, never fatal.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sentry_turns_first_deliveries_into_attestation_events() {
+    use std::sync::atomic::Ordering;
+    use std::sync::{Arc, Mutex};
+
+    use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
+    use valtrack_core::{
+        compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, EventSink,
+        GossipKind, GossipTopic, SinkError, SszMessage,
+    };
+    use valtrack_sentry::{
+        to_core_peer_id, GossipMessage, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
+        Sentry, SentryConfig,
+    };
+
+    #[derive(Debug)]
+    struct NoCrawler;
+    impl Crawler for NoCrawler {
+        fn discovered(&self) -> impl futures::Stream<Item = DiscoveredNode> + Send + 'static {
+            futures::stream::pending()
+        }
+    }
+    #[derive(Debug, Clone, Default)]
+    struct Collect(Arc<Mutex<Vec<Event>>>);
+    impl EventSink for Collect {
+        async fn send(&self, event: Event) -> Result<(), SinkError> {
+            self.0.lock().unwrap().push(event);
+            Ok(())
+        }
+        async fn flush(&self) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = valtrack_core::Network::mainnet();
+    let host = Host::spawn(
+        HostConfig::builder(network.clone())
+            .gossipsub(false)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let handshaker = Libp2pHandshaker::new(host, HandshakeConfig::default());
+    let key = libp2p::identity::Keypair::generate_secp256k1();
+    let peer = to_core_peer_id(&key.public().to_peer_id()).unwrap();
+    let slot = network.current_slot(SystemTime::now()).unwrap();
+    let epoch = slot / 32;
+    let received = UNIX_EPOCH + network.slot_start(slot).unwrap() + Duration::from_millis(1500);
+    let backbone = compute_subscribed_attnets(&peer.node_id(), epoch);
+    let on_backbone = backbone.subnets()[0];
+    let off_backbone = (0..64).find(|s| !backbone.contains(*s)).unwrap();
+    let digest = network.fork_digest(epoch);
+    let single = |validator: u64, root: u8| {
+        SingleAttestation {
+            committee_index: 3,
+            attester_index: validator,
+            data: AttestationData {
+                slot,
+                index: 0,
+                beacon_block_root: [root; 32],
+                source: Checkpoint::default(),
+                target: Checkpoint {
+                    epoch,
+                    root: [1; 32],
+                },
+            },
+            ..SingleAttestation::default()
+        }
+        .to_ssz_bytes()
+    };
+    let message = |subnet: u64, data: Vec<u8>| GossipMessage {
+        topic: GossipTopic::new(digest, GossipKind::BeaconAttestation(subnet)),
+        source: peer,
+        received,
+        data,
+    };
+    let messages = vec![
+        message(off_backbone, single(7, 1)),
+        message(off_backbone, single(7, 2)), // same validator, same epoch: no event
+        message(off_backbone, vec![0xff; 17]), // garbage
+        message(off_backbone, vec![0; 300]), // not a SingleAttestation
+        message(on_backbone, single(8, 1)),
+    ];
+    let n = messages.len() as u64;
+    let sink = Collect::default();
+    let config = SentryConfig::builder("attrib-test", "here")
+        .build()
+        .unwrap();
+    let sentry = Sentry::new(NoCrawler, handshaker, sink.clone(), config)
+        .with_attestations(network.clone(), futures::stream::iter(messages));
+    let stats = sentry.stats();
+    let done = {
+        let stats = stats.clone();
+        let sink = sink.clone();
+        async move {
+            for _ in 0..100 {
+                if stats.attestations.load(Ordering::Relaxed) == n
+                    && sink.0.lock().unwrap().len() == 2
+                {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
+    };
+    sentry.run(done).await.unwrap();
+    assert_eq!(stats.attestations.load(Ordering::Relaxed), n);
+    assert_eq!(stats.attestation_errors.load(Ordering::Relaxed), 2);
+    let events: Vec<_> = sink
+        .0
+        .lock()
+        .unwrap()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Attestation(a) => Some(a.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(events.len(), 2, "{events:?}");
+    let (a, b) = (&events[0], &events[1]);
+    assert_eq!(a.attester_index, Some(7));
+    assert_eq!(a.beacon_block_root, [1; 32], "the first delivery wins");
+    assert_eq!(a.form, AttestationForm::Single);
+    assert_eq!(
+        (a.slot, a.target_epoch, a.committee_index),
+        (slot, epoch, 3)
+    );
+    assert_eq!(a.subnet, off_backbone);
+    assert_eq!(a.first_seen_delay_ms, 1500);
+    assert_eq!(a.meta.peer_id, peer);
+    assert_eq!(
+        a.evidence,
+        Some(AttributionEvidence::UnsubscribedSubnet),
+        "no subscription known, off the backbone"
+    );
+    assert_eq!(b.attester_index, Some(8));
+    assert_eq!(b.evidence, Some(AttributionEvidence::FirstOnBackboneSubnet));
+}

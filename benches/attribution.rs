@@ -112,6 +112,7 @@ fn main() {
         for (role, c) in &s.by_role {
             row(&format!("{role:?}"), c, true);
         }
+        estimates(&net, &run);
         println!(
             "\ngoal: precision >= 99%, recall >= 90% -> {}",
             if s.overall.precision() >= 0.99 && s.overall.recall() >= 0.90 {
@@ -121,4 +122,60 @@ fn main() {
             }
         );
     });
+}
+
+/// Validator estimates per node (the consumer's derivation: short-lived subnets, cgc, the
+/// distinct validators attributed to it over the run, legacy attnets) against the truth.
+fn estimates(net: &SimNet, run: &valtrack::sentry::sim::AttributionRun) {
+    use std::collections::{BTreeMap, HashMap, HashSet};
+    let mut attributed: HashMap<_, HashSet<u64>> = HashMap::new();
+    for e in &run.events {
+        if let Some(v) = e.attester_index {
+            attributed.entry(e.meta.peer_id).or_default().insert(v);
+        }
+    }
+    let epoch = run.epochs.end.saturating_sub(1);
+    // class -> (nodes, within ±10 %, sum of |error| / truth, sum of estimates, sum of truth)
+    let mut by_class: BTreeMap<u64, (u64, u64, f64, u64, u64)> = BTreeMap::new();
+    for p in net.peers() {
+        let Some(m) = run.handshakes.get(&p.peer_id()) else {
+            continue;
+        };
+        let n = attributed.get(&p.peer_id()).map_or(0, |s| s.len() as u64);
+        let Some(row) = valtrack::core::ValidatorMetadataEvent::from_metadata_event(
+            m,
+            epoch,
+            m.subscribed_attnets,
+            n,
+        ) else {
+            continue;
+        };
+        let truth = p.validators();
+        let est = row.estimated_validators;
+        let c = by_class.entry(truth).or_default();
+        c.0 += 1;
+        let err = est.abs_diff(truth) as f64 / truth.max(1) as f64;
+        if (truth == 0 && est == 0) || (truth > 0 && err <= 0.10) {
+            c.1 += 1;
+        }
+        c.2 += if truth == 0 { est as f64 } else { err };
+        c.3 += est;
+        c.4 += truth;
+    }
+    println!("\nvalidator estimates per handshaken node (goal: within ±10 % for nodes with >= 8)");
+    println!(
+        "| validators hosted | nodes | within ±10 % | mean |error| | total estimated / true |"
+    );
+    println!("|---|---|---|---|---|");
+    for (class, (nodes, ok, err, est, truth)) in by_class {
+        println!(
+            "| {class} | {nodes} | {ok} ({:.0} %) | {} | {est} / {truth} |",
+            100.0 * ok as f64 / nodes.max(1) as f64,
+            if class == 0 {
+                format!("{:.2} validators", err / nodes.max(1) as f64)
+            } else {
+                format!("{:.1} %", 100.0 * err / nodes.max(1) as f64)
+            },
+        );
+    }
 }

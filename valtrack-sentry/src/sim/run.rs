@@ -7,26 +7,39 @@ use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
-use valtrack_core::{AttestationEvent, Epoch, Event, EventSink, SinkError};
+use std::collections::HashMap;
+
+use valtrack_core::{AttestationEvent, Epoch, Event, EventSink, MetadataEvent, PeerId, SinkError};
 
 use super::score::{score_attributions, AttributionScore};
 use super::SimNet;
 use crate::service::{SentryService, ServiceError};
 
-/// Keeps the attestation events of a run (bounded).
+/// Keeps the attestation events of a run (bounded) and each peer's last successful
+/// handshake.
 #[derive(Debug, Clone, Default)]
-struct Collect(Arc<Mutex<Vec<AttestationEvent>>>);
+struct Collect(
+    Arc<Mutex<Vec<AttestationEvent>>>,
+    Arc<Mutex<HashMap<PeerId, MetadataEvent>>>,
+);
 
 /// Bound on attestation events kept by one run.
 const MAX_EVENTS: usize = 4_000_000;
 
 impl EventSink for Collect {
     async fn send(&self, event: Event) -> Result<(), SinkError> {
-        if let Event::Attestation(a) = event {
-            let mut events = self.0.lock().unwrap_or_else(|p| p.into_inner());
-            if events.len() < MAX_EVENTS {
-                events.push(a);
+        match event {
+            Event::Attestation(a) => {
+                let mut events = self.0.lock().unwrap_or_else(|p| p.into_inner());
+                if events.len() < MAX_EVENTS {
+                    events.push(a);
+                }
             }
+            Event::Metadata(m) if m.error.is_none() => {
+                let mut last = self.1.lock().unwrap_or_else(|p| p.into_inner());
+                last.insert(m.meta.peer_id, m);
+            }
+            _ => {}
         }
         Ok(())
     }
@@ -55,6 +68,8 @@ pub struct AttributionRun {
     pub undecodable: u64,
     /// Attestation events emitted over the whole run (at most a few million).
     pub events: Vec<AttestationEvent>,
+    /// Each peer's last successful handshake (for validator estimates).
+    pub handshakes: HashMap<PeerId, MetadataEvent>,
 }
 
 /// Runs a [`SentryService`] with attestations on (bootnode: `net`'s) until it has handshaken
@@ -123,6 +138,7 @@ pub async fn run_attribution(
         .unwrap_or((0..0, Duration::ZERO, 0));
     let events = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let score = score_attributions(net, &events, range.clone());
+    let handshakes = sink.1.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(AttributionRun {
         epochs: range,
         score,
@@ -131,5 +147,6 @@ pub async fn run_attribution(
         messages: stats.attestations.load(Ordering::Relaxed),
         undecodable: stats.attestation_errors.load(Ordering::Relaxed),
         events,
+        handshakes,
     })
 }

@@ -67,6 +67,16 @@ pub(crate) struct HostTask {
 }
 
 impl HostTask {
+    /// The network's fork digest now (gossip topics are named with it).
+    fn current_digest(&self) -> valtrack_core::ForkDigest {
+        let epoch = self
+            .config
+            .network
+            .current_epoch(SystemTime::now())
+            .unwrap_or(0);
+        self.config.network.fork_digest(epoch)
+    }
+
     pub(crate) async fn start(
         config: HostConfig,
         commands: mpsc::Receiver<Command>,
@@ -238,12 +248,7 @@ impl HostTask {
                 let _ = reply.send(self.swarm.is_connected(&peer));
             }
             Command::Subscribe { kind, on, reply } => {
-                let epoch = self
-                    .config
-                    .network
-                    .current_epoch(SystemTime::now())
-                    .unwrap_or(0);
-                let digest = self.config.network.fork_digest(epoch);
+                let digest = self.current_digest();
                 let topic = libp2p::gossipsub::IdentTopic::new(
                     valtrack_core::GossipTopic::new(digest, kind).to_string(),
                 );
@@ -261,12 +266,7 @@ impl HostTask {
                 let _ = reply.send(result);
             }
             Command::Publish { kind, ssz, reply } => {
-                let epoch = self
-                    .config
-                    .network
-                    .current_epoch(SystemTime::now())
-                    .unwrap_or(0);
-                let digest = self.config.network.fork_digest(epoch);
+                let digest = self.current_digest();
                 let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
                     Some(g) => {
                         let topic = valtrack_core::GossipTopic::new(digest, kind).to_string();

@@ -555,12 +555,7 @@ impl<S: EventSink> Run<S> {
         let enr = self.store.get_mut(&peer).map(|rec| {
             if let Ok(info) = &result {
                 // Just seen: no need to dial it again before the next revisit.
-                rec.failures = 0;
-                rec.successes += 1;
-                rec.last_seen = now;
-                rec.next_attempt = now + revisit;
-                rec.status = info.status.clone();
-                rec.metadata = info.metadata.clone();
+                rec.visited(info, now, revisit);
             }
             rec.enr.clone()
         });
@@ -603,12 +598,7 @@ impl<S: EventSink> Run<S> {
         let enr = Some(rec.enr.clone());
         let event = match result {
             Ok(info) => {
-                rec.failures = 0;
-                rec.successes += 1;
-                rec.last_seen = now;
-                rec.next_attempt = now + revisit;
-                rec.status = info.status.clone();
-                rec.metadata = info.metadata.clone();
+                rec.visited(&info, now, revisit);
                 self.stats.handshakes_ok.fetch_add(1, Ordering::Relaxed);
                 let meta = self.meta(EventKind::Metadata, peer, enr);
                 self.metadata_event(meta, peer, &info)

@@ -30,6 +30,23 @@ pub struct PeerRecord {
     pub next_attempt: Instant,
 }
 
+impl PeerRecord {
+    /// Records a successful handshake at `now`: failures reset, next visit after `revisit`.
+    pub(crate) fn visited(
+        &mut self,
+        info: &valtrack_core::PeerInfo,
+        now: Instant,
+        revisit: Duration,
+    ) {
+        self.failures = 0;
+        self.successes += 1;
+        self.last_seen = now;
+        self.next_attempt = now + revisit;
+        self.status = info.status.clone();
+        self.metadata = info.metadata.clone();
+    }
+}
+
 /// Exponential backoff `base * 2^(failures-1)`, capped; never overflows.
 pub fn backoff(failures: u32, base: Duration, cap: Duration) -> Duration {
     if failures == 0 {

@@ -16,7 +16,7 @@ use valtrack_core::{
 
 use discv5::Enr;
 
-use super::dht::{sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields};
+use super::dht::{sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SplitMix};
 use super::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
 use crate::error::{CrawlerError, HostError};
 use crate::host::{MuxerOffer, PeerMode};
@@ -659,20 +659,6 @@ impl SimNet {
     /// Whether there is no beacon node.
     pub fn is_empty(&self) -> bool {
         self.peers.is_empty()
-    }
-}
-
-/// A small deterministic generator (SplitMix64).
-#[derive(Debug)]
-struct SplitMix(u64);
-
-impl SplitMix {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
-        z ^ (z >> 31)
     }
 }
 

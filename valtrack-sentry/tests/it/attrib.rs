@@ -190,12 +190,11 @@ async fn handshakes_keep_connections_up_to_the_cap() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentry_turns_first_deliveries_into_attestation_events() {
     use std::sync::atomic::Ordering;
-    use std::sync::{Arc, Mutex};
 
     use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
     use valtrack_core::{
-        compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, EventSink,
-        GossipKind, GossipTopic, SinkError, SszMessage,
+        compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, GossipKind,
+        GossipTopic, SszMessage,
     };
     use valtrack_sentry::{
         to_core_peer_id, GossipMessage, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
@@ -209,17 +208,7 @@ async fn sentry_turns_first_deliveries_into_attestation_events() {
             futures::stream::pending()
         }
     }
-    #[derive(Debug, Clone, Default)]
-    struct Collect(Arc<Mutex<Vec<Event>>>);
-    impl EventSink for Collect {
-        async fn send(&self, event: Event) -> Result<(), SinkError> {
-            self.0.lock().unwrap().push(event);
-            Ok(())
-        }
-        async fn flush(&self) -> Result<(), SinkError> {
-            Ok(())
-        }
-    }
+    use crate::Collect;
 
     let _serial = crate::handshake::SERIAL.lock().await;
     let network = valtrack_core::Network::mainnet();

@@ -2,14 +2,14 @@
 //! ENR updates and disappearance — checked against the nodes' configuration.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 use std::time::Duration;
 
 use futures::stream::{self, Stream};
 use tokio::sync::mpsc;
 use valtrack_core::{
-    Crawler, DiscoveredNode, DiscoveryReason, EnrClass, Event, EventSink, ForkDigest,
-    HandshakeErrorKind, Network, NodeUpdate, PeerId, SinkError,
+    Crawler, DiscoveredNode, DiscoveryReason, EnrClass, Event, ForkDigest, HandshakeErrorKind,
+    Network, NodeUpdate, PeerId,
 };
 use valtrack_sentry::sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
 use valtrack_sentry::{
@@ -31,18 +31,7 @@ impl Crawler for TestCrawler {
     }
 }
 
-#[derive(Debug, Clone, Default)]
-struct Collect(Arc<Mutex<Vec<Event>>>);
-
-impl EventSink for Collect {
-    async fn send(&self, event: Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().push(event);
-        Ok(())
-    }
-    async fn flush(&self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
+use crate::Collect;
 
 fn network() -> Network {
     Network::mainnet()

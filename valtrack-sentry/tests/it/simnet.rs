@@ -6,25 +6,14 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use valtrack_core::{DiscoveryReason, Event, EventSink, MetadataEvent, Muxer, PeerId, SinkError};
+use valtrack_core::{DiscoveryReason, Event, MetadataEvent, Muxer, PeerId};
 use valtrack_sentry::sim::{SimNet, SimRole};
 use valtrack_sentry::{
     CrawlerConfig, Discv5Crawler, GossipProbe, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
     MuxerOffer, Sentry, SentryConfig,
 };
 
-#[derive(Debug, Clone, Default)]
-struct Collect(Arc<Mutex<Vec<Event>>>);
-
-impl EventSink for Collect {
-    async fn send(&self, event: Event) -> Result<(), SinkError> {
-        self.0.lock().unwrap().push(event);
-        Ok(())
-    }
-    async fn flush(&self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
+use crate::Collect;
 
 #[derive(Default)]
 struct Seen {

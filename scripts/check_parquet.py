@@ -22,7 +22,7 @@ try:
 except ImportError:
     sys.exit("pyarrow is missing: python3 -m pip install pyarrow")
 
-TABLES = ["discovery_events", "metadata_events", "validator_metadata_events", "attestation_events",
+TABLES = ["discovery_events", "metadata_events", "validator_metadata_events", "validator_attributions",
           "peer_locations"]
 
 COMMON = {
@@ -49,7 +49,7 @@ EXPECTED_TYPES = {
                                   "short_lived_subnets": SUBNETS,
                                   "matches_node_id_prediction": pa.bool_(),
                                   "estimated_validators": pa.uint64(), "confidence": pa.float32()},
-    "attestation_events": {**COMMON, "slot": pa.uint64(), "attester_index": pa.uint64(),
+    "validator_attributions": {**COMMON, "slot": pa.uint64(), "attester_index": pa.uint64(),
                            "first_seen_delay_ms": pa.int64()},
     "peer_locations": {**COMMON, "ip": pa.string(), "address_kind": pa.string(),
                        "latitude": pa.float64(), "longitude": pa.float64(), "asn": pa.uint32(),

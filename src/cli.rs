@@ -688,7 +688,7 @@ impl Storage {
         use std::sync::atomic::Ordering::Relaxed;
         let n = |i: usize| self.counts[i].load(Relaxed);
         format!(
-            "written to {}: discovery_events {}, metadata_events {}, validator_metadata_events {}, attestation_events {}, peer_locations {}",
+            "written to {}: discovery_events {}, metadata_events {}, validator_metadata_events {}, validator_attributions {}, peer_locations {}",
             self.data_dir.display(),
             n(0),
             n(1),

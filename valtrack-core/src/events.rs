@@ -146,7 +146,7 @@ impl EventKind {
             Self::Discovery => "discovery_events",
             Self::Metadata => "metadata_events",
             Self::ValidatorMetadata => "validator_metadata_events",
-            Self::Attestation => "attestation_events",
+            Self::Attestation => "validator_attributions",
             Self::PeerLocation => "peer_locations",
         }
     }

@@ -56,7 +56,7 @@
 //!   `short_lived_subnets: List<UInt8>`, `all_subnets: Boolean`,
 //!   `custody_group_count`, `stake_min_eth`, `stake_max_eth: UInt64?`,
 //!   `estimated_validators: UInt64`, `method: Utf8`, `confidence: Float32`.
-//! * `attestation_events`: `form: Utf8`, `subnet`, `slot`, `committee_index: UInt64`,
+//! * `validator_attributions` (the attestation events): `form: Utf8`, `subnet`, `slot`, `committee_index: UInt64`,
 //!   `attester_index`, `aggregation_bit: UInt64?`, `target_epoch: UInt64`,
 //!   `beacon_block_root: Utf8`, `first_seen_delay_ms: Int64`, `evidence: Utf8?`.
 //! * `peer_locations`: `ip: Utf8`, `address_kind: Utf8` (`public`, `private`, `loopback`,

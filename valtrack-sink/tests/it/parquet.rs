@@ -263,7 +263,7 @@ async fn every_kind_round_trips_with_typed_columns() {
     );
     assert_eq!(col::<Float32Array>(&v, "confidence").value(0), 0.5);
 
-    // attestation_events
+    // validator_attributions
     let a = concat(&read_table(dir, EventKind::Attestation));
     assert_eq!(col::<StringArray>(&a, "form").value(0), "single");
     assert_eq!(col::<UInt64Array>(&a, "attester_index").value(7), 1_000_007);
@@ -431,7 +431,7 @@ async fn write_errors_are_reported_by_flush() {
     let dir = tmp.path().join("data");
     let sink = ParquetSink::open(ParquetSinkConfig::builder(&dir).build().unwrap()).unwrap();
     // the table directory cannot be created: a file is in the way
-    std::fs::write(dir.join("attestation_events"), b"x").unwrap();
+    std::fs::write(dir.join("validator_attributions"), b"x").unwrap();
     sink.send(fixtures::attestation(0)).await.unwrap();
     sink.send(fixtures::discovery(0)).await.unwrap();
     let err = sink.flush().await.unwrap_err();

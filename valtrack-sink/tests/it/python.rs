@@ -44,7 +44,7 @@ async fn pyarrow_reads_the_dataset() {
             "discovery_events=40",
             "metadata_events=40",
             "validator_metadata_events=40",
-            "attestation_events=40",
+            "validator_attributions=40",
             "peer_locations=40",
         ])
         .output()

@@ -16,7 +16,9 @@ use valtrack::sink::{DeriveSink, NatsConfig, ParquetSink, ParquetSinkConfig};
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut args = std::env::args().skip(1);
-    let url = args.next().unwrap_or_else(|| "nats://localhost:4222".to_owned());
+    let url = args
+        .next()
+        .unwrap_or_else(|| "nats://localhost:4222".to_owned());
     let dir = args.next().unwrap_or_else(|| "./data".to_owned());
     let secs: Option<u64> = args.next().map(|s| s.parse()).transpose()?;
 

@@ -27,8 +27,8 @@ pub const MAX_PEERS: usize = 200_000;
 /// Most distinct attributed validators remembered per peer.
 pub const MAX_ATTRIBUTED_PER_PEER: usize = 100_000;
 
-/// Slots per epoch of every preset valtrack knows (mainnet and minimal-based devnets differ,
-/// but the fallback below is only used without a network clock).
+/// Slots per epoch of the mainnet preset (minimal-preset devnets differ, but this fallback is
+/// only used for peers off the configured network, or without one).
 const FALLBACK_SLOTS_PER_EPOCH: u64 = 32;
 
 #[derive(Debug, Default)]
@@ -72,8 +72,8 @@ pub struct DeriveSink<S> {
 }
 
 impl<S: EventSink> DeriveSink<S> {
-    /// Passes events to `inner`. Without a network the epoch of an estimate is taken from
-    /// the peer's own Status head slot.
+    /// Passes events to `inner`. Without a network (or for a peer on another network) the
+    /// epoch of an estimate is taken from the peer's own Status head slot.
     pub fn new(inner: S) -> Self {
         Self {
             inner,
@@ -95,11 +95,18 @@ impl<S: EventSink> DeriveSink<S> {
         self
     }
 
-    /// The epoch an event falls in.
-    fn epoch(&self, timestamp_ms: u64, head_slot: Option<u64>) -> u64 {
+    /// The epoch an event falls in: by the network's clock when the peer is on that network
+    /// (its Status digest is one of the network's), else from the peer's own head slot.
+    fn epoch(
+        &self,
+        timestamp_ms: u64,
+        head_slot: Option<u64>,
+        digest: Option<valtrack_core::ForkDigest>,
+    ) -> u64 {
         let clock = self
             .network
             .as_ref()
+            .filter(|n| digest.is_none_or(|d| n.find_digest(d).is_some()))
             .and_then(|n| n.current_epoch(UNIX_EPOCH + Duration::from_millis(timestamp_ms)));
         clock
             .or_else(|| head_slot.map(|s| s / FALLBACK_SLOTS_PER_EPOCH))
@@ -156,7 +163,8 @@ impl<S: EventSink> DeriveSink<S> {
                     .get(&m.meta.peer_id)
                     .map_or(0, |(set, _)| set.len() as u64);
                 let head = m.status.as_ref().map(|s| s.head_slot);
-                let epoch = self.epoch(m.meta.timestamp, head);
+                let digest = m.status.as_ref().map(|s| s.fork_digest);
+                let epoch = self.epoch(m.meta.timestamp, head, digest);
                 if let Some(row) = ValidatorMetadataEvent::from_metadata_event(
                     m,
                     epoch,

@@ -67,3 +67,28 @@ async fn handshakes_become_estimates_and_new_addresses_locations() {
     assert!(estimates[1].estimated_validators >= 1, "{:?}", estimates[1]);
     assert_ne!(estimates[0].meta.event_id, estimates[1].meta.event_id);
 }
+
+#[tokio::test]
+async fn estimates_of_peers_on_another_network_are_dated_by_their_head_slot() {
+    let (inner, mut rx) = ChannelSink::new(8);
+    let sink = DeriveSink::new(inner).with_network(valtrack_core::Network::mainnet());
+    let mut ours = fixtures::metadata(0);
+    let mut theirs = fixtures::metadata(2);
+    if let Event::Metadata(m) = &mut theirs {
+        m.status.as_mut().unwrap().fork_digest = valtrack_core::ForkDigest([1, 2, 3, 4]);
+    }
+    for e in [&mut ours, &mut theirs] {
+        sink.send(e.clone()).await.unwrap();
+    }
+    drop(sink);
+    let mut epochs = Vec::new();
+    while let Some(e) = rx.recv().await {
+        if let Event::ValidatorMetadata(v) = e {
+            epochs.push(v.epoch);
+        }
+    }
+    // Ours: mainnet's clock at the event time (late 2025); theirs: head slot 3202 / 32.
+    assert_eq!(epochs.len(), 2);
+    assert!(epochs[0] > 300_000, "{epochs:?}");
+    assert_eq!(epochs[1], 3_202 / 32);
+}

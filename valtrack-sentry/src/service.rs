@@ -207,6 +207,7 @@ impl SentryServiceBuilder {
 /// use valtrack_core::{parse_enr, Event, EventSink, Network, SinkError, MAINNET_BOOTNODES};
 /// use valtrack_sentry::SentryService;
 ///
+/// #[derive(Debug)]
 /// struct Print;
 /// impl EventSink for Print {
 ///     async fn send(&self, event: Event) -> Result<(), SinkError> {

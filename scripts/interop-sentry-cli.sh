@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the `valtrack sentry` CLI against the Lodestar devnet started by interop-lodestar.sh
 # (which exports VALTRACK_LODESTAR_REST) and checks its events against the nodes' REST APIs:
-# given only node A's ENR as bootnode, the sentry must discover and handshake every node.
+# given only node A's ENR as bootnode, the sentry must discover and handshake every node, and
+# (with --attestations) record the phase0 attestations the nodes' validators publish.
 #   usage: scripts/interop-lodestar.sh scripts/interop-sentry-cli.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,7 +21,7 @@ for u in "${urls[@]}"; do get "$u/eth/v1/node/identity"; echo; done >"$dir/ident
 cargo build -q --locked --bin valtrack
 cargo run -q --locked --bin valtrack -- sentry --network "$dir" --bootnodes "$enr" \
   --listen-addr 127.0.0.1 --discovery-port 0 --tcp-port 0 --quic-port 0 \
-  --duration 20s --revisit-interval 8s --recrawl-interval 4s --sink "jsonl:$dir/events.jsonl" \
+  --duration 30s --revisit-interval 8s --recrawl-interval 4s --attestations --sink "jsonl:$dir/events.jsonl" \
   --crawler-id interop --crawler-location loopback
 
 python3 - "$dir/identities.jsonl" "$dir/events.jsonl" <<'PY'
@@ -52,6 +53,17 @@ for node in ids:
     if md["client"]["kind"] != "lodestar" or md["muxer"] != "mplex":
         bad.append(f"{pid}: client/muxer {md['client']['kind']}/{md['muxer']}")
     print(f"{pid}: discovered, {len(ok[pid])} handshakes, attnets {want}, digest {md['status']['fork_digest']}")
+# Real phase0 attestations (Lodestar 1.5.1 predates Electra): recorded raw, from a devnet
+# node, with the slot, committee and aggregation bit, the validator left unresolved.
+atts = [e for e in events if e["kind"] == "attestation"]
+peers = {node["peer_id"] for node in ids}
+for a in atts:
+    if a["form"] != "phase0" or a["peer_id"] not in peers or a.get("attester_index") is not None \
+            or a.get("aggregation_bit") is None or not 0 <= a["subnet"] < 64:
+        bad.append(f"attestation event off: {a}")
+if not atts:
+    bad.append("no attestation recorded in 30 s")
+print(f"{len(atts)} phase0 attestations recorded, evidence {sorted({a.get('evidence') for a in atts}, key=str)}")
 if bad or failures:
     print("FAILED:", bad, failures)
     sys.exit(1)

@@ -205,8 +205,28 @@ impl Event {
     }
 
     /// Parses the JSON wire form.
+    ///
+    /// The form [`to_json`](Self::to_json) writes, with `"kind"` first, is read straight into
+    /// the event's own type (serde's internally tagged path buffers the whole object first,
+    /// which costs as much again); any other order of fields takes that general path.
     pub fn from_json(bytes: &[u8]) -> Result<Self, serde_json::Error> {
-        serde_json::from_slice(bytes)
+        const PREFIX: &[u8] = b"{\"kind\":\"";
+        let kind = bytes.strip_prefix(PREFIX).and_then(|rest| {
+            let end = rest.iter().position(|&b| b == b'"')?;
+            EventKind::ALL
+                .into_iter()
+                .find(|k| k.as_str().as_bytes() == &rest[..end])
+        });
+        match kind {
+            Some(EventKind::Discovery) => serde_json::from_slice(bytes).map(Self::Discovery),
+            Some(EventKind::Metadata) => serde_json::from_slice(bytes).map(Self::Metadata),
+            Some(EventKind::ValidatorMetadata) => {
+                serde_json::from_slice(bytes).map(Self::ValidatorMetadata)
+            }
+            Some(EventKind::Attestation) => serde_json::from_slice(bytes).map(Self::Attestation),
+            Some(EventKind::PeerLocation) => serde_json::from_slice(bytes).map(Self::PeerLocation),
+            None => serde_json::from_slice(bytes),
+        }
     }
 }
 

@@ -29,6 +29,7 @@
 //! ```
 
 mod attribution;
+mod base58;
 mod bootnodes;
 mod client;
 mod codec;

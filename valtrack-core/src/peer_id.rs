@@ -7,6 +7,7 @@ use std::str::FromStr;
 use enr::k256::ecdsa::VerifyingKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 
+use crate::base58;
 use crate::error::PeerIdError;
 use crate::primitives::NodeId;
 
@@ -91,7 +92,9 @@ impl PeerId {
 
 impl fmt::Display for PeerId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&bs58::encode(self.to_bytes()).into_string())
+        let mut text = [0u8; base58::MAX_TEXT];
+        let n = base58::encode(&self.to_bytes(), &mut text).expect("39 bytes fit");
+        f.write_str(std::str::from_utf8(&text[..n]).expect("the base58 alphabet is ASCII"))
     }
 }
 
@@ -109,10 +112,12 @@ impl FromStr for PeerId {
         if s.len() > 64 {
             return Err(PeerIdError::NotSecp256k1);
         }
-        let bytes = bs58::decode(s)
-            .into_vec()
-            .map_err(|_| PeerIdError::NotBase58)?;
-        Self::from_bytes(&bytes)
+        let mut bytes = [0u8; 2 * base58::MAX_BYTES];
+        let n = base58::decode(s.as_bytes(), &mut bytes).map_err(|e| match e {
+            base58::DecodeError::NotBase58 => PeerIdError::NotBase58,
+            base58::DecodeError::TooLong => PeerIdError::NotSecp256k1,
+        })?;
+        Self::from_bytes(&bytes[..n])
     }
 }
 

@@ -128,6 +128,30 @@ fn every_event_round_trips_through_json() {
 }
 
 #[test]
+fn the_fast_path_and_serdes_general_path_agree() {
+    for event in all_events() {
+        let bytes = event.to_json();
+        assert!(bytes.starts_with(b"{\"kind\":\""), "to_json writes the tag first");
+        let general: Event = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(Event::from_json(&bytes).unwrap(), general);
+        // the tag last: not the fast path, the same event
+        let serde_json::Value::Object(mut fields) = serde_json::from_slice(&bytes).unwrap()
+        else {
+            panic!("an object");
+        };
+        let kind = fields.remove("kind").unwrap();
+        fields.insert("kind".into(), kind);
+        let reordered = serde_json::to_vec(&fields).unwrap();
+        assert!(!reordered.starts_with(b"{\"kind\""));
+        assert_eq!(Event::from_json(&reordered).unwrap(), event);
+    }
+    // a known tag in front of another kind's fields is refused, not misread
+    let discovery = all_events()[0].to_json();
+    let lying = [&b"{\"kind\":\"attestation\","[..], &discovery[1..]].concat();
+    assert!(Event::from_json(&lying).is_err());
+}
+
+#[test]
 fn wire_format_is_documented_shape() {
     let events = all_events();
     let v: serde_json::Value = serde_json::from_slice(&events[1].to_json()).unwrap();

@@ -115,14 +115,42 @@ impl Columns {
         self.arrays.push(array);
     }
 
-    fn utf8(&mut self, name: &str, values: impl IntoIterator<Item = String>) {
+    fn utf8<S: AsRef<str>>(&mut self, name: &str, values: impl IntoIterator<Item = S>) {
         let array: StringArray = values.into_iter().map(Some).collect();
         self.push(name, false, Arc::new(array));
     }
 
-    fn utf8_opt(&mut self, name: &str, values: impl IntoIterator<Item = Option<String>>) {
+    fn utf8_opt<S: AsRef<str>>(&mut self, name: &str, values: impl IntoIterator<Item = Option<S>>) {
         let array: StringArray = values.into_iter().collect();
         self.push(name, true, Arc::new(array));
+    }
+
+    /// A column of unit-enum values by their wire names ([`name`]), each distinct value
+    /// named once per batch rather than once per row.
+    fn names<T: Serialize + Copy + PartialEq>(
+        &mut self,
+        column: &str,
+        nullable: bool,
+        values: impl IntoIterator<Item = Option<T>>,
+    ) {
+        let mut named: Vec<(T, String)> = Vec::new();
+        let mut builder = StringBuilder::new();
+        for value in values {
+            match value {
+                Some(v) => {
+                    let i = match named.iter().position(|(seen, _)| *seen == v) {
+                        Some(i) => i,
+                        None => {
+                            named.push((v, name(&v)));
+                            named.len() - 1
+                        }
+                    };
+                    builder.append_value(&named[i].1);
+                }
+                None => builder.append_null(),
+            }
+        }
+        self.push(column, nullable, Arc::new(builder.finish()));
     }
 
     fn u64(&mut self, name: &str, values: impl IntoIterator<Item = u64>) {
@@ -191,7 +219,11 @@ impl Columns {
     }
 
     /// `List<Utf8>`, never null.
-    fn strings(&mut self, name: &str, values: impl IntoIterator<Item = Vec<String>>) {
+    fn strings<R, S>(&mut self, name: &str, values: impl IntoIterator<Item = R>)
+    where
+        R: IntoIterator<Item = S>,
+        S: AsRef<str>,
+    {
         let mut builder = ListBuilder::new(StringBuilder::new());
         for row in values {
             for s in row {
@@ -204,11 +236,11 @@ impl Columns {
 
     /// The columns every table starts with.
     fn meta<'a>(&mut self, metas: impl Iterator<Item = &'a EventMeta> + Clone) {
-        self.utf8("event_id", metas.clone().map(|m| m.event_id.clone()));
-        self.utf8("crawler_id", metas.clone().map(|m| m.crawler_id.clone()));
+        self.utf8("event_id", metas.clone().map(|m| &m.event_id));
+        self.utf8("crawler_id", metas.clone().map(|m| &m.crawler_id));
         self.utf8(
             "crawler_location",
-            metas.clone().map(|m| m.crawler_location.clone()),
+            metas.clone().map(|m| &m.crawler_location),
         );
         let ts: Vec<i64> = metas
             .clone()
@@ -218,7 +250,7 @@ impl Columns {
         self.push("timestamp", false, Arc::new(ts));
         self.utf8("peer_id", metas.clone().map(|m| m.peer_id.to_string()));
         self.utf8("node_id", metas.clone().map(|m| m.node_id.to_string()));
-        self.utf8_opt("enr", metas.map(|m| m.enr.clone()));
+        self.utf8_opt("enr", metas.map(|m| m.enr.as_deref()));
     }
 
     fn finish(self) -> Result<RecordBatch, ArrowError> {
@@ -230,7 +262,7 @@ fn discovery(events: &[&DiscoveryEvent]) -> Result<RecordBatch, ArrowError> {
     let mut c = Columns::default();
     let it = || events.iter().copied();
     c.meta(it().map(|e| &e.meta));
-    c.utf8("reason", it().map(|e| name(&e.reason)));
+    c.names("reason", false, it().map(|e| Some(e.reason)));
     c.u64("seq", it().map(|e| e.seq));
     c.utf8_opt("ip", it().map(|e| e.ip.map(|ip| ip.to_string())));
     c.utf8_opt("ip6", it().map(|e| e.ip6.map(|ip| ip.to_string())));
@@ -258,10 +290,10 @@ fn discovery(events: &[&DiscoveryEvent]) -> Result<RecordBatch, ArrowError> {
         it().map(|e| e.syncnets.as_ref().map(syncnets)),
     );
     c.u64_opt("cgc", it().map(|e| e.cgc));
-    c.utf8("class", it().map(|e| name(&e.class)));
+    c.names("class", false, it().map(|e| Some(e.class)));
     c.strings(
         "enr_issues",
-        it().map(|e| e.enr_issues.iter().map(ToString::to_string).collect()),
+        it().map(|e| e.enr_issues.iter().map(ToString::to_string)),
     );
     c.finish()
 }
@@ -270,10 +302,10 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
     let mut c = Columns::default();
     let it = || events.iter().copied();
     c.meta(it().map(|e| &e.meta));
-    c.utf8_opt("multiaddr", it().map(|e| e.multiaddr.clone()));
-    c.utf8("direction", it().map(|e| name(&e.direction)));
-    c.utf8_opt("transport", it().map(|e| e.transport.as_ref().map(name)));
-    c.utf8_opt("muxer", it().map(|e| e.muxer.as_ref().map(name)));
+    c.utf8_opt("multiaddr", it().map(|e| e.multiaddr.as_deref()));
+    c.names("direction", false, it().map(|e| Some(e.direction)));
+    c.names("transport", true, it().map(|e| e.transport));
+    c.names("muxer", true, it().map(|e| e.muxer));
     // status_*
     let status = || it().map(|e| e.status.as_ref());
     c.u8_opt("status_version", status().map(|s| s.map(|s| s.version)));
@@ -317,7 +349,7 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
         md().map(|m| m.and_then(|m| m.custody_group_count)),
     );
     // client
-    c.utf8_opt("agent_version", it().map(|e| e.agent_version.clone()));
+    c.utf8_opt("agent_version", it().map(|e| e.agent_version.as_deref()));
     let client = || it().map(|e| e.client.as_ref());
     c.utf8_opt(
         "client_name",
@@ -325,12 +357,15 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
     );
     c.utf8_opt(
         "client_version",
-        client().map(|k| k.and_then(|k| k.version.clone())),
+        client().map(|k| k.and_then(|k| k.version.as_deref())),
     );
-    c.utf8_opt("client_os", client().map(|k| k.and_then(|k| k.os.clone())));
+    c.utf8_opt(
+        "client_os",
+        client().map(|k| k.and_then(|k| k.os.as_deref())),
+    );
     c.utf8_opt(
         "client_arch",
-        client().map(|k| k.and_then(|k| k.arch.clone())),
+        client().map(|k| k.and_then(|k| k.arch.as_deref())),
     );
     // gossip
     c.subnets(
@@ -343,7 +378,7 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
         true,
         it().map(|e| e.subscribed_syncnets.as_ref().map(syncnets)),
     );
-    c.strings("protocols", it().map(|e| e.protocols.clone()));
+    c.strings("protocols", it().map(|e| &e.protocols));
     // timings
     c.u64_opt("connect_ms", it().map(|e| e.timings.connect_ms));
     c.u64_opt("status_ms", it().map(|e| e.timings.status_ms));
@@ -352,12 +387,15 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
     c.u64_opt("total_ms", it().map(|e| e.timings.total_ms));
     // error
     let err = || it().map(|e| e.error.as_ref());
-    c.utf8_opt("error_kind", err().map(|f| f.map(|f| name(&f.kind))));
+    c.names("error_kind", true, err().map(|f| f.map(|f| f.kind)));
     c.u64_opt(
         "goodbye_code",
         err().map(|f| f.and_then(|f| f.goodbye_code)),
     );
-    c.utf8_opt("error_message", err().map(|f| f.map(|f| f.message.clone())));
+    c.utf8_opt(
+        "error_message",
+        err().map(|f| f.map(|f| f.message.as_str())),
+    );
     c.finish()
 }
 
@@ -390,7 +428,7 @@ fn validator_metadata(events: &[&ValidatorMetadataEvent]) -> Result<RecordBatch,
     c.u64_opt("stake_min_eth", it().map(|e| e.stake_min_eth));
     c.u64_opt("stake_max_eth", it().map(|e| e.stake_max_eth));
     c.u64("estimated_validators", it().map(|e| e.estimated_validators));
-    c.utf8("method", it().map(|e| name(&e.method)));
+    c.names("method", false, it().map(|e| Some(e.method)));
     c.f32("confidence", it().map(|e| e.confidence));
     c.finish()
 }
@@ -399,7 +437,7 @@ fn attestation(events: &[&AttestationEvent]) -> Result<RecordBatch, ArrowError> 
     let mut c = Columns::default();
     let it = || events.iter().copied();
     c.meta(it().map(|e| &e.meta));
-    c.utf8("form", it().map(|e| name(&e.form)));
+    c.names("form", false, it().map(|e| Some(e.form)));
     c.u64("subnet", it().map(|e| e.subnet));
     c.u64("slot", it().map(|e| e.slot));
     c.u64("committee_index", it().map(|e| e.committee_index));
@@ -411,7 +449,7 @@ fn attestation(events: &[&AttestationEvent]) -> Result<RecordBatch, ArrowError> 
         it().map(|e| hex_root(&e.beacon_block_root)),
     );
     c.i64("first_seen_delay_ms", it().map(|e| e.first_seen_delay_ms));
-    c.utf8_opt("evidence", it().map(|e| e.evidence.as_ref().map(name)));
+    c.names("evidence", true, it().map(|e| e.evidence));
     c.finish()
 }
 
@@ -420,20 +458,31 @@ fn peer_location(events: &[&PeerLocationEvent]) -> Result<RecordBatch, ArrowErro
     let it = || events.iter().copied().map(|e| &e.location);
     c.meta(events.iter().map(|e| &e.meta));
     c.utf8("ip", it().map(|l| l.ip.to_string()));
-    c.utf8("address_kind", it().map(|l| name(&l.kind)));
-    c.utf8_opt("country", it().map(|l| l.country.clone()));
-    c.utf8_opt("city", it().map(|l| l.city.clone()));
+    c.names("address_kind", false, it().map(|l| Some(l.kind)));
+    c.utf8_opt("country", it().map(|l| l.country.as_deref()));
+    c.utf8_opt("city", it().map(|l| l.city.as_deref()));
     c.f64_opt("latitude", it().map(|l| l.latitude));
     c.f64_opt("longitude", it().map(|l| l.longitude));
     c.u32_opt("asn", it().map(|l| l.asn));
-    c.utf8_opt("as_org", it().map(|l| l.as_org.clone()));
+    c.utf8_opt("as_org", it().map(|l| l.as_org.as_deref()));
     c.bool("hosting", it().map(|l| l.hosting));
     c.finish()
 }
 
-/// `0x`-prefixed lowercase hex, as in the JSON wire format.
-fn hex_root(root: &[u8; 32]) -> String {
-    format!("0x{}", hex::encode(root))
+/// `0x`-prefixed lowercase hex of a root, as in the JSON wire format, without allocating.
+struct HexRoot([u8; 66]);
+
+impl AsRef<str> for HexRoot {
+    fn as_ref(&self) -> &str {
+        std::str::from_utf8(&self.0).expect("hex is ASCII")
+    }
+}
+
+fn hex_root(root: &[u8; 32]) -> HexRoot {
+    let mut text = [0u8; 66];
+    text[..2].copy_from_slice(b"0x");
+    hex::encode_to_slice(root, &mut text[2..]).expect("64 hex digits fit");
+    HexRoot(text)
 }
 
 #[cfg(test)]
@@ -473,6 +522,9 @@ mod tests {
         assert!(
             matches!(attnets.data_type(), DataType::List(f) if f.data_type() == &DataType::UInt8)
         );
-        assert_eq!(hex_root(&[0xab; 32]).len(), 66);
+        assert_eq!(
+            hex_root(&[0xab; 32]).as_ref(),
+            format!("0x{}", "ab".repeat(32))
+        );
     }
 }

@@ -26,10 +26,22 @@ pub(crate) enum Command {
     Flush(oneshot::Sender<Result<(), SinkError>>),
 }
 
-/// `YYYY-MM-DD` (UTC) of a unix-ms timestamp.
-pub(crate) fn utc_date(timestamp_ms: u64) -> String {
+/// Most commands the writer takes from its queue at once.
+const DRAIN: usize = 256;
+/// How long the writer waits after taking fewer than [`DRAIN`] commands, so that under a
+/// steady stream it wakes once per batch rather than once per event. Bounds the extra latency
+/// of a write (and of a flush) to about a millisecond.
+const BATCH_PAUSE: Duration = Duration::from_millis(1);
+
+/// The UTC day (days since 1970-01-01) of a unix-ms timestamp: the partition of an event.
+fn utc_day(timestamp_ms: u64) -> u64 {
+    timestamp_ms / 86_400_000
+}
+
+/// `YYYY-MM-DD` of a UTC day number.
+fn date_of_day(day: u64) -> String {
     // Howard Hinnant's civil_from_days.
-    let days = (timestamp_ms / 86_400_000) as i64;
+    let days = day as i64;
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let doe = z.rem_euclid(146_097);
@@ -114,7 +126,8 @@ fn sync_dir(dir: &Path) -> std::io::Result<()> {
 pub(crate) struct Writer {
     config: ParquetSinkConfig,
     props: WriterProperties,
-    files: HashMap<(EventKind, String), OpenFile>,
+    /// Open files by table and UTC day.
+    files: HashMap<(EventKind, u64), OpenFile>,
     next_seq: u64,
     error: Option<SinkError>,
 }
@@ -144,19 +157,40 @@ impl Writer {
     }
 
     /// Runs until every sender is gone, then closes the open files.
+    ///
+    /// Commands are taken from the queue as many at a time as are waiting (up to
+    /// [`DRAIN`]), so a busy producer costs one wake-up and one timer per batch rather than per
+    /// event; the age of open files is checked once per tick.
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         let tick = self.tick();
+        let mut commands = Vec::with_capacity(DRAIN);
+        let mut next_check = Instant::now() + tick;
         loop {
-            match tokio::time::timeout(tick, rx.recv()).await {
-                Ok(Some(Command::Write(event))) => self.write(event),
-                Ok(Some(Command::Flush(reply))) => {
-                    self.close_all();
-                    let _ = reply.send(self.error.take().map_or(Ok(()), Err));
+            match tokio::time::timeout(tick, rx.recv_many(&mut commands, DRAIN)).await {
+                Ok(0) => break,
+                Ok(n) => {
+                    // Under a steady stream, let the queue fill a little before the next wake.
+                    let pause = n < DRAIN;
+                    for command in commands.drain(..) {
+                        match command {
+                            Command::Write(event) => self.write(event),
+                            Command::Flush(reply) => {
+                                self.close_all();
+                                let _ = reply.send(self.error.take().map_or(Ok(()), Err));
+                            }
+                        }
+                    }
+                    if pause {
+                        tokio::time::sleep(BATCH_PAUSE).await;
+                    }
                 }
-                Ok(None) => break,
                 Err(_elapsed) => {}
             }
-            self.close_old();
+            let now = Instant::now();
+            if now >= next_check {
+                self.close_old();
+                next_check = now + tick;
+            }
         }
         self.close_all();
         if let Some(e) = self.error.take() {
@@ -171,21 +205,21 @@ impl Writer {
 
     fn write(&mut self, event: Event) {
         let kind = event.kind();
-        let key = (kind, utc_date(event.meta().timestamp));
+        let key = (kind, utc_day(event.meta().timestamp));
         if !self.files.contains_key(&key) {
             if self.files.len() >= self.config.max_open_files {
                 let oldest = self
                     .files
                     .iter()
                     .min_by_key(|(_, f)| f.opened)
-                    .map(|(k, _)| k.clone());
+                    .map(|(k, _)| *k);
                 if let Some(oldest) = oldest {
                     self.close(&oldest);
                 }
             }
-            match self.open(kind, &key.1) {
+            match self.open(kind, key.1) {
                 Ok(file) => {
-                    self.files.insert(key.clone(), file);
+                    self.files.insert(key, file);
                 }
                 Err(e) => return self.record(e),
             }
@@ -208,7 +242,8 @@ impl Writer {
         }
     }
 
-    fn open(&mut self, kind: EventKind, date: &str) -> Result<OpenFile, SinkError> {
+    fn open(&mut self, kind: EventKind, day: u64) -> Result<OpenFile, SinkError> {
+        let date = date_of_day(day);
         let dir = self
             .config
             .dir
@@ -243,7 +278,7 @@ impl Writer {
         })
     }
 
-    fn close(&mut self, key: &(EventKind, String)) {
+    fn close(&mut self, key: &(EventKind, u64)) {
         if let Some(file) = self.files.remove(key) {
             match file.close() {
                 Ok(path) => {
@@ -260,7 +295,7 @@ impl Writer {
             .files
             .iter()
             .filter(|(_, f)| f.opened.elapsed() >= max_age)
-            .map(|(k, _)| k.clone())
+            .map(|(k, _)| *k)
             .collect();
         for key in old {
             self.close(&key);
@@ -268,7 +303,7 @@ impl Writer {
     }
 
     fn close_all(&mut self) {
-        let keys: Vec<_> = self.files.keys().cloned().collect();
+        let keys: Vec<_> = self.files.keys().copied().collect();
         for key in keys {
             self.close(&key);
         }
@@ -278,6 +313,10 @@ impl Writer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn utc_date(timestamp_ms: u64) -> String {
+        date_of_day(utc_day(timestamp_ms))
+    }
 
     #[test]
     fn utc_dates() {

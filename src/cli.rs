@@ -60,7 +60,8 @@ pub(crate) struct ConsumerArgs {
     /// The network whose clock dates the derived estimates (a preset or a config directory).
     #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
     network: String,
-    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped. One process
+    /// per name (acks are cumulative); consumers with different names each get every event.
     #[arg(long, default_value = valtrack::sink::consumer::DEFAULT_CONSUMER_NAME)]
     name: String,
     /// Messages per pull request.

@@ -131,12 +131,14 @@ fn every_event_round_trips_through_json() {
 fn the_fast_path_and_serdes_general_path_agree() {
     for event in all_events() {
         let bytes = event.to_json();
-        assert!(bytes.starts_with(b"{\"kind\":\""), "to_json writes the tag first");
+        assert!(
+            bytes.starts_with(b"{\"kind\":\""),
+            "to_json writes the tag first"
+        );
         let general: Event = serde_json::from_slice(&bytes).unwrap();
         assert_eq!(Event::from_json(&bytes).unwrap(), general);
         // the tag last: not the fast path, the same event
-        let serde_json::Value::Object(mut fields) = serde_json::from_slice(&bytes).unwrap()
-        else {
+        let serde_json::Value::Object(mut fields) = serde_json::from_slice(&bytes).unwrap() else {
             panic!("an object");
         };
         let kind = fields.remove("kind").unwrap();

@@ -106,6 +106,10 @@ impl FromStr for SinkArg {
     }
 }
 
+fn parse_beacon_api(s: &str) -> Result<valtrack::sentry::BeaconApi, String> {
+    valtrack::sentry::BeaconApi::new(s).map_err(|e| e.to_string())
+}
+
 fn parse_duration(s: &str) -> Result<Duration, String> {
     let d = humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 384s, 6m, 1h)"))?;
     if d.is_zero() {
@@ -217,6 +221,11 @@ pub(crate) struct CrawlArgs {
     /// With --attestations: how many handshaken peers stay connected.
     #[arg(long, default_value_t = valtrack::sentry::DEFAULT_KEPT_PEERS)]
     kept_peers: usize,
+    /// With --attestations: a beacon node's REST API (e.g. http://127.0.0.1:5052) whose
+    /// committees name the validators of phase0 attestations (forks before Electra); without
+    /// it those are recorded by committee seat, unresolved.
+    #[arg(long, env = "VALTRACK_BEACON_API", requires = "attestations", value_parser = parse_beacon_api)]
+    beacon_api: Option<valtrack::sentry::BeaconApi>,
 }
 
 /// Settings of `--network sim`.
@@ -471,6 +480,9 @@ pub(crate) async fn sentry_service<S: EventSink>(
         .recrawl_interval(args.recrawl_interval)
         .attestations(args.attestations)
         .kept_peers(args.kept_peers);
+    if let Some(api) = &args.beacon_api {
+        builder = builder.beacon_api(api.clone());
+    }
     if let Some(d) = args.revisit_interval {
         builder = builder.revisit_interval(d);
     }

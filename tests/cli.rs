@@ -84,6 +84,10 @@ fn bad_flags_are_usage_errors() {
         &["sentry", "--revisit-interval", "soon"],
         &["sentry", "--fork-digest", "xyz"],
         &["sentry", "--tcp-port", "70000"],
+        // a beacon API only serves attestation attribution, and must be an http(s) URL
+        &["sentry", "--beacon-api", "http://127.0.0.1:5052"],
+        &["sentry", "--attestations", "--beacon-api", "localhost:5052"],
+        &["run", "--attestations", "--beacon-api", "ftp://node/"],
         &["--log-level"],
         &["nosuchcommand"],
     ] {

@@ -27,6 +27,7 @@
 
 use std::collections::{BTreeMap, HashSet};
 
+use crate::committees::EpochCommittees;
 use crate::error::SszError;
 use crate::events::{AttestationForm, AttributionEvidence};
 use crate::primitives::{AttestationSubnets, Epoch, Root, Slot};
@@ -114,6 +115,19 @@ impl AttestationFacts {
         } else {
             Self::from_phase0(&Attestation::from_ssz_bytes(ssz)?, subnet)
         }
+    }
+
+    /// Names the validator of an unresolved phase0 attestation from the committees of its
+    /// epoch; returns whether the attestation now names one. Facts that already do (Electra)
+    /// are left as they are; a seat outside the committees (a lying peer, or committees of
+    /// another epoch) leaves the validator unresolved.
+    pub fn resolve(&mut self, committees: &EpochCommittees) -> bool {
+        if self.attester_index.is_none() && committees.epoch() == self.target_epoch {
+            if let Some(bit) = self.aggregation_bit {
+                self.attester_index = committees.validator(self.slot, self.committee_index, bit);
+            }
+        }
+        self.attester_index.is_some()
     }
 
     /// The key deduplicating deliveries: the validator when known, else its seat.

@@ -33,6 +33,7 @@ mod base58;
 mod bootnodes;
 mod client;
 mod codec;
+mod committees;
 pub mod constants;
 mod enr_info;
 mod error;
@@ -60,6 +61,9 @@ pub use codec::{
     gossip_len_bound, gossip_message_id, gossip_message_id_decompressed, max_compressed_len,
     max_message_size, GossipEncoding, GossipKind, GossipTopic, MessageIdFork, ResponseCode,
     MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY,
+};
+pub use committees::{
+    CommitteesError, EpochCommittees, MAX_COMMITTEES_PER_EPOCH, MAX_VALIDATORS_PER_COMMITTEE,
 };
 pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
 pub use error::{

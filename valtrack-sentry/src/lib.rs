@@ -27,6 +27,7 @@
 //! - `sim`: simulated beacon nodes, including hostile ones, and a simulated discv5 DHT, for
 //!   tests and benches.
 
+mod beacon_api;
 mod crawler;
 mod error;
 mod handshaker;
@@ -38,6 +39,7 @@ mod service;
 #[cfg(feature = "sim")]
 pub mod sim;
 
+pub use beacon_api::{BeaconApi, BeaconApiError, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT};
 pub use crawler::{
     CrawlerConfig, CrawlerConfigBuilder, CrawlerStats, Discv5Crawler,
     DEFAULT_DISTANCES_PER_REQUEST, DEFAULT_EVENT_CAPACITY, DEFAULT_GONE_AFTER,

@@ -51,6 +51,7 @@ pub struct SentryServiceBuilder {
     secret_key: Option<[u8; 32]>,
     attestations: bool,
     kept_peers: usize,
+    beacon_api: Option<crate::BeaconApi>,
 }
 
 impl SentryServiceBuilder {
@@ -109,6 +110,13 @@ impl SentryServiceBuilder {
     /// each (target epoch, validator). Default: off.
     pub fn attestations(mut self, on: bool) -> Self {
         self.attestations = on;
+        self
+    }
+    /// With attestations on: the beacon node REST API whose committees name the validators of
+    /// phase0 attestations (see [`Sentry::with_beacon_api`]). Default: none (phase0
+    /// attestations are recorded by committee seat).
+    pub fn beacon_api(mut self, api: crate::BeaconApi) -> Self {
+        self.beacon_api = Some(api);
         self
     }
     /// With attestations on: how many handshaken peers stay connected. Default:
@@ -189,6 +197,9 @@ impl SentryServiceBuilder {
         }
         if self.attestations {
             sentry = sentry.with_attestations(self.network.clone(), probe.attestation_messages());
+            if let Some(api) = self.beacon_api {
+                sentry = sentry.with_beacon_api(api);
+            }
         }
         Ok(SentryService {
             stats: sentry.stats(),
@@ -265,6 +276,7 @@ impl SentryService<()> {
             secret_key: None,
             attestations: false,
             kept_peers: DEFAULT_KEPT_PEERS,
+            beacon_api: None,
         }
     }
 }
@@ -312,7 +324,7 @@ fn summary_fn(
         use std::sync::atomic::Ordering::Relaxed;
         let c: CrawlerStats = crawler.stats();
         format!(
-            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, attributed {}), events {} (sink errors {})",
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, attributed {}, phase0 resolved {}), events {} (sink errors {})",
             c.known,
             c.requests,
             stats.peers.load(Relaxed),
@@ -322,6 +334,7 @@ fn summary_fn(
             stats.attestations.load(Relaxed),
             stats.attestation_errors.load(Relaxed),
             stats.attributions.load(Relaxed),
+            stats.resolved.load(Relaxed),
             stats.events.load(Relaxed),
             stats.sink_errors.load(Relaxed),
         )

@@ -15,6 +15,7 @@
 
 mod attestations;
 mod peerstore;
+mod resolver;
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -174,6 +175,8 @@ pub struct SentryStats {
     pub attestation_errors: AtomicU64,
     /// Attestation events carrying attribution evidence.
     pub attributions: AtomicU64,
+    /// Phase0 attestations whose validator was named through the beacon API.
+    pub resolved: AtomicU64,
 }
 
 type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
@@ -195,6 +198,7 @@ pub struct Sentry<C, H, S> {
     observations: Option<Observations>,
     inbound: Option<Inbound>,
     attestations: Option<(valtrack_core::Network, Attestations)>,
+    beacon_api: Option<crate::BeaconApi>,
 }
 
 impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
@@ -209,6 +213,7 @@ impl<C: std::fmt::Debug, H: std::fmt::Debug, S: std::fmt::Debug> std::fmt::Debug
             .field("probe", &self.observations.is_some())
             .field("inbound", &self.inbound.is_some())
             .field("attestations", &self.attestations.is_some())
+            .field("beacon_api", &self.beacon_api.as_ref().map(|a| a.url()))
             .finish()
     }
 }
@@ -227,6 +232,7 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             observations: None,
             inbound: None,
             attestations: None,
+            beacon_api: None,
         }
     }
 
@@ -246,6 +252,15 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
         messages: impl futures::Stream<Item = crate::host::GossipMessage> + Send + 'static,
     ) -> Self {
         self.attestations = Some((network, Box::pin(messages)));
+        self
+    }
+
+    /// With attestations on: names the validators of phase0 attestations (which carry only a
+    /// committee seat) from their epoch's committees, fetched from `api` once per epoch.
+    /// Attestations wait (boundedly) for their epoch's committees; when the API fails they
+    /// are emitted unresolved. Electra `SingleAttestation`s name their validator themselves.
+    pub fn with_beacon_api(mut self, api: crate::BeaconApi) -> Self {
+        self.beacon_api = Some(api);
         self
     }
 
@@ -286,12 +301,18 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             mut observations,
             mut inbound,
             attestations,
+            beacon_api,
         } = self;
+        let mut resolver = None;
         let (mut attributor, mut attestations) = match attestations {
-            Some((network, stream)) => (
-                Some(attestations::Attributor::new(network, stats.clone())),
-                Some(stream),
-            ),
+            Some((network, stream)) => {
+                resolver = beacon_api
+                    .map(|api| resolver::Resolver::new(api, network.clone(), stats.clone()));
+                (
+                    Some(attestations::Attributor::new(network, stats.clone())),
+                    Some(stream),
+                )
+            }
             None => (None, None),
         };
         let mut run = Run {
@@ -328,12 +349,26 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
                         drain_observations(&mut observations, &mut run.subscriptions);
                         if let Some(a) = attributor.as_mut() {
                             if let Some(judged) = a.judge(&message, &run.subscriptions) {
-                                run.on_attestation(judged).await;
+                                match resolver.as_mut() {
+                                    Some(r) => {
+                                        for judged in r.offer(judged) {
+                                            run.on_attestation(judged).await;
+                                        }
+                                    }
+                                    None => run.on_attestation(judged).await,
+                                }
                             }
                         }
                     }
                     None => attestations = None,
                 },
+                fetched = next_fetched(&mut resolver), if resolver.as_ref().is_some_and(resolver::Resolver::fetching) => {
+                    if let Some(r) = resolver.as_mut() {
+                        for judged in r.on_fetched(fetched) {
+                            run.on_attestation(judged).await;
+                        }
+                    }
+                }
                 outcome = next_inbound(&mut inbound), if inbound.is_some() => match outcome {
                     Some(outcome) => run.on_inbound(outcome).await,
                     None => inbound = None,
@@ -351,6 +386,11 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
             }
         }
         handshakes.abort_all();
+        if let Some(r) = resolver.as_mut() {
+            for judged in r.drain() {
+                run.on_attestation(judged).await;
+            }
+        }
         run.sink.flush().await
     }
 }
@@ -395,6 +435,18 @@ fn drain_observations(
             Some(Some(obs)) => subscriptions.apply(&obs),
             _ => break,
         }
+    }
+}
+
+async fn next_fetched(
+    resolver: &mut Option<resolver::Resolver>,
+) -> (
+    valtrack_core::Epoch,
+    Result<valtrack_core::EpochCommittees, crate::BeaconApiError>,
+) {
+    match resolver {
+        Some(r) => r.fetched().await,
+        None => std::future::pending().await,
     }
 }
 

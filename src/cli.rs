@@ -60,8 +60,7 @@ pub(crate) struct ConsumerArgs {
     /// The network whose clock dates the derived estimates (a preset or a config directory).
     #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
     network: String,
-    /// Durable consumer name: keep it stable so a restart resumes where it stopped. One process
-    /// per name (acks are cumulative); consumers with different names each get every event.
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
     #[arg(long, default_value = valtrack::sink::consumer::DEFAULT_CONSUMER_NAME)]
     name: String,
     /// Messages per pull request.
@@ -298,7 +297,14 @@ pub(crate) fn load_network(arg: &str) -> Result<Network, CliError> {
     if let Some(time) = time {
         builder = builder.genesis_time(time);
     }
-    Ok(builder.build()?)
+    let network = builder.build()?;
+    if time.is_none() {
+        // Fork digests do not need the genesis time, but slot timing (attestation delays,
+        // estimate epochs, which committees to fetch) does.
+        tracing::warn!(target: "valtrack", dir = %dir.display(), genesis_time = network.genesis_time().as_secs(),
+            "no genesis.ssz: genesis time taken as MIN_GENESIS_TIME + GENESIS_DELAY; slot timing is wrong if the network started later");
+    }
+    Ok(network)
 }
 
 /// Parses bootnode ENRs, naming the bad one.

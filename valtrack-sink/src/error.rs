@@ -258,16 +258,6 @@ pub enum ConsumerError {
     /// The sink failed to write or flush; the unacknowledged messages will be redelivered.
     #[error("the consumer's sink failed")]
     Sink(#[from] valtrack_core::SinkError),
-    /// A malformed message could not be published to the dead-letter stream; it is left
-    /// unacknowledged and comes back to the next run.
-    #[error("cannot dead-letter the malformed message at stream sequence {stream_sequence}")]
-    DeadLetter {
-        /// Its sequence in the event stream.
-        stream_sequence: u64,
-        /// The failed publish.
-        #[source]
-        source: NatsError,
-    },
     /// Reading back recent event ids for deduplication failed.
     #[error("cannot read recent event ids from {dir}")]
     Seed {

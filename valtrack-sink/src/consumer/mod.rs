@@ -2,23 +2,14 @@
 //! [`ParquetSink`](crate::ParquetSink)), at least once in, effectively once out.
 //!
 //! A [`Consumer`] binds a durable pull consumer with a stable name (default
-//! [`DEFAULT_CONSUMER_NAME`]) and cumulative acks (`AckPolicy::All`) on the event stream,
-//! pulls batches of
+//! [`DEFAULT_CONSUMER_NAME`]) and explicit acks on the event stream, pulls batches of
 //! `batch_size` messages with a `max_wait` expiry (an idle consumer waits on the server, it
 //! does not spin), decodes each message and hands the event to the sink.
 //!
 //! **Commits.** Messages are acknowledged only after the sink's
 //! [`flush`](EventSink::flush) returned `Ok`, i.e. after the rows are durable (ParquetSink
-//! publishes its files by rename). One acknowledgement, of the highest stream sequence in the
-//! commit and confirmed by the server, covers every message up to it: the server does not
-//! handle an ack per event (per-message acks cost the server about as much CPU as it spends
-//! delivering the messages; see the `nats` bench). This is safe because a consumer reads its
-//! durable alone (run one process per consumer name; give several consumers several names)
-//! and handles messages in order: every message below the acknowledged one has been written,
-//! dead-lettered or found to be a duplicate. A durable consumer made by an older valtrack with
-//! per-message acks is replaced by one with cumulative acks that starts after its ack floor.
-//!
-//! A commit happens every `commit_events` events, every `commit_interval`, and on shutdown. The consumer goes on reading and writing the next
+//! publishes its files by rename). A commit happens every `commit_events` events, every
+//! `commit_interval`, and on shutdown. The consumer goes on reading and writing the next
 //! events while a commit's flush runs (at most one commit is in flight; a flush covers the
 //! events sent before it). If the process dies between a flush and the acks, JetStream
 //! redelivers the messages after `ack_wait`.
@@ -38,10 +29,8 @@
 //! dead-letter stream (default [`DEFAULT_DEAD_LETTER_STREAM`], subjects
 //! `valtrack-dlq.>`: the message from `valtrack.metadata` goes to
 //! `valtrack-dlq.valtrack.metadata`, with headers `Valtrack-Error`,
-//! `Valtrack-Stream-Sequence` and `Valtrack-Consumer`), counted and logged, and acknowledged
-//! with the next commit; the consumer goes on. If the dead-letter stream cannot take it
-//! after a few tries, [`Consumer::run`] fails with [`ConsumerError::DeadLetter`] rather than
-//! acknowledge a message it could not keep (it comes back to the next run).
+//! `Valtrack-Stream-Sequence` and `Valtrack-Consumer`), then terminated (`+TERM`) so it is
+//! never redelivered, counted and logged; the consumer goes on.
 
 mod config;
 mod dedupe;
@@ -54,7 +43,7 @@ use std::time::Duration;
 use async_nats::jetstream::consumer::pull::{self, Stream as MessageStream};
 use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer};
 use async_nats::jetstream::message::Acker;
-use async_nats::jetstream::{self, Context};
+use async_nats::jetstream::{self, AckKind, Context};
 use async_nats::HeaderMap;
 use futures::StreamExt;
 use tokio::time::Instant;
@@ -71,8 +60,6 @@ use crate::error::{ConsumerError, NatsError};
 const TARGET: &str = "valtrack::consumer";
 /// Longest pause between attempts to set up the consumer while NATS is unreachable.
 const MAX_SETUP_BACKOFF: Duration = Duration::from_secs(10);
-/// Attempts to publish a malformed message to the dead-letter stream before giving up.
-const DEAD_LETTER_TRIES: u32 = 4;
 
 /// What a [`Consumer`] did, returned by [`Consumer::run`].
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -100,30 +87,16 @@ pub struct Consumer<S> {
 /// Work since the last commit.
 #[derive(Default)]
 struct Pending {
-    /// Messages handled (written, duplicate or dead-lettered).
-    messages: usize,
-    /// The message with the highest stream sequence: acknowledging it acknowledges them all.
-    last: Option<(u64, Acker)>,
+    ackers: Vec<Acker>,
     keys: Vec<u128>,
     set: HashSet<u128>,
     since: Option<Instant>,
 }
 
-impl Pending {
-    /// Counts a handled message, keeping the acker of the highest sequence.
-    fn handled(&mut self, sequence: u64, acker: Acker) {
-        self.messages += 1;
-        self.since.get_or_insert_with(Instant::now);
-        if self.last.as_ref().is_none_or(|(last, _)| sequence >= *last) {
-            self.last = Some((sequence, acker));
-        }
-    }
-}
-
 impl std::fmt::Debug for Pending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Pending")
-            .field("messages", &self.messages)
+            .field("messages", &self.ackers.len())
             .field("events", &self.keys.len())
             .finish()
     }
@@ -192,7 +165,7 @@ impl<S: EventSink> Consumer<S> {
             tracing::info!(target: TARGET, ids = recent.len(), dir = %dir.display(), "dedupe seeded from the dataset");
         }
         let client = self.config.nats.connect().await?;
-        let js = self.config.nats.jetstream(client, 1024);
+        let js = self.config.nats.jetstream(client.clone(), 1024);
         tokio::pin!(shutdown);
         let Some(consumer) = self.setup_until_ready(&js, &mut shutdown).await else {
             return Ok(stats);
@@ -241,19 +214,19 @@ impl<S: EventSink> Consumer<S> {
                 () = &mut shutdown => break,
                 result = flushed(&mut in_commit), if in_commit.is_some() => {
                     if let Some(done) = in_commit.take() {
-                        self.finish_commit(done.work, result, &mut recent, &mut stats).await?;
+                        self.finish_commit(&client, done.work, result, &mut recent, &mut stats).await?;
                     }
                 }
                 () = &mut commit_timer, if armed => {
-                    in_commit = self.start_commit(in_commit, &mut pending, &mut recent, &mut stats).await?;
+                    in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
                     armed = false;
                 }
                 next = stream.next() => match next {
                     Some(Ok(message)) => {
                         let committing = in_commit.as_ref().map(|c| &c.work.set);
                         self.handle(&js, message, &mut pending, &recent, committing, &mut stats).await?;
-                        if pending.messages >= self.config.commit_events {
-                            in_commit = self.start_commit(in_commit, &mut pending, &mut recent, &mut stats).await?;
+                        if pending.ackers.len() >= self.config.commit_events {
+                            in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
                             armed = false;
                         }
                     }
@@ -267,11 +240,11 @@ impl<S: EventSink> Consumer<S> {
         }
         drop(messages);
         let last = self
-            .start_commit(in_commit, &mut pending, &mut recent, &mut stats)
+            .start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats)
             .await?;
         if let Some(mut last) = last {
             let result = last.flush.as_mut().await;
-            self.finish_commit(last.work, result, &mut recent, &mut stats)
+            self.finish_commit(&client, last.work, result, &mut recent, &mut stats)
                 .await?;
         }
         tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
@@ -329,27 +302,11 @@ impl<S: EventSink> Consumer<S> {
             .await
             .map_err(|e| consumer_err(Box::new(e)))?;
         let max_ack_pending = 2 * self.config.commit_events + self.config.batch_size;
-        let mut deliver_policy = DeliverPolicy::All;
-        if let Ok(existing) = stream.consumer_info(&self.config.name).await {
-            if existing.config.ack_policy != AckPolicy::All {
-                // Made with per-message acks (valtrack before cumulative acks): the ack policy
-                // of a durable cannot be changed, so replace it, starting after its ack floor.
-                // Messages it delivered but had not acknowledged come again; dedupe drops
-                // those already written.
-                let start_sequence = existing.ack_floor.stream_sequence + 1;
-                tracing::warn!(target: TARGET, consumer = %self.config.name, ack_policy = ?existing.config.ack_policy, start_sequence, "replacing the durable consumer with one that uses cumulative acks");
-                stream
-                    .delete_consumer(&self.config.name)
-                    .await
-                    .map_err(|e| consumer_err(Box::new(e)))?;
-                deliver_policy = DeliverPolicy::ByStartSequence { start_sequence };
-            }
-        }
         let config = pull::Config {
             durable_name: Some(self.config.name.clone()),
             description: Some("valtrack consumer".into()),
-            deliver_policy,
-            ack_policy: AckPolicy::All,
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
             ack_wait: self.config.ack_wait,
             max_ack_pending: i64::try_from(max_ack_pending).unwrap_or(i64::MAX),
             filter_subject: crate::nats::EVENT_SUBJECTS.into(),
@@ -402,25 +359,29 @@ impl<S: EventSink> Consumer<S> {
                     pending.keys.push(k);
                     pending.set.insert(k);
                 }
+                pending.since.get_or_insert_with(Instant::now);
+                pending.ackers.push(acker);
             }
             Err(e) => {
-                self.dead_letter(js, &message, sequence, &e).await?;
-                stats.dead_lettered += 1;
+                self.dead_letter(js, &message, sequence, acker, &e, stats)
+                    .await;
             }
         }
-        pending.handled(sequence, acker);
         Ok(())
     }
 
-    /// Publishes an undecodable message to the dead-letter stream, trying a few times; the
-    /// message is then acknowledged with the commit. Fails when the stream never took it.
+    /// Publishes an undecodable message to the dead-letter stream, then terminates it.
+    /// When the dead-letter publish fails, the message is left unacknowledged (it comes
+    /// back after `ack_wait`).
     async fn dead_letter(
         &self,
         js: &Context,
         message: &async_nats::Message,
         sequence: u64,
+        acker: Acker,
         error: &serde_json::Error,
-    ) -> Result<(), ConsumerError> {
+        stats: &mut ConsumerStats,
+    ) {
         tracing::warn!(target: TARGET, subject = %message.subject, stream_sequence = sequence, error = %error, bytes = message.payload.len(), "malformed message: dead-lettered");
         let mut headers = HeaderMap::new();
         headers.insert("Valtrack-Error", error.to_string().as_str());
@@ -434,30 +395,22 @@ impl<S: EventSink> Consumer<S> {
             );
         }
         let subject = format!("{DEAD_LETTER_PREFIX}.{}", message.subject);
-        let mut backoff = Duration::from_millis(100);
-        let mut tries = 0;
-        loop {
-            tries += 1;
-            let published = match js
-                .publish_with_headers(subject.clone(), headers.clone(), message.payload.clone())
-                .await
-            {
-                Ok(ack) => ack.await.map(drop),
-                Err(e) => Err(e),
-            };
-            match published {
-                Ok(()) => return Ok(()),
-                Err(source) if tries >= DEAD_LETTER_TRIES => {
-                    return Err(ConsumerError::DeadLetter {
-                        stream_sequence: sequence,
-                        source: NatsError::Publish { subject, source },
-                    });
+        let published = match js
+            .publish_with_headers(subject, headers, message.payload.clone())
+            .await
+        {
+            Ok(ack) => ack.await.map(drop),
+            Err(e) => Err(e),
+        };
+        match published {
+            Ok(()) => {
+                if let Err(e) = acker.ack_with(AckKind::Term).await {
+                    tracing::warn!(target: TARGET, error = %e, "cannot terminate a dead-lettered message");
                 }
-                Err(e) => {
-                    tracing::warn!(target: TARGET, error = %e, retry_in = ?backoff, "dead-letter publish failed; retrying");
-                    tokio::time::sleep(backoff).await;
-                    backoff *= 2;
-                }
+                stats.dead_lettered += 1;
+            }
+            Err(e) => {
+                tracing::warn!(target: TARGET, error = %e, "dead-letter publish failed; the message will be redelivered");
             }
         }
     }
@@ -466,6 +419,7 @@ impl<S: EventSink> Consumer<S> {
     /// pending work; returns the new commit in flight.
     async fn start_commit<'a>(
         &'a self,
+        client: &async_nats::Client,
         in_commit: Option<InCommit<'a>>,
         pending: &mut Pending,
         recent: &mut RecentIds,
@@ -473,10 +427,10 @@ impl<S: EventSink> Consumer<S> {
     ) -> Result<Option<InCommit<'a>>, ConsumerError> {
         if let Some(mut previous) = in_commit {
             let result = previous.flush.as_mut().await;
-            self.finish_commit(previous.work, result, recent, stats)
+            self.finish_commit(client, previous.work, result, recent, stats)
                 .await?;
         }
-        if pending.messages == 0 {
+        if pending.ackers.is_empty() {
             pending.since = None;
             return Ok(None);
         }
@@ -487,9 +441,10 @@ impl<S: EventSink> Consumer<S> {
     }
 
     /// After the sink's flush made `work`'s rows durable: remembers their ids and
-    /// acknowledges every message of it, with one cumulative ack the server confirms.
+    /// acknowledges every message of it.
     async fn finish_commit(
         &self,
+        client: &async_nats::Client,
         mut work: Pending,
         flushed: Result<(), SinkError>,
         recent: &mut RecentIds,
@@ -500,11 +455,18 @@ impl<S: EventSink> Consumer<S> {
             recent.insert(k);
         }
         stats.written += work.set.len() as u64;
-        if let Some((sequence, acker)) = work.last.take() {
-            if let Err(e) = acker.double_ack().await {
-                // Redelivered after ack_wait, then dropped as duplicates.
-                tracing::warn!(target: TARGET, error = %e, stream_sequence = sequence, messages = work.messages, "commit acknowledgement not confirmed; the messages may be redelivered");
+        let mut failed = 0u64;
+        for acker in work.ackers.drain(..) {
+            if acker.ack().await.is_err() {
+                failed += 1;
             }
+        }
+        if failed > 0 {
+            // Redelivered later, then dropped as duplicates.
+            tracing::warn!(target: TARGET, failed, "some acks could not be sent");
+        }
+        if let Err(e) = client.flush().await {
+            tracing::warn!(target: TARGET, error = %e, "acks not flushed to the server; they may be redelivered");
         }
         stats.commits += 1;
         Ok(())

@@ -32,6 +32,16 @@ async fn sink(server: &NatsServer, spool: &Path) -> NatsSink {
     NatsSink::connect(config).await.unwrap()
 }
 
+/// Publishes `events` through a fresh `NatsSink` and closes it.
+async fn publish_all(server: &NatsServer, events: &[Event]) {
+    let spool = tempfile::tempdir().unwrap();
+    let sink = sink(server, spool.path()).await;
+    for e in events {
+        sink.send(e.clone()).await.unwrap();
+    }
+    sink.close().await.unwrap();
+}
+
 async fn js(server: &NatsServer) -> jetstream::Context {
     jetstream::new(async_nats::connect(server.url()).await.unwrap())
 }
@@ -193,14 +203,9 @@ async fn consumer_writes_parquet_once_across_restarts() {
     let Some(server) = NatsServer::start() else {
         return;
     };
-    let spool = tempfile::tempdir().unwrap();
     let out = tempfile::tempdir().unwrap();
-    let sink = sink(&server, spool.path()).await;
     let events = fixtures::all(25);
-    for e in &events {
-        sink.send(e.clone()).await.unwrap();
-    }
-    sink.close().await.unwrap();
+    publish_all(&server, &events).await;
 
     let stats = consume(&server, "c1", out.path()).await;
     assert_eq!(
@@ -239,58 +244,6 @@ async fn consumer_writes_parquet_once_across_restarts() {
         all.extend(tables[kind.table()].iter().cloned());
     }
     assert_eq!(all, ids(&events).into_iter().collect());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_durable_with_per_message_acks_is_replaced_after_its_ack_floor() {
-    let Some(server) = NatsServer::start() else {
-        return;
-    };
-    let spool = tempfile::tempdir().unwrap();
-    let out = tempfile::tempdir().unwrap();
-    let sink = sink(&server, spool.path()).await;
-    let events = fixtures::all(5);
-    for e in &events {
-        sink.send(e.clone()).await.unwrap();
-    }
-    sink.close().await.unwrap();
-
-    // an older consumer's durable, with explicit acks, that acknowledged the first 8
-    // messages and was delivered (not acknowledged) 2 more
-    let js = js(&server).await;
-    let stream = js.get_stream("valtrack").await.unwrap();
-    let old = stream
-        .create_consumer(jetstream::consumer::pull::Config {
-            durable_name: Some("c-old".into()),
-            ack_policy: jetstream::consumer::AckPolicy::Explicit,
-            ack_wait: Duration::from_secs(1),
-            ..Default::default()
-        })
-        .await
-        .unwrap();
-    let mut batch = old.fetch().max_messages(10).messages().await.unwrap();
-    let mut delivered = 0;
-    while let Some(m) = futures::StreamExt::next(&mut batch).await {
-        let m = m.unwrap();
-        if delivered < 8 {
-            m.double_ack().await.unwrap();
-        }
-        delivered += 1;
-    }
-    assert_eq!(delivered, 10);
-
-    let stats = consume(&server, "c-old", out.path()).await;
-    let rest = events.len() as u64 - 8;
-    assert_eq!((stats.received, stats.written), (rest, rest));
-    let written: HashSet<String> = parquet_ids(out.path()).into_values().flatten().collect();
-    assert_eq!(written, ids(&events[8..]).into_iter().collect());
-    let info = stream.consumer_info("c-old").await.unwrap();
-    assert_eq!(info.config.ack_policy, jetstream::consumer::AckPolicy::All);
-    // and it stays: a restart finds nothing new and does not replace it again
-    let stats = consume(&server, "c-old", out.path()).await;
-    assert_eq!(stats.received, 0);
-    let again = stream.consumer_info("c-old").await.unwrap();
-    assert_eq!(again.created, info.created);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,7 @@
 //! Criterion benchmarks of valtrack-core's hot paths: ENR decoding, `ssz_snappy` decoding of
-//! Status and MetaData, and gossip decoding of a `SingleAttestation` beside raw snappy
-//! decompression of the same bytes.
+//! Status and MetaData, gossip decoding of a `SingleAttestation` beside raw snappy
+//! decompression of the same bytes, and what a consumer does per event: JSON decoding of
+//! events (beside serde's general path) and PeerIds to and from text (beside the `bs58` crate).
 //!
 //! Run: `cargo bench --bench core`.
 
@@ -9,7 +10,8 @@ use std::hint::black_box;
 
 use valtrack::core::ssz::{AttestationData, Checkpoint, MetaDataV2, SingleAttestation, StatusV1};
 use valtrack::core::{
-    decode_gossip, decode_response, encode_gossip, gossip_len_bound, parse_enr, EnrInfo,
+    decode_gossip, decode_response, encode_gossip, gossip_len_bound, parse_enr, EnrInfo, Event,
+    PeerId,
 };
 
 /// Mainnet bootnode ENRs of several shapes (EF, Lighthouse with IPv6, Teku without eth2).
@@ -115,5 +117,59 @@ fn gossip_decode(c: &mut Criterion) {
     g.finish();
 }
 
-criterion_group!(benches, enr_decode, req_resp_decode, gossip_decode);
+/// Events as `valtrack sentry --network sim --attestations` wrote them (`--sink jsonl:`):
+/// an attestation, a handshake and a discovery.
+const EVENTS: &str = include_str!("data/events.jsonl");
+
+fn event_json(c: &mut Criterion) {
+    let mut g = c.benchmark_group("event_json");
+    for line in EVENTS.lines() {
+        let event = Event::from_json(line.as_bytes()).unwrap();
+        let kind = event.kind().as_str();
+        g.throughput(Throughput::Bytes(line.len() as u64));
+        g.bench_with_input(BenchmarkId::new("from_json", kind), line, |b, l| {
+            b.iter(|| Event::from_json(black_box(l.as_bytes())).unwrap())
+        });
+        // serde's internally-tagged path, which buffers the object first
+        g.bench_with_input(
+            BenchmarkId::new("serde_general_path", kind),
+            line,
+            |b, l| b.iter(|| serde_json::from_slice::<Event>(black_box(l.as_bytes())).unwrap()),
+        );
+        g.bench_with_input(BenchmarkId::new("to_json", kind), &event, |b, e| {
+            b.iter(|| black_box(e).to_json())
+        });
+    }
+    g.finish();
+}
+
+fn peer_id_text(c: &mut Criterion) {
+    let peer: PeerId = "16Uiu2HAm4oaDUR2JCEyotxAs7eEVkCVJffoBKiTs8So4HkERrdpW"
+        .parse()
+        .unwrap();
+    let text = peer.to_string();
+    let bytes = peer.to_bytes();
+    let mut g = c.benchmark_group("peer_id");
+    g.bench_function("to_string", |b| b.iter(|| black_box(peer).to_string()));
+    g.bench_function("to_string_bs58_crate", |b| {
+        b.iter(|| bs58::encode(black_box(bytes)).into_string())
+    });
+    // the key's curve check is cached per thread, as it is for a stream of events
+    g.bench_function("parse", |b| {
+        b.iter(|| black_box(text.as_str()).parse::<PeerId>().unwrap())
+    });
+    g.bench_function("parse_bs58_crate_decode_only", |b| {
+        b.iter(|| bs58::decode(black_box(text.as_str())).into_vec().unwrap())
+    });
+    g.finish();
+}
+
+criterion_group!(
+    benches,
+    enr_decode,
+    req_resp_decode,
+    gossip_decode,
+    event_json,
+    peer_id_text
+);
 criterion_main!(benches);

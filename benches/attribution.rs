@@ -112,7 +112,7 @@ fn main() {
         for (role, c) in &s.by_role {
             row(&format!("{role:?}"), c, true);
         }
-        estimates(&net, &run);
+        estimates(&net, &run, net.network().clone()).await;
         println!(
             "\ngoal: precision >= 99%, recall >= 90% -> {}",
             if s.overall.precision() >= 0.99 && s.overall.recall() >= 0.90 {
@@ -124,30 +124,42 @@ fn main() {
     });
 }
 
-/// Validator estimates per node (the consumer's derivation: short-lived subnets, cgc, the
-/// distinct validators attributed to it over the run, legacy attnets) against the truth.
-fn estimates(net: &SimNet, run: &valtrack::sentry::sim::AttributionRun) {
-    use std::collections::{BTreeMap, HashMap, HashSet};
-    let mut attributed: HashMap<_, HashSet<u64>> = HashMap::new();
+/// Validator estimates per node, as the consumer derives them: the run's attestation events,
+/// then each node's last handshake, go through a [`DeriveSink`] (which counts the validators
+/// attributed with the strongest evidence, and combines them with the short-lived subnets, the
+/// cgc and legacy attnets); its `validator_metadata` rows are compared with the truth.
+async fn estimates(
+    net: &SimNet,
+    run: &valtrack::sentry::sim::AttributionRun,
+    network: valtrack::core::Network,
+) {
+    use std::collections::{BTreeMap, HashMap};
+    use valtrack::core::{Event, EventSink};
+    use valtrack::sink::{ChannelSink, DeriveSink};
+    let (inner, mut rx) = ChannelSink::new(run.events.len() + 2 * run.handshakes.len() + 16);
+    let derive = DeriveSink::new(inner).with_network(network);
     for e in &run.events {
-        if let Some(v) = e.attester_index {
-            attributed.entry(e.meta.peer_id).or_default().insert(v);
+        derive
+            .send(Event::Attestation(e.clone()))
+            .await
+            .expect("send");
+    }
+    for p in net.peers() {
+        if let Some(m) = run.handshakes.get(&p.peer_id()) {
+            derive.send(Event::Metadata(m.clone())).await.expect("send");
         }
     }
-    let epoch = run.epochs.end.saturating_sub(1);
+    drop(derive);
+    let mut rows = HashMap::new();
+    while let Some(e) = rx.recv().await {
+        if let Event::ValidatorMetadata(row) = e {
+            rows.insert(row.meta.peer_id, row);
+        }
+    }
     // class -> (nodes, within ±10 %, sum of |error| / truth, sum of estimates, sum of truth)
     let mut by_class: BTreeMap<u64, (u64, u64, f64, u64, u64)> = BTreeMap::new();
     for p in net.peers() {
-        let Some(m) = run.handshakes.get(&p.peer_id()) else {
-            continue;
-        };
-        let n = attributed.get(&p.peer_id()).map_or(0, |s| s.len() as u64);
-        let Some(row) = valtrack::core::ValidatorMetadataEvent::from_metadata_event(
-            m,
-            epoch,
-            m.subscribed_attnets,
-            n,
-        ) else {
+        let Some(row) = rows.get(&p.peer_id()) else {
             continue;
         };
         let truth = p.validators();

@@ -161,7 +161,7 @@ pub use crate::api::{
     PEER_HISTORY_LIMIT,
 };
 pub use crate::channel::ChannelSink;
-pub use crate::derive::{DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS};
+pub use crate::derive::{AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS};
 #[cfg(feature = "api")]
 pub use crate::error::ApiKeysError;
 #[cfg(feature = "nats")]

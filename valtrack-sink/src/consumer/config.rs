@@ -144,49 +144,27 @@ impl ConsumerConfigBuilder {
 
     /// Checks the settings.
     pub fn build(self) -> Result<ConsumerConfig, NatsConfigError> {
-        let ConsumerConfig {
-            nats,
-            name,
-            batch_size,
-            max_wait,
-            commit_events,
-            commit_interval,
-            ack_wait,
-            dedupe_capacity,
-            seed_from_parquet,
-            dead_letter_stream,
-        } = self.config;
-        check_name("consumer name", &name)?;
-        check_name("dead-letter stream", &dead_letter_stream)?;
+        let c = &self.config;
+        check_name("consumer name", &c.name)?;
+        check_name("dead-letter stream", &c.dead_letter_stream)?;
         for (field, value) in [
-            ("batch_size", batch_size as u64),
-            ("max_wait", max_wait.as_millis() as u64),
-            ("commit_events", commit_events as u64),
-            ("commit_interval", commit_interval.as_millis() as u64),
-            ("ack_wait", ack_wait.as_millis() as u64),
-            ("dedupe_capacity", dedupe_capacity as u64),
+            ("batch_size", c.batch_size as u64),
+            ("max_wait", c.max_wait.as_millis() as u64),
+            ("commit_events", c.commit_events as u64),
+            ("commit_interval", c.commit_interval.as_millis() as u64),
+            ("ack_wait", c.ack_wait.as_millis() as u64),
+            ("dedupe_capacity", c.dedupe_capacity as u64),
         ] {
             if value == 0 {
                 return Err(NatsConfigError::Zero { field });
             }
         }
-        if ack_wait <= commit_interval {
+        if c.ack_wait <= c.commit_interval {
             return Err(NatsConfigError::AckWait {
-                ack_wait,
-                commit_interval,
+                ack_wait: c.ack_wait,
+                commit_interval: c.commit_interval,
             });
         }
-        Ok(ConsumerConfig {
-            nats,
-            name,
-            batch_size,
-            max_wait,
-            commit_events,
-            commit_interval,
-            ack_wait,
-            dedupe_capacity,
-            seed_from_parquet,
-            dead_letter_stream,
-        })
+        Ok(self.config)
     }
 }

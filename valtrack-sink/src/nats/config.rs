@@ -260,29 +260,25 @@ impl NatsConfigBuilder {
     /// Checks the settings.
     pub fn build(self) -> Result<NatsConfig, NatsConfigError> {
         let NatsConfig {
-            url,
-            credentials_file,
-            require_tls,
-            root_certificates,
-            client_certificate,
-            client_name,
             stream,
             max_age,
             duplicate_window,
             max_bytes,
             request_timeout,
-        } = self.config;
-        check_name("stream", &stream)?;
+            ..
+        } = &self.config;
+        let (max_age, duplicate_window) = (*max_age, *duplicate_window);
+        check_name("stream", stream)?;
         for (field, value) in [
             ("max_age", max_age),
             ("duplicate_window", duplicate_window),
-            ("request_timeout", request_timeout),
+            ("request_timeout", *request_timeout),
         ] {
             if value.is_zero() {
                 return Err(NatsConfigError::Zero { field });
             }
         }
-        if max_bytes == Some(0) {
+        if *max_bytes == Some(0) {
             return Err(NatsConfigError::Zero { field: "max_bytes" });
         }
         if duplicate_window > max_age {
@@ -291,19 +287,7 @@ impl NatsConfigBuilder {
                 max_age,
             });
         }
-        Ok(NatsConfig {
-            url,
-            credentials_file,
-            require_tls,
-            root_certificates,
-            client_certificate,
-            client_name,
-            stream,
-            max_age,
-            duplicate_window,
-            max_bytes,
-            request_timeout,
-        })
+        Ok(self.config)
     }
 }
 
@@ -402,35 +386,19 @@ impl NatsSinkConfigBuilder {
 
     /// Checks the settings.
     pub fn build(self) -> Result<NatsSinkConfig, NatsConfigError> {
-        let NatsSinkConfig {
-            nats,
-            spool_dir,
-            spool_max_bytes,
-            spool_segment_bytes,
-            max_in_flight,
-            queue_capacity,
-            retry_interval,
-        } = self.config;
+        let c = &self.config;
         for (field, value) in [
-            ("spool_max_bytes", spool_max_bytes),
-            ("spool_segment_bytes", spool_segment_bytes),
-            ("max_in_flight", max_in_flight as u64),
-            ("queue_capacity", queue_capacity as u64),
-            ("retry_interval", retry_interval.as_millis() as u64),
+            ("spool_max_bytes", c.spool_max_bytes),
+            ("spool_segment_bytes", c.spool_segment_bytes),
+            ("max_in_flight", c.max_in_flight as u64),
+            ("queue_capacity", c.queue_capacity as u64),
+            ("retry_interval", c.retry_interval.as_millis() as u64),
         ] {
             if value == 0 {
                 return Err(NatsConfigError::Zero { field });
             }
         }
-        Ok(NatsSinkConfig {
-            nats,
-            spool_dir,
-            spool_max_bytes,
-            spool_segment_bytes,
-            max_in_flight,
-            queue_capacity,
-            retry_interval,
-        })
+        Ok(self.config)
     }
 }
 

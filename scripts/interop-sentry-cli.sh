@@ -1,10 +1,10 @@
 #!/usr/bin/env bash
 # Runs the `valtrack sentry` CLI against the Lodestar devnet started by interop-lodestar.sh
 # (which exports VALTRACK_LODESTAR_REST) and checks its events against the nodes' REST APIs:
-# given only node A's ENR as bootnode, the sentry must discover and handshake every node, and
-# (with --attestations) record the phase0 attestations the nodes' validators publish, naming
-# each validator from node A's committees (--beacon-api); node B's attester duties (another
-# endpoint, another node) check the names.
+# given only node A's ENR as bootnode (in the network directory's bootstrap_nodes.txt), the
+# sentry must discover and handshake every node, and (with --attestations) record the phase0
+# attestations the nodes' validators publish, naming each validator from node A's committees
+# (--beacon-api); node B's attester duties (another endpoint, another node) check the names.
 #   usage: scripts/interop-lodestar.sh scripts/interop-sentry-cli.sh
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -20,11 +20,13 @@ get "$a/eth/v1/config/spec" | python3 -c 'import json,sys; json.dump(json.load(s
 # clock times attestations and picks the epochs whose committees are fetched).
 : "${VALTRACK_LODESTAR_RUN_DIR:?run me through scripts/interop-lodestar.sh}"
 cp "$VALTRACK_LODESTAR_RUN_DIR/nodeA/genesis.ssz" "$dir/genesis.ssz"
+# Node A's ENR as the directory's bootnode list (read by the sentry since no --bootnodes is given).
 enr=$(get "$a/eth/v1/node/identity" | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["enr"])')
+printf '# node A\n%s\n' "$enr" >"$dir/bootstrap_nodes.txt"
 for u in "${urls[@]}"; do get "$u/eth/v1/node/identity"; echo; done >"$dir/identities.jsonl"
 
 cargo build -q --locked --bin valtrack
-cargo run -q --locked --bin valtrack -- sentry --network "$dir" --bootnodes "$enr" \
+cargo run -q --locked --bin valtrack -- sentry --network "$dir" \
   --listen-addr 127.0.0.1 --discovery-port 0 --tcp-port 0 --quic-port 0 \
   --duration 30s --revisit-interval 8s --recrawl-interval 4s --attestations --beacon-api "$a" \
   --sink "jsonl:$dir/events.jsonl" \

@@ -60,6 +60,9 @@ pub(crate) struct ConsumerArgs {
     /// The network whose clock dates the derived estimates (a preset or a config directory).
     #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
     network: String,
+    /// Genesis time (Unix seconds) of a --network directory that has no genesis.ssz.
+    #[arg(long, env = "VALTRACK_GENESIS_TIME")]
+    genesis_time: Option<u64>,
     /// Durable consumer name: keep it stable so a restart resumes where it stopped.
     #[arg(long, default_value = valtrack::sink::consumer::DEFAULT_CONSUMER_NAME)]
     name: String,
@@ -170,16 +173,21 @@ pub(crate) struct StoreArgs {
 #[derive(Debug, Args)]
 pub(crate) struct CrawlArgs {
     /// Network: mainnet, sepolia, holesky, hoodi, sim (an in-process simulated network on
-    /// loopback), or a directory with a consensus `config.yaml` and
-    /// `genesis_validators_root.txt` (optionally `genesis.ssz`).
+    /// loopback), or a directory with a consensus `config.yaml` and `genesis.ssz` (or
+    /// `genesis_validators_root.txt`), and optionally `bootstrap_nodes.txt` (or
+    /// `boot_enr.yaml`) with its bootnodes' ENRs.
     #[arg(long, default_value = "mainnet", env = "VALTRACK_NETWORK")]
     network: String,
+    /// Genesis time (Unix seconds) of a --network directory that has no genesis.ssz.
+    #[arg(long, env = "VALTRACK_GENESIS_TIME")]
+    genesis_time: Option<u64>,
     #[command(flatten)]
     sim: SimArgs,
     /// Treat this fork digest as ours too (devnets whose genesis data you lack).
     #[arg(long, value_parser = parse_digest)]
     fork_digest: Option<ForkDigest>,
-    /// Bootnode ENRs, comma-separated (mainnet's are built in).
+    /// Bootnode ENRs, comma-separated (mainnet's are built in; a network directory's
+    /// `bootstrap_nodes.txt` or `boot_enr.yaml` is read when this is not given).
     #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES")]
     bootnodes: Vec<String>,
     /// IP address to listen on [default: 0.0.0.0; 127.0.0.1 with --network sim].
@@ -260,9 +268,15 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
-/// Resolves `--network`: a preset name or a config directory.
-pub(crate) fn load_network(arg: &str) -> Result<Network, CliError> {
+/// Resolves `--network`: a preset name or a config directory, whose genesis time comes from
+/// its `genesis.ssz`, else from `genesis_time` (`--genesis-time`), else from its config.
+pub(crate) fn load_network(arg: &str, genesis_time: Option<u64>) -> Result<Network, CliError> {
     if let Ok(preset) = arg.parse::<NetworkPreset>() {
+        if genesis_time.is_some() {
+            return Err(CliError(format!(
+                "--genesis-time is for a network directory: `{arg}` has its own genesis time"
+            )));
+        }
         return Ok(preset.network());
     }
     let dir = Path::new(arg);
@@ -293,6 +307,18 @@ pub(crate) fn load_network(arg: &str) -> Result<Network, CliError> {
         let text = read("genesis_validators_root.txt")?;
         (parse_genesis_validators_root(&text)?, None)
     };
+    let flag = genesis_time.map(Duration::from_secs);
+    if let (Some(file), Some(flag)) = (time, flag) {
+        if file != flag {
+            return Err(CliError(format!(
+                "--genesis-time {} disagrees with {} (genesis time {})",
+                flag.as_secs(),
+                genesis.display(),
+                file.as_secs()
+            )));
+        }
+    }
+    let time = time.or(flag);
     let mut builder = Network::builder(config, root);
     if let Some(time) = time {
         builder = builder.genesis_time(time);
@@ -302,9 +328,64 @@ pub(crate) fn load_network(arg: &str) -> Result<Network, CliError> {
         // Fork digests do not need the genesis time, but slot timing (attestation delays,
         // estimate epochs, which committees to fetch) does.
         tracing::warn!(target: "valtrack", dir = %dir.display(), genesis_time = network.genesis_time().as_secs(),
-            "no genesis.ssz: genesis time taken as MIN_GENESIS_TIME + GENESIS_DELAY; slot timing is wrong if the network started later");
+            "no genesis.ssz nor --genesis-time: genesis time taken as MIN_GENESIS_TIME + GENESIS_DELAY; slot timing is wrong if the network started later");
     }
     Ok(network)
+}
+
+/// The files a network directory lists its bootnodes in, as the eth-clients network
+/// repositories name them; the first one present is read.
+const BOOTNODE_FILES: [&str; 2] = ["bootstrap_nodes.txt", "boot_enr.yaml"];
+
+/// Largest bootnode file read (real ones are a few kB).
+const MAX_BOOTNODE_FILE: u64 = 1 << 20;
+
+/// The bootnode ENRs of a network directory's `bootstrap_nodes.txt` (one per line) or
+/// `boot_enr.yaml` (a list), `#` comments and blank lines skipped; `None` when it has neither
+/// file. A bad ENR is an error naming the file and line.
+pub(crate) fn network_dir_bootnodes(dir: &Path) -> Result<Option<Vec<Enr>>, CliError> {
+    let Some(path) = BOOTNODE_FILES
+        .iter()
+        .map(|name| dir.join(name))
+        .find(|p| p.is_file())
+    else {
+        return Ok(None);
+    };
+    let io_err = |e: std::io::Error| CliError(format!("{}: {e}", path.display()));
+    let len = std::fs::metadata(&path).map_err(io_err)?.len();
+    if len > MAX_BOOTNODE_FILE {
+        return Err(CliError(format!(
+            "{}: {len} bytes, larger than a bootnode list can be ({MAX_BOOTNODE_FILE})",
+            path.display()
+        )));
+    }
+    let text = std::fs::read_to_string(&path).map_err(io_err)?;
+    let mut enrs = Vec::new();
+    for (i, line) in text.lines().enumerate() {
+        // `- "enr:…" # comment` (YAML) or `enr:…` (text)
+        let line = line.split('#').next().unwrap_or_default().trim();
+        let entry = line
+            .strip_prefix('-')
+            .unwrap_or(line)
+            .trim()
+            .trim_matches(|c| c == '"' || c == '\'');
+        if entry.is_empty() {
+            continue;
+        }
+        let enr = parse_enr(entry).map_err(|e| {
+            CliError(format!(
+                "{} line {}: not a valid ENR: {}",
+                path.display(),
+                i + 1,
+                CliError::from(e).0
+            ))
+        })?;
+        enrs.push(enr);
+    }
+    if enrs.is_empty() {
+        return Err(CliError(format!("{}: no ENRs in it", path.display())));
+    }
+    Ok(Some(enrs))
 }
 
 /// Parses bootnode ENRs, naming the bad one.
@@ -366,9 +447,13 @@ pub(crate) fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    // Colours only on a terminal (not in log files), and never with NO_COLOR set.
+    let colour = std::io::IsTerminal::is_terminal(&std::io::stderr())
+        && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(colour)
         .init();
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,
@@ -408,14 +493,16 @@ pub(crate) struct Target {
 
 /// Resolves `--network` and the bootnodes; starts the simulated network for `sim` (whose
 /// validators publish attestations when `attestations`).
-pub(crate) async fn target(
-    network: &str,
-    bootnodes: &[String],
-    sim: &SimArgs,
-    attestations: bool,
-) -> Result<Target, CliError> {
-    let explicit = parse_bootnodes(bootnodes)?;
+pub(crate) async fn target(args: &CrawlArgs) -> Result<Target, CliError> {
+    let (network, sim, attestations) = (args.network.as_str(), &args.sim, args.attestations);
+    let explicit = parse_bootnodes(&args.bootnodes)?;
     if network == "sim" {
+        if args.genesis_time.is_some() {
+            return Err(CliError(
+                "--genesis-time is for a network directory: the simulated network keeps its own clock"
+                    .into(),
+            ));
+        }
         let net = valtrack::sentry::sim::SimNet::builder(sim.sim_nodes as usize)
             .seed(sim.sim_seed)
             .attestations(attestations)
@@ -439,7 +526,7 @@ pub(crate) async fn target(
             sim: Some(net),
         });
     }
-    let network_value = load_network(network)?;
+    let network_value = load_network(network, args.genesis_time)?;
     let bootnodes = if !explicit.is_empty() {
         explicit
     } else if network == "mainnet" {
@@ -448,10 +535,21 @@ pub(crate) async fn target(
             .map(|s| (*s).to_owned())
             .collect();
         parse_bootnodes(&builtin)?
-    } else {
+    } else if network.parse::<NetworkPreset>().is_ok() {
         return Err(CliError(format!(
             "no built-in bootnodes for `{network}`: pass --bootnodes ENR[,ENR…]"
         )));
+    } else {
+        // load_network accepted it: a network directory
+        let dir = Path::new(network);
+        let listed = network_dir_bootnodes(dir)?.ok_or_else(|| {
+            CliError(format!(
+                "no bootnodes for `{network}`: pass --bootnodes ENR[,ENR…] or list them in {}",
+                dir.join(BOOTNODE_FILES[0]).display()
+            ))
+        })?;
+        tracing::info!(target: "valtrack", bootnodes = listed.len(), dir = %dir.display(), "bootnodes from the network directory");
+        listed
     };
     Ok(Target {
         network: network_value,
@@ -570,7 +668,7 @@ pub(crate) async fn run_sentry(
         ),
     };
     let args = args.crawl;
-    let target = target(&args.network, &args.bootnodes, &args.sim, args.attestations).await?;
+    let target = target(&args).await?;
     let service = sentry_service(&args, &target, sink).await?;
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
@@ -732,13 +830,7 @@ pub(crate) type StorageSink = valtrack::sink::DeriveSink<Counting<valtrack::sink
 /// `valtrack run`: the sentry writing Parquet under `--data-dir`, in one process.
 pub(crate) async fn run_embedded(args: RunArgs) -> Result<(), CliError> {
     let crawl = args.crawl;
-    let target = target(
-        &crawl.network,
-        &crawl.bootnodes,
-        &crawl.sim,
-        crawl.attestations,
-    )
-    .await?;
+    let target = target(&crawl).await?;
     let (mut storage, sink) = Storage::open(&args.store, Some(target.network.clone())).await?;
     let service = sentry_service(&crawl, &target, sink).await?;
     tracing::info!(target: "valtrack", data_dir = %args.store.data_dir.display(), "writing Parquet tables and the tracker store");
@@ -773,7 +865,7 @@ pub(crate) async fn run_consumer(args: ConsumerArgs, nats_url: &str) -> Result<(
     use valtrack::sink::consumer::{Consumer, ConsumerConfig};
     use valtrack::sink::NatsConfig;
 
-    let network = load_network(&args.network)?;
+    let network = load_network(&args.network, args.genesis_time)?;
     let nats = NatsConfig::builder(nats_url).stream(&args.stream).build()?;
     let config = ConsumerConfig::builder(nats)
         .name(&args.name)

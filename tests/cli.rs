@@ -219,3 +219,103 @@ fn help_lists_the_consumer_and_the_nats_sink() {
         "{out}"
     );
 }
+
+/// A network directory in a fresh temporary folder: sepolia's consensus config and a
+/// genesis validators root (no genesis.ssz, no bootnode list).
+fn network_dir(name: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("valtrack-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::copy(
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/valtrack-core/src/network/presets/sepolia.yaml"
+        ),
+        dir.join("config.yaml"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("genesis_validators_root.txt"),
+        "0x".to_owned() + &"ab".repeat(32),
+    )
+    .unwrap();
+    dir
+}
+
+#[test]
+fn network_directory_bootnode_lists_and_genesis_time_errors_are_one_line() {
+    let dir = network_dir("errors");
+    let d = dir.to_str().unwrap();
+    // (with --genesis-time: no warning about the clock before the error line)
+    let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
+    assert_one_error_line(&o, "no bootnodes for");
+    assert!(stderr(&o).contains("bootstrap_nodes.txt"), "{}", stderr(&o));
+
+    let good = valtrack::core::MAINNET_BOOTNODES[0];
+    std::fs::write(
+        dir.join("bootstrap_nodes.txt"),
+        format!("# a comment\n{good}\nenr:-notanenr\n"),
+    )
+    .unwrap();
+    let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
+    assert_one_error_line(&o, "bootstrap_nodes.txt line 3: not a valid ENR");
+    std::fs::write(dir.join("bootstrap_nodes.txt"), "# only comments\n\n").unwrap();
+    let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
+    assert_one_error_line(&o, "no ENRs in it");
+
+    // --genesis-time is only for a directory, and must agree with its genesis.ssz
+    let o = valtrack(&["sentry", "--network", "sepolia", "--genesis-time", "1"]);
+    assert_one_error_line(&o, "--genesis-time is for a network directory");
+    let o = valtrack(&["run", "--network", "sim", "--genesis-time", "1"]);
+    assert_one_error_line(&o, "--genesis-time is for a network directory");
+    let mut state = 1_700_000_000u64.to_le_bytes().to_vec();
+    state.extend_from_slice(&[0xab; 32]);
+    std::fs::write(dir.join("genesis.ssz"), state).unwrap();
+    let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1700000001"]);
+    assert_one_error_line(&o, "--genesis-time 1700000001 disagrees with");
+    let o = valtrack(&["sentry", "--network", d, "--genesis-time", "soon"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    std::fs::remove_dir_all(&dir).unwrap();
+}
+
+/// A network directory's `boot_enr.yaml` (the eth-clients layout: a YAML list, quoted or
+/// not) gives the bootnodes, and `--genesis-time` its clock: the sentry starts, reports both
+/// and stops cleanly (the bootnodes, mainnet's, are unreachable from loopback).
+#[test]
+fn a_network_directory_brings_its_bootnodes_and_genesis_time() {
+    let dir = network_dir("bootnodes");
+    let [a, b, ..] = valtrack::core::MAINNET_BOOTNODES else {
+        panic!("mainnet has bootnodes")
+    };
+    std::fs::write(
+        dir.join("boot_enr.yaml"),
+        format!("# Teku team's bootnodes\n- {a}\n- \"{b}\" # quoted\n"),
+    )
+    .unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["-l", "info", "sentry", "--network", dir.to_str().unwrap()])
+        .args(["--genesis-time", "1655733600", "--listen-addr", "127.0.0.1"])
+        .args([
+            "--discovery-port",
+            "0",
+            "--tcp-port",
+            "0",
+            "--quic-port",
+            "0",
+        ])
+        .args(["--duration", "1s", "--sink"])
+        .arg(format!("jsonl:{}", dir.join("events.jsonl").display()))
+        .env_remove("VALTRACK_NETWORK")
+        .env_remove("VALTRACK_BOOTNODES")
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("runs");
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("bootnodes from the network directory") && err.contains("bootnodes=2"),
+        "{err}"
+    );
+    assert!(!err.contains("no genesis.ssz"), "{err}");
+    std::fs::remove_dir_all(&dir).unwrap();
+}

@@ -275,6 +275,8 @@ impl Pump {
                     return;
                 }
             }
+            // Other tasks run between batches (a replay can take a while).
+            tokio::task::yield_now().await;
             // Let new events in behind the spool, a bounded number per batch.
             for _ in 0..self.config.max_in_flight {
                 match rx.try_recv() {
@@ -301,6 +303,12 @@ impl Pump {
     async fn replay_batch(&mut self) -> Result<bool, NatsError> {
         let batch = self.spool.read(self.config.max_in_flight)?;
         if batch.is_empty() {
+            if !self.spool.is_empty() {
+                let lost = self.spool.forget_unreadable()?;
+                self.counters.dropped.fetch_add(lost, Relaxed);
+                tracing::error!(target: TARGET, lost, dir = %self.spool.dir().display(), "NATS sink: spooled events could not be read back (an earlier spool write failed); dropped");
+                self.room_made();
+            }
             return Ok(true);
         }
         let Some(js) = self.conn.as_ref().map(|c| c.js.clone()) else {
@@ -358,9 +366,15 @@ impl Pump {
         }
         if done > 0 {
             self.spool.advance(batch[done - 1].1, done as u64)?;
-            self.update_spool_counters();
+            self.room_made();
         }
         Ok(ok)
+    }
+
+    /// The spool shrank: sends refused while it was full are taken again.
+    fn room_made(&self) {
+        self.update_spool_counters();
+        self.counters.spool_full.store(false, Relaxed);
     }
 
     fn log_outage(&mut self) {

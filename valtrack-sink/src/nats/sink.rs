@@ -105,7 +105,7 @@ pub(super) struct Counters {
 /// first). Outage start, progress (every 10 s, with the backlog) and end are logged on the
 /// `valtrack::sink::nats` target. Memory stays bounded: the queue, the in-flight window and a
 /// write buffer. When the spool reaches `spool_max_bytes`, new events are dropped, an error
-/// is logged, and `send` fails with [`NatsError::SpoolFull`] until room is made.
+/// is logged, and `send` fails with [`NatsError::SpoolFull`] until replay has made room.
 ///
 /// [`flush`](EventSink::flush) waits for every in-flight ack, tries once to replay the spool,
 /// and fsyncs what stays spooled: when it returns `Ok`, every event sent before is either in

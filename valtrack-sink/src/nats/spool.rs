@@ -176,9 +176,12 @@ impl Spool {
             .back()
             .is_none_or(|s| s.len >= self.segment_bytes);
         if rotate || self.writer.is_none() {
-            if let Some(mut w) = self.writer.take() {
+            // Flushed before it is let go: on an error the buffered lines (already counted)
+            // stay in the writer for the next try, instead of vanishing with it.
+            if let Some(w) = self.writer.as_mut() {
                 w.flush()?;
             }
+            self.writer = None;
             if rotate {
                 let id = self
                     .segments
@@ -204,6 +207,11 @@ impl Spool {
             self.writer = Some(BufWriter::with_capacity(WRITE_BUFFER, file));
         }
         if let (Some(w), Some(s)) = (self.writer.as_mut(), self.segments.back_mut()) {
+            // Room for the whole line first, so a failing flush cannot leave half of it in
+            // the buffer (a line longer than the buffer goes straight to the file).
+            if w.capacity() - w.buffer().len() <= json.len() {
+                w.flush()?;
+            }
             w.write_all(json)?;
             w.write_all(b"\n")?;
             s.len += json.len() as u64 + 1;
@@ -258,6 +266,21 @@ impl Spool {
             }
         }
         Ok(out)
+    }
+
+    /// Gives up the events counted but no longer readable from the cursor on (a write that
+    /// failed half-way, or a line longer than replay accepts): marks everything as replayed
+    /// and returns how many events were counted. Called when [`read`](Self::read) finds
+    /// nothing although [`events`](Self::events) is not 0, so replay cannot wait on them
+    /// forever.
+    pub(crate) fn forget_unreadable(&mut self) -> Result<u64, NatsError> {
+        let lost = self.events;
+        let end = self.segments.back().map_or(self.cursor, |s| Pos {
+            segment: s.id,
+            offset: s.len,
+        });
+        self.advance(end, lost)?;
+        Ok(lost)
     }
 
     /// Marks everything up to `pos` (from [`read`](Self::read)) as replayed: `events` fewer
@@ -410,6 +433,28 @@ mod tests {
         );
         spool.append(b"{\"n\":11}").unwrap();
         assert_eq!(lines(&mut spool, 10), ["{\"n\":11}"]);
+    }
+
+    #[test]
+    fn events_that_cannot_be_read_back_are_forgotten_not_waited_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut spool = Spool::open(dir.path(), 1 << 20, 1 << 20).unwrap();
+        spool.append(b"{\"n\":0}").unwrap();
+        spool.append(b"{\"n\":1}").unwrap();
+        let batch = spool.read(10).unwrap();
+        spool.advance(batch[0].1, 1).unwrap();
+        // the count says one more than the segment holds (as after a failed write)
+        spool.events += 1;
+        assert_eq!(lines(&mut spool, 10), ["{\"n\":1}"]);
+        let batch = spool.read(10).unwrap();
+        spool.advance(batch[0].1, 1).unwrap();
+        assert_eq!(spool.events(), 1);
+        assert!(spool.read(10).unwrap().is_empty());
+        assert_eq!(spool.forget_unreadable().unwrap(), 1);
+        assert!(spool.is_empty());
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        spool.append(b"{\"n\":2}").unwrap();
+        assert_eq!(lines(&mut spool, 10), ["{\"n\":2}"]);
     }
 
     #[test]

@@ -485,4 +485,25 @@ async fn a_full_spool_fails_sends_with_a_clear_error() {
         "{stats:?}"
     );
     assert!(stats.spool_bytes <= 10 * event_len, "{stats:?}");
+
+    // NATS back: the spool drains, and sends are taken again.
+    server.restart();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while sink.stats().in_outage || sink.stats().spool_events > 0 {
+        assert!(
+            Instant::now() < deadline,
+            "spool not drained: {:?}",
+            sink.stats()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let after = fixtures::discovery(1000);
+    sink.send(after.clone())
+        .await
+        .expect("a drained spool takes events again");
+    sink.flush().await.unwrap();
+    let stored = stream_messages(&server, "valtrack").await;
+    assert_eq!(stored.len() as u64, stats.spooled + 1, "{:?}", sink.stats());
+    let last = stored.last().map(|(_, p)| Event::from_json(p).unwrap());
+    assert_eq!(last, Some(after));
 }

@@ -199,6 +199,14 @@ pub enum SubnetObservation {
         /// When (unix ms).
         at_ms: u64,
     },
+    /// The peer's last connection closed: its subscriptions are gone with it (GossipSub
+    /// sends no unsubscriptions then).
+    Disconnected {
+        /// The peer.
+        peer_id: PeerId,
+        /// When (unix ms).
+        at_ms: u64,
+    },
     /// The peer was the first to deliver an attestation to us.
     Attestation {
         /// The delivering peer.

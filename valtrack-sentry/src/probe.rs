@@ -79,12 +79,19 @@ pub const DEFAULT_TRACKED_PEERS: usize = 100_000;
 /// Bound on digests tracked per peer (current and next fork are two).
 const MAX_DIGESTS_PER_PEER: usize = 4;
 
+/// How long a disconnected peer's subscriptions are kept: its last messages may still be
+/// queued for judging, and a quick reconnection picks the record up again.
+const GONE_GRACE_MS: u64 = 60_000;
+
 /// Each peer's subscriptions per fork digest, from subscribe *and* unsubscribe observations;
-/// the current fork and the next one are kept apart by their digests.
+/// the current fork and the next one are kept apart by their digests. Peers whose last
+/// connection closed are forgotten a minute later, when room is needed.
 #[derive(Debug)]
 pub struct SubscriptionTracker {
     peers: HashMap<PeerId, Vec<(ForkDigest, Subscriptions)>>,
     max_peers: usize,
+    /// Tracked peers disconnected, and when (unix ms).
+    gone: HashMap<PeerId, u64>,
 }
 
 impl Default for SubscriptionTracker {
@@ -94,33 +101,45 @@ impl Default for SubscriptionTracker {
 }
 
 impl SubscriptionTracker {
-    /// A tracker of at most `max_peers` peers (new peers beyond it are ignored).
+    /// A tracker of at most `max_peers` peers (new peers beyond it are ignored, unless
+    /// disconnected peers can make room).
     pub fn new(max_peers: usize) -> Self {
         Self {
             peers: HashMap::new(),
             max_peers,
+            gone: HashMap::new(),
         }
     }
 
     /// Applies one observation (attestations are ignored here).
     pub fn apply(&mut self, obs: &SubnetObservation) {
-        let (peer, digest, subnet, on) = match obs {
+        let (peer, digest, subnet, on, at_ms) = match obs {
             SubnetObservation::Subscribed {
                 peer_id,
                 fork_digest,
                 subnet,
-                ..
-            } => (*peer_id, *fork_digest, *subnet, true),
+                at_ms,
+            } => (*peer_id, *fork_digest, *subnet, true, *at_ms),
             SubnetObservation::Unsubscribed {
                 peer_id,
                 fork_digest,
                 subnet,
-                ..
-            } => (*peer_id, *fork_digest, *subnet, false),
+                at_ms,
+            } => (*peer_id, *fork_digest, *subnet, false, *at_ms),
+            SubnetObservation::Disconnected { peer_id, at_ms } => {
+                if self.peers.contains_key(peer_id) {
+                    self.gone.insert(*peer_id, *at_ms);
+                }
+                return;
+            }
             _ => return,
         };
+        self.gone.remove(&peer);
         if !self.peers.contains_key(&peer) && self.peers.len() >= self.max_peers {
-            return;
+            self.forget_gone(at_ms);
+            if self.peers.len() >= self.max_peers {
+                return;
+            }
         }
         let entries = self.peers.entry(peer).or_default();
         let idx = match entries.iter().position(|(d, _)| *d == digest) {
@@ -146,6 +165,18 @@ impl SubscriptionTracker {
         }
     }
 
+    /// Forgets the peers disconnected for longer than the grace period before `now_ms`.
+    fn forget_gone(&mut self, now_ms: u64) {
+        let peers = &mut self.peers;
+        self.gone.retain(|peer, at| {
+            let keep = at.saturating_add(GONE_GRACE_MS) > now_ms;
+            if !keep {
+                peers.remove(peer);
+            }
+            keep
+        });
+    }
+
     /// A peer's subscriptions on `digest`.
     pub fn get(&self, peer: &PeerId, digest: ForkDigest) -> Option<Subscriptions> {
         self.peers
@@ -158,6 +189,13 @@ impl SubscriptionTracker {
     /// Forgets a peer.
     pub fn remove(&mut self, peer: &PeerId) {
         self.peers.remove(peer);
+        self.gone.remove(peer);
+    }
+
+    /// Whether the bound is reached: peers not tracked yet are then ignored, so a peer
+    /// without a record may have subscriptions nobody recorded.
+    pub fn is_full(&self) -> bool {
+        self.peers.len() >= self.max_peers
     }
 
     /// Peers tracked.
@@ -218,5 +256,44 @@ mod tests {
             t.apply(&obs(true, [d; 4], Subnet::Attestation(1)));
         }
         assert!(t.peers[&peer()].len() <= MAX_DIGESTS_PER_PEER);
+    }
+
+    #[test]
+    fn disconnected_peers_make_room_after_a_grace_period() {
+        let other = || {
+            let key = libp2p::identity::Keypair::generate_secp256k1();
+            crate::to_core_peer_id(&key.public().to_peer_id())
+        };
+        let sub = |peer: PeerId, at_ms: u64| SubnetObservation::Subscribed {
+            peer_id: peer,
+            fork_digest: ForkDigest([1; 4]),
+            subnet: Subnet::Attestation(3),
+            at_ms,
+        };
+        let gone = |peer: PeerId, at_ms: u64| SubnetObservation::Disconnected {
+            peer_id: peer,
+            at_ms,
+        };
+        let mut t = SubscriptionTracker::new(2);
+        let (a, b, c) = (peer(), other().unwrap(), other().unwrap());
+        t.apply(&sub(a, 0));
+        t.apply(&sub(b, 0));
+        assert!(t.is_full());
+        t.apply(&sub(c, 10));
+        assert!(t.get(&c, ForkDigest([1; 4])).is_none(), "full: c ignored");
+        // a leaves; its record stays through the grace period (queued messages still see it)
+        t.apply(&gone(a, 1_000));
+        t.apply(&sub(c, 30_000));
+        assert!(t.get(&a, ForkDigest([1; 4])).is_some());
+        assert!(t.get(&c, ForkDigest([1; 4])).is_none());
+        // b leaves and comes back (a new subscription): it is not forgotten
+        t.apply(&gone(b, 2_000));
+        t.apply(&sub(b, 3_000));
+        // after the grace period a's room goes to c
+        t.apply(&sub(c, 61_001));
+        assert!(t.get(&a, ForkDigest([1; 4])).is_none());
+        assert!(t.get(&b, ForkDigest([1; 4])).is_some());
+        assert!(t.get(&c, ForkDigest([1; 4])).is_some());
+        assert_eq!(t.len(), 2);
     }
 }

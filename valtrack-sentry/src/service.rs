@@ -324,7 +324,7 @@ fn summary_fn(
         use std::sync::atomic::Ordering::Relaxed;
         let c: CrawlerStats = crawler.stats();
         format!(
-            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, attributed {}, phase0 resolved {}), events {} (sink errors {})",
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, untimely {}, attributed {}, phase0 resolved {}), events {} (sink errors {})",
             c.known,
             c.requests,
             stats.peers.load(Relaxed),
@@ -333,6 +333,7 @@ fn summary_fn(
             stats.inbound.load(Relaxed),
             stats.attestations.load(Relaxed),
             stats.attestation_errors.load(Relaxed),
+            stats.attestations_untimely.load(Relaxed),
             stats.attributions.load(Relaxed),
             stats.resolved.load(Relaxed),
             stats.events.load(Relaxed),

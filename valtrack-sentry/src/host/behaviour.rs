@@ -44,7 +44,7 @@ impl gossipsub::DataTransform for SnappyTransform {
         &self,
         raw: gossipsub::RawMessage,
     ) -> Result<gossipsub::Message, std::io::Error> {
-        let data = decompress_gossip(&raw.data, MAX_PAYLOAD_SIZE)
+        let data = decompress_gossip(&raw.data, gossip_len_bound(raw.topic.as_str()))
             .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidData, e))?;
         Ok(gossipsub::Message {
             source: raw.source,
@@ -62,6 +62,20 @@ impl gossipsub::DataTransform for SnappyTransform {
         snap::raw::Encoder::new()
             .compress_vec(&data)
             .map_err(std::io::Error::other)
+    }
+}
+
+/// The largest decompressed payload a topic can carry: an attestation subnet carries a
+/// phase0 `Attestation` or an Electra `SingleAttestation` (at most 485 bytes), so a peer
+/// claiming megabytes there costs no allocation; other topics get `MAX_PAYLOAD_SIZE`.
+fn gossip_len_bound(topic: &str) -> usize {
+    use valtrack_core::ssz::{Attestation, SingleAttestation};
+    use valtrack_core::{GossipKind, SszMessage};
+    match topic.parse::<GossipTopic>() {
+        Ok(t) if matches!(t.kind, GossipKind::BeaconAttestation(_)) => {
+            Attestation::SSZ_MAX_LEN.max(SingleAttestation::SSZ_MAX_LEN)
+        }
+        _ => MAX_PAYLOAD_SIZE,
     }
 }
 
@@ -133,6 +147,9 @@ impl Behaviour {
         let limits = connection_limits::Behaviour::new(
             connection_limits::ConnectionLimits::default()
                 .with_max_established(Some(config.max_connections))
+                // Peers that dial us never take more than half the slots: the crawl's own
+                // dials always find room.
+                .with_max_established_incoming(Some((config.max_connections / 2).max(1)))
                 .with_max_pending_incoming(Some(config.max_pending))
                 .with_max_pending_outgoing(Some(config.max_pending))
                 .with_max_established_per_peer(Some(2)),
@@ -173,5 +190,44 @@ impl Behaviour {
             ping: rpc(&[Eth2Protocol::Ping], &codec, outer),
             goodbye: rpc(&[Eth2Protocol::Goodbye], &codec, outer),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use gossipsub::DataTransform;
+    use valtrack_core::{ForkDigest, GossipKind, GossipTopic};
+
+    use super::*;
+
+    fn raw(topic: GossipKind, data: &[u8]) -> gossipsub::RawMessage {
+        let topic = GossipTopic::new(ForkDigest([1, 2, 3, 4]), topic).to_string();
+        gossipsub::RawMessage {
+            source: None,
+            data: snap::raw::Encoder::new().compress_vec(data).unwrap(),
+            sequence_number: None,
+            topic: gossipsub::TopicHash::from_raw(topic),
+            signature: None,
+            key: None,
+            validated: false,
+        }
+    }
+
+    #[test]
+    fn attestation_topics_take_attestation_sized_payloads_only() {
+        let t = SnappyTransform;
+        let fits = vec![7u8; 485];
+        let too_big = vec![7u8; 486];
+        assert!(t
+            .inbound_transform(raw(GossipKind::BeaconAttestation(5), &fits))
+            .is_ok());
+        assert!(t
+            .inbound_transform(raw(GossipKind::BeaconAttestation(5), &too_big))
+            .is_err());
+        // other topics keep the spec's MAX_PAYLOAD_SIZE
+        let block = t
+            .inbound_transform(raw(GossipKind::BeaconBlock, &vec![7u8; 100_000]))
+            .unwrap();
+        assert_eq!(block.data.len(), 100_000);
     }
 }

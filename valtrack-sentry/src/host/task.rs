@@ -389,6 +389,12 @@ impl HostTask {
                 ..
             } => {
                 debug!(target: LOG, peer = %peer_id, ?cause, "disconnected");
+                if let Some(peer) = super::to_core_peer_id(&peer_id) {
+                    let _ = self.observations.send(SubnetObservation::Disconnected {
+                        peer_id: peer,
+                        at_ms: unix_ms(),
+                    });
+                }
                 self.muxers.remove(&peer_id);
                 self.identified.remove(&peer_id);
                 self.identify_waiters.remove(&peer_id);

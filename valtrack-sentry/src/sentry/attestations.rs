@@ -71,28 +71,46 @@ impl Attributor {
                 return None;
             }
         };
-        if !self.dedupe.first_delivery(facts.target_epoch, facts.key()) {
-            return None;
-        }
         let received = message
             .received
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
+        let now_slot = self.network.slot_at(received).unwrap_or(0);
+        if !in_gossip_window(&facts, now_slot, self.network.slots_per_epoch()) {
+            // A peer's slot and epoch are never trusted: one far-future epoch would evict the
+            // real ones from the dedupe set.
+            self.stats
+                .attestations_untimely
+                .fetch_add(1, Ordering::Relaxed);
+            debug!(target: LOG, peer = %message.source, slot = facts.slot, target_epoch = facts.target_epoch,
+                now_slot, "attestation outside the gossip window: dropped");
+            return None;
+        }
+        if !self.dedupe.first_delivery(facts.target_epoch, facts.key()) {
+            return None;
+        }
         let epoch = self.network.epoch_at(received).unwrap_or(0);
         let peer = message.source;
         let backbone = compute_subscribed_attnets(&peer.node_id(), epoch);
-        let subscribed = subscriptions
-            .get(&peer, message.topic.fork_digest)
-            .map(|s| s.attnets)
-            .unwrap_or(AttestationSubnets::NONE);
-        let evidence = attribute(subnet, backbone, subscribed, true);
+        // No record means no subscription (GossipSub announces them on connecting), unless
+        // the tracker is full and ignored the peer: then nothing is claimed.
+        let subscribed = match subscriptions.get(&peer, message.topic.fork_digest) {
+            Some(s) => Some(s.attnets),
+            None if subscriptions.is_full() => None,
+            None => Some(AttestationSubnets::NONE),
+        };
+        let evidence =
+            subscribed.and_then(|subscribed| attribute(subnet, backbone, subscribed, true));
         if evidence.is_some() {
             self.stats.attributions.fetch_add(1, Ordering::Relaxed);
         }
         let delay_ms = self
             .network
             .slot_start(facts.slot)
-            .map(|start| received.as_millis() as i64 - start.as_millis() as i64)
+            .map(|start| {
+                let ms = received.as_millis() as i128 - start.as_millis() as i128;
+                i64::try_from(ms).unwrap_or(if ms < 0 { i64::MIN } else { i64::MAX })
+            })
             .unwrap_or(0);
         Some(Judged {
             peer,
@@ -101,4 +119,15 @@ impl Attributor {
             evidence,
         })
     }
+}
+
+/// The p2p spec's gossip window for attestations, with its one slot of clock disparity: the
+/// slot is at most one slot ahead of `now_slot`, its epoch is the current or the previous
+/// one, and the target is the slot's epoch.
+fn in_gossip_window(facts: &AttestationFacts, now_slot: u64, slots_per_epoch: u64) -> bool {
+    let per_epoch = slots_per_epoch.max(1);
+    let slot_epoch = facts.slot / per_epoch;
+    facts.target_epoch == slot_epoch
+        && facts.slot <= now_slot.saturating_add(1)
+        && slot_epoch.saturating_add(1) >= now_slot / per_epoch
 }

@@ -173,6 +173,10 @@ pub struct SentryStats {
     pub attestations: AtomicU64,
     /// Of those, payloads that did not decode.
     pub attestation_errors: AtomicU64,
+    /// Of those, decoded ones outside the gossip window (a slot more than one slot ahead of
+    /// the clock or before the previous epoch, or a target that is not the slot's epoch):
+    /// dropped.
+    pub attestations_untimely: AtomicU64,
     /// Attestation events carrying attribution evidence.
     pub attributions: AtomicU64,
     /// Phase0 attestations whose validator was named through the beacon API.

@@ -186,7 +186,7 @@ async fn handshakes_keep_connections_up_to_the_cap() {
 
 /// The sentry's attestation pipeline on hand-made messages: one event per first (target
 /// epoch, validator), evidence from the delivering peer's backbone, delay from the slot
-/// clock, and undecodable payloads counted, never fatal.
+/// clock, and undecodable or untimely payloads counted, never fatal.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sentry_turns_first_deliveries_into_attestation_events() {
     use std::sync::atomic::Ordering;
@@ -248,13 +248,39 @@ async fn sentry_turns_first_deliveries_into_attestation_events() {
         }
         .to_ssz_bytes()
     };
+    // validator 7 at any slot and target, another block root
+    let at = |slot: u64, target: u64| {
+        SingleAttestation {
+            committee_index: 3,
+            attester_index: 7,
+            data: AttestationData {
+                slot,
+                index: 0,
+                beacon_block_root: [9; 32],
+                source: Checkpoint::default(),
+                target: Checkpoint {
+                    epoch: target,
+                    root: [1; 32],
+                },
+            },
+            ..SingleAttestation::default()
+        }
+        .to_ssz_bytes()
+    };
     let message = |subnet: u64, data: Vec<u8>| GossipMessage {
         topic: GossipTopic::new(digest, GossipKind::BeaconAttestation(subnet)),
         source: peer,
         received,
         data,
     };
+    let far = 768_614_202_502_563; // its start in ms overflows an i64
     let messages = vec![
+        // outside the gossip window: dropped before dedupe, so none of them can evict the
+        // real epoch or take validator 7's first delivery
+        message(off_backbone, at(far, far / 32)),
+        message(off_backbone, at(u64::MAX - 1, (u64::MAX - 1) / 32)),
+        message(off_backbone, at(slot, epoch + 1)), // target is not the slot's epoch
+        message(off_backbone, at(slot - 64, (slot - 64) / 32)), // two epochs old
         message(off_backbone, single(7, 1)),
         message(off_backbone, single(7, 2)), // same validator, same epoch: no event
         message(off_backbone, vec![0xff; 17]), // garbage
@@ -286,6 +312,7 @@ async fn sentry_turns_first_deliveries_into_attestation_events() {
     sentry.run(done).await.unwrap();
     assert_eq!(stats.attestations.load(Ordering::Relaxed), n);
     assert_eq!(stats.attestation_errors.load(Ordering::Relaxed), 2);
+    assert_eq!(stats.attestations_untimely.load(Ordering::Relaxed), 4);
     let events: Vec<_> = sink
         .0
         .lock()

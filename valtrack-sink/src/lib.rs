@@ -188,6 +188,7 @@ pub use crate::parquet_sink::{
 pub use crate::tracker::{
     EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
     DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE,
+    DEFAULT_SYNC_INTERVAL,
 };
 
 /// A small discovery event for unit tests, at `timestamp`.

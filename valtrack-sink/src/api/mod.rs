@@ -49,13 +49,22 @@ pub const PEER_HISTORY_LIMIT: u64 = 100;
 /// Requests served at once; more are answered 503 at once (each request may hold a blocking
 /// store thread).
 pub const MAX_CONCURRENT_REQUESTS: usize = 64;
+/// Store queries running at once (each on a blocking thread); requests beyond wait. A query
+/// keeps its slot until it finishes, even when its client has gone.
+const MAX_CONCURRENT_QUERIES: usize = 4;
 
 #[derive(Debug, Clone)]
 struct AppState {
     store: Arc<TrackerStore>,
     keys: Arc<ApiKeys>,
     inflight: Arc<tokio::sync::Semaphore>,
+    queries: Arc<tokio::sync::Semaphore>,
+    /// The last `/stats` (a scan of every peer) and when it was computed.
+    stats: Arc<std::sync::Mutex<Option<(std::time::Instant, crate::tracker::Stats)>>>,
 }
+
+/// How long a `/stats` answer is reused.
+const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// Which view a request gets.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -96,16 +105,27 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Runs a blocking store query.
+/// Runs a blocking store query, at most [`MAX_CONCURRENT_QUERIES`] at once: the slot goes
+/// into the blocking thread, so a client that disconnects cannot start more scans than that.
 async fn blocking<T: Send + 'static>(
-    store: &Arc<TrackerStore>,
+    state: &AppState,
     f: impl FnOnce(&TrackerStore) -> Result<T, TrackerError> + Send + 'static,
 ) -> Result<T, ApiError> {
-    let store = Arc::clone(store);
-    tokio::task::spawn_blocking(move || f(&store))
+    let store = Arc::clone(&state.store);
+    let slot = Arc::clone(&state.queries)
+        .acquire_owned()
         .await
-        .map_err(TrackerError::from)?
-        .map_err(ApiError::from)
+        .map_err(|_| ApiError {
+            status: StatusCode::SERVICE_UNAVAILABLE,
+            message: "shutting down".into(),
+        })?;
+    tokio::task::spawn_blocking(move || {
+        let _slot = slot;
+        f(&store)
+    })
+    .await
+    .map_err(TrackerError::from)?
+    .map_err(ApiError::from)
 }
 
 /// The router, for embedding in a larger axum application.
@@ -114,6 +134,8 @@ pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
         store,
         keys: Arc::new(keys),
         inflight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS)),
+        queries: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
+        stats: Arc::default(),
     };
     Router::new()
         .route("/validators", get(validators))
@@ -244,7 +266,7 @@ async fn validators(
     if limit == 0 || limit > max {
         return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
     }
-    let estimates = blocking(&state.store, move |s| s.estimates(from, to, limit)).await?;
+    let estimates = blocking(&state, move |s| s.estimates(from, to, limit)).await?;
     Ok(Json(json!({
         "from": from,
         "to": to,
@@ -272,7 +294,7 @@ async fn peers(
         return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
     }
     let offset = parse_u64("offset", q.offset.as_deref(), 0)?;
-    let mut page = blocking(&state.store, move |s| s.peers(limit, offset)).await?;
+    let mut page = blocking(&state, move |s| s.peers(limit, offset)).await?;
     if access == Access::Public {
         for p in &mut page.peers {
             *p = p.public_view();
@@ -289,7 +311,7 @@ async fn peer(
     let peer_id: PeerId = peer_id
         .parse()
         .map_err(|e| ApiError::bad_request(format!("malformed peer id: {e}")))?;
-    let found = blocking(&state.store, move |s| {
+    let found = blocking(&state, move |s| {
         Ok(match s.peer(&peer_id)? {
             Some(rec) => Some((rec, s.history(&peer_id, PEER_HISTORY_LIMIT)?)),
             None => None,
@@ -308,13 +330,26 @@ async fn peer(
     Ok(Json(json!({ "peer": rec, "history": history })).into_response())
 }
 
+/// Computed at most once per [`STATS_TTL`]: it reads every peer record.
 async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
-    let stats = blocking(&state.store, |s| s.stats()).await?;
+    let cached = |state: &AppState| {
+        let guard = state.stats.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < STATS_TTL)
+            .map(|(_, stats)| stats.clone())
+    };
+    if let Some(stats) = cached(&state) {
+        return Ok(Json(stats).into_response());
+    }
+    let stats = blocking(&state, |s| s.stats()).await?;
+    *state.stats.lock().unwrap_or_else(|p| p.into_inner()) =
+        Some((std::time::Instant::now(), stats.clone()));
     Ok(Json(stats).into_response())
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    blocking(&state.store, |s| s.peers(1, 0)).await?;
+    blocking(&state, |s| s.peers(1, 0)).await?;
     Ok(Json(json!({ "status": "ok" })).into_response())
 }
 

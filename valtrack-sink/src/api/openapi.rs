@@ -108,7 +108,7 @@ pub fn openapi() -> Value {
                 },
             }},
             "/stats": {"get": {
-                "summary": "Counts by client, country, ASN and fork digest",
+                "summary": "Counts by client, country, ASN and fork digest (recomputed at most every 2 s)",
                 "parameters": [key],
                 "responses": {
                     "200": ok("Aggregates.", json!({"$ref": "#/components/schemas/Stats"})),

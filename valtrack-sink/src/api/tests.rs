@@ -253,6 +253,41 @@ async fn public_and_admin_views_and_errors() {
     assert_eq!(body["fork_digests"]["8c9f62fe"].as_u64(), Some(1));
     assert_eq!(body["estimated_validators"].as_u64(), Some(14));
 
+    // Past the last page: empty, with the total.
+    let (status, body) = server.get("/peers?offset=18446744073709551615", None).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["total"].as_u64(), Some(2));
+    assert_eq!(body["peers"].as_array().map(Vec::len), Some(0));
+
+    server.stop().await;
+}
+
+/// `/stats` reads every peer record, so an answer is reused for a while, then recomputed.
+#[tokio::test]
+async fn stats_are_reused_briefly_then_recomputed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    populate(&store);
+    let server = Server::start(Arc::clone(&store)).await;
+    let asked = std::time::Instant::now();
+    let (_, body) = server.get("/stats", None).await;
+    assert_eq!(body["peers"].as_u64(), Some(2));
+    store
+        .apply(
+            &discovery(peer(3), 1_300, "81.2.69.161", DiscoveryReason::FirstSeen),
+            None,
+        )
+        .unwrap();
+    let (_, body) = server.get("/stats", None).await;
+    if asked.elapsed() < std::time::Duration::from_millis(1500) {
+        assert_eq!(body["peers"].as_u64(), Some(2), "reused");
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let (_, body) = server.get("/stats", None).await;
+    assert_eq!(body["peers"].as_u64(), Some(3), "recomputed");
+    // many at once: each waits for a query slot, none is refused
+    let answers = futures::future::join_all((0..20).map(|_| server.get("/peers", None))).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200));
     server.stop().await;
 }
 

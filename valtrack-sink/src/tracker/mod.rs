@@ -12,5 +12,5 @@ pub use record::{EstimateRecord, PeerPage, PeerRecord, Stats};
 pub use sink::TrackerSink;
 pub use store::{
     TrackerConfig, TrackerStore, DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER,
-    DEFAULT_MAX_PAGE,
+    DEFAULT_MAX_PAGE, DEFAULT_SYNC_INTERVAL,
 };

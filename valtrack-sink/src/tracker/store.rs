@@ -2,6 +2,8 @@
 
 use std::net::IpAddr;
 use std::path::Path;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tracing::warn;
@@ -21,6 +23,8 @@ pub const DEFAULT_HISTORY_PER_PEER: u64 = 1_000;
 pub const DEFAULT_MAX_ATTRIBUTED_PER_PEER: u64 = 100_000;
 /// Default for [`TrackerConfig::max_page`]: most rows one query returns.
 pub const DEFAULT_MAX_PAGE: u64 = 10_000;
+/// Default for [`TrackerConfig::sync_interval`]: the longest run of commits without fsync.
+pub const DEFAULT_SYNC_INTERVAL: Duration = Duration::from_secs(5);
 
 /// peer id (text) → [`PeerRecord`] (JSON).
 const PEERS: TableDefinition<'_, &str, &[u8]> = TableDefinition::new("peers");
@@ -41,6 +45,11 @@ pub struct TrackerConfig {
     pub max_attributed_per_peer: u64,
     /// Most rows one query returns. Default: [`DEFAULT_MAX_PAGE`].
     pub max_page: u64,
+    /// Updates commit without fsync, but one commit at least this long after the last
+    /// durable one is made durable: a crash loses at most this much, and redb (which frees
+    /// pages only at durable commits) does not grow without bound between
+    /// [`sync`](TrackerStore::sync)s. Default: [`DEFAULT_SYNC_INTERVAL`].
+    pub sync_interval: Duration,
 }
 
 impl Default for TrackerConfig {
@@ -49,6 +58,7 @@ impl Default for TrackerConfig {
             history_per_peer: DEFAULT_HISTORY_PER_PEER,
             max_attributed_per_peer: DEFAULT_MAX_ATTRIBUTED_PER_PEER,
             max_page: DEFAULT_MAX_PAGE,
+            sync_interval: DEFAULT_SYNC_INTERVAL,
         }
     }
 }
@@ -59,6 +69,7 @@ impl TrackerConfig {
             history_per_peer,
             max_attributed_per_peer,
             max_page,
+            sync_interval: _,
         } = *self;
         for (field, v) in [
             ("history_per_peer", history_per_peer),
@@ -83,6 +94,8 @@ impl TrackerConfig {
 pub struct TrackerStore {
     db: Database,
     config: TrackerConfig,
+    /// When the last durable commit was.
+    last_sync: Mutex<Instant>,
 }
 
 impl TrackerStore {
@@ -104,7 +117,26 @@ impl TrackerStore {
             txn.open_table(ATTRIBUTIONS)?;
         }
         txn.commit()?;
-        Ok(Self { db, config })
+        Ok(Self {
+            db,
+            config,
+            last_sync: Mutex::new(Instant::now()),
+        })
+    }
+
+    /// `Immediate` once `sync_interval` has passed since the last durable commit (which
+    /// this one then is), else `None`.
+    fn durability(&self) -> Durability {
+        let mut last = self
+            .last_sync
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner);
+        if last.elapsed() >= self.config.sync_interval {
+            *last = Instant::now();
+            Durability::Immediate
+        } else {
+            Durability::None
+        }
     }
 
     /// The bounds in use.
@@ -117,7 +149,7 @@ impl TrackerStore {
     /// Event kinds the tracker does not use are ignored.
     pub fn apply(&self, event: &Event, geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::None);
+        txn.set_durability(self.durability());
         {
             let mut peers = txn.open_table(PEERS)?;
             let meta = event.meta();
@@ -172,7 +204,7 @@ impl TrackerStore {
         location: Location,
     ) -> Result<(), TrackerError> {
         let mut txn = self.db.begin_write()?;
-        txn.set_durability(Durability::None);
+        txn.set_durability(self.durability());
         {
             let mut peers = txn.open_table(PEERS)?;
             let key = peer_id.to_string();
@@ -193,6 +225,10 @@ impl TrackerStore {
         let mut txn = self.db.begin_write()?;
         txn.set_durability(Durability::Immediate);
         txn.commit()?;
+        *self
+            .last_sync
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
         Ok(())
     }
 
@@ -215,6 +251,14 @@ impl TrackerStore {
         let limit = usize::try_from(limit.min(self.config.max_page)).unwrap_or(usize::MAX);
         let skip = usize::try_from(offset).unwrap_or(usize::MAX);
         let mut peers = Vec::new();
+        if offset >= total {
+            // past the end: nothing to walk through
+            return Ok(PeerPage {
+                total,
+                offset,
+                peers,
+            });
+        }
         for row in table.iter()?.skip(skip).take(limit) {
             let (_, v) = row?;
             peers.push(serde_json::from_slice(v.value())?);

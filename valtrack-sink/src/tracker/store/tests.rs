@@ -297,3 +297,53 @@ async fn derived_estimates_flow_from_a_handshake_into_the_store() {
     assert_eq!(est.method, valtrack_core::EstimateMethod::Combined);
     assert_eq!(store.estimates(0, u64::MAX, 10).unwrap(), vec![est]);
 }
+
+/// Updates become durable without any `sync` once `sync_interval` has passed: a store that
+/// "crashes" (never dropped, its file copied as it is on disk) keeps them; with a long
+/// interval the same updates are lost, which shows the check can fail.
+#[test]
+fn updates_become_durable_every_sync_interval_without_a_flush() {
+    let crash_copy = |interval: Duration| {
+        let dir = tempfile::tempdir().unwrap();
+        let config = TrackerConfig {
+            sync_interval: interval,
+            ..TrackerConfig::default()
+        };
+        let store = TrackerStore::open_with(dir.path().join("t.redb"), config).unwrap();
+        let (a, b) = (peer(1), peer(2));
+        store
+            .apply(
+                &discovery(a, 1_000, "88.198.1.1", DiscoveryReason::FirstSeen),
+                None,
+            )
+            .unwrap();
+        std::thread::sleep(Duration::from_millis(60));
+        store
+            .apply(
+                &discovery(b, 1_100, "88.198.1.2", DiscoveryReason::FirstSeen),
+                None,
+            )
+            .unwrap();
+        // a crash: no drop, no final commit; the file as the disk has it
+        std::mem::forget(store);
+        std::fs::copy(dir.path().join("t.redb"), dir.path().join("after.redb")).unwrap();
+        let after = TrackerStore::open(dir.path().join("after.redb")).unwrap();
+        let found = (
+            after.peer(&a).unwrap().is_some(),
+            after.peer(&b).unwrap().is_some(),
+        );
+        (found, dir)
+    };
+    let (found, _dir) = crash_copy(Duration::from_millis(50));
+    assert_eq!(
+        found,
+        (true, true),
+        "the second update's commit was durable"
+    );
+    let (found, _dir) = crash_copy(Duration::from_secs(3600));
+    assert_eq!(
+        found,
+        (false, false),
+        "without a durable commit nothing survives"
+    );
+}

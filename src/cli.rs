@@ -406,22 +406,30 @@ pub(crate) fn parse_bootnodes(list: &[String]) -> Result<Vec<Enr>, CliError> {
         .collect()
 }
 
-/// Writes JSON lines to standard output.
-#[derive(Debug, Default)]
-pub(crate) struct StdoutSink;
+/// Writes JSON lines to standard output, in order: through one handle (tokio writes each
+/// handle's data on a blocking thread, so two handles could overtake each other), whose
+/// flush waits for the writes handed to it.
+#[derive(Debug)]
+pub(crate) struct StdoutSink(tokio::sync::Mutex<tokio::io::Stdout>);
+
+impl Default for StdoutSink {
+    fn default() -> Self {
+        Self(tokio::sync::Mutex::new(tokio::io::stdout()))
+    }
+}
 
 impl EventSink for StdoutSink {
     async fn send(&self, event: Event) -> Result<(), SinkError> {
         use tokio::io::AsyncWriteExt;
         let mut line = event.to_json();
         line.push(b'\n');
-        tokio::io::stdout().write_all(&line).await?;
+        self.0.lock().await.write_all(&line).await?;
         Ok(())
     }
 
     async fn flush(&self) -> Result<(), SinkError> {
         use tokio::io::AsyncWriteExt;
-        tokio::io::stdout().flush().await?;
+        self.0.lock().await.flush().await?;
         Ok(())
     }
 }
@@ -657,7 +665,7 @@ pub(crate) async fn run_sentry(
         _ => None,
     };
     let sink: Box<dyn DynEventSink> = match &sink_arg {
-        SinkArg::Stdout => Box::new(StdoutSink),
+        SinkArg::Stdout => Box::new(StdoutSink::default()),
         SinkArg::Nats => match nats_config {
             Some(config) => Box::new(valtrack::sink::NatsSink::connect(config).await?),
             None => return Err(CliError("NATS sink without a config".into())),

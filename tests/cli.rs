@@ -319,3 +319,55 @@ fn a_network_directory_brings_its_bootnodes_and_genesis_time() {
     assert!(!err.contains("no genesis.ssz"), "{err}");
     std::fs::remove_dir_all(&dir).unwrap();
 }
+
+/// `valtrack sentry --sink stdout`: every line is one whole event, and each peer's
+/// discovery comes before the handshakes it dials (one stdout handle keeps the sentry's
+/// order).
+#[test]
+fn the_stdout_sink_writes_whole_events_in_order() {
+    let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args([
+            "-l",
+            "warn",
+            "sentry",
+            "--network",
+            "sim",
+            "--sim-nodes",
+            "20",
+        ])
+        .args(["--duration", "6s", "--sink", "stdout"])
+        .env_remove("VALTRACK_NETWORK")
+        .env_remove("VALTRACK_BOOTNODES")
+        .output()
+        .expect("runs");
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+    let out = String::from_utf8(o.stdout).expect("UTF-8");
+    let events: Vec<valtrack::core::Event> = out
+        .lines()
+        .map(|l| valtrack::core::Event::from_json(l.as_bytes()).expect("a whole event per line"))
+        .collect();
+    let mut discovered = std::collections::HashSet::new();
+    let mut handshaken = 0;
+    for e in &events {
+        match e {
+            valtrack::core::Event::Discovery(d) => {
+                discovered.insert(d.meta.peer_id);
+            }
+            valtrack::core::Event::Metadata(m)
+                if m.error.is_none() && m.direction == valtrack::core::Direction::Outbound =>
+            {
+                handshaken += 1;
+                assert!(
+                    discovered.contains(&m.meta.peer_id),
+                    "metadata before discovery for {}",
+                    m.meta.peer_id
+                );
+            }
+            _ => {}
+        }
+    }
+    assert!(
+        discovered.len() >= 15 && handshaken >= 15,
+        "{discovered:?} {handshaken}"
+    );
+}

@@ -67,12 +67,17 @@ impl JsonlSink {
         let file = Arc::clone(&state.file);
         let mut buf = std::mem::take(&mut state.buf);
         let (buf, result) = tokio::task::spawn_blocking(move || {
-            let mut result = (&*file).write_all(&buf);
-            if result.is_ok() && sync {
-                result = file.sync_data();
+            let len = file.metadata().map(|m| m.len());
+            if let Err(e) = (&*file).write_all(&buf) {
+                // No torn line left behind (a later write would glue onto it), and the lines
+                // stay buffered for the next write.
+                if let Ok(len) = len {
+                    let _ = file.set_len(len);
+                }
+                return (buf, Err(e));
             }
             buf.clear();
-            (buf, result)
+            (buf, if sync { file.sync_data() } else { Ok(()) })
         })
         .await
         .map_err(|e| SinkError::Backend {
@@ -91,9 +96,15 @@ impl EventSink for JsonlSink {
         let mut line = serde_json::to_vec(&event)?;
         line.push(b'\n');
         let mut state = self.state.lock().await;
+        let before = state.buf.len();
         state.buf.extend_from_slice(&line);
         if state.buf.len() >= self.buffer_bytes {
-            Self::drain(&mut state, false).await?;
+            if let Err(e) = Self::drain(&mut state, false).await {
+                // This event is refused (the caller sees the error); the lines accepted
+                // before it stay buffered for the next write, so the buffer stays bounded.
+                state.buf.truncate(before);
+                return Err(e);
+            }
         }
         Ok(())
     }
@@ -120,6 +131,30 @@ impl Drop for JsonlSink {
 mod tests {
     use super::*;
     use crate::test_event;
+
+    /// A failing write (the disk full: `/dev/full`) refuses the event that triggered it and
+    /// keeps the lines accepted before it; the buffer does not grow with every refusal.
+    #[tokio::test]
+    async fn a_failing_write_refuses_the_new_event_and_keeps_the_accepted_ones() {
+        let line_len = test_event(1).to_json().len() + 1;
+        let sink = JsonlSink::with_buffer("/dev/full", 2 * line_len + 1).unwrap();
+        sink.send(test_event(1)).await.unwrap();
+        sink.send(test_event(2)).await.unwrap();
+        for n in 3..50 {
+            assert!(matches!(
+                sink.send(test_event(n)).await,
+                Err(SinkError::Io(_))
+            ));
+        }
+        let buffered = sink.state.lock().await.buf.clone();
+        let lines: Vec<Event> = buffered
+            .split(|b| *b == b'\n')
+            .filter(|l| !l.is_empty())
+            .map(|l| Event::from_json(l).unwrap())
+            .collect();
+        assert_eq!(lines, [test_event(1), test_event(2)]);
+        assert!(sink.flush().await.is_err());
+    }
 
     #[tokio::test]
     async fn buffers_until_full_or_flushed() {

@@ -242,18 +242,43 @@ impl Crawler for Discv5Crawler {
     /// Subscribes to new nodes, seq changes and nodes gone. A subscriber more than
     /// [`event_capacity`](CrawlerConfigBuilder::event_capacity) updates behind loses the
     /// oldest ones (see [`Discv5Crawler`]). The stream ends when the crawler is dropped.
+    ///
+    /// A subscriber that fell behind is then given every node of the table again (as
+    /// [`NodeUpdate::New`], one at a time as it reads them), so no node is lost to it; only
+    /// the `Gone` updates it missed are.
     fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static {
         let rx = self.shared.events.subscribe();
-        futures::stream::unfold(rx, |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(node) => return Some((node, rx)),
-                    Err(broadcast::error::RecvError::Lagged(missed)) => {
-                        warn!(target: "valtrack::crawler", missed, "slow subscriber missed discoveries");
+        // Weak: the stream must still end when the crawler is dropped.
+        let shared = Arc::downgrade(&self.shared);
+        let replay: std::collections::VecDeque<enr::NodeId> = std::collections::VecDeque::new();
+        futures::stream::unfold(
+            (rx, shared, replay),
+            |(mut rx, shared, mut replay)| async move {
+                loop {
+                    if let Some(id) = replay.pop_front() {
+                        match shared.upgrade() {
+                            Some(s) => {
+                                if let Some(node) = s.table().get(&id) {
+                                    return Some((node, (rx, shared, replay)));
+                                }
+                                continue;
+                            }
+                            None => replay.clear(),
+                        }
                     }
-                    Err(broadcast::error::RecvError::Closed) => return None,
+                    match rx.recv().await {
+                        Ok(node) => return Some((node, (rx, shared, replay))),
+                        Err(broadcast::error::RecvError::Lagged(missed)) => {
+                            if let Some(s) = shared.upgrade() {
+                                replay = s.table().node_ids().into();
+                            }
+                            warn!(target: "valtrack::crawler", missed, replay = replay.len(),
+                            "slow subscriber missed discoveries: replaying the table");
+                        }
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    }
                 }
-            }
-        })
+            },
+        )
     }
 }

@@ -232,6 +232,16 @@ impl Table {
             .collect()
     }
 
+    /// The ids of every known node.
+    pub(crate) fn node_ids(&self) -> Vec<NodeId> {
+        self.nodes.keys().copied().collect()
+    }
+
+    /// One known node (its update is [`NodeUpdate::New`]).
+    pub(crate) fn get(&self, id: &NodeId) -> Option<DiscoveredNode> {
+        self.nodes.get(id).map(|k| report(k, NodeUpdate::New))
+    }
+
     /// Number of known nodes.
     pub(crate) fn len(&self) -> usize {
         self.nodes.len()

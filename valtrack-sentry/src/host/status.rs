@@ -1,7 +1,10 @@
 //! The Status we send: learned from peers, so that it is one they accept.
 //!
-//! A checkpoint is adopted for a digest once two distinct peers report it, and only when it
-//! is plausible against the wall clock: one lying peer cannot poison what we tell others.
+//! A checkpoint is adopted for a digest once [`QUORUM`] distinct peers gave it in answer to
+//! our own Status requests (a Status a peer sends us unasked costs it nothing, nor does a
+//! fresh peer id), and only when it is plausible against the wall clock: finalized at least
+//! two epochs back, a head no later than the next slot. Until then we send an all-zero
+//! Status, which clients accept (they skip the finalized-root check for a zero root).
 
 use std::collections::HashMap;
 
@@ -9,6 +12,8 @@ use libp2p::PeerId;
 use valtrack_core::ssz::StatusV2;
 use valtrack_core::{Epoch, ForkDigest, Root, Slot, Status};
 
+/// Distinct peers that must report a checkpoint before it is adopted.
+pub(crate) const QUORUM: usize = 3;
 /// Bound on pending (unconfirmed) checkpoint votes.
 const MAX_VOTES: usize = 1024;
 /// Bound on digests we keep a status for.
@@ -17,40 +22,39 @@ const MAX_DIGESTS: usize = 64;
 #[derive(Debug, Default)]
 pub(crate) struct StatusTracker {
     adopted: HashMap<ForkDigest, Status>,
-    votes: HashMap<(ForkDigest, Epoch, Root), PeerId>,
+    votes: HashMap<(ForkDigest, Epoch, Root), Vec<PeerId>>,
 }
 
 impl StatusTracker {
-    /// Learns from a peer's Status. `now` is the wall-clock (epoch, slot), if after genesis.
+    /// Learns from a peer's answer to our Status request. `now` is the wall-clock (epoch,
+    /// slot), if after genesis; without it nothing is adopted.
     pub(crate) fn observe(&mut self, peer: PeerId, status: &Status, now: Option<(Epoch, Slot)>) {
         let (fin_epoch, fin_root) = status.finalized();
         let (head_slot, _) = status.head();
-        if let Some((epoch, slot)) = now {
-            if fin_epoch > epoch || head_slot > slot.saturating_add(1) {
-                return;
-            }
+        let Some((epoch, slot)) = now else {
+            return;
+        };
+        if fin_epoch.saturating_add(2) > epoch || head_slot > slot.saturating_add(1) {
+            return;
         }
         let digest = status.fork_digest();
         let key = (digest, fin_epoch, fin_root);
-        match self.votes.get(&key) {
-            Some(first) if *first != peer => {
-                let better = self
-                    .adopted
-                    .get(&digest)
-                    .is_none_or(|cur| cur.finalized().0 <= fin_epoch && cur.head().0 <= head_slot);
-                if better
-                    && (self.adopted.len() < MAX_DIGESTS || self.adopted.contains_key(&digest))
-                {
-                    self.adopted.insert(digest, status.clone());
-                }
-            }
-            Some(_) => {}
-            None => {
-                if self.votes.len() >= MAX_VOTES {
-                    self.votes.clear();
-                }
-                self.votes.insert(key, peer);
-            }
+        if !self.votes.contains_key(&key) && self.votes.len() >= MAX_VOTES {
+            self.votes.clear();
+        }
+        let voters = self.votes.entry(key).or_default();
+        if !voters.contains(&peer) && voters.len() < QUORUM {
+            voters.push(peer);
+        }
+        if voters.len() < QUORUM {
+            return;
+        }
+        let better = self
+            .adopted
+            .get(&digest)
+            .is_none_or(|cur| cur.finalized().0 <= fin_epoch && cur.head().0 <= head_slot);
+        if better && (self.adopted.len() < MAX_DIGESTS || self.adopted.contains_key(&digest)) {
+            self.adopted.insert(digest, status.clone());
         }
     }
 
@@ -84,23 +88,35 @@ mod tests {
     #[test]
     fn adopts_only_confirmed_plausible_checkpoints() {
         let d = [1, 2, 3, 4];
-        let (a, b) = (PeerId::random(), PeerId::random());
+        let (a, b, c) = (PeerId::random(), PeerId::random(), PeerId::random());
+        let now = Some((12, 390));
         let mut t = StatusTracker::default();
         assert_eq!(t.status_for(ForkDigest(d)).finalized().0, 0);
-        t.observe(a, &status(d, 10, 7, 330), Some((11, 360)));
-        t.observe(a, &status(d, 10, 7, 330), Some((11, 360)));
+        t.observe(a, &status(d, 10, 7, 330), now);
+        t.observe(a, &status(d, 10, 7, 330), now);
+        t.observe(b, &status(d, 10, 7, 331), now);
         assert_eq!(
             t.status_for(ForkDigest(d)).finalized().0,
             0,
-            "one peer is not enough"
+            "two peers (one of them twice) are not enough"
         );
-        t.observe(b, &status(d, 10, 7, 331), Some((11, 360)));
+        t.observe(c, &status(d, 10, 7, 332), now);
         assert_eq!(t.status_for(ForkDigest(d)).finalized(), (10, [7; 32]));
-        assert_eq!(t.status_for(ForkDigest(d)).head().0, 331);
-        // A future checkpoint is ignored even when two peers claim it.
-        t.observe(a, &status(d, 99, 9, 340), Some((11, 360)));
-        t.observe(b, &status(d, 99, 9, 340), Some((11, 360)));
-        assert_eq!(t.status_for(ForkDigest(d)).finalized().0, 10);
+        assert_eq!(t.status_for(ForkDigest(d)).head().0, 332);
+        // Implausible checkpoints are ignored even when everyone claims them: finalized in
+        // the future or in the last two epochs, a head beyond the next slot.
+        for (fin, head) in [(99, 340), (11, 380), (12, 385), (10, 392)] {
+            for p in [a, b, c] {
+                t.observe(p, &status(d, fin, 9, head), now);
+            }
+            assert_eq!(t.status_for(ForkDigest(d)).finalized(), (10, [7; 32]));
+        }
+        // Before genesis (no clock) nothing is learned.
+        let mut fresh = StatusTracker::default();
+        for p in [a, b, c] {
+            fresh.observe(p, &status(d, 10, 7, 330), None);
+        }
+        assert_eq!(fresh.status_for(ForkDigest(d)).finalized().0, 0);
         // Other digests are separate.
         assert_eq!(
             t.status_for(ForkDigest([9; 4])).fork_digest(),

@@ -625,9 +625,9 @@ impl HostTask {
     fn normal_answer(&mut self, peer: PeerId, request: &RpcRequest) -> RpcResponse {
         let c = &self.config;
         match request {
-            RpcRequest::Status(theirs) => {
+            RpcRequest::Status(_) => {
+                // An unasked Status is not learned from (see `status`): it costs a peer nothing.
                 let now = self.now();
-                self.statuses.observe(peer, theirs, now);
                 RpcResponse::Status(match &self.config.fixed_status {
                     Some(s) => s.clone(),
                     None => {

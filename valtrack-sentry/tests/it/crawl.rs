@@ -380,3 +380,38 @@ async fn a_table_with_empty_top_buckets_is_still_enumerated() {
         assert!(seen.contains_key(id), "missing {}", hex::encode(id));
     }
 }
+
+/// A subscriber that does not keep up (an event queue of 4, nobody reading while 60 nodes
+/// are found) still gets every node: after the lag the table is replayed to it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_that_fell_behind_gets_every_node_again() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = Network::mainnet();
+    let dht = SimDht::beacon_nodes(&network, 60, 1_000).await.unwrap();
+    let truth = dht.enrs();
+    let crawler = Discv5Crawler::bind(
+        config(&network, [truth[0].clone()])
+            .event_capacity(4)
+            .recrawl_interval(Duration::from_secs(5))
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut stream = Box::pin(crawler.discovered());
+    crawler.start();
+    let deadline = std::time::Instant::now() + Duration::from_secs(90);
+    while crawler.known_count() < truth.len() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "crawler found {} of {}",
+            crawler.known_count(),
+            truth.len()
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let want = ids(&truth);
+    let seen = until_all_new(&mut stream, &want, Duration::from_secs(20)).await;
+    let found = want.iter().filter(|id| seen.contains_key(*id)).count();
+    assert_eq!(found, truth.len(), "the lagging subscriber got {found}");
+}

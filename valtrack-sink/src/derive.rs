@@ -9,7 +9,8 @@
 //!   [`GeoIp`] is configured.
 //!
 //! State is bounded: at most [`MAX_PEERS`] peers are remembered (the oldest half is dropped
-//! when full) and at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer.
+//! when full) and at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer, whose
+//! unconfirmed weak evidence expires after [`WEAK_EVIDENCE_EPOCHS`].
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -52,11 +53,19 @@ struct State {
 /// `cargo bench --bench attribution`: counting weak evidence at once put 75 % of 8-validator
 /// nodes within ±10 %; counting only unsubscribed-subnet evidence under-counted 500-validator
 /// nodes by half.)
+///
+/// Weak evidence not confirmed within [`WEAK_EVIDENCE_EPOCHS`] epochs is forgotten (a
+/// validator attests every epoch; a relay's stray wins would otherwise pile up for good).
 #[derive(Debug, Default)]
 pub struct AttributedValidators {
     seen: HashMap<u64, Seen>,
     counted: u64,
+    /// When unconfirmed weak evidence was last swept out.
+    swept_at: Epoch,
 }
+
+/// How many epochs weak evidence waits for its confirmation in another epoch.
+pub const WEAK_EVIDENCE_EPOCHS: u64 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Seen {
@@ -71,6 +80,13 @@ impl AttributedValidators {
     /// `evidence`. Returns whether the validator was remembered (at most
     /// [`MAX_ATTRIBUTED_PER_PEER`] are).
     pub fn record(&mut self, validator: u64, epoch: Epoch, evidence: AttributionEvidence) -> bool {
+        if epoch >= self.swept_at.saturating_add(WEAK_EVIDENCE_EPOCHS) {
+            self.seen.retain(|_, seen| match seen {
+                Seen::Counted => true,
+                Seen::Once(first) => first.saturating_add(WEAK_EVIDENCE_EPOCHS) > epoch,
+            });
+            self.swept_at = epoch;
+        }
         let strong = evidence == AttributionEvidence::UnsubscribedSubnet;
         match self.seen.get(&validator).copied() {
             Some(Seen::Counted) => true,
@@ -305,6 +321,26 @@ mod tests {
             "a known one still is"
         );
         assert_eq!(full.count(), MAX_ATTRIBUTED_PER_PEER as u64);
+    }
+
+    #[test]
+    fn unconfirmed_weak_evidence_is_forgotten() {
+        use AttributionEvidence::*;
+        let mut v = AttributedValidators::default();
+        // a relay's stray first deliveries in epoch 100, and one real validator
+        for stray in 0..1_000 {
+            v.record(stray, 100, FirstOnBackboneSubnet);
+        }
+        v.record(5_000, 100, UnsubscribedSubnet);
+        assert_eq!(v.seen.len(), 1_001);
+        // confirmed within the window: counts
+        v.record(7, 100 + WEAK_EVIDENCE_EPOCHS - 1, FirstOnBackboneSubnet);
+        assert_eq!(v.count(), 2);
+        // after the window the unconfirmed ones are gone; counted ones stay
+        v.record(9_000, 100 + WEAK_EVIDENCE_EPOCHS, FirstOnBackboneSubnet);
+        assert_eq!(v.seen.len(), 3, "7 and 5 000 counted, 9 000 new");
+        v.record(8, 100 + WEAK_EVIDENCE_EPOCHS + 1, FirstOnBackboneSubnet);
+        assert_eq!(v.count(), 2, "8's evidence from epoch 100 had expired");
     }
 
     #[test]

@@ -161,7 +161,9 @@ pub use crate::api::{
     PEER_HISTORY_LIMIT,
 };
 pub use crate::channel::ChannelSink;
-pub use crate::derive::{AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS};
+pub use crate::derive::{
+    AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS, WEAK_EVIDENCE_EPOCHS,
+};
 #[cfg(feature = "api")]
 pub use crate::error::ApiKeysError;
 #[cfg(feature = "nats")]

@@ -144,6 +144,18 @@ pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
         .route("/stats", get(stats))
         .route("/healthz", get(healthz))
         .route("/openapi.json", get(openapi_json))
+        .fallback(|| async {
+            ApiError {
+                status: StatusCode::NOT_FOUND,
+                message: "no such route (see /openapi.json)".into(),
+            }
+        })
+        .method_not_allowed_fallback(|| async {
+            ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: "the API only answers GET".into(),
+            }
+        })
         .layer(middleware::from_fn_with_state(state.clone(), authenticate))
         .with_state(state)
 }

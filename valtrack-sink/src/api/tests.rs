@@ -46,9 +46,16 @@ impl Server {
 
     /// GET `path`; returns the status and the JSON body.
     async fn get(&self, path: &str, key: Option<&str>) -> (u16, Value) {
+        self.request("GET", path, key).await
+    }
+
+    /// `method` `path` (no body); returns the status and the JSON body.
+    async fn request(&self, method: &str, path: &str, key: Option<&str>) -> (u16, Value) {
         let mut stream = TcpStream::connect(self.addr).await.unwrap();
         let key = key.map_or(String::new(), |k| format!("X-API-Key: {k}\r\n"));
-        let req = format!("GET {path} HTTP/1.1\r\nHost: test\r\n{key}Connection: close\r\n\r\n");
+        let req = format!(
+            "{method} {path} HTTP/1.1\r\nHost: test\r\n{key}Content-Length: 0\r\nConnection: close\r\n\r\n"
+        );
         stream.write_all(req.as_bytes()).await.unwrap();
         let mut raw = Vec::new();
         stream.read_to_end(&mut raw).await.unwrap();
@@ -259,6 +266,21 @@ async fn public_and_admin_views_and_errors() {
     assert_eq!(body["total"].as_u64(), Some(2));
     assert_eq!(body["peers"].as_array().map(Vec::len), Some(0));
 
+    server.stop().await;
+}
+
+/// Unknown routes and methods other than GET answer in JSON too, as the module docs promise.
+#[tokio::test]
+async fn unknown_routes_and_methods_are_json_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let server = Server::start(store).await;
+    let (status, body) = server.get("/nosuchroute", None).await;
+    assert_eq!(status, 404);
+    assert!(body["error"].is_string(), "{body}");
+    let (status, body) = server.request("POST", "/stats", None).await;
+    assert_eq!(status, 405);
+    assert!(body["error"].is_string(), "{body}");
     server.stop().await;
 }
 

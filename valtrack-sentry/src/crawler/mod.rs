@@ -244,8 +244,8 @@ impl Crawler for Discv5Crawler {
     /// oldest ones (see [`Discv5Crawler`]). The stream ends when the crawler is dropped.
     ///
     /// A subscriber that fell behind is then given every node of the table again (as
-    /// [`NodeUpdate::New`], one at a time as it reads them), so no node is lost to it; only
-    /// the `Gone` updates it missed are.
+    /// [`NodeUpdate::New`](valtrack_core::NodeUpdate::New), one at a time as it reads them),
+    /// so no node is lost to it; only the `Gone` updates it missed are.
     fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static {
         let rx = self.shared.events.subscribe();
         // Weak: the stream must still end when the crawler is dropped.

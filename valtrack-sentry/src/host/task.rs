@@ -59,6 +59,9 @@ pub(crate) struct HostTask {
     muxers: MuxerRegistry,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<Connected, HandshakeError>>>>,
     dial_started: HashMap<PeerId, Instant>,
+    /// The first live connection of each connected peer, reported again when a dial reuses
+    /// it (bounded by the connection limits).
+    live: HashMap<PeerId, Connected>,
     pending_requests: HashMap<(Family, OutboundRequestId), RequestReply>,
     identified: HashMap<PeerId, identify::Info>,
     identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<identify::Info>>>,
@@ -151,6 +154,7 @@ impl HostTask {
             muxers,
             pending_dials: HashMap::new(),
             dial_started: HashMap::new(),
+            live: HashMap::new(),
             pending_requests: HashMap::new(),
             identified: HashMap::new(),
             identify_waiters: HashMap::new(),
@@ -288,14 +292,22 @@ impl HostTask {
         reply: oneshot::Sender<Result<Connected, HandshakeError>>,
     ) {
         if self.swarm.is_connected(&peer) {
-            // Reuse the connection: report what we know of it.
-            let _ = reply.send(Ok(Connected {
-                peer,
-                address: addrs.first().cloned().unwrap_or_else(Multiaddr::empty),
-                transport: Transport::Tcp,
-                muxer: self.muxers.get(&peer),
-                established_in: std::time::Duration::ZERO,
-            }));
+            // Reuse the connection: report it as it is (its address, transport and muxer);
+            // nothing was set up now, so it took no time.
+            let connected = match self.live.get(&peer) {
+                Some(c) => Connected {
+                    established_in: std::time::Duration::ZERO,
+                    ..c.clone()
+                },
+                None => Connected {
+                    peer,
+                    address: addrs.first().cloned().unwrap_or_else(Multiaddr::empty),
+                    transport: Transport::Tcp,
+                    muxer: self.muxers.get(&peer),
+                    established_in: std::time::Duration::ZERO,
+                },
+            };
+            let _ = reply.send(Ok(connected));
             return;
         }
         if addrs.is_empty() {
@@ -363,6 +375,9 @@ impl HostTask {
                     muxer,
                     established_in,
                 };
+                self.live
+                    .entry(peer_id)
+                    .or_insert_with(|| connected.clone());
                 match endpoint {
                     ConnectedPoint::Dialer { .. } => {
                         for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
@@ -396,8 +411,20 @@ impl HostTask {
                     });
                 }
                 self.muxers.remove(&peer_id);
+                self.live.remove(&peer_id);
                 self.identified.remove(&peer_id);
                 self.identify_waiters.remove(&peer_id);
+            }
+            // Another connection to the peer remains: the closed one is no longer the one
+            // to report on reuse.
+            SwarmEvent::ConnectionClosed {
+                peer_id, endpoint, ..
+            } if self
+                .live
+                .get(&peer_id)
+                .is_some_and(|c| c.address == *endpoint.get_remote_address()) =>
+            {
+                self.live.remove(&peer_id);
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}

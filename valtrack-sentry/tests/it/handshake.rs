@@ -315,3 +315,27 @@ async fn our_metadata_and_identify_are_honest() {
         Some(valtrack_sentry::DEFAULT_AGENT_VERSION)
     );
 }
+
+/// A dial to a peer already connected reuses the connection and reports it as it is: its
+/// transport and address, not the first address the caller offered.
+#[cfg(feature = "quic")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_reused_connection_is_reported_as_it_is() {
+    let _serial = SERIAL.lock().await;
+    let s = sentry(MuxerOffer::YamuxAndMplex, true).await;
+    let n = node(12, |_| {}).await;
+    let (quic, tcp): (Vec<_>, Vec<_>) = n
+        .host()
+        .listen_addrs()
+        .iter()
+        .cloned()
+        .partition(|a| a.to_string().contains("/quic-v1"));
+    assert!(!quic.is_empty() && !tcp.is_empty());
+    let first = s.host().dial(n.peer_id(), quic).await.unwrap();
+    assert_eq!(first.transport, Transport::Quic);
+    let again = s.host().dial(n.peer_id(), tcp).await.unwrap();
+    assert_eq!(again.transport, Transport::Quic, "{again:?}");
+    assert_eq!(again.address, first.address);
+    assert_eq!(again.muxer, None);
+    assert_eq!(again.established_in, Duration::ZERO);
+}

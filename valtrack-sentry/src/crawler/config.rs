@@ -303,7 +303,8 @@ impl CrawlerConfigBuilder {
         self
     }
 
-    /// Cap on known nodes. Default: [`DEFAULT_MAX_NODES`].
+    /// Cap on known nodes, of which at most half may be nodes only named by others (not yet
+    /// heard from themselves). Default: [`DEFAULT_MAX_NODES`].
     pub fn max_nodes(mut self, n: usize) -> Self {
         self.max_nodes = n;
         self

@@ -26,6 +26,8 @@ pub(crate) struct Known {
     /// far in this round.
     pub(crate) resume: Option<(u64, Instant)>,
     pub(crate) retries: u32,
+    /// Heard from itself (it answered, or sent its own record), not only named by others.
+    pub(crate) verified: bool,
 }
 
 /// What [`Table::observe`] made of an ENR.
@@ -59,6 +61,9 @@ pub(crate) struct Table {
     /// Gone nodes: the seq they had and when they went.
     tombstones: HashMap<NodeId, (u64, Instant)>,
     max_nodes: usize,
+    /// Known nodes not heard from themselves yet: at most half the table, so that one
+    /// discv5 node answering with made-up records cannot fill it.
+    unverified: usize,
 }
 
 impl Table {
@@ -69,6 +74,7 @@ impl Table {
             queue: VecDeque::new(),
             tombstones: HashMap::new(),
             max_nodes,
+            unverified: 0,
         }
     }
 
@@ -85,6 +91,10 @@ impl Table {
         if let Some(known) = self.nodes.get_mut(&id) {
             if from_itself {
                 known.last_seen = now;
+                if !known.verified {
+                    known.verified = true;
+                    self.unverified -= 1;
+                }
             }
             if seq <= known.info.seq {
                 return (Observed::Known, None);
@@ -110,7 +120,9 @@ impl Table {
             }
             self.tombstones.remove(&id);
         }
-        if self.nodes.len() >= self.max_nodes {
+        if self.nodes.len() >= self.max_nodes
+            || (!from_itself && self.unverified >= self.max_unverified())
+        {
             return (Observed::Dropped(DropReason::Full), None);
         }
         let Ok(info) = EnrInfo::from_enr(enr) else {
@@ -125,7 +137,11 @@ impl Table {
             busy: true,
             resume: None,
             retries: 0,
+            verified: from_itself,
         };
+        if !from_itself {
+            self.unverified += 1;
+        }
         let report = report(&known, NodeUpdate::New);
         self.nodes.insert(id, known);
         self.queue.push_back(id);
@@ -163,6 +179,10 @@ impl Table {
             known.busy = false;
             if answered {
                 known.last_seen = now;
+                if !known.verified {
+                    known.verified = true;
+                    self.unverified -= 1;
+                }
             }
             match unfinished {
                 Some(distance) if known.retries < MAX_RETRIES => {
@@ -211,6 +231,9 @@ impl Table {
         let mut reports = Vec::with_capacity(gone.len());
         for id in gone {
             if let Some(known) = self.nodes.remove(&id) {
+                if !known.verified {
+                    self.unverified -= 1;
+                }
                 self.tombstones.insert(id, (known.info.seq, now));
                 reports.push(report(&known, NodeUpdate::Gone));
             }
@@ -240,6 +263,11 @@ impl Table {
     /// One known node (its update is [`NodeUpdate::New`]).
     pub(crate) fn get(&self, id: &NodeId) -> Option<DiscoveredNode> {
         self.nodes.get(id).map(|k| report(k, NodeUpdate::New))
+    }
+
+    /// Most nodes kept that were only named by others.
+    fn max_unverified(&self) -> usize {
+        (self.max_nodes / 2).max(1)
     }
 
     /// Number of known nodes.
@@ -275,6 +303,45 @@ mod tests {
             .udp4(9000)
             .seq(seq);
         builder.build(key).unwrap()
+    }
+
+    #[test]
+    fn nodes_only_named_by_others_take_at_most_half_the_table() {
+        let mut table = Table::new(vec![], 10);
+        let t0 = Instant::now();
+        let named: Vec<CombinedKey> = (0..6).map(|_| CombinedKey::generate_secp256k1()).collect();
+        for key in &named[..5] {
+            assert_eq!(
+                table.observe(&enr(key, 1), false, t0).0,
+                Observed::Reported(NodeUpdate::New)
+            );
+        }
+        assert_eq!(
+            table.observe(&enr(&named[5], 1), false, t0).0,
+            Observed::Dropped(DropReason::Full),
+            "half the table is only hearsay"
+        );
+        // a node that speaks for itself still gets in
+        let own = CombinedKey::generate_secp256k1();
+        assert_eq!(
+            table.observe(&enr(&own, 1), true, t0).0,
+            Observed::Reported(NodeUpdate::New)
+        );
+        // one named node answers: room for another named one
+        let first = enr(&named[0], 1).node_id();
+        table.job_done(&first, true, None, Duration::from_secs(1), t0);
+        assert_eq!(
+            table.observe(&enr(&named[5], 1), false, t0).0,
+            Observed::Reported(NodeUpdate::New)
+        );
+        // hearsay that never answers goes, and frees its room
+        while let Some((job, _, _)) = table.next_job(t0) {
+            table.job_done(&job.node_id(), false, None, Duration::from_secs(1), t0);
+        }
+        let later = t0 + Duration::from_secs(10);
+        let gone = table.maintain(later, Duration::from_secs(100), Duration::from_secs(5));
+        assert!(!gone.is_empty());
+        assert_eq!(table.unverified, 0);
     }
 
     #[test]

@@ -28,10 +28,10 @@
 use std::collections::{BTreeMap, HashSet};
 
 use crate::committees::EpochCommittees;
-use crate::error::SszError;
 use crate::events::{AttestationForm, AttributionEvidence};
-use crate::primitives::{AttestationSubnets, Epoch, Root, Slot};
-use crate::ssz::{Attestation, SingleAttestation, SszMessage};
+use crate::primitives::{Epoch, Root, Slot};
+use crate::ssz::{Attestation, SingleAttestation, SszError, SszMessage};
+use crate::subnets::AttestationSubnets;
 
 /// What an unaggregated attestation on `beacon_attestation_{subnet}` says.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

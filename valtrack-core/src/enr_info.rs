@@ -11,11 +11,12 @@ use std::str::FromStr;
 use alloy_rlp::Header;
 use base64::Engine as _;
 use serde::{Deserialize, Serialize};
+use thiserror::Error;
 
-use crate::error::{EnrError, EnrFieldError, FieldProblem};
 use crate::peer_id::PeerId;
-use crate::primitives::{AttestationSubnets, ForkDigest, NodeId, SyncSubnets, Version};
+use crate::primitives::{ForkDigest, NodeId, Version};
 use crate::ssz::{EnrForkId, SszMessage};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 /// A signed ENR with a secp256k1 (`v4`) identity.
 pub type Enr = enr::Enr<enr::k256::ecdsa::SigningKey>;
@@ -305,6 +306,88 @@ impl FromStr for EnrInfo {
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         Self::from_enr(&parse_enr(s)?)
     }
+}
+
+/// An ENR that cannot be used at all.
+#[derive(Debug, Error)]
+pub enum EnrError {
+    /// Larger than the 300 bytes EIP-778 allows.
+    #[error("ENR of {len} bytes exceeds {max}")]
+    TooLarge {
+        /// Length found (approximate for text).
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// The text is not base64url.
+    #[error("ENR text is not base64url")]
+    Base64(#[from] base64::DecodeError),
+    /// The record is not valid RLP, its signature does not verify, or a standard key is
+    /// malformed.
+    #[error("invalid ENR record")]
+    Rlp(#[source] alloy_rlp::Error),
+    /// The record has no valid secp256k1 public key, so no libp2p identity.
+    #[error("ENR has no valid secp256k1 key")]
+    NotSecp256k1,
+    /// Bytes follow the record.
+    #[error("{len} bytes after the ENR record")]
+    TrailingBytes {
+        /// Number of extra bytes.
+        len: usize,
+    },
+}
+
+/// One ENR field that is present but cannot be read as its type.
+#[derive(Debug, Clone, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
+#[error("ENR field `{key}`: {problem}")]
+pub struct EnrFieldError {
+    /// The key (`eth2`, `attnets`, …).
+    pub key: String,
+    /// What is wrong.
+    pub problem: FieldProblem,
+}
+
+impl EnrFieldError {
+    pub(crate) fn new(key: &str, problem: FieldProblem) -> Self {
+        Self {
+            key: key.to_owned(),
+            problem,
+        }
+    }
+}
+
+/// What is wrong with an ENR field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum FieldProblem {
+    /// The key is absent.
+    #[error("missing")]
+    Missing,
+    /// The value is not valid RLP.
+    #[error("bad RLP")]
+    BadRlp,
+    /// The value is an RLP list, not a byte string.
+    #[error("a list where bytes were expected")]
+    NotBytes,
+    /// The value has the wrong length.
+    #[error("expected {expected} bytes, got {got}")]
+    Length {
+        /// Expected length.
+        expected: usize,
+        /// Length found.
+        got: usize,
+    },
+    /// An integer longer than its type.
+    #[error("integer of {got} bytes, at most {max_bytes} allowed")]
+    IntegerTooLarge {
+        /// Allowed bytes.
+        max_bytes: usize,
+        /// Bytes found.
+        got: usize,
+    },
+    /// Bits set beyond the bitvector's length.
+    #[error("padding bits set")]
+    PaddingBits,
 }
 
 #[cfg(test)]

@@ -78,8 +78,8 @@ use crate::constants::{
     VALIDATOR_CUSTODY_REQUIREMENT,
 };
 use crate::events::{EstimateMethod, EventKind, EventMeta, MetadataEvent, ValidatorMetadataEvent};
-use crate::primitives::{AttestationSubnets, Epoch, NodeId};
-use crate::subnets::compute_subscribed_attnets;
+use crate::primitives::{Epoch, NodeId};
+use crate::subnets::{compute_subscribed_attnets, AttestationSubnets};
 
 /// `BALANCE_PER_ADDITIONAL_CUSTODY_GROUP` in whole ETH (32).
 pub const ETH_PER_CUSTODY_GROUP: u64 = 32;

@@ -37,14 +37,12 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::client::ClientInfo;
-use crate::enr_info::{EnrClass, EnrInfo};
-use crate::error::EnrFieldError;
+use crate::enr_info::{EnrClass, EnrFieldError, EnrInfo};
 use crate::location::Location;
 use crate::peer_id::PeerId;
-use crate::primitives::{
-    AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
-};
+use crate::primitives::{Epoch, ForkDigest, NodeId, Root, Slot, Version};
 use crate::ssz::{MetaData, Status};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 /// The fields every event carries.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -521,59 +519,6 @@ pub struct MetadataEvent {
     /// Why the handshake failed, if it did.
     #[serde(default)]
     pub error: Option<HandshakeFailure>,
-}
-
-impl MetadataEvent {
-    /// The event for a successful handshake.
-    pub fn from_peer_info(meta: EventMeta, info: &crate::traits::PeerInfo) -> Self {
-        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
-        Self {
-            meta,
-            multiaddr: Some(info.multiaddr.clone()),
-            direction: info.direction,
-            transport: Some(info.transport),
-            muxer: info.muxer,
-            status: info.status.as_ref().map(StatusInfo::from),
-            metadata: info.metadata.as_ref().map(MetaDataInfo::from),
-            agent_version: info.agent_version.clone(),
-            client: Some(info.client.clone()),
-            subscribed_attnets: None,
-            subscribed_syncnets: None,
-            protocols: info.protocols.clone(),
-            timings: HandshakeTimingsMs {
-                connect_ms: ms(info.timings.connect),
-                status_ms: ms(info.timings.status),
-                metadata_ms: ms(info.timings.metadata),
-                ping_ms: ms(info.timings.ping),
-                total_ms: ms(info.timings.total),
-            },
-            error: None,
-        }
-    }
-
-    /// The event for a failed outbound handshake.
-    pub fn from_failure(
-        meta: EventMeta,
-        multiaddr: Option<String>,
-        error: &crate::error::HandshakeError,
-    ) -> Self {
-        Self {
-            meta,
-            multiaddr,
-            direction: Direction::Outbound,
-            transport: None,
-            muxer: None,
-            status: None,
-            metadata: None,
-            agent_version: None,
-            client: None,
-            subscribed_attnets: None,
-            subscribed_syncnets: None,
-            protocols: Vec::new(),
-            timings: HandshakeTimingsMs::default(),
-            error: Some(error.to_failure()),
-        }
-    }
 }
 
 /// How a validator count was estimated.

@@ -36,14 +36,15 @@ mod codec;
 mod committees;
 pub mod constants;
 mod enr_info;
-mod error;
 mod estimate;
 mod events;
+mod handshake;
 mod location;
 mod network;
 mod peer_id;
 mod primitives;
 mod serde_hex;
+mod sink;
 pub mod ssz;
 mod subnets;
 mod traits;
@@ -59,16 +60,16 @@ pub use codec::{
     decode_request_chunk, decode_response, decode_response_chunk, decompress_gossip,
     encode_empty_request, encode_error_response, encode_gossip, encode_request, encode_response,
     gossip_len_bound, gossip_message_id, gossip_message_id_decompressed, max_compressed_len,
-    max_message_size, GossipEncoding, GossipKind, GossipTopic, MessageIdFork, ResponseCode,
-    MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY, MESSAGE_DOMAIN_VALID_SNAPPY,
+    max_message_size, CodecError, GossipEncoding, GossipKind, GossipTopic, MessageIdFork,
+    ResponseCode, TopicError, VarintError, MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY,
+    MESSAGE_DOMAIN_VALID_SNAPPY,
 };
 pub use committees::{
     CommitteesError, EpochCommittees, MAX_COMMITTEES_PER_EPOCH, MAX_VALIDATORS_PER_COMMITTEE,
 };
-pub use enr_info::{decode_enr, parse_enr, Enr, EnrClass, EnrForkIdInfo, EnrInfo, MAX_ENR_SIZE};
-pub use error::{
-    BoxError, CodecError, ConfigError, EnrError, EnrFieldError, FieldProblem, HandshakeError,
-    HandshakeStage, ParseHexError, PeerIdError, SinkError, SszError, TopicError, VarintError,
+pub use enr_info::{
+    decode_enr, parse_enr, Enr, EnrClass, EnrError, EnrFieldError, EnrForkIdInfo, EnrInfo,
+    FieldProblem, MAX_ENR_SIZE,
 };
 pub use estimate::{
     estimate_validators, matches_prediction_near, short_lived_subnets, stake_bound, CustodySignal,
@@ -82,23 +83,23 @@ pub use events::{
     HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent,
     StatusInfo, Transport, ValidatorMetadataEvent,
 };
+pub use handshake::{HandshakeError, HandshakeStage};
 pub use location::{AddressKind, Location};
 pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
-    genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConsensusConfig,
-    Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase, ScheduledDigest,
-    DEFAULT_NETWORK_NAME,
+    genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConfigError,
+    ConsensusConfig, Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase,
+    ScheduledDigest, DEFAULT_NETWORK_NAME,
 };
-pub use peer_id::PeerId;
-pub use primitives::{
-    AttestationSubnets, Epoch, ForkDigest, NodeId, Root, Slot, SyncSubnets, Version,
-};
-pub use ssz::{MetaData, SszMessage, Status};
+pub use peer_id::{PeerId, PeerIdError};
+pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
+pub use sink::{BoxError, SinkError};
+pub use ssz::{MetaData, SszError, SszMessage, Status};
 pub use subnets::{
     committees_per_slot, compute_prefix_subnets, compute_shuffled_index,
     compute_subnet_for_attestation, compute_subscribed_attnets, compute_subscribed_subnet,
     compute_subscribed_subnets, is_aggregator, is_sync_committee_aggregator,
-    sync_subnet_for_committee_index,
+    sync_subnet_for_committee_index, AttestationSubnets, SyncSubnets,
 };
 pub use traits::{
     Crawler, DiscoveredNode, DynEventSink, EventSink, HandshakeTimings, Handshaker, NodeUpdate,

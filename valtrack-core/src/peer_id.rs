@@ -6,9 +6,9 @@ use std::str::FromStr;
 
 use enr::k256::ecdsa::VerifyingKey;
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use thiserror::Error;
 
 use crate::base58;
-use crate::error::PeerIdError;
 use crate::primitives::NodeId;
 
 /// Protobuf `PublicKey { Type = Secp256k1 (2), Data = 33 bytes }` header: field 1 varint 2,
@@ -25,6 +25,26 @@ const KNOWN_VALID_CAPACITY: usize = 16_384;
 thread_local! {
     static KNOWN_VALID: std::cell::RefCell<std::collections::HashSet<[u8; 33]>> =
         std::cell::RefCell::new(std::collections::HashSet::new());
+}
+
+/// A PeerId that is not a secp256k1 libp2p identity.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum PeerIdError {
+    /// Not base58btc text.
+    #[error("PeerId is not base58btc")]
+    NotBase58,
+    /// Not an identity multihash of a protobuf secp256k1 key.
+    #[error("PeerId is not an identity multihash of a secp256k1 key")]
+    NotSecp256k1,
+    /// The key is not 33 bytes.
+    #[error("secp256k1 key must be 33 compressed bytes, got {len}")]
+    KeyLength {
+        /// Length found.
+        len: usize,
+    },
+    /// The bytes are not a point on the curve.
+    #[error("not a valid compressed secp256k1 public key")]
+    InvalidKey,
 }
 
 /// A libp2p PeerId of a secp256k1 key, kept as the key itself and shown in base58btc

@@ -29,6 +29,10 @@
 //! # Ok::<(), valtrack_core::ParseHexError>(())
 //! ```
 
+mod bitfields;
+
+pub use bitfields::{AttestationSubnets, SyncSubnets};
+
 use sha2::{Digest, Sha256};
 
 use crate::constants::{
@@ -37,7 +41,7 @@ use crate::constants::{
     SYNC_COMMITTEE_SIZE, SYNC_COMMITTEE_SUBNET_COUNT, TARGET_AGGREGATORS_PER_COMMITTEE,
     TARGET_AGGREGATORS_PER_SYNC_SUBCOMMITTEE, TARGET_COMMITTEE_SIZE,
 };
-use crate::primitives::{AttestationSubnets, Epoch, NodeId, Slot};
+use crate::primitives::{Epoch, NodeId, Slot};
 
 // The prefix is read from the node id's most significant `u64` limb, and `1 << PREFIX_BITS`
 // must stay a count that `compute_shuffled_index` accepts (<= 2^40).

@@ -16,10 +16,14 @@ use futures_core::Stream;
 
 use crate::client::ClientInfo;
 use crate::enr_info::{EnrClass, EnrInfo};
-use crate::error::{HandshakeError, SinkError};
-use crate::events::{Direction, Event, Muxer, Transport};
+use crate::events::{
+    Direction, Event, EventMeta, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer,
+    StatusInfo, Transport,
+};
+use crate::handshake::HandshakeError;
 use crate::peer_id::PeerId;
 use crate::primitives::ForkDigest;
+use crate::sink::SinkError;
 use crate::ssz::{Attestation, MetaData, SingleAttestation, Status};
 
 /// What a crawl found out about one node.
@@ -114,6 +118,35 @@ pub struct PeerInfo {
     pub listen_addrs: Vec<String>,
     /// How long each step took.
     pub timings: HandshakeTimings,
+}
+
+impl MetadataEvent {
+    /// The event for a successful handshake.
+    pub fn from_peer_info(meta: EventMeta, info: &PeerInfo) -> Self {
+        let ms = |d: Option<std::time::Duration>| d.map(|d| d.as_millis() as u64);
+        Self {
+            meta,
+            multiaddr: Some(info.multiaddr.clone()),
+            direction: info.direction,
+            transport: Some(info.transport),
+            muxer: info.muxer,
+            status: info.status.as_ref().map(StatusInfo::from),
+            metadata: info.metadata.as_ref().map(MetaDataInfo::from),
+            agent_version: info.agent_version.clone(),
+            client: Some(info.client.clone()),
+            subscribed_attnets: None,
+            subscribed_syncnets: None,
+            protocols: info.protocols.clone(),
+            timings: HandshakeTimingsMs {
+                connect_ms: ms(info.timings.connect),
+                status_ms: ms(info.timings.status),
+                metadata_ms: ms(info.timings.metadata),
+                ping_ms: ms(info.timings.ping),
+                total_ms: ms(info.timings.total),
+            },
+            error: None,
+        }
+    }
 }
 
 /// Round-trip times of one handshake.

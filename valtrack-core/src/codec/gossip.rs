@@ -2,9 +2,8 @@
 
 use sha2::{Digest, Sha256};
 
-use super::{checked_len, max_compressed_len};
+use super::{checked_len, max_compressed_len, CodecError};
 use crate::constants::MAX_PAYLOAD_SIZE;
-use crate::error::CodecError;
 use crate::ssz::SszMessage;
 
 /// `MESSAGE_DOMAIN_INVALID_SNAPPY`: message-id domain for data that does not decompress.

@@ -47,12 +47,122 @@ pub use gossip::{
 pub use ssz_snappy::{
     decode_empty_request, decode_optional_response, decode_request, decode_request_chunk,
     decode_response, decode_response_chunk, encode_empty_request, encode_error_response,
-    encode_request, encode_response, ResponseCode, MAX_VARINT_LEN,
+    encode_request, encode_response, ResponseCode, VarintError, MAX_VARINT_LEN,
 };
-pub use topic::{GossipEncoding, GossipKind, GossipTopic};
+pub use topic::{GossipEncoding, GossipKind, GossipTopic, TopicError};
 
 use crate::constants::MAX_PAYLOAD_SIZE;
-use crate::error::CodecError;
+use crate::ssz::SszError;
+use thiserror::Error;
+
+/// Bytes that do not decode as an `ssz_snappy` req/resp chunk or a gossip payload, or a value
+/// that cannot be encoded as one.
+#[derive(Debug, Error)]
+#[non_exhaustive]
+pub enum CodecError {
+    /// The length prefix is not a valid varint.
+    #[error("invalid length prefix")]
+    InvalidVarint(#[source] VarintError),
+    /// The declared (uncompressed) length exceeds `MAX_PAYLOAD_SIZE`.
+    #[error("payload length {len} exceeds MAX_PAYLOAD_SIZE ({max})")]
+    PayloadTooLarge {
+        /// The declared or encoded length.
+        len: u64,
+        /// `MAX_PAYLOAD_SIZE`.
+        max: usize,
+    },
+    /// The declared (uncompressed) length is outside the type's SSZ bounds.
+    #[error("{type_name}: payload length {len} outside [{min}, {max}]")]
+    LengthOutOfBounds {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// The declared or encoded length.
+        len: u64,
+        /// Smallest valid length.
+        min: usize,
+        /// Largest valid length.
+        max: usize,
+    },
+    /// The compressed input is longer than `max_compressed_len(len)`: for req/resp, `len` is the
+    /// declared length and the payload was not complete after that many bytes; for gossip,
+    /// `len` is `MAX_PAYLOAD_SIZE`.
+    #[error("compressed payload longer than {max} bytes, the limit for {len} uncompressed bytes")]
+    CompressedTooLarge {
+        /// The uncompressed length the limit was derived from.
+        len: usize,
+        /// `max_compressed_len(len)`.
+        max: usize,
+    },
+    /// The snappy frames hold more data than the declared length.
+    #[error("snappy frames decompress to more than the declared {declared} bytes")]
+    DecompressedTooLong {
+        /// The declared length.
+        declared: usize,
+    },
+    /// Bytes remain after the message.
+    #[error("{count} trailing bytes after the message")]
+    TrailingBytes {
+        /// How many bytes are left over.
+        count: usize,
+    },
+    /// The input ended before the message was complete.
+    #[error("input ended before the message was complete")]
+    UnexpectedEof,
+    /// The snappy data is corrupt (bad chunk type or length, bad checksum, bad block).
+    #[error("invalid snappy data")]
+    Snappy(#[source] snap::Error),
+    /// The snappy frame decoder failed in another way (not expected with in-memory input).
+    #[error("snappy frame decoder failed")]
+    Io(#[source] std::io::Error),
+    /// The decompressed payload is not valid SSZ for the type.
+    #[error("invalid SSZ payload")]
+    Ssz(#[from] SszError),
+    /// The peer answered with an error chunk (a non-zero result code and an `ErrorMessage`).
+    #[error("peer answered {code}: {message:?}")]
+    ErrorResponse {
+        /// The result code.
+        code: ResponseCode,
+        /// The `ErrorMessage`, decoded as lossy UTF-8.
+        message: String,
+    },
+    /// An error chunk was to be encoded with the `Success` result code.
+    #[error("an error response needs a non-zero result code")]
+    SuccessCodeForError,
+}
+
+impl CodecError {
+    /// Whether the bytes break the wire format or the type's bounds, as opposed to the peer
+    /// reporting an error, the stream ending early or a local failure.
+    pub fn is_protocol_violation(&self) -> bool {
+        match self {
+            Self::InvalidVarint(_)
+            | Self::PayloadTooLarge { .. }
+            | Self::LengthOutOfBounds { .. }
+            | Self::CompressedTooLarge { .. }
+            | Self::DecompressedTooLong { .. }
+            | Self::TrailingBytes { .. }
+            | Self::Snappy(_)
+            | Self::Ssz(_) => true,
+            Self::UnexpectedEof
+            | Self::Io(_)
+            | Self::ErrorResponse { .. }
+            | Self::SuccessCodeForError => false,
+        }
+    }
+
+    /// The result code, when the peer answered with an error chunk.
+    pub fn response_code(&self) -> Option<ResponseCode> {
+        match self {
+            Self::ErrorResponse { code, .. } => Some(*code),
+            _ => None,
+        }
+    }
+
+    /// Whether the input ended before the message was complete (often the peer hanging up).
+    pub fn is_unexpected_eof(&self) -> bool {
+        matches!(self, Self::UnexpectedEof)
+    }
+}
 
 /// `max_compressed_len(n) = 32 + n + n / 6`: the most bytes snappy may take to compress `n`
 /// bytes, and so the most compressed bytes a decoder reads for an `n`-byte payload.

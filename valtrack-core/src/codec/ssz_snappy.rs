@@ -21,8 +21,9 @@ use std::io::{self, Cursor, Read, Write};
 use snap::read::FrameDecoder;
 use snap::write::FrameEncoder;
 
-use super::{checked_len, max_compressed_len};
-use crate::error::{CodecError, VarintError};
+use thiserror::Error;
+
+use super::{checked_len, max_compressed_len, CodecError};
 use crate::ssz::{ErrorMessage, SszMessage};
 
 /// The longest valid length prefix: a `u64` needs at most ten 7-bit groups.
@@ -391,6 +392,21 @@ fn write_uvarint(mut n: u64, out: &mut Vec<u8>) {
         n >>= 7;
     }
     out.push(n as u8);
+}
+
+/// A length prefix that is not a valid protobuf unsigned varint.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Error)]
+pub enum VarintError {
+    /// More than ten bytes (the longest `u64` varint) with the continuation bit set.
+    #[error("varint longer than 10 bytes")]
+    TooLong,
+    /// The tenth byte sets bits beyond the 64th.
+    #[error("varint overflows u64")]
+    Overflow,
+    /// The varint ends in a zero byte after the first, so a shorter encoding exists. (The spec
+    /// says the prefix SHOULD be minimal; like Lighthouse's `unsigned-varint`, we reject it.)
+    #[error("varint is not minimally encoded")]
+    NotMinimal,
 }
 
 /// Reads a protobuf unsigned varint from the front of `src`: `Ok(None)` if `src` ends inside

@@ -5,7 +5,7 @@ use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 
 use crate::constants::MAX_PAYLOAD_SIZE;
-use crate::error::SszError;
+use crate::ssz::SszError;
 use crate::ssz::SszMessage;
 
 /// Decodes one of the `testdata/*.hex` files (a hex string, surrounding whitespace ignored).

@@ -3,8 +3,8 @@ use std::net::Ipv4Addr;
 use alloy_rlp::Bytes;
 use enr::k256::ecdsa::SigningKey;
 
+use super::FieldProblem;
 use super::*;
-use crate::error::FieldProblem;
 
 /// ENR, ip, udp, tcp, eth2 digest.
 type Bootnode = (

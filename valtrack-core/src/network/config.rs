@@ -19,8 +19,8 @@ use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 use super::fork::{BlobParameters, Fork, ForkName};
+use super::ConfigError;
 use crate::constants::FAR_FUTURE_EPOCH;
-use crate::error::ConfigError;
 use crate::primitives::{Root, Version};
 
 /// A consensus preset (`PRESET_BASE`), which fixes `SLOTS_PER_EPOCH`.

@@ -12,6 +12,7 @@
 //! never a panic or an overflow.
 
 mod config;
+mod error;
 mod fork;
 mod presets;
 #[cfg(test)]
@@ -22,6 +23,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 pub use config::{
     genesis_from_beacon_state, parse_genesis_validators_root, ConsensusConfig, PresetBase,
 };
+pub use error::ConfigError;
 pub use fork::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest, BlobParameters,
     Fork, ForkName, ScheduledDigest,
@@ -29,7 +31,6 @@ pub use fork::{
 pub use presets::NetworkPreset;
 
 use crate::constants::FAR_FUTURE_EPOCH;
-use crate::error::ConfigError;
 use crate::primitives::{Epoch, ForkDigest, Root, Slot, Version};
 use crate::ssz::EnrForkId;
 

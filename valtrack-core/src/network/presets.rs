@@ -6,8 +6,7 @@ use std::fmt;
 use std::str::FromStr;
 use std::time::Duration;
 
-use super::{ConsensusConfig, Network};
-use crate::error::ConfigError;
+use super::{ConfigError, ConsensusConfig, Network};
 use crate::primitives::Root;
 
 /// A public Ethereum network with a built-in configuration.

@@ -3,8 +3,9 @@
 
 use ssz_rs::prelude::*;
 
-use crate::error::SszError;
-use crate::primitives::{AttestationSubnets, ForkDigest, SyncSubnets, Version};
+use super::SszError;
+use crate::primitives::{ForkDigest, Version};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 use super::SszMessage;
 

@@ -13,8 +13,46 @@ pub use containers::{
     SyncCommitteeMessage, MAX_VALIDATORS_PER_COMMITTEE,
 };
 
-use crate::error::SszError;
-use crate::primitives::{AttestationSubnets, Epoch, ForkDigest, Root, Slot, SyncSubnets};
+use thiserror::Error;
+
+use crate::primitives::{Epoch, ForkDigest, Root, Slot};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
+
+/// SSZ bytes that do not decode to the expected type.
+#[derive(Debug, Error)]
+pub enum SszError {
+    /// The encoding's length is outside the type's bounds.
+    #[error("{type_name}: SSZ length {len} outside [{min}, {max}]")]
+    Length {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// Length found.
+        len: usize,
+        /// Smallest valid length.
+        min: usize,
+        /// Largest valid length.
+        max: usize,
+    },
+    /// A variable-size field's offset is not where the layout puts it.
+    #[error("{type_name}: SSZ offset {offset}, expected {expected}")]
+    Offset {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// Offset found.
+        offset: usize,
+        /// Offset the layout requires.
+        expected: usize,
+    },
+    /// The bytes are the right size but not a valid value.
+    #[error("{type_name}: invalid SSZ")]
+    Invalid {
+        /// The type being decoded.
+        type_name: &'static str,
+        /// What the SSZ decoder said.
+        #[source]
+        source: ssz_rs::DeserializeError,
+    },
+}
 
 /// A value with an SSZ encoding and known bounds on its encoded length.
 ///

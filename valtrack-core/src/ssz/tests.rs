@@ -1,7 +1,7 @@
 use proptest::prelude::*;
 
 use super::*;
-use crate::primitives::{AttestationSubnets, SyncSubnets};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 fn arb_root() -> impl Strategy<Value = [u8; 32]> {
     any::<[u8; 32]>()
@@ -159,7 +159,7 @@ fn lengths_are_checked_before_decoding() {
     let err = StatusV1::from_ssz_bytes(&[0u8; 83]).unwrap_err();
     assert!(matches!(
         err,
-        crate::error::SszError::Length {
+        super::SszError::Length {
             len: 83,
             min: 84,
             max: 84,

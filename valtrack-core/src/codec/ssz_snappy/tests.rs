@@ -3,11 +3,11 @@ use proptest::prelude::*;
 use super::*;
 use crate::codec::test_util::{hex_file, largest_allocation, RawBytes};
 use crate::constants::MAX_PAYLOAD_SIZE;
-use crate::primitives::{AttestationSubnets, SyncSubnets};
 use crate::ssz::{
     Attestation, Goodbye, MetaDataV1, MetaDataV2, MetaDataV3, Ping, SingleAttestation, StatusV1,
     StatusV2,
 };
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 const STATUS_RESPONSE: &str = include_str!("../../../testdata/lodestar/status_response.hex");
 const STATUS_REQUEST: &str = include_str!("../../../testdata/lodestar/status_request.hex");

@@ -35,19 +35,20 @@ mod client;
 mod codec;
 mod committees;
 pub mod constants;
+pub mod crawler;
 mod enr_info;
 mod estimate;
 mod events;
-mod handshake;
+pub mod handshake;
 mod location;
 mod network;
 mod peer_id;
 mod primitives;
+pub mod probe;
 mod serde_hex;
-mod sink;
+pub mod sink;
 pub mod ssz;
 mod subnets;
-mod traits;
 
 pub use attribution::{
     attribute, AttestationDecodeError, AttestationDedupe, AttestationFacts, AttesterKey,
@@ -67,6 +68,7 @@ pub use codec::{
 pub use committees::{
     CommitteesError, EpochCommittees, MAX_COMMITTEES_PER_EPOCH, MAX_VALIDATORS_PER_COMMITTEE,
 };
+pub use crawler::{Crawler, DiscoveredNode, NodeUpdate};
 pub use enr_info::{
     decode_enr, parse_enr, Enr, EnrClass, EnrError, EnrFieldError, EnrForkIdInfo, EnrInfo,
     FieldProblem, MAX_ENR_SIZE,
@@ -83,7 +85,7 @@ pub use events::{
     HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent,
     StatusInfo, Transport, ValidatorMetadataEvent,
 };
-pub use handshake::{HandshakeError, HandshakeStage};
+pub use handshake::{HandshakeError, HandshakeStage, HandshakeTimings, Handshaker, PeerInfo};
 pub use location::{AddressKind, Location};
 pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
@@ -93,15 +95,12 @@ pub use network::{
 };
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
-pub use sink::{BoxError, SinkError};
+pub use probe::{ObservedAttestation, Subnet, SubnetObservation, SubnetProbe};
+pub use sink::{BoxError, DynEventSink, EventSink, SinkError};
 pub use ssz::{MetaData, SszError, SszMessage, Status};
 pub use subnets::{
     committees_per_slot, compute_prefix_subnets, compute_shuffled_index,
     compute_subnet_for_attestation, compute_subscribed_attnets, compute_subscribed_subnet,
     compute_subscribed_subnets, is_aggregator, is_sync_committee_aggregator,
     sync_subnet_for_committee_index, AttestationSubnets, SyncSubnets,
-};
-pub use traits::{
-    Crawler, DiscoveredNode, DynEventSink, EventSink, HandshakeTimings, Handshaker, NodeUpdate,
-    ObservedAttestation, PeerInfo, Subnet, SubnetObservation, SubnetProbe,
 };

@@ -9,9 +9,17 @@ use valtrack_core::{DynEventSink, Event, EventSink, SinkError};
 /// does not starve the others; the call then returns the first error in the order the sinks
 /// were given (the others are logged at `warn`). The same holds for
 /// [`flush`](EventSink::flush). A fan-out of no sinks accepts and drops everything.
-#[derive(Debug, Default)]
+#[derive(Default)]
 pub struct FanoutSink {
     sinks: Vec<Box<dyn DynEventSink>>,
+}
+
+impl std::fmt::Debug for FanoutSink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FanoutSink")
+            .field("sinks", &self.sinks.len())
+            .finish()
+    }
 }
 
 impl FanoutSink {

@@ -95,7 +95,7 @@ pub use network::{
 };
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
-pub use probe::{ObservedAttestation, Subnet, SubnetObservation, SubnetProbe};
+pub use probe::{GossipMessage, ObservedAttestation, Subnet, SubnetObservation, SubnetProbe};
 pub use sink::{BoxError, DynEventSink, EventSink, SinkError};
 pub use ssz::{MetaData, SszError, SszMessage, Status};
 pub use subnets::{

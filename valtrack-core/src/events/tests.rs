@@ -1,5 +1,9 @@
 use super::*;
-use crate::ssz::{MetaDataV2, StatusV1};
+use crate::client::ClientInfo;
+use crate::enr_info::{EnrClass, EnrInfo};
+use crate::location::Location;
+use crate::ssz::{MetaData, MetaDataV2, Status, StatusV1};
+use crate::subnets::{AttestationSubnets, SyncSubnets};
 
 const BOOTNODE: &str = "enr:-Ku4QHqVeJ8PPICcWk1vSn_XcSkjOkNiTg6Fmii5j6vUQgvzMc9L1goFnLKgXqBJspJjIsB91LTOleFmyWWrFVATGngBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhAMRHkWJc2VjcDI1NmsxoQKLVXFOhp2uX6jeT0DvvDpPcU8FWMjQdR4wMuORMhpX24N1ZHCCIyg";
 

@@ -5,12 +5,24 @@
 //!
 //! valtrack finds beacon nodes over discv5, learns what each one is over libp2p and works out
 //! which validators stand behind it. This crate holds everything in that pipeline that is pure
-//! computation: decoding ENRs, fork digests and network presets, the SSZ containers and their
-//! `ssz_snappy` and gossip codecs (bounded against hostile input), the attestation-subnet maths,
-//! validator estimates ([`estimate_validators`]), address classification ([`AddressKind`]),
-//! the events the sentry emits and the four traits ([`Crawler`], [`Handshaker`],
-//! [`SubnetProbe`], [`EventSink`]) that the other crates implement. It depends on neither tokio,
-//! libp2p nor NATS.
+//! computation, one public module per concern, each with its own types, errors and
+//! `DEFAULT_*`/`MAX_*` constants:
+//!
+//! - [`network`]: fork schedules, fork digests, presets and `config.yaml` parsing
+//!   ([`network::DEFAULT_NETWORK_NAME`]);
+//! - [`enr_info`]: ENR decoding ([`enr_info::MAX_ENR_SIZE`]);
+//! - [`ssz`] and [`codec`]: the SSZ containers and their `ssz_snappy` and gossip codecs,
+//!   bounded against hostile input ([`codec::MAX_VARINT_LEN`]);
+//! - [`subnets`], [`estimate`] and [`attribution`]: the attestation-subnet maths, validator
+//!   estimates and attestation attribution;
+//! - [`events`]: the events the sentry emits and their JSON wire format;
+//! - [`constants`]: the consensus specs' constants.
+//!
+//! The other crates plug into four seams, each a module holding its trait and the data that
+//! crosses it: [`crawler`] ([`Crawler`]), [`handshake`] ([`Handshaker`]), [`probe`]
+//! ([`SubnetProbe`]) and [`sink`] ([`EventSink`]). Imports between these modules point one way
+//! (`scripts/module_cycles.py` checks). The crate root re-exports the names most programs use.
+//! It depends on neither tokio, libp2p nor NATS.
 //!
 //! # Feature flags
 //!
@@ -19,42 +31,42 @@
 //! # Example
 //!
 //! ```
-//! use valtrack_core::{AttestationSubnets, ForkDigest};
+//! use valtrack_core::{AttestationSubnets, ForkDigest, Network};
 //!
 //! let digest: ForkDigest = "0x8c9f62fe".parse()?;
+//! assert_eq!(Network::mainnet().fork_digest(419_072), digest);
+//! assert_eq!(valtrack_core::network::DEFAULT_NETWORK_NAME, "custom");
 //! assert_eq!(digest.to_string(), "8c9f62fe");
 //! let attnets = AttestationSubnets::from_subnets([9, 10]);
 //! assert_eq!(attnets.0, [0, 0b110, 0, 0, 0, 0, 0, 0]);
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 
-mod attribution;
+pub mod attribution;
 mod base58;
-mod bootnodes;
 mod client;
-mod codec;
+pub mod codec;
 mod committees;
 pub mod constants;
 pub mod crawler;
-mod enr_info;
-mod estimate;
-mod events;
+pub mod enr_info;
+pub mod estimate;
+pub mod events;
 pub mod handshake;
 mod location;
-mod network;
+pub mod network;
 mod peer_id;
 mod primitives;
 pub mod probe;
 mod serde_hex;
 pub mod sink;
 pub mod ssz;
-mod subnets;
+pub mod subnets;
 
 pub use attribution::{
     attribute, AttestationDecodeError, AttestationDedupe, AttestationFacts, AttesterKey,
     DEFAULT_DEDUPE_EPOCHS, DEFAULT_DEDUPE_PER_EPOCH,
 };
-pub use bootnodes::MAINNET_BOOTNODES;
 pub use client::{ClientInfo, ClientKind};
 pub use codec::{
     decode_empty_request, decode_gossip, decode_optional_response, decode_request,
@@ -91,7 +103,7 @@ pub use network::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
     genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConfigError,
     ConsensusConfig, Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase,
-    ScheduledDigest, DEFAULT_NETWORK_NAME,
+    ScheduledDigest, DEFAULT_NETWORK_NAME, MAINNET_BOOTNODES,
 };
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};

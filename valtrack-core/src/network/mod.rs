@@ -11,6 +11,7 @@
 //! Every method is total: any epoch or time, however far out, gives an answer or `None`,
 //! never a panic or an overflow.
 
+mod bootnodes;
 mod config;
 mod error;
 mod fork;
@@ -20,6 +21,7 @@ mod tests;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+pub use bootnodes::MAINNET_BOOTNODES;
 pub use config::{
     genesis_from_beacon_state, parse_genesis_validators_root, ConsensusConfig, PresetBase,
 };

@@ -1,4 +1,4 @@
-//! Built-in bootnodes.
+//! Built-in bootnodes of the networks we know.
 
 /// Mainnet bootnode ENRs (EF, Lighthouse, Teku, Prysm, Nimbus; from eth-clients/mainnet
 /// `bootstrap_nodes.yaml`, as listed in valtrack's p2p reference). They serve discv5 only and

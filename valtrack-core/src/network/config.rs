@@ -86,7 +86,7 @@ impl ConsensusConfig {
     /// the offending key; nothing here panics, whatever the input.
     pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig =
-            serde_yaml::from_str(yaml).map_err(|source| ConfigError::Yaml { source })?;
+            serde_norway::from_str(yaml).map_err(|source| ConfigError::Yaml { source })?;
         if let Some(key) = raw.duplicate {
             return Err(ConfigError::DuplicateKey { key });
         }

@@ -16,7 +16,7 @@ pub enum ConfigError {
     Yaml {
         /// What the YAML parser said (with line and column).
         #[source]
-        source: serde_yaml::Error,
+        source: serde_norway::Error,
     },
     /// A key appears twice at the top level.
     #[error("config key {key} appears more than once")]

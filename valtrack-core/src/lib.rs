@@ -1,5 +1,5 @@
 //! valtrack-core: the Ethereum consensus-layer wire types, codecs and maths that valtrack is
-//! built on, with no networking or file I/O.
+//! built on, with no networking; it reads files only to load a network directory.
 //!
 //! # Architecture
 //!
@@ -9,7 +9,8 @@
 //! `DEFAULT_*`/`MAX_*` constants:
 //!
 //! - [`network`]: fork schedules, fork digests, presets and `config.yaml` parsing
-//!   ([`network::DEFAULT_NETWORK_NAME`]);
+//!   ([`network::DEFAULT_NETWORK_NAME`]), and [`network::dir`], which loads a network
+//!   directory ([`NetworkDir`]): the only place where core reads files;
 //! - [`enr_info`]: ENR decoding ([`enr_info::MAX_ENR_SIZE`]);
 //! - [`ssz`] and [`codec`]: the SSZ containers and their `ssz_snappy` and gossip codecs,
 //!   bounded against hostile input ([`codec::MAX_VARINT_LEN`]);
@@ -105,6 +106,7 @@ pub use network::{
     ConsensusConfig, Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase,
     ScheduledDigest, DEFAULT_NETWORK_NAME, MAINNET_BOOTNODES,
 };
+pub use network::{parse_bootnodes, NetworkDir};
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
 pub use probe::{GossipMessage, ObservedAttestation, Subnet, SubnetObservation, SubnetProbe};

@@ -82,8 +82,9 @@ pub struct ConsensusConfig {
 impl ConsensusConfig {
     /// Parses and checks the text of a consensus `config.yaml`.
     ///
-    /// Core does no file I/O: read `config.yaml` yourself and pass its contents. Errors name
-    /// the offending key; nothing here panics, whatever the input.
+    /// This takes the file's contents ([`NetworkDir::load`](super::NetworkDir::load) reads a
+    /// whole network directory). Errors name the offending key; nothing here panics, whatever
+    /// the input.
     pub fn from_yaml(yaml: &str) -> Result<Self, ConfigError> {
         let raw: RawConfig =
             serde_norway::from_str(yaml).map_err(|source| ConfigError::Yaml { source })?;

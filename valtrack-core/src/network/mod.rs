@@ -3,16 +3,18 @@
 //!
 //! A [`Network`] comes from a consensus `config.yaml` ([`ConsensusConfig::from_yaml`]) plus
 //! the genesis validators root, or from a built-in [`NetworkPreset`] (mainnet, Sepolia,
-//! Holesky, Hoodi), whose embedded configs go through the same parser. Core does no I/O: to
-//! load a config directory, read `config.yaml` and `genesis_validators_root.txt`
-//! ([`parse_genesis_validators_root`]) or `genesis.ssz` ([`genesis_from_beacon_state`])
-//! yourself and pass the contents in.
+//! Holesky, Hoodi), whose embedded configs go through the same parser. The parsers take
+//! contents, not paths; [`NetworkDir::load`] (module [`dir`], the only code in core that reads
+//! files) loads a whole network directory: `config.yaml`, `genesis.ssz` or
+//! `genesis_validators_root.txt` ([`genesis_from_beacon_state`],
+//! [`parse_genesis_validators_root`]) and its bootnode list.
 //!
 //! Every method is total: any epoch or time, however far out, gives an answer or `None`,
 //! never a panic or an overflow.
 
 mod bootnodes;
 mod config;
+pub mod dir;
 mod error;
 mod fork;
 mod presets;
@@ -25,6 +27,7 @@ pub use bootnodes::MAINNET_BOOTNODES;
 pub use config::{
     genesis_from_beacon_state, parse_genesis_validators_root, ConsensusConfig, PresetBase,
 };
+pub use dir::{parse_bootnodes, BootnodeError, GenesisTimeSource, NetworkDir, NetworkDirError};
 pub use error::ConfigError;
 pub use fork::{
     compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest, BlobParameters,

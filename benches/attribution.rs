@@ -11,7 +11,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use valtrack::sentry::sim::{
+use valtrack_sim::{
     run_attribution, sim_network_with_slot, AttributionCounts, SimNet, DEFAULT_VALIDATOR_MIX,
 };
 
@@ -130,7 +130,7 @@ fn main() {
 /// cgc and legacy attnets); its `validator_metadata` rows are compared with the truth.
 async fn estimates(
     net: &SimNet,
-    run: &valtrack::sentry::sim::AttributionRun,
+    run: &valtrack_sim::AttributionRun,
     network: valtrack::core::Network,
 ) {
     use std::collections::{BTreeMap, HashMap};

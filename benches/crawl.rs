@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use valtrack::core::{Crawler, Network, NodeUpdate};
-use valtrack::sentry::sim::SimDht;
 use valtrack::sentry::{CrawlerConfig, Discv5Crawler};
+use valtrack_sim::SimDht;
 
 const MARKS: [f64; 4] = [0.5, 0.9, 0.99, 1.0];
 
@@ -152,7 +152,7 @@ fn main() {
     let mut rss_per_node = 0;
     let mut startup = Duration::ZERO;
     runtime.block_on(async {
-        let paced = valtrack::sentry::DEFAULT_PEER_REQUEST_INTERVAL;
+        let paced = valtrack::sentry::crawler::DEFAULT_PEER_REQUEST_INTERVAL;
         let cases: &[(usize, usize, Duration)] = if bench {
             &[
                 (1, 32, paced),

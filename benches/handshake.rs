@@ -12,8 +12,9 @@ use std::time::{Duration, Instant};
 
 use futures::stream::{self, StreamExt};
 use valtrack::core::{ForkDigest, Handshaker, Network};
-use valtrack::sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
-use valtrack::sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker, MuxerOffer};
+use valtrack::sentry::host::MuxerOffer;
+use valtrack::sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
+use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
 
 /// User + system CPU time of this process (Linux `/proc/self/stat`, clock ticks of 10 ms).
 fn cpu_time() -> Duration {
@@ -58,10 +59,10 @@ async fn round(
     .unwrap();
     let handshaker = Libp2pHandshaker::new(
         host,
-        HandshakeConfig {
-            prefer_quic,
-            ..HandshakeConfig::default()
-        },
+        HandshakeConfig::builder()
+            .prefer_quic(prefer_quic)
+            .build()
+            .unwrap(),
     );
     let cpu0 = cpu_time();
     let t0 = Instant::now();

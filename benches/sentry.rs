@@ -15,8 +15,8 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use valtrack::core::{DiscoveryReason, Event, EventSink, PeerId, SinkError};
-use valtrack::sentry::sim::{sim_network, SimNet};
 use valtrack::sentry::SentryService;
+use valtrack_sim::{sim_network, SimNet};
 
 const CHILD: &str = "VALTRACK_BENCH_SIMNET_CHILD";
 

@@ -42,7 +42,7 @@ impl EventSink for Tally {
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let sim = valtrack::sentry::sim::SimNet::builder(20).spawn().await?;
+    let sim = valtrack_sim::SimNet::builder(20).spawn().await?;
     let tally = Tally::default();
     valtrack::sentry::SentryService::builder(sim.network().clone())
         .bootnodes([valtrack::core::parse_enr(&sim.bootnode().to_base64())?])

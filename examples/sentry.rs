@@ -10,8 +10,8 @@
 use std::time::Duration;
 
 use valtrack::core::{parse_enr, Event, EventSink, Network, SinkError, MAINNET_BOOTNODES};
-use valtrack::sentry::sim::SimNet;
 use valtrack::sentry::SentryService;
+use valtrack_sim::SimNet;
 
 /// Prints each event as one JSON line.
 #[derive(Debug)]

@@ -9,7 +9,7 @@
 #   VALTRACK_LODESTAR_REST="http://127.0.0.1:PORT_A,http://127.0.0.1:PORT_B"
 #   VALTRACK_LODESTAR_RUN_DIR=<scratch folder with nodeA.log, nodeB.log, data dirs>
 # exported. Without COMMAND it runs the ignored interop tests of valtrack-sentry:
-#   cargo test -p valtrack-sentry --features sim --test interop -- --ignored --nocapture --test-threads 1
+#   cargo test -p valtrack-sentry --test interop -- --ignored --nocapture --test-threads 1
 # Exits with COMMAND's exit code. The nodes are always stopped on exit.
 #
 # env:
@@ -260,7 +260,7 @@ log "both nodes answer (after $((SECONDS + READY_TIMEOUT - READY_DEADLINE)) s)"
 export VALTRACK_LODESTAR_REST="http://127.0.0.1:$REST_A,http://127.0.0.1:$REST_B"
 export VALTRACK_LODESTAR_RUN_DIR=$RUN_DIR
 if [ $# -eq 0 ]; then
-  set -- cargo test -p valtrack-sentry --features sim --test interop -- \
+  set -- cargo test -p valtrack-sentry --test interop -- \
     --ignored --nocapture --test-threads 1
 fi
 log "running: $*"

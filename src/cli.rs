@@ -209,7 +209,7 @@ pub(crate) struct CrawlArgs {
     #[arg(long, env = "VALTRACK_CRAWLER_LOCATION", default_value = "unknown")]
     crawler_location: String,
     /// Handshakes in flight.
-    #[arg(long, default_value_t = valtrack::sentry::DEFAULT_CONCURRENCY)]
+    #[arg(long, default_value_t = valtrack::sentry::sentry::DEFAULT_CONCURRENCY)]
     concurrency: usize,
     /// How often every known peer is revisited (default: one epoch of the network).
     #[arg(long, value_parser = parse_duration)]
@@ -226,7 +226,7 @@ pub(crate) struct CrawlArgs {
     #[arg(long, env = "VALTRACK_ATTESTATIONS")]
     attestations: bool,
     /// With --attestations: how many handshaken peers stay connected.
-    #[arg(long, default_value_t = valtrack::sentry::DEFAULT_KEPT_PEERS)]
+    #[arg(long, default_value_t = valtrack::sentry::handshaker::DEFAULT_KEPT_PEERS)]
     kept_peers: usize,
     /// With --attestations: a beacon node's REST API (e.g. http://127.0.0.1:5052) whose
     /// committees name the validators of phase0 attestations (forks before Electra); without
@@ -496,7 +496,7 @@ pub(crate) struct Target {
     pub(crate) network: Network,
     pub(crate) bootnodes: Vec<Enr>,
     /// Keeps the simulated network running.
-    pub(crate) sim: Option<valtrack::sentry::sim::SimNet>,
+    pub(crate) sim: Option<valtrack_sim::SimNet>,
 }
 
 /// Resolves `--network` and the bootnodes; starts the simulated network for `sim` (whose
@@ -511,7 +511,7 @@ pub(crate) async fn target(args: &CrawlArgs) -> Result<Target, CliError> {
                     .into(),
             ));
         }
-        let net = valtrack::sentry::sim::SimNet::builder(sim.sim_nodes as usize)
+        let net = valtrack_sim::SimNet::builder(sim.sim_nodes as usize)
             .seed(sim.sim_seed)
             .attestations(attestations)
             .spawn()

@@ -29,27 +29,15 @@ pub const DEFAULT_GOODBYE_TIMEOUT: Duration = Duration::from_secs(1);
 /// connection cap, leaving room for inbound peers and dials.
 pub const DEFAULT_KEPT_PEERS: usize = 400;
 
-/// Handshake settings.
+/// Handshake settings. Build with [`HandshakeConfig::builder`]; `Default` is every default.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HandshakeConfig {
-    /// Bound on connecting (dial to a secured, muxed connection). Default: 5 s.
-    pub connect_timeout: Duration,
-    /// How long to wait for identify after Ping. Default: [`DEFAULT_IDENTIFY_TIMEOUT`].
-    pub identify_timeout: Duration,
-    /// Bound on sending Goodbye. Default: [`DEFAULT_GOODBYE_TIMEOUT`].
-    pub goodbye_timeout: Duration,
-    /// Dial QUIC before TCP when the ENR offers both (and the `quic` feature is on).
-    /// Default: true, as the spec makes QUIC primary.
-    pub prefer_quic: bool,
-    /// Digests accepted as ours besides the network's own (a devnet whose genesis data we
-    /// lack). Default: none.
-    pub extra_digests: Vec<ForkDigest>,
-    /// Keep up to this many successfully handshaken peers connected (no Goodbye, no
-    /// disconnect), so their gossip keeps arriving; a revisit of a kept peer reuses its
-    /// connection (Status, MetaData and Ping again). Beyond the cap, peers get Goodbye as
-    /// usual. Default: 0 (off: every handshake ends with Goodbye). Attestation attribution
-    /// uses [`DEFAULT_KEPT_PEERS`].
-    pub keep_connected: usize,
+    connect_timeout: Duration,
+    identify_timeout: Duration,
+    goodbye_timeout: Duration,
+    prefer_quic: bool,
+    extra_digests: Vec<ForkDigest>,
+    keep_connected: usize,
 }
 
 impl Default for HandshakeConfig {
@@ -63,6 +51,114 @@ impl Default for HandshakeConfig {
             keep_connected: 0,
         }
     }
+}
+
+impl HandshakeConfig {
+    /// Starts a configuration with every default.
+    pub fn builder() -> HandshakeConfigBuilder {
+        HandshakeConfigBuilder(Self::default())
+    }
+
+    /// Bound on connecting.
+    pub fn connect_timeout(&self) -> Duration {
+        self.connect_timeout
+    }
+
+    /// Digests accepted as ours besides the network's own.
+    pub fn extra_digests(&self) -> &[ForkDigest] {
+        &self.extra_digests
+    }
+
+    /// How many handshaken peers stay connected.
+    pub fn keep_connected(&self) -> usize {
+        self.keep_connected
+    }
+}
+
+/// Builder of [`HandshakeConfig`]; every setter documents its default.
+#[derive(Debug, Clone)]
+pub struct HandshakeConfigBuilder(HandshakeConfig);
+
+impl HandshakeConfigBuilder {
+    /// Bound on connecting (dial to a secured, muxed connection). Default:
+    /// [`DEFAULT_CONNECT_TIMEOUT`](crate::host::DEFAULT_CONNECT_TIMEOUT).
+    pub fn connect_timeout(mut self, d: Duration) -> Self {
+        self.0.connect_timeout = d;
+        self
+    }
+
+    /// How long to wait for identify after Ping. Default: [`DEFAULT_IDENTIFY_TIMEOUT`].
+    pub fn identify_timeout(mut self, d: Duration) -> Self {
+        self.0.identify_timeout = d;
+        self
+    }
+
+    /// Bound on sending Goodbye. Default: [`DEFAULT_GOODBYE_TIMEOUT`].
+    pub fn goodbye_timeout(mut self, d: Duration) -> Self {
+        self.0.goodbye_timeout = d;
+        self
+    }
+
+    /// Dial QUIC before TCP when the ENR offers both (and the `quic` feature is on).
+    /// Default: true, as the spec makes QUIC primary.
+    pub fn prefer_quic(mut self, on: bool) -> Self {
+        self.0.prefer_quic = on;
+        self
+    }
+
+    /// Accepts `digest` as ours besides the network's own (a devnet whose genesis data we
+    /// lack): a peer whose Status carries it is handshaken, and our Status mirrors it when
+    /// the peer's ENR advertises it. Default: none.
+    pub fn extra_digest(mut self, digest: ForkDigest) -> Self {
+        if !self.0.extra_digests.contains(&digest) {
+            self.0.extra_digests.push(digest);
+        }
+        self
+    }
+
+    /// Keep up to this many successfully handshaken peers connected (no Goodbye, no
+    /// disconnect), so their gossip keeps arriving; a revisit of a kept peer reuses its
+    /// connection (Status, MetaData and Ping again). Beyond the cap, peers get Goodbye as
+    /// usual. Default: 0 (off: every handshake ends with Goodbye). Attestation attribution
+    /// uses [`DEFAULT_KEPT_PEERS`].
+    pub fn keep_connected(mut self, n: usize) -> Self {
+        self.0.keep_connected = n;
+        self
+    }
+
+    /// Checks and returns the configuration.
+    pub fn build(self) -> Result<HandshakeConfig, HandshakeConfigError> {
+        let HandshakeConfig {
+            connect_timeout,
+            identify_timeout,
+            goodbye_timeout,
+            prefer_quic: _,
+            extra_digests: _,
+            keep_connected: _,
+        } = &self.0;
+        for (name, d) in [
+            ("connect timeout", connect_timeout),
+            ("identify timeout", identify_timeout),
+            ("goodbye timeout", goodbye_timeout),
+        ] {
+            if d.is_zero() {
+                return Err(HandshakeConfigError::ZeroTimeout { name });
+            }
+        }
+        Ok(self.0)
+    }
+}
+
+/// A [`HandshakeConfig`] that [`HandshakeConfigBuilder::build`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandshakeConfigError {
+    /// A timeout is zero.
+    #[error("{name} must be positive")]
+    ZeroTimeout {
+        /// Which timeout.
+        name: &'static str,
+    },
 }
 
 /// Goodbye reason codes we send.
@@ -240,7 +336,7 @@ impl Libp2pHandshaker {
     pub fn inbound(
         &self,
         concurrency: usize,
-    ) -> Option<impl futures::Stream<Item = crate::InboundOutcome> + Send + 'static> {
+    ) -> Option<impl futures::Stream<Item = crate::sentry::InboundOutcome> + Send + 'static> {
         use futures::StreamExt;
         let rx = self.host.inbound_connections()?;
         let this = self.clone();

@@ -1,6 +1,6 @@
 //! valtrack-sentry: the active side of valtrack — a libp2p host that speaks the eth2 wire
-//! protocols, a [`Handshaker`](valtrack_core::Handshaker) built on it, and (feature `sim`)
-//! simulated beacon nodes.
+//! protocols, a [`Handshaker`](valtrack_core::Handshaker) built on it, a discv5 crawler and
+//! the [`Sentry`] that drives them.
 //!
 //! # Architecture
 //!
@@ -21,50 +21,65 @@
 //! and the [`Sentry`] turns the first delivery of each (target epoch, validator) into an
 //! attestation event with attribution evidence ([`valtrack_core::attribute`]).
 //!
+//! # Modules
+//!
+//! The root re-exports the main types; each public module holds the rest of its part with
+//! its `DEFAULT_*` constants ([`crawler`], [`host`], [`handshaker`], [`probe`], [`sentry`],
+//! [`service`], [`rpc`], [`beacon_api`]). A [`host::Responder`] lets a host answer requests
+//! its own way (raw bytes included, [`rpc::RawResponse`]): the simulated and hostile beacon
+//! nodes of the `valtrack-sim` crate are built on it. [`libp2p`] and [`discv5`] are
+//! re-exported, as their types appear in this crate's API.
+//!
 //! # Feature flags
 //!
 //! - `quic` (default): dial and listen on QUIC besides TCP.
-//! - `sim`: simulated beacon nodes, including hostile ones, and a simulated discv5 DHT, for
-//!   tests and benches.
+//!
+//! # Example
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use valtrack_core::{parse_enr, Event, EventSink, Network, SinkError, MAINNET_BOOTNODES};
+//! use valtrack_sentry::SentryService;
+//!
+//! /// Prints each event as a JSON line.
+//! struct Print;
+//! impl EventSink for Print {
+//!     async fn send(&self, event: Event) -> Result<(), SinkError> {
+//!         println!("{}", String::from_utf8_lossy(&event.to_json()));
+//!         Ok(())
+//!     }
+//!     async fn flush(&self) -> Result<(), SinkError> { Ok(()) }
+//! }
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let bootnodes = MAINNET_BOOTNODES.iter().map(|e| parse_enr(e)).collect::<Result<Vec<_>, _>>()?;
+//! let service = SentryService::builder(Network::mainnet())
+//!     .bootnodes(bootnodes)
+//!     .build(Print)
+//!     .await?;
+//! service.run(tokio::time::sleep(Duration::from_secs(600))).await?;
+//! # Ok(())
+//! # }
+//! ```
 
-mod beacon_api;
-mod crawler;
+pub mod beacon_api;
+pub mod crawler;
 mod error;
-mod handshaker;
-mod host;
-mod probe;
+pub mod handshaker;
+pub mod host;
+pub mod probe;
 pub mod rpc;
-mod sentry;
-mod service;
-#[cfg(feature = "sim")]
-pub mod sim;
+pub mod sentry;
+pub mod service;
 
-pub use beacon_api::{BeaconApi, BeaconApiError, MAX_RESPONSE_BYTES, REQUEST_TIMEOUT};
-pub use crawler::{
-    CrawlerConfig, CrawlerConfigBuilder, CrawlerStats, Discv5Crawler,
-    DEFAULT_DISTANCES_PER_REQUEST, DEFAULT_EVENT_CAPACITY, DEFAULT_GONE_AFTER,
-    DEFAULT_INITIAL_LOOKUPS, DEFAULT_LISTEN, DEFAULT_LOOKUP_INTERVAL, DEFAULT_MAX_ACTIVE_NODES,
-    DEFAULT_MAX_DISTANCES, DEFAULT_MAX_FAILURES_PER_NODE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_MAX_NODES,
-    DEFAULT_PEER_REQUEST_INTERVAL, DEFAULT_QUERY_PARALLELISM, DEFAULT_RECRAWL_INTERVAL,
-    DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_AFTER, DEFAULT_SESSION_CACHE_CAPACITY,
-    DEFAULT_STOP_AFTER_EMPTY, DEFAULT_STOP_AFTER_STALE,
-};
+pub use discv5;
+pub use libp2p;
+
+pub use beacon_api::{BeaconApi, BeaconApiError};
+pub use crawler::{CrawlerConfig, CrawlerStats, Discv5Crawler};
 pub use error::{CrawlerError, HostError, RequestError};
-pub use handshaker::{
-    HandshakeConfig, Libp2pHandshaker, DEFAULT_GOODBYE_TIMEOUT, DEFAULT_IDENTIFY_TIMEOUT,
-    DEFAULT_KEPT_PEERS,
-};
-pub use host::{
-    generate_secret_key, to_core_peer_id, to_libp2p_peer_id, Connected, GossipMessage, Host,
-    HostConfig, HostConfigBuilder, MuxerOffer, PeerMode, DEFAULT_AGENT_VERSION,
-    DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT,
-    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING, GOSSIP_QUEUE, IDENTIFY_PROTOCOL_VERSION,
-    INBOUND_QUEUE, OBSERVATION_QUEUE,
-};
-pub use probe::{GossipProbe, SubscriptionTracker, Subscriptions, DEFAULT_TRACKED_PEERS};
-pub use sentry::{
-    backoff, InboundOutcome, PeerRecord, Sentry, SentryConfig, SentryConfigBuilder, SentryStats,
-    DEFAULT_BACKOFF_BASE, DEFAULT_BACKOFF_CAP, DEFAULT_CONCURRENCY, DEFAULT_FORGET_AFTER,
-    DEFAULT_MAX_PEERS, DEFAULT_REVISIT_INTERVAL, DEFAULT_TICK,
-};
-pub use service::{SentryService, SentryServiceBuilder, ServiceError, ATTESTATION_IDLE_TIMEOUT};
+pub use handshaker::{HandshakeConfig, Libp2pHandshaker};
+pub use host::{Host, HostConfig, Responder};
+pub use probe::{GossipProbe, SubscriptionTracker};
+pub use sentry::{Sentry, SentryConfig, SentryConfigError, SentryStats};
+pub use service::{SentryService, SentryServiceBuilder, ServiceError};

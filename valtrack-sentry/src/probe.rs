@@ -262,7 +262,7 @@ mod tests {
     fn disconnected_peers_make_room_after_a_grace_period() {
         let other = || {
             let key = libp2p::identity::Keypair::generate_secp256k1();
-            crate::to_core_peer_id(&key.public().to_peer_id())
+            crate::host::to_core_peer_id(&key.public().to_peer_id())
         };
         let sub = |peer: PeerId, at_ms: u64| SubnetObservation::Subscribed {
             peer_id: peer,

@@ -30,7 +30,26 @@ pub enum ServiceError {
     /// The discv5 crawler was refused.
     #[error(transparent)]
     Crawler(#[from] CrawlerError),
+    /// A sentry setting was refused.
+    #[error(transparent)]
+    Sentry(#[from] crate::sentry::SentryConfigError),
+    /// A handshake setting was refused.
+    #[error(transparent)]
+    Handshake(#[from] crate::handshaker::HandshakeConfigError),
 }
+
+/// Default address the sentry listens on (discv5, TCP and QUIC): every IPv4 interface.
+pub const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
+/// Default UDP port of discv5 (the consensus clients' own default).
+pub const DEFAULT_DISCOVERY_PORT: u16 = 9000;
+/// Default TCP port of libp2p.
+pub const DEFAULT_TCP_PORT: u16 = 9000;
+/// Default UDP port of libp2p QUIC.
+pub const DEFAULT_QUIC_PORT: u16 = 9001;
+/// Default id of the sentry in its events.
+pub const DEFAULT_CRAWLER_ID: &str = "valtrack-sentry";
+/// Default location of the sentry in its events (free text).
+pub const DEFAULT_CRAWLER_LOCATION: &str = "unknown";
 
 /// Settings of a [`SentryService`]. Start with [`SentryService::builder`].
 #[derive(Debug, Clone)]
@@ -104,7 +123,7 @@ impl SentryServiceBuilder {
     }
     /// Attestation attribution: subscribe to all 64 attestation subnets (advertised in
     /// MetaData and the ENR) but keep out of GossipSub meshes (see
-    /// [`HostConfigBuilder::gossip_mesh`](crate::HostConfigBuilder::gossip_mesh)), keep
+    /// [`HostConfigBuilder::gossip_mesh`](crate::host::HostConfigBuilder::gossip_mesh)), keep
     /// handshaken peers connected (up to
     /// [`kept_peers`](Self::kept_peers)) and emit an attestation event per first delivery of
     /// each (target epoch, validator). Default: off.
@@ -170,18 +189,15 @@ impl SentryServiceBuilder {
         }
         // Bound now, started in `run` once the sentry listens: no discovery is missed.
         let crawler = Arc::new(Discv5Crawler::bind(crawler.build()?).await?);
-        let handshaker = Libp2pHandshaker::new(
-            host.clone(),
-            HandshakeConfig {
-                extra_digests: self.extra_digest.into_iter().collect(),
-                keep_connected: if self.attestations {
-                    self.kept_peers
-                } else {
-                    0
-                },
-                ..HandshakeConfig::default()
-            },
-        );
+        let mut handshake = HandshakeConfig::builder().keep_connected(if self.attestations {
+            self.kept_peers
+        } else {
+            0
+        });
+        if let Some(d) = self.extra_digest {
+            handshake = handshake.extra_digest(d);
+        }
+        let handshaker = Libp2pHandshaker::new(host.clone(), handshake.build()?);
         let config = SentryConfig::builder(self.crawler_id, self.crawler_location)
             .concurrency(self.concurrency)
             .revisit_interval(
@@ -263,12 +279,12 @@ impl SentryService<()> {
         SentryServiceBuilder {
             network,
             bootnodes: Vec::new(),
-            listen_ip: IpAddr::V4(Ipv4Addr::UNSPECIFIED),
-            discovery_port: 9000,
-            tcp_port: 9000,
-            quic_port: 9001,
-            crawler_id: "valtrack-sentry".to_owned(),
-            crawler_location: "unknown".to_owned(),
+            listen_ip: DEFAULT_LISTEN_IP,
+            discovery_port: DEFAULT_DISCOVERY_PORT,
+            tcp_port: DEFAULT_TCP_PORT,
+            quic_port: DEFAULT_QUIC_PORT,
+            crawler_id: DEFAULT_CRAWLER_ID.to_owned(),
+            crawler_location: DEFAULT_CRAWLER_LOCATION.to_owned(),
             concurrency: DEFAULT_CONCURRENCY,
             revisit_interval: None,
             recrawl_interval: DEFAULT_RECRAWL_INTERVAL,

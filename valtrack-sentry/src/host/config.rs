@@ -6,6 +6,7 @@ use libp2p::Multiaddr;
 use valtrack_core::constants::CUSTODY_REQUIREMENT;
 use valtrack_core::{AttestationSubnets, Network, Status, SyncSubnets};
 
+use super::responder::{Responder, SharedResponder};
 use super::transport::MuxerOffer;
 use crate::error::HostError;
 use crate::rpc::RpcTimeouts;
@@ -25,15 +26,13 @@ pub const DEFAULT_COMMAND_QUEUE: usize = 1024;
 
 /// What the host answers to inbound connections.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum PeerMode {
     /// Answer requests honestly (the default).
     #[default]
     Normal,
     /// We are "full": every inbound connection gets Goodbye 129 and is closed.
     Full,
-    /// Misbehave on every inbound request (simulated hostile nodes).
-    #[cfg(feature = "sim")]
-    Hostile(crate::sim::Hostility),
 }
 
 /// Configuration of a [`Host`](super::Host). Build with [`HostConfig::builder`].
@@ -55,6 +54,7 @@ pub struct HostConfig {
     pub(crate) metadata_seq: u64,
     pub(crate) fixed_status: Option<Status>,
     pub(crate) mode: PeerMode,
+    pub(crate) responder: Option<SharedResponder>,
     pub(crate) capture_responses: bool,
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
@@ -83,6 +83,7 @@ impl HostConfig {
                 custody_group_count: CUSTODY_REQUIREMENT,
                 metadata_seq: 1,
                 fixed_status: None,
+                responder: None,
                 mode: PeerMode::Normal,
                 capture_responses: false,
                 gossipsub: true,
@@ -238,9 +239,15 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Decide the answer to each inbound request with `responder`, which sees the honest
+    /// answer first (see [`Responder`]). Default: none (every answer honest).
+    pub fn responder(mut self, responder: impl Responder) -> Self {
+        self.config.responder = Some(SharedResponder(std::sync::Arc::new(responder)));
+        self
+    }
+
     /// Validate gossip as ACCEPT, so it is forwarded (simulated nodes relaying among
     /// themselves). A sentry cannot validate and keeps IGNORE. Default: off (IGNORE).
-    #[cfg(feature = "sim")]
     pub fn accept_gossip(mut self, on: bool) -> Self {
         self.config.accept_gossip = on;
         self
@@ -278,6 +285,7 @@ impl HostConfigBuilder {
             secret_key,
             network: _,
             listen: _,
+            responder: _,
             muxers: _,
             agent_version,
             connect_timeout,

@@ -7,6 +7,7 @@
 
 mod behaviour;
 mod config;
+mod responder;
 mod status;
 mod task;
 mod transport;
@@ -25,6 +26,7 @@ pub use config::{
     DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
     DEFAULT_MAX_PENDING,
 };
+pub use responder::Responder;
 pub use transport::MuxerOffer;
 
 use crate::error::{HostError, RequestError};

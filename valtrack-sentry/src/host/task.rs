@@ -642,11 +642,10 @@ impl HostTask {
 
     fn answer(&mut self, peer: PeerId, request: RpcRequest) -> RpcResponse {
         let honest = self.normal_answer(peer, &request);
-        #[cfg(feature = "sim")]
-        if let PeerMode::Hostile(h) = &self.config.mode {
-            return h.response_to(&request, honest.clone()).unwrap_or(honest);
+        match &self.config.responder {
+            Some(responder) => responder.0.respond(&peer, &request, honest),
+            None => honest,
         }
-        honest
     }
 
     fn normal_answer(&mut self, peer: PeerId, request: &RpcRequest) -> RpcResponse {

@@ -29,6 +29,7 @@ pub const CAPTURE_CAPACITY: usize = 64;
 
 /// A request we send or answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RpcRequest {
     /// Status (encoded as V1 or V2 per the negotiated protocol).
     Status(Status),
@@ -42,6 +43,7 @@ pub enum RpcRequest {
 
 /// A response we receive or send.
 #[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum RpcResponse {
     /// Status.
     Status(Status),
@@ -58,10 +60,119 @@ pub enum RpcResponse {
         /// Message.
         message: String,
     },
-    /// Misbehaviour of a simulated hostile node.
-    #[cfg(feature = "sim")]
-    Hostile(crate::sim::HostileResponse),
+    /// Bytes written to the stream as they are, past the codec (responders only): what a
+    /// custom [`Responder`](crate::host::Responder) answers that no honest encoder would.
+    Raw(RawResponse),
 }
+
+impl RpcResponse {
+    /// The bytes of this response on `protocol`, as the host writes them: the `ssz_snappy`
+    /// encoding of an honest response (an error for a response that does not belong on
+    /// `protocol`), or all of a raw response's chunks.
+    pub fn to_bytes(&self, protocol: Eth2Protocol) -> io::Result<Vec<u8>> {
+        match self {
+            Self::Raw(raw) => {
+                let mut bytes = Vec::new();
+                for chunk in raw.chunks_for(protocol) {
+                    bytes.extend_from_slice(&chunk?);
+                }
+                Ok(bytes)
+            }
+            honest => encode_response_bytes(protocol, honest.clone()),
+        }
+    }
+}
+
+/// The chunks of one raw response, written in order.
+pub type RawChunks = Box<dyn Iterator<Item = io::Result<Vec<u8>>> + Send>;
+
+/// The chunks of one raw response, given the protocol it answers on.
+type RawBytes = dyn Fn(Eth2Protocol) -> RawChunks + Send + Sync;
+
+/// A response written as raw bytes, optionally holding the stream open afterwards: the way
+/// a custom peer (a simulated hostile node, a fuzzer) answers with what no honest encoder
+/// produces — garbage, oversize length prefixes, decompression bombs, stalls. The bytes
+/// come as chunks made while writing, so a long stream need not be held in memory.
+///
+/// ```
+/// use std::time::Duration;
+/// use valtrack_sentry::rpc::{Eth2Protocol, RawResponse, RpcResponse};
+///
+/// // Never answers: nothing written, the stream held for two minutes.
+/// let stall = RpcResponse::Raw(RawResponse::bytes(Vec::new()).hold_open(Duration::from_secs(120)));
+/// assert!(stall.to_bytes(Eth2Protocol::Ping)?.is_empty());
+/// // A success code, then 1 MiB of zeros, 64 KiB at a time.
+/// let flood = RawResponse::chunks(|_| {
+///     std::iter::once(Ok(vec![0])).chain(std::iter::repeat_with(|| Ok(vec![0; 1 << 16])).take(16))
+/// });
+/// assert_eq!(RpcResponse::Raw(flood).to_bytes(Eth2Protocol::Ping)?.len(), 1 + (1 << 20));
+/// # Ok::<(), std::io::Error>(())
+/// ```
+#[derive(Clone)]
+pub struct RawResponse {
+    chunks: Arc<RawBytes>,
+    hold: Duration,
+}
+
+impl RawResponse {
+    /// Writes `bytes(protocol)`, the protocol being the one the request came on.
+    pub fn new(
+        bytes: impl Fn(Eth2Protocol) -> io::Result<Vec<u8>> + Send + Sync + 'static,
+    ) -> Self {
+        Self::chunks(move |protocol| std::iter::once(bytes(protocol)))
+    }
+
+    /// Writes the chunks `chunks(protocol)` yields, in order, each as it is made; an error
+    /// ends the response (and the stream).
+    pub fn chunks<I>(chunks: impl Fn(Eth2Protocol) -> I + Send + Sync + 'static) -> Self
+    where
+        I: Iterator<Item = io::Result<Vec<u8>>> + Send + 'static,
+    {
+        Self {
+            chunks: Arc::new(move |protocol| Box::new(chunks(protocol)) as RawChunks),
+            hold: Duration::ZERO,
+        }
+    }
+
+    /// Writes these bytes, whatever the protocol.
+    pub fn bytes(bytes: Vec<u8>) -> Self {
+        Self::new(move |_| Ok(bytes.clone()))
+    }
+
+    /// After writing, keeps the stream open this long instead of closing it (the requester's
+    /// timeouts and the host's inbound timeout end it sooner). Default: zero.
+    pub fn hold_open(mut self, hold: Duration) -> Self {
+        self.hold = hold;
+        self
+    }
+
+    /// How long the stream is held open after the bytes.
+    pub fn hold(&self) -> Duration {
+        self.hold
+    }
+
+    /// The chunks to write on `protocol`.
+    pub fn chunks_for(&self, protocol: Eth2Protocol) -> RawChunks {
+        (self.chunks)(protocol)
+    }
+}
+
+impl std::fmt::Debug for RawResponse {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RawResponse")
+            .field("hold", &self.hold)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Equal when they are the same response (clones of one `RawResponse`).
+impl PartialEq for RawResponse {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.chunks, &other.chunks) && self.hold == other.hold
+    }
+}
+
+impl Eq for RawResponse {}
 
 /// Timeouts of one request, as the requester sees them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -336,20 +447,23 @@ impl request_response::Codec for Eth2Codec {
     where
         T: AsyncWrite + Unpin + Send,
     {
-        #[cfg(feature = "sim")]
-        if let RpcResponse::Hostile(h) = response {
-            return h.write(protocol, io).await;
+        let RpcResponse::Raw(raw) = response else {
+            let bytes = response.to_bytes(*protocol)?;
+            return io.write_all(&bytes).await;
+        };
+        for chunk in raw.chunks_for(*protocol) {
+            io.write_all(&chunk?).await?;
         }
-        let bytes = encode_response_bytes(*protocol, response)?;
-        io.write_all(&bytes).await
+        if !raw.hold.is_zero() {
+            io.flush().await?;
+            tokio::time::sleep(raw.hold).await;
+        }
+        Ok(())
     }
 }
 
 /// The bytes of an honest response on `protocol`.
-pub(crate) fn encode_response_bytes(
-    protocol: Eth2Protocol,
-    response: RpcResponse,
-) -> io::Result<Vec<u8>> {
+fn encode_response_bytes(protocol: Eth2Protocol, response: RpcResponse) -> io::Result<Vec<u8>> {
     match (protocol, response) {
         (Eth2Protocol::StatusV1, RpcResponse::Status(s)) => encode_response(&s.to_v1()),
         (Eth2Protocol::StatusV2, RpcResponse::Status(s)) => encode_response(&s.to_v2()),

@@ -4,10 +4,8 @@
 mod codec;
 mod protocol;
 
-#[cfg(feature = "sim")]
-pub(crate) use codec::encode_response_bytes;
 pub use codec::{
-    CaptureBuffer, Eth2Codec, RpcRequest, RpcResponse, RpcTimeout, RpcTimeouts, CAPTURE_CAPACITY,
-    DEFAULT_RESP_TIMEOUT, DEFAULT_TTFB_TIMEOUT, GOODBYE_LINGER,
+    CaptureBuffer, Eth2Codec, RawChunks, RawResponse, RpcRequest, RpcResponse, RpcTimeout,
+    RpcTimeouts, CAPTURE_CAPACITY, DEFAULT_RESP_TIMEOUT, DEFAULT_TTFB_TIMEOUT, GOODBYE_LINGER,
 };
 pub use protocol::Eth2Protocol;

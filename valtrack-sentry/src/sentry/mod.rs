@@ -122,7 +122,7 @@ impl SentryConfigBuilder {
         self
     }
     /// Checks and returns the configuration.
-    pub fn build(self) -> Result<SentryConfig, crate::HostError> {
+    pub fn build(self) -> Result<SentryConfig, SentryConfigError> {
         let SentryConfig {
             crawler_id,
             crawler_location: _,
@@ -135,21 +135,53 @@ impl SentryConfigBuilder {
             tick,
         } = &self.0;
         if crawler_id.is_empty() {
-            return Err(crate::HostError::Config("crawler id must not be empty"));
+            return Err(SentryConfigError::EmptyCrawlerId);
         }
-        if *concurrency == 0 || *max_peers == 0 {
-            return Err(crate::HostError::Config(
-                "concurrency and max peers must be positive",
-            ));
+        for (name, value) in [("concurrency", *concurrency), ("max peers", *max_peers)] {
+            if value == 0 {
+                return Err(SentryConfigError::Zero { name });
+            }
         }
-        if revisit_interval.is_zero() || tick.is_zero() || forget_after.is_zero() {
-            return Err(crate::HostError::Config("intervals must be positive"));
+        for (name, value) in [
+            ("revisit interval", revisit_interval),
+            ("tick", tick),
+            ("forget-after", forget_after),
+        ] {
+            if value.is_zero() {
+                return Err(SentryConfigError::Zero { name });
+            }
         }
         if backoff_base > backoff_cap {
-            return Err(crate::HostError::Config("backoff base exceeds its cap"));
+            return Err(SentryConfigError::BackoffAboveCap {
+                base: *backoff_base,
+                cap: *backoff_cap,
+            });
         }
         Ok(self.0)
     }
+}
+
+/// A [`SentryConfig`] that [`SentryConfigBuilder::build`] refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SentryConfigError {
+    /// The crawler id (which names this sentry in every event) is empty.
+    #[error("crawler id must not be empty")]
+    EmptyCrawlerId,
+    /// A count or interval that must be positive is zero.
+    #[error("{name} must be positive")]
+    Zero {
+        /// Which setting.
+        name: &'static str,
+    },
+    /// The backoff base exceeds its cap.
+    #[error("backoff base {base:?} exceeds its cap {cap:?}")]
+    BackoffAboveCap {
+        /// The base.
+        base: Duration,
+        /// The cap.
+        cap: Duration,
+    },
 }
 
 /// Live counters of a running sentry.

@@ -5,7 +5,7 @@
 //! exports `VALTRACK_LODESTAR_REST` and runs them:
 //!
 //! ```text
-//! scripts/interop-lodestar.sh      # = cargo test -p valtrack-sentry --features sim \
+//! scripts/interop-lodestar.sh      # = cargo test -p valtrack-sentry \
 //!                                  #   --test interop -- --ignored --nocapture --test-threads 1
 //! ```
 //!

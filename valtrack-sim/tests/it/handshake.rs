@@ -4,9 +4,10 @@ use valtrack_core::{
     AttestationSubnets, ClientKind, EnrClass, ForkDigest, HandshakeError, HandshakeErrorKind,
     HandshakeStage, Handshaker, MetaData, Muxer, Network, SyncSubnets, Transport,
 };
+use valtrack_sentry::host::{MuxerOffer, PeerMode};
 use valtrack_sentry::rpc::RpcTimeouts;
-use valtrack_sentry::sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
-use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker, MuxerOffer, PeerMode};
+use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
+use valtrack_sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
 
 /// Short timeouts keep the hostile cases fast; they are still checked to be the cause.
 const TTFB: Duration = Duration::from_millis(700);
@@ -38,10 +39,10 @@ async fn sentry(muxers: MuxerOffer, prefer_quic: bool) -> Libp2pHandshaker {
     let host = Host::spawn(config).await.unwrap();
     Libp2pHandshaker::new(
         host,
-        HandshakeConfig {
-            prefer_quic,
-            ..HandshakeConfig::default()
-        },
+        HandshakeConfig::builder()
+            .prefer_quic(prefer_quic)
+            .build()
+            .unwrap(),
     )
 }
 
@@ -189,7 +190,7 @@ async fn hostile_nodes_fail_typed_fast_and_bounded() {
     let _serial = SERIAL.lock().await;
     let s = sentry(MuxerOffer::YamuxAndMplex, false).await;
     for (i, hostility) in Hostility::ALL.into_iter().enumerate() {
-        let n = node(100 + i as u64, |c| c.mode = PeerMode::Hostile(hostility)).await;
+        let n = node(100 + i as u64, |c| c.hostility = Some(hostility)).await;
         let base = crate::alloc::reset_peak();
         let (r, took) = handshake(&s, &n).await;
         let grew = crate::alloc::peak().saturating_sub(base);
@@ -312,7 +313,7 @@ async fn our_metadata_and_identify_are_honest() {
     assert_eq!((md.seq_number(), md.attnets()), (3, attnets));
     assert_eq!(
         info.agent_version.as_deref(),
-        Some(valtrack_sentry::DEFAULT_AGENT_VERSION)
+        Some(valtrack_sentry::host::DEFAULT_AGENT_VERSION)
     );
 }
 

@@ -18,7 +18,7 @@ use valtrack_core::{
     compute_subscribed_attnets, AttestationSubnets, Network, SszMessage, SyncSubnets,
 };
 
-use crate::error::CrawlerError;
+use valtrack_sentry::CrawlerError;
 
 /// Routing-table entries a new node gets at random from the nodes before it.
 pub const SEED_RANDOM: usize = 16;

@@ -11,10 +11,9 @@ use valtrack_core::{
     Crawler, DiscoveredNode, DiscoveryReason, EnrClass, Event, ForkDigest, HandshakeErrorKind,
     Network, NodeUpdate, PeerId,
 };
-use valtrack_sentry::sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
-use valtrack_sentry::{
-    HandshakeConfig, Host, HostConfig, Libp2pHandshaker, MuxerOffer, PeerMode, Sentry, SentryConfig,
-};
+use valtrack_sentry::host::{MuxerOffer, PeerMode};
+use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker, Sentry, SentryConfig};
+use valtrack_sim::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
 
 /// A crawler fed by the test.
 #[derive(Debug)]
@@ -58,10 +57,10 @@ async fn handshaker() -> Libp2pHandshaker {
     .unwrap();
     Libp2pHandshaker::new(
         host,
-        HandshakeConfig {
-            prefer_quic: false,
-            ..HandshakeConfig::default()
-        },
+        HandshakeConfig::builder()
+            .prefer_quic(false)
+            .build()
+            .unwrap(),
     )
 }
 
@@ -104,7 +103,7 @@ async fn sentry_records_every_kind_of_node() {
     let full = sim(203, |c| c.mode = PeerMode::Full).await;
     let other = sim(204, |c| c.fork_digest = Some(ForkDigest([1, 2, 3, 4]))).await;
     let unreachable = sim(205, |c| c.unreachable = true).await;
-    let hostile = sim(206, |c| c.mode = PeerMode::Hostile(Hostility::Garbage)).await;
+    let hostile = sim(206, |c| c.hostility = Some(Hostility::Garbage)).await;
     let nodes = [&honest, &mplex, &full, &other, &unreachable, &hostile];
     let bootnode = bootnode_without_eth2();
     assert_eq!(bootnode.class, EnrClass::NoEth2);
@@ -258,10 +257,10 @@ async fn metadata_events_carry_gossip_subscriptions() {
     let probe = valtrack_sentry::GossipProbe::new(host.clone());
     let handshaker = Libp2pHandshaker::new(
         host,
-        HandshakeConfig {
-            prefer_quic: false,
-            ..HandshakeConfig::default()
-        },
+        HandshakeConfig::builder()
+            .prefer_quic(false)
+            .build()
+            .unwrap(),
     );
     let (tx, rx) = mpsc::channel(4);
     let sink = Collect::default();

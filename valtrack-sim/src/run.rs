@@ -11,9 +11,9 @@ use std::collections::HashMap;
 
 use valtrack_core::{AttestationEvent, Epoch, Event, EventSink, MetadataEvent, PeerId, SinkError};
 
-use super::score::{score_attributions, AttributionScore};
-use super::SimNet;
-use crate::service::{SentryService, ServiceError};
+use crate::score::{score_attributions, AttributionScore};
+use crate::SimNet;
+use valtrack_sentry::service::{SentryService, ServiceError};
 
 /// Keeps the attestation events of a run (bounded) and each peer's last successful
 /// handshake.
@@ -83,7 +83,7 @@ pub async fn run_attribution(
     let network = net.network().clone();
     let sink = Collect::default();
     let boot = valtrack_core::parse_enr(&net.bootnode().to_base64())
-        .map_err(|_| ServiceError::Host(crate::HostError::Config("bootnode ENR")))?;
+        .map_err(|_| ServiceError::Host(valtrack_sentry::HostError::Config("bootnode ENR")))?;
     let service = SentryService::builder(network.clone())
         .bootnodes([boot])
         .listen_ip(IpAddr::V4(Ipv4Addr::LOCALHOST))
@@ -98,7 +98,8 @@ pub async fn run_attribution(
         .iter()
         .filter(|p| p.role().expected_failure().is_none())
         .count();
-    let handshaken_seen = |stats: &crate::SentryStats| stats.handshakes_ok.load(Ordering::Relaxed);
+    let handshaken_seen =
+        |stats: &valtrack_sentry::SentryStats| stats.handshakes_ok.load(Ordering::Relaxed);
     let window: Arc<Mutex<Option<Window>>> = Arc::default();
     let shutdown = {
         let stats = stats.clone();
@@ -130,7 +131,7 @@ pub async fn run_attribution(
     service
         .run(shutdown)
         .await
-        .map_err(|_| ServiceError::Host(crate::HostError::Closed))?;
+        .map_err(|_| ServiceError::Host(valtrack_sentry::HostError::Closed))?;
     let (range, warmup, handshaken) = window
         .lock()
         .unwrap_or_else(|p| p.into_inner())

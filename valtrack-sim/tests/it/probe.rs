@@ -9,8 +9,8 @@ use valtrack_core::{
     AttestationSubnets, GossipKind, Network, ObservedAttestation, SszMessage, Subnet,
     SubnetObservation, SubnetProbe,
 };
-use valtrack_sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
 use valtrack_sentry::{GossipProbe, Host, HostConfig, SubscriptionTracker};
+use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
 
 async fn next_matching(
     stream: &mut (impl futures::Stream<Item = SubnetObservation> + Unpin),

@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use valtrack_core::{AttestationEvent, AttributionEvidence, Epoch, PeerId};
 
-use super::{SimNet, SimRole};
+use crate::{SimNet, SimRole};
 
 /// Attributions made and truth found, for one slice of the results.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

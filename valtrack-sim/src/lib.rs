@@ -1,6 +1,33 @@
-//! Simulated beacon nodes (feature `sim`): real libp2p hosts on loopback that answer the eth2
-//! req/resp protocols from a configuration, with a real signed ENR — honest, full, on another
-//! fork, unreachable or hostile. Ground truth for tests and benches.
+//! valtrack-sim: a simulated beacon network for valtrack's tests, benches and demo.
+//!
+//! # Architecture
+//!
+//! Each simulated node ([`SimNode`]) is a real valtrack-sentry [`Host`] on loopback that
+//! answers the eth2 req/resp protocols from a configuration, with a real signed ENR —
+//! honest, full, on another fork, unreachable or hostile ([`Hostility`], a
+//! [`Responder`](valtrack_sentry::host::Responder) that writes raw bytes). [`SimNet`] runs
+//! many of them, each beside a real discv5 server sharing its key, behind a bootnode, with a
+//! mainnet-like client mix, validators whose attestations they publish and relay, and the
+//! ground truth per node. [`run_attribution`] and [`score_attributions`] score a sentry's
+//! attributions against that truth.
+//!
+//! The crate is built on the public API of `valtrack-sentry` and `valtrack-core` only, as
+//! rust-libp2p's `libp2p-swarm-test` is on libp2p's: the simulator adds nothing to their
+//! types.
+//!
+//! # Feature flags
+//!
+//! None.
+//!
+//! # Example
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let net = valtrack_sim::SimNet::builder(50).seed(7).spawn().await?;
+//! println!("{} nodes on {}, bootnode {}", net.len(), net.fork_digest(), net.bootnode().to_base64());
+//! # Ok(())
+//! # }
+//! ```
 
 mod dht;
 mod duties;
@@ -25,17 +52,17 @@ pub use dht::{
     sim_enr, sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SEED_CLOSEST, SEED_RANDOM,
 };
 pub use duties::{sim_attestation, sim_duty, SimAttestation, SimDuty, MAX_PUBLISHED_LOG};
-pub use hostile::{HostileResponse, Hostility};
+pub use hostile::Hostility;
 pub use net::{
     custody_group_count, sim_network, sim_network_with_slot, SimClient, SimNet, SimNetBuilder,
-    SimNetError, SimPeer, SimRole, DEFAULT_MESH_DEGREE, DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX,
-    SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
+    SimNetError, SimPeer, SimRole, DEFAULT_MESH_DEGREE, DEFAULT_NODES, DEFAULT_SEED,
+    DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX, SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
 };
 pub use run::{run_attribution, AttributionRun};
 pub use score::{score_attributions, AttributionCounts, AttributionScore};
 
-use crate::error::HostError;
-use crate::host::{Host, HostConfig, MuxerOffer, PeerMode};
+use valtrack_sentry::host::{Host, HostConfig, MuxerOffer, PeerMode};
+use valtrack_sentry::HostError;
 
 /// Idle-connection timeout of relaying simulated nodes: their links carry only gossip.
 pub const RELAY_IDLE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(3600);
@@ -63,8 +90,10 @@ pub struct SimNodeConfig {
     pub fork_digest: Option<ForkDigest>,
     /// Head slot in its Status.
     pub head_slot: u64,
-    /// Honest, full or hostile.
+    /// Honest or full.
     pub mode: PeerMode,
+    /// How it misbehaves on every request but Goodbye, if it does. Default: never.
+    pub hostility: Option<Hostility>,
     /// Advertise a closed TCP port (and no QUIC) so nobody can connect.
     pub unreachable: bool,
     /// Run GossipSub (subscribing to its subnets).
@@ -89,6 +118,7 @@ impl SimNodeConfig {
             fork_digest: None,
             head_slot: 0,
             mode: PeerMode::Normal,
+            hostility: None,
             unreachable: false,
             gossipsub: false,
             relay: false,
@@ -133,6 +163,9 @@ impl SimNode {
             .mode(config.mode.clone())
             .gossipsub(config.gossipsub)
             .accept_gossip(config.relay);
+        if let Some(hostility) = config.hostility {
+            host_config = host_config.responder(hostility);
+        }
         if config.relay {
             host_config = host_config.idle_connection_timeout(RELAY_IDLE_TIMEOUT);
         }

@@ -7,11 +7,12 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use valtrack_core::{DiscoveryReason, Event, MetadataEvent, Muxer, PeerId};
-use valtrack_sentry::sim::{SimNet, SimRole};
+use valtrack_sentry::host::MuxerOffer;
 use valtrack_sentry::{
     CrawlerConfig, Discv5Crawler, GossipProbe, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
-    MuxerOffer, Sentry, SentryConfig,
+    Sentry, SentryConfig,
 };
+use valtrack_sim::{SimNet, SimRole};
 
 use crate::Collect;
 

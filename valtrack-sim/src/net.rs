@@ -16,10 +16,10 @@ use valtrack_core::{
 
 use discv5::Enr;
 
-use super::dht::{sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SplitMix};
-use super::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
-use crate::error::{CrawlerError, HostError};
-use crate::host::{MuxerOffer, PeerMode};
+use crate::dht::{sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SplitMix};
+use crate::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
+use valtrack_sentry::host::{MuxerOffer, PeerMode};
+use valtrack_sentry::{CrawlerError, HostError};
 
 /// The consensus config of simulated networks: mainnet preset, every fork up to Fulu at
 /// genesis, one-second slots (32-second epochs).
@@ -189,6 +189,10 @@ pub struct SimNetBuilder {
     mesh_degree: Option<usize>,
 }
 
+/// Default seed of a simulated network (keys, clients, roles).
+pub const DEFAULT_SEED: u64 = 1;
+/// Default size of the simulated network that `valtrack --network sim` starts.
+pub const DEFAULT_NODES: usize = 100;
 /// Default number of other simulated nodes each node dials when attestations are on.
 pub const DEFAULT_MESH_DEGREE: usize = 4;
 
@@ -326,7 +330,7 @@ impl SimNetBuilder {
                 SimRole::Full => config.mode = PeerMode::Full,
                 SimRole::Unreachable => config.unreachable = true,
                 SimRole::OtherFork => config.fork_digest = Some(other_digest),
-                SimRole::Hostile(h) => config.mode = PeerMode::Hostile(h),
+                SimRole::Hostile(h) => config.hostility = Some(h),
             }
             let node = SimNode::spawn(config).await?;
             let info = node.enr_info();
@@ -589,7 +593,7 @@ impl SimNet {
     pub fn builder(nodes: usize) -> SimNetBuilder {
         SimNetBuilder {
             nodes,
-            seed: 1,
+            seed: DEFAULT_SEED,
             network: None,
             full: 0.05,
             unreachable: 0.05,

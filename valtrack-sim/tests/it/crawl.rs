@@ -9,8 +9,9 @@ use discv5::Enr;
 use enr::{CombinedKey, EnrKey, NodeId};
 use futures::{Stream, StreamExt};
 use valtrack_core::{AttestationSubnets, Crawler, DiscoveredNode, EnrClass, Network, NodeUpdate};
-use valtrack_sentry::sim::{sim_node_id, sim_secret_key, SimDht, SimDiscv5, SimEnrFields};
-use valtrack_sentry::{CrawlerConfig, CrawlerConfigBuilder, Discv5Crawler};
+use valtrack_sentry::crawler::CrawlerConfigBuilder;
+use valtrack_sentry::{CrawlerConfig, Discv5Crawler};
+use valtrack_sim::{sim_node_id, sim_secret_key, SimDht, SimDiscv5, SimEnrFields};
 
 fn loopback() -> SocketAddr {
     SocketAddr::from((Ipv4Addr::LOCALHOST, 0))

@@ -18,7 +18,7 @@ use valtrack_core::{
     GossipKind, Network, PeerId, Slot, SszMessage,
 };
 
-use crate::host::Host;
+use valtrack_sentry::host::Host;
 
 const LOG: &str = "valtrack::sim";
 

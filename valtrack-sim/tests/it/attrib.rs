@@ -5,7 +5,7 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::AttributionEvidence;
-use valtrack_sentry::sim::{run_attribution, sim_network_with_slot, SimNet};
+use valtrack_sim::{run_attribution, sim_network_with_slot, SimNet};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attribution_over_a_30_node_simnet_is_precise() {
@@ -114,8 +114,8 @@ async fn attribution_over_a_30_node_simnet_is_precise() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn handshakes_keep_connections_up_to_the_cap() {
     use valtrack_core::Handshaker;
-    use valtrack_sentry::sim::{sim_secret_key, SimNode, SimNodeConfig};
     use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
+    use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
 
     let _serial = crate::handshake::SERIAL.lock().await;
     let network = valtrack_core::Network::mainnet();
@@ -131,10 +131,10 @@ async fn handshakes_keep_connections_up_to_the_cap() {
     .unwrap();
     let keep = Libp2pHandshaker::new(
         host.clone(),
-        HandshakeConfig {
-            keep_connected: 2,
-            ..HandshakeConfig::default()
-        },
+        HandshakeConfig::builder()
+            .keep_connected(2)
+            .build()
+            .unwrap(),
     );
     let mut nodes = Vec::new();
     for i in 0..3 {
@@ -196,9 +196,9 @@ async fn sentry_turns_first_deliveries_into_attestation_events() {
         compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, GossipKind,
         GossipTopic, SszMessage,
     };
+    use valtrack_sentry::host::{to_core_peer_id, GossipMessage};
     use valtrack_sentry::{
-        to_core_peer_id, GossipMessage, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
-        Sentry, SentryConfig,
+        HandshakeConfig, Host, HostConfig, Libp2pHandshaker, Sentry, SentryConfig,
     };
 
     #[derive(Debug)]

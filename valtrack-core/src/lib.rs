@@ -109,7 +109,7 @@ pub use network::{
 pub use network::{parse_bootnodes, NetworkDir};
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
-pub use probe::{GossipMessage, ObservedAttestation, Subnet, SubnetObservation, SubnetProbe};
+pub use probe::{GossipMessage, Subnet, SubnetObservation, SubnetProbe};
 pub use sink::{BoxError, DynEventSink, EventSink, SinkError};
 pub use ssz::{MetaData, SszError, SszMessage, Status};
 pub use subnets::{

@@ -1,7 +1,7 @@
 //! The probe seam: a [`SubnetProbe`] watches GossipSub and reports what peers do on subnet
-//! topics ([`SubnetObservation`]): subscriptions, unsubscriptions, disconnections and first
-//! deliveries of attestations, and, for attribution, the raw [`GossipMessage`]s on attestation
-//! subnet topics ([`SubnetProbe::attestations`]).
+//! topics ([`SubnetObservation`]): subscriptions, unsubscriptions and disconnections, and,
+//! for attribution, the raw [`GossipMessage`]s on attestation subnet topics
+//! ([`SubnetProbe::attestations`]).
 
 use std::marker::PhantomData;
 use std::pin::Pin;
@@ -14,7 +14,6 @@ use futures_core::Stream;
 use crate::codec::GossipTopic;
 use crate::peer_id::PeerId;
 use crate::primitives::ForkDigest;
-use crate::ssz::{Attestation, SingleAttestation};
 
 /// A GossipSub subnet.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -23,15 +22,6 @@ pub enum Subnet {
     Attestation(u8),
     /// `sync_committee_{n}`, n < 4.
     SyncCommittee(u8),
-}
-
-/// An attestation payload seen on gossip.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ObservedAttestation {
-    /// Electra and later.
-    Single(SingleAttestation),
-    /// Phase0 to Deneb.
-    Phase0(Attestation),
 }
 
 /// Something a [`SubnetProbe`] saw a peer do on GossipSub.
@@ -67,19 +57,6 @@ pub enum SubnetObservation {
         peer_id: PeerId,
         /// When (unix ms).
         at_ms: u64,
-    },
-    /// The peer was the first to deliver an attestation to us.
-    Attestation {
-        /// The delivering peer.
-        peer_id: PeerId,
-        /// The topic's fork digest.
-        fork_digest: ForkDigest,
-        /// The attestation subnet.
-        subnet: u8,
-        /// When it arrived (unix ms).
-        at_ms: u64,
-        /// The payload.
-        attestation: ObservedAttestation,
     },
 }
 

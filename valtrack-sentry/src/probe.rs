@@ -6,7 +6,8 @@ use std::collections::HashMap;
 use futures::stream::{self, Stream};
 use tokio::sync::broadcast::error::RecvError;
 use valtrack_core::{
-    AttestationSubnets, ForkDigest, PeerId, Subnet, SubnetObservation, SubnetProbe, SyncSubnets,
+    AttestationSubnets, ForkDigest, GossipMessage, PeerId, Subnet, SubnetObservation, SubnetProbe,
+    SyncSubnets,
 };
 
 use crate::host::Host;
@@ -25,14 +26,12 @@ impl GossipProbe {
     }
 }
 
-impl GossipProbe {
+impl SubnetProbe for GossipProbe {
     /// The raw messages the host receives on attestation subnets (for
     /// [`Sentry::with_attestations`](crate::Sentry::with_attestations)). Each call subscribes
-    /// anew; a reader more than [`GOSSIP_QUEUE`](crate::GOSSIP_QUEUE) messages behind skips
-    /// the oldest (counted in a `debug` log line), never blocks the host.
-    pub fn attestation_messages(
-        &self,
-    ) -> impl Stream<Item = crate::host::GossipMessage> + Send + 'static {
+    /// anew; a reader more than [`GOSSIP_QUEUE`](crate::host::GOSSIP_QUEUE) messages behind
+    /// skips the oldest (counted in a `debug` log line), never blocks the host.
+    fn attestations(&self) -> impl Stream<Item = GossipMessage> + Send + 'static {
         stream::unfold(self.host.gossip_messages(), |mut rx| async move {
             loop {
                 match rx.recv().await {
@@ -45,9 +44,7 @@ impl GossipProbe {
             }
         })
     }
-}
 
-impl SubnetProbe for GossipProbe {
     /// Each call subscribes anew. A reader more than `OBSERVATION_QUEUE` observations behind
     /// skips the oldest (counted in a `debug` log line), never blocks the host.
     fn observations(&self) -> impl Stream<Item = SubnetObservation> + Send + 'static {

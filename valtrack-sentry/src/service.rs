@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use libp2p::Multiaddr;
-use valtrack_core::{EventSink, ForkDigest, Network, SinkError};
+use valtrack_core::{EventSink, ForkDigest, Network, SinkError, SubnetProbe};
 
 use crate::crawler::{CrawlerConfig, CrawlerStats, Discv5Crawler, DEFAULT_RECRAWL_INTERVAL};
 use crate::error::{CrawlerError, HostError};
@@ -172,7 +172,6 @@ impl SentryServiceBuilder {
             host_config = host_config
                 .subscribe_all_subnets()
                 .gossip_mesh(false)
-                .attestation_observations(false)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
         }
         let host = Host::spawn(host_config.build()?).await?;
@@ -212,7 +211,7 @@ impl SentryServiceBuilder {
             sentry = sentry.with_inbound(inbound);
         }
         if self.attestations {
-            sentry = sentry.with_attestations(self.network.clone(), probe.attestation_messages());
+            sentry = sentry.with_attestations(self.network.clone(), probe.attestations());
             if let Some(api) = self.beacon_api {
                 sentry = sentry.with_beacon_api(api);
             }

@@ -59,7 +59,6 @@ pub struct HostConfig {
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
-    pub(crate) attestation_observations: bool,
     pub(crate) command_queue: usize,
 }
 
@@ -83,13 +82,12 @@ impl HostConfig {
                 custody_group_count: CUSTODY_REQUIREMENT,
                 metadata_seq: 1,
                 fixed_status: None,
-                responder: None,
                 mode: PeerMode::Normal,
+                responder: None,
                 capture_responses: false,
                 gossipsub: true,
                 accept_gossip: false,
                 gossip_mesh: true,
-                attestation_observations: true,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
         }
@@ -262,17 +260,6 @@ impl HostConfigBuilder {
         self
     }
 
-    /// Put each attestation received, decoded, on the observation channel
-    /// ([`Host::observations`](super::Host::observations)) beside the subscriptions. With
-    /// all 64 subnets on mainnet that is thousands a second, which could push subscription
-    /// observations out of the bounded channel: attribution reads the raw messages
-    /// ([`Host::gossip_messages`](super::Host::gossip_messages)) instead and turns this off.
-    /// Default: on.
-    pub fn attestation_observations(mut self, on: bool) -> Self {
-        self.config.attestation_observations = on;
-        self
-    }
-
     /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
     pub fn command_queue(mut self, n: usize) -> Self {
         self.config.command_queue = n;
@@ -285,7 +272,6 @@ impl HostConfigBuilder {
             secret_key,
             network: _,
             listen: _,
-            responder: _,
             muxers: _,
             agent_version,
             connect_timeout,
@@ -299,11 +285,11 @@ impl HostConfigBuilder {
             metadata_seq: _,
             fixed_status: _,
             mode: _,
+            responder: _,
             capture_responses: _,
             gossipsub: _,
             accept_gossip: _,
             gossip_mesh: _,
-            attestation_observations: _,
             command_queue,
         } = &self.config;
         if let Some(key) = secret_key {

@@ -43,20 +43,6 @@ pub const GOSSIP_QUEUE: usize = 8192;
 /// Capacity of the queue of inbound connections handed to [`Host::inbound_connections`].
 pub const INBOUND_QUEUE: usize = 256;
 
-/// A message received on an attestation subnet topic, as GossipSub delivered it: only the
-/// first delivery of each message id reaches us (GossipSub drops duplicates).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct GossipMessage {
-    /// The topic.
-    pub topic: valtrack_core::GossipTopic,
-    /// The peer that delivered it (its propagation source; never necessarily its origin).
-    pub source: valtrack_core::PeerId,
-    /// When it arrived.
-    pub received: std::time::SystemTime,
-    /// The decompressed SSZ payload, at most the topic type's largest encoding long.
-    pub data: Vec<u8>,
-}
-
 /// An established connection.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Connected {
@@ -122,7 +108,7 @@ struct Inner {
     capture: Option<CaptureBuffer>,
     inbound: Mutex<Option<mpsc::Receiver<Connected>>>,
     observations: tokio::sync::broadcast::Sender<valtrack_core::SubnetObservation>,
-    gossip: tokio::sync::broadcast::Sender<GossipMessage>,
+    gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     task: tokio::task::JoinHandle<()>,
 }
 
@@ -272,7 +258,9 @@ impl Host {
     /// Subscribes to every message received on an attestation subnet topic (raw, for
     /// attribution). Messages are queued only while someone subscribes; a reader more than
     /// [`GOSSIP_QUEUE`] messages behind loses the oldest.
-    pub fn gossip_messages(&self) -> tokio::sync::broadcast::Receiver<GossipMessage> {
+    pub fn gossip_messages(
+        &self,
+    ) -> tokio::sync::broadcast::Receiver<valtrack_core::GossipMessage> {
         self.inner.gossip.subscribe()
     }
 

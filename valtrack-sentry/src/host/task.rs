@@ -15,8 +15,8 @@ use tokio::sync::mpsc;
 use tracing::{debug, warn};
 use valtrack_core::ssz::{Goodbye, Ping};
 use valtrack_core::{
-    AttestationSubnets, HandshakeError, HandshakeStage, MetaData, ObservedAttestation,
-    SubnetObservation, SyncSubnets, Transport,
+    AttestationSubnets, HandshakeError, HandshakeStage, MetaData, SubnetObservation, SyncSubnets,
+    Transport,
 };
 
 use super::behaviour::Behaviour;
@@ -46,7 +46,7 @@ type RequestReply = oneshot::Sender<Result<RpcResponse, RequestError>>;
 /// The host's broadcast channels.
 pub(crate) struct Broadcasts {
     pub(crate) observations: tokio::sync::broadcast::Sender<SubnetObservation>,
-    pub(crate) gossip: tokio::sync::broadcast::Sender<super::GossipMessage>,
+    pub(crate) gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
 }
 
 pub(crate) struct HostTask {
@@ -54,7 +54,7 @@ pub(crate) struct HostTask {
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Connected>,
     observations: tokio::sync::broadcast::Sender<SubnetObservation>,
-    gossip: tokio::sync::broadcast::Sender<super::GossipMessage>,
+    gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     config: HostConfig,
     muxers: MuxerRegistry,
     pending_dials: HashMap<PeerId, Vec<oneshot::Sender<Result<Connected, HandshakeError>>>>,
@@ -492,13 +492,8 @@ impl HostTask {
                         acceptance,
                     );
                 }
-                self.report_gossip(propagation_source, &message);
                 // Gossipsub deduplicates by message id: this is the first delivery.
-                if self.config.attestation_observations {
-                    if let Some(obs) = self.attestation_observation(propagation_source, &message) {
-                        let _ = self.observations.send(obs);
-                    }
-                }
+                self.report_gossip(propagation_source, &message);
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(obs) = subscription(peer_id, topic.as_str(), true) {
@@ -601,43 +596,12 @@ impl HostTask {
         let Some(source) = super::to_core_peer_id(&from) else {
             return;
         };
-        let _ = self.gossip.send(super::GossipMessage {
+        let _ = self.gossip.send(valtrack_core::GossipMessage {
             topic,
             source,
             received: SystemTime::now(),
             data: message.data.clone(),
         });
-    }
-
-    fn attestation_observation(
-        &self,
-        from: PeerId,
-        message: &libp2p::gossipsub::Message,
-    ) -> Option<SubnetObservation> {
-        use valtrack_core::ssz::{Attestation, SingleAttestation};
-        use valtrack_core::{ForkName, GossipKind, SszMessage};
-        let topic: valtrack_core::GossipTopic = message.topic.as_str().parse().ok()?;
-        let GossipKind::BeaconAttestation(subnet) = topic.kind else {
-            return None;
-        };
-        let electra = self
-            .config
-            .network
-            .find_digest(topic.fork_digest)
-            .map(|d| d.fork >= ForkName::Electra)
-            .unwrap_or(message.data.len() == SingleAttestation::SSZ_MAX_LEN);
-        let attestation = if electra {
-            ObservedAttestation::Single(SingleAttestation::from_ssz_bytes(&message.data).ok()?)
-        } else {
-            ObservedAttestation::Phase0(Attestation::from_ssz_bytes(&message.data).ok()?)
-        };
-        Some(SubnetObservation::Attestation {
-            peer_id: super::to_core_peer_id(&from)?,
-            fork_digest: topic.fork_digest,
-            subnet: u8::try_from(subnet).ok()?,
-            at_ms: unix_ms(),
-            attestation,
-        })
     }
 
     fn answer(&mut self, peer: PeerId, request: RpcRequest) -> RpcResponse {

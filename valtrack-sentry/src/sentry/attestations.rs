@@ -13,8 +13,8 @@ use valtrack_core::{
 };
 
 use super::SentryStats;
-use crate::host::GossipMessage;
 use crate::probe::SubscriptionTracker;
+use valtrack_core::GossipMessage;
 
 const LOG: &str = "valtrack::attestations";
 

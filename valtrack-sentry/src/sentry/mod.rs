@@ -218,7 +218,7 @@ pub struct SentryStats {
 type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
 type Inbound = std::pin::Pin<Box<dyn futures::Stream<Item = InboundOutcome> + Send>>;
 type Attestations =
-    std::pin::Pin<Box<dyn futures::Stream<Item = crate::host::GossipMessage> + Send>>;
+    std::pin::Pin<Box<dyn futures::Stream<Item = valtrack_core::GossipMessage> + Send>>;
 
 /// What a handshake with a peer that dialed us gave: the peer and its info or the failure
 /// (see [`Libp2pHandshaker::inbound`](crate::Libp2pHandshaker::inbound)).
@@ -273,7 +273,8 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
     }
 
     /// Turns attestation attribution on: `messages` are the raw attestation-subnet messages
-    /// of the host (see [`GossipProbe::attestation_messages`](crate::GossipProbe)), `network`
+    /// a probe delivers ([`SubnetProbe::attestations`]; the sentry's own
+    /// [`GossipProbe`](crate::GossipProbe) reads its host's), `network`
     /// gives the slot clock and which digests carry Electra `SingleAttestation`s. Needs
     /// [`with_probe`](Self::with_probe) too, for the peers' subscriptions; the host should
     /// subscribe to all 64 subnets and the handshaker keep connections
@@ -285,7 +286,7 @@ impl<C: Crawler, H: Handshaker, S: EventSink> Sentry<C, H, S> {
     pub fn with_attestations(
         mut self,
         network: valtrack_core::Network,
-        messages: impl futures::Stream<Item = crate::host::GossipMessage> + Send + 'static,
+        messages: impl futures::Stream<Item = valtrack_core::GossipMessage> + Send + 'static,
     ) -> Self {
         self.attestations = Some((network, Box::pin(messages)));
         self
@@ -450,7 +451,7 @@ async fn next_observation(obs: &mut Option<Observations>) -> Option<SubnetObserv
 
 async fn next_attestation(
     messages: &mut Option<Attestations>,
-) -> Option<crate::host::GossipMessage> {
+) -> Option<valtrack_core::GossipMessage> {
     match messages {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,

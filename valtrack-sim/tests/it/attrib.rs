@@ -192,11 +192,12 @@ async fn sentry_turns_first_deliveries_into_attestation_events() {
     use std::sync::atomic::Ordering;
 
     use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
+    use valtrack_core::GossipMessage;
     use valtrack_core::{
         compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, GossipKind,
         GossipTopic, SszMessage,
     };
-    use valtrack_sentry::host::{to_core_peer_id, GossipMessage};
+    use valtrack_sentry::host::to_core_peer_id;
     use valtrack_sentry::{
         HandshakeConfig, Host, HostConfig, Libp2pHandshaker, Sentry, SentryConfig,
     };

@@ -6,8 +6,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
 use valtrack_core::{
-    AttestationSubnets, GossipKind, Network, ObservedAttestation, SszMessage, Subnet,
-    SubnetObservation, SubnetProbe,
+    AttestationSubnets, GossipKind, Network, SszMessage, Subnet, SubnetObservation, SubnetProbe,
 };
 use valtrack_sentry::{GossipProbe, Host, HostConfig, SubscriptionTracker};
 use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
@@ -85,8 +84,9 @@ async fn probe_sees_subscriptions_unsubscriptions_and_attestations() {
         vec![3]
     );
 
-    // An attestation published on subnet 3 reaches the sentry, attributed to the node that
-    // delivered it first.
+    // An attestation published on subnet 3 reaches the sentry through the probe's
+    // attestation stream, from the node that delivered it first.
+    let mut attestations = Box::pin(probe.attestations());
     let att = SingleAttestation {
         committee_index: 3,
         attester_index: 424_242,
@@ -118,26 +118,18 @@ async fn probe_sees_subscriptions_unsubscriptions_and_attestations() {
             tokio::time::sleep(Duration::from_millis(300)).await;
         }
     });
-    let obs = next_matching(&mut stream, &mut tracker, |o| {
-        matches!(o, SubnetObservation::Attestation { .. })
-    })
-    .await;
+    let message = tokio::time::timeout(Duration::from_secs(10), attestations.next())
+        .await
+        .expect("attestation did not come")
+        .expect("attestation stream ended");
     publishing.abort();
-    match obs {
-        SubnetObservation::Attestation {
-            peer_id,
-            subnet,
-            attestation: ObservedAttestation::Single(a),
-            ..
-        } => {
-            assert_eq!(peer_id, peer);
-            assert_eq!(subnet, 3);
-            assert_eq!(
-                (a.committee_index, a.data.clone()),
-                (att.committee_index, att.data.clone())
-            );
-            assert!((424_242..424_272).contains(&a.attester_index));
-        }
-        other => panic!("{other:?}"),
-    }
+    assert_eq!(message.source, peer);
+    assert_eq!(message.topic.kind, GossipKind::BeaconAttestation(3));
+    assert_eq!(message.topic.fork_digest, digest);
+    let a = SingleAttestation::from_ssz_bytes(&message.data).unwrap();
+    assert_eq!(
+        (a.committee_index, a.data.clone()),
+        (att.committee_index, att.data.clone())
+    );
+    assert!((424_242..424_272).contains(&a.attester_index));
 }

@@ -495,14 +495,15 @@ impl Libp2pHandshaker {
         let _ = tokio::time::timeout(self.config.goodbye_timeout, bye).await;
     }
 
-    /// Our current digest and every digest of our network.
+    /// Our current digest and every digest we accept as ours: the network's and the
+    /// configured extra ones.
     fn host_network_digests(&self) -> (ForkDigest, Vec<ForkDigest>) {
         let network = self.host.network();
         let epoch = network.current_epoch(SystemTime::now()).unwrap_or(0);
-        (
-            network.fork_digest(epoch),
-            network.all_digests().iter().map(|d| d.digest).collect(),
-        )
+        let mut accepted: Vec<ForkDigest> =
+            network.all_digests().iter().map(|d| d.digest).collect();
+        accepted.extend(self.config.extra_digests.iter().copied());
+        (network.fork_digest(epoch), accepted)
     }
 }
 

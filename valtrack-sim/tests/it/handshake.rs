@@ -340,3 +340,49 @@ async fn a_reused_connection_is_reported_as_it_is() {
     assert_eq!(again.muxer, None);
     assert_eq!(again.established_in, Duration::ZERO);
 }
+
+/// `HandshakeConfig::extra_digest` (`sentry --fork-digest D`): a node on a digest given only
+/// that way is handshaken (our Status mirrors its digest), where without it the node is
+/// another network's.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_extra_digest_is_handshaken_as_ours() {
+    let _serial = SERIAL.lock().await;
+    let devnet = ForkDigest([0xde, 0xad, 0xbe, 0xef]);
+    assert!(!digests(&network()).contains(&devnet));
+    let n = node(60, |c| c.fork_digest = Some(devnet)).await;
+
+    let plain = sentry(MuxerOffer::YamuxAndMplex, false).await;
+    let err = handshake(&plain, &n).await.0.unwrap_err();
+    assert!(
+        matches!(err, HandshakeError::IrrelevantNetwork { theirs, .. } if theirs == devnet),
+        "{err:?}"
+    );
+
+    let host = Host::spawn(
+        HostConfig::builder(network())
+            .listen_on_loopback()
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let config = HandshakeConfig::builder()
+        .prefer_quic(false)
+        .extra_digest(devnet)
+        .build()
+        .unwrap();
+    assert_eq!(config.extra_digests(), [devnet]);
+    let with_flag = Libp2pHandshaker::new(host, config);
+    let info = handshake(&with_flag, &n).await.0.unwrap();
+    assert_eq!(info.status.unwrap().fork_digest(), devnet);
+    assert!(info.metadata.is_some());
+}
+
+#[test]
+fn handshake_config_refuses_zero_timeouts() {
+    let err = HandshakeConfig::builder()
+        .identify_timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
+    assert_eq!(err.to_string(), "identify timeout must be positive");
+}

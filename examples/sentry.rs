@@ -9,23 +9,10 @@
 
 use std::time::Duration;
 
-use valtrack::core::{parse_enr, Event, EventSink, Network, SinkError, MAINNET_BOOTNODES};
+use valtrack::core::{parse_enr, Network, MAINNET_BOOTNODES};
 use valtrack::sentry::SentryService;
+use valtrack::sink::StdoutSink;
 use valtrack_sim::SimNet;
-
-/// Prints each event as one JSON line.
-#[derive(Debug)]
-struct JsonLines;
-
-impl EventSink for JsonLines {
-    async fn send(&self, event: Event) -> Result<(), SinkError> {
-        println!("{}", String::from_utf8_lossy(&event.to_json()));
-        Ok(())
-    }
-    async fn flush(&self) -> Result<(), SinkError> {
-        Ok(())
-    }
-}
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -53,7 +40,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
         other => return Err(format!("unknown network `{other}`: use sim or mainnet").into()),
     };
-    let service = builder.build(JsonLines).await?;
+    let service = builder.build(StdoutSink::new()).await?;
     let summary = service.summary();
     service
         .run(tokio::time::sleep(Duration::from_secs(secs)))

@@ -2,7 +2,7 @@
 //! e.g. GeoLite2-City and GeoLite2-ASN). Never an online API.
 //!
 //! The [`Location`] and [`AddressKind`] types live in `valtrack-core` (they are carried by
-//! [`PeerLocationEvent`](valtrack_core::PeerLocationEvent)) and are re-exported here.
+//! [`PeerLocationEvent`](valtrack_core::PeerLocationEvent)).
 //!
 //! Private, loopback, link-local, unspecified, multicast and other special-purpose addresses
 //! are labelled by [`AddressKind`] without a lookup. Public addresses are looked up in the
@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
-pub use valtrack_core::{AddressKind, Location};
+use valtrack_core::{AddressKind, Location};
 use valtrack_core::{EventKind, EventMeta, PeerLocationEvent};
 
 /// Autonomous systems of well-known cloud and hosting providers: a node in one of them runs in

@@ -20,7 +20,7 @@
 //! [`DeriveSink`] derives validator estimates and peer locations in front of the stores.
 //!
 //! [`TrackerSink`] keeps a [`TrackerStore`] (an embedded `redb` file that survives restarts)
-//! up to date: per peer its latest identity, [`Location`], latest validator estimate with a
+//! up to date: per peer its latest identity, [`Location`](valtrack_core::Location), latest validator estimate with a
 //! bounded history, and attribution counts. [`GeoIp`] locates addresses from MaxMind-format
 //! City and ASN databases (never an online API). [`serve`] answers HTTP queries over the store
 //! (`/validators`, `/peers`, `/peers/{peer_id}`, `/stats`, `/healthz`, `/openapi.json`) with a
@@ -152,6 +152,8 @@ mod jsonl;
 #[cfg(feature = "nats")]
 mod nats;
 mod parquet_sink;
+mod stdout;
+pub mod store;
 mod tracker;
 
 #[cfg(feature = "api")]
@@ -170,15 +172,13 @@ pub use crate::error::ApiKeysError;
 pub use crate::error::{ConsumerError, NatsConfigError, NatsError};
 pub use crate::error::{ParquetConfigError, TrackerError};
 pub use crate::fanout::FanoutSink;
-pub use crate::geoip::{
-    is_hosting_asn, AddressKind, GeoIp, GeoIpError, Location, HOSTING_ASNS, MAX_GEO_STRING_LEN,
-};
+pub use crate::geoip::{is_hosting_asn, GeoIp, GeoIpError, HOSTING_ASNS, MAX_GEO_STRING_LEN};
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 #[cfg(feature = "nats")]
 pub use crate::nats::{
     NatsConfig, NatsConfigBuilder, NatsSink, NatsSinkConfig, NatsSinkConfigBuilder, NatsSinkStats,
     DEFAULT_DUPLICATE_WINDOW, DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NATS_URL,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL,
+    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL, DEFAULT_SPOOL_DIR,
     DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
 };
 pub use crate::parquet_sink::{
@@ -187,6 +187,8 @@ pub use crate::parquet_sink::{
     DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
     DEFAULT_ZSTD_LEVEL,
 };
+pub use crate::stdout::StdoutSink;
+pub use crate::store::{Store, StoreConfig, StoreError, StoreSink, TableCounts};
 pub use crate::tracker::{
     EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
     DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE,

@@ -9,7 +9,7 @@ use valtrack_core::{
     PeerId, ValidatorMetadataEvent,
 };
 
-use crate::geoip::Location;
+use valtrack_core::Location;
 
 /// Everything the tracker knows about one peer: its latest identity, location, latest
 /// validator estimate and attribution counts.

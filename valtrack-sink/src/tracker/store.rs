@@ -13,7 +13,9 @@ use valtrack_core::{
 };
 
 use crate::error::TrackerError;
-use crate::geoip::{GeoIp, Location};
+use valtrack_core::Location;
+
+use crate::geoip::GeoIp;
 use crate::tracker::record::{EstimateRecord, PeerPage, PeerRecord, Stats};
 
 /// Default for [`TrackerConfig::history_per_peer`]: estimates kept per peer.

@@ -9,3 +9,5 @@ mod nats;
 mod nats_harness;
 mod parquet;
 mod python;
+#[cfg(feature = "api")]
+mod store;

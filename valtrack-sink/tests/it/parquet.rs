@@ -48,7 +48,7 @@ fn parquet_files(dir: &Path) -> Vec<PathBuf> {
 }
 
 /// Every row of a table, one batch per file, in file-name order.
-fn read_table(dir: &Path, kind: EventKind) -> Vec<RecordBatch> {
+pub(crate) fn read_table(dir: &Path, kind: EventKind) -> Vec<RecordBatch> {
     parquet_files(&dir.join(kind.table()))
         .into_iter()
         .flat_map(|path| {
@@ -61,7 +61,7 @@ fn read_table(dir: &Path, kind: EventKind) -> Vec<RecordBatch> {
         .collect()
 }
 
-fn rows(batches: &[RecordBatch]) -> usize {
+pub(crate) fn rows(batches: &[RecordBatch]) -> usize {
     batches.iter().map(RecordBatch::num_rows).sum()
 }
 

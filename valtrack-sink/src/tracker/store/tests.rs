@@ -1,8 +1,8 @@
 use std::sync::Arc;
 
 use super::*;
-use crate::geoip::AddressKind;
 use crate::tracker::fixtures::*;
+use valtrack_core::AddressKind;
 use valtrack_core::{ClientKind, EventSink};
 
 use crate::geoip::tests::{geoip, testdata};

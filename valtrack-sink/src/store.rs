@@ -1,0 +1,467 @@
+//! The whole storage side in one call: what `valtrack run` and `valtrack consumer` write
+//! through, for anyone embedding valtrack.
+//!
+//! [`Store::open`] puts together, under one data directory: a [`DeriveSink`] (validator
+//! estimates and, with GeoIP databases, peer locations) in front of a [`FanoutSink`] to the
+//! Parquet tables ([`ParquetSink`]) and the tracker store ([`TrackerSink`] over
+//! `tracker.redb`), counts the rows each table was handed, and (feature `api`) serves the
+//! tracker's HTTP API. It returns the [`StoreSink`] to send events to and the [`Store`]
+//! handle that reports the counts and stops the API.
+//!
+//! ```no_run
+//! use valtrack_core::{EventSink, Network};
+//! use valtrack_sink::store::{Store, StoreConfig};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = StoreConfig::builder("./data").network(Network::mainnet()).build()?;
+//! let (store, sink) = Store::open(config).await?;
+//! // … hand `sink` to a sentry or a consumer …
+//! sink.flush().await?;
+//! println!("{}", store.counts());
+//! store.close().await;
+//! # Ok(())
+//! # }
+//! ```
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use valtrack_core::{DynEventSink, Event, EventKind, EventSink, Network, SinkError};
+
+use crate::derive::DeriveSink;
+use crate::fanout::FanoutSink;
+use crate::geoip::{GeoIp, GeoIpError};
+use crate::parquet_sink::{ParquetSink, ParquetSinkConfig};
+use crate::tracker::{TrackerSink, TrackerStore};
+
+/// Default data directory of the tables and the tracker store.
+pub const DEFAULT_DATA_DIR: &str = "./data";
+/// Default age at which a Parquet file is closed and published (short, so the tables on
+/// disk stay close to what was received; `ParquetSinkConfig`'s own default is longer).
+pub const DEFAULT_MAX_FILE_AGE: Duration = Duration::from_secs(60);
+/// The tracker store's file in the data directory.
+pub const TRACKER_FILE: &str = "tracker.redb";
+
+/// Settings of a [`Store`]. Build with [`StoreConfig::builder`].
+#[derive(Debug, Clone)]
+pub struct StoreConfig {
+    data_dir: PathBuf,
+    network: Option<Network>,
+    geoip_city: Option<PathBuf>,
+    geoip_asn: Option<PathBuf>,
+    max_file_age: Duration,
+    #[cfg(feature = "api")]
+    api_listen: Option<std::net::SocketAddr>,
+    #[cfg(feature = "api")]
+    api_keys_file: Option<PathBuf>,
+}
+
+impl StoreConfig {
+    /// Starts a configuration writing under `data_dir` (created when missing).
+    pub fn builder(data_dir: impl Into<PathBuf>) -> StoreConfigBuilder {
+        StoreConfigBuilder(Self {
+            data_dir: data_dir.into(),
+            network: None,
+            geoip_city: None,
+            geoip_asn: None,
+            max_file_age: DEFAULT_MAX_FILE_AGE,
+            #[cfg(feature = "api")]
+            api_listen: None,
+            #[cfg(feature = "api")]
+            api_keys_file: None,
+        })
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+}
+
+/// Builder of [`StoreConfig`]; every setter documents its default.
+#[derive(Debug, Clone)]
+pub struct StoreConfigBuilder(StoreConfig);
+
+impl StoreConfigBuilder {
+    /// The network whose clock dates the derived estimates (see [`DeriveSink::with_network`]).
+    /// Default: none (estimates dated by each peer's head slot).
+    pub fn network(mut self, network: Network) -> Self {
+        self.0.network = Some(network);
+        self
+    }
+
+    /// A MaxMind-format City database (.mmdb) for peer locations. Default: none.
+    pub fn geoip_city(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.geoip_city = Some(path.into());
+        self
+    }
+
+    /// A MaxMind-format ASN database (.mmdb) for peer locations. Default: none.
+    pub fn geoip_asn(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.geoip_asn = Some(path.into());
+        self
+    }
+
+    /// Age at which a Parquet file is closed and published. Default:
+    /// [`DEFAULT_MAX_FILE_AGE`].
+    pub fn max_file_age(mut self, age: Duration) -> Self {
+        self.0.max_file_age = age;
+        self
+    }
+
+    /// Serve the tracker's HTTP API on this address (port 0: any free port, see
+    /// [`Store::api_addr`]). Default: no API.
+    #[cfg(feature = "api")]
+    pub fn api_listen(mut self, addr: std::net::SocketAddr) -> Self {
+        self.0.api_listen = Some(addr);
+        self
+    }
+
+    /// A file of API keys that unlock the API's admin view (see
+    /// [`ApiKeys::from_file`](crate::ApiKeys::from_file)); needs
+    /// [`api_listen`](Self::api_listen). Default: none (public view only).
+    #[cfg(feature = "api")]
+    pub fn api_keys_file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.0.api_keys_file = Some(path.into());
+        self
+    }
+
+    /// Checks and returns the configuration.
+    pub fn build(self) -> Result<StoreConfig, StoreError> {
+        let StoreConfig {
+            data_dir,
+            network: _,
+            geoip_city: _,
+            geoip_asn: _,
+            max_file_age,
+            #[cfg(feature = "api")]
+            api_listen,
+            #[cfg(feature = "api")]
+            api_keys_file,
+        } = &self.0;
+        if data_dir.as_os_str().is_empty() {
+            return Err(StoreError::EmptyDataDir);
+        }
+        if max_file_age.is_zero() {
+            return Err(StoreError::ZeroFileAge);
+        }
+        #[cfg(feature = "api")]
+        if api_keys_file.is_some() && api_listen.is_none() {
+            return Err(StoreError::KeysWithoutApi);
+        }
+        Ok(self.0)
+    }
+}
+
+/// Why a [`Store`] could not be configured or opened. Each names the file or address.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The data directory is an empty path.
+    #[error("the data directory must not be empty")]
+    EmptyDataDir,
+    /// The Parquet file age is zero.
+    #[error("the Parquet file age must be positive")]
+    ZeroFileAge,
+    /// API keys were given without an API to use them.
+    #[error("API keys need an API listen address")]
+    KeysWithoutApi,
+    /// The data directory cannot be created.
+    #[error("{}", path.display())]
+    DataDir {
+        /// The directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The Parquet tables cannot be opened.
+    #[error("{}", path.display())]
+    Parquet {
+        /// The data directory.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: SinkError,
+    },
+    /// The Parquet settings were refused.
+    #[error(transparent)]
+    ParquetConfig(#[from] crate::error::ParquetConfigError),
+    /// The tracker store cannot be opened.
+    #[error("{}", path.display())]
+    Tracker {
+        /// Its file.
+        path: PathBuf,
+        /// Why.
+        #[source]
+        source: crate::error::TrackerError,
+    },
+    /// A GeoIP database cannot be opened.
+    #[error(transparent)]
+    GeoIp(#[from] GeoIpError),
+    /// The API keys file cannot be read.
+    #[cfg(feature = "api")]
+    #[error(transparent)]
+    ApiKeys(#[from] crate::error::ApiKeysError),
+    /// The API cannot listen on its address.
+    #[cfg(feature = "api")]
+    #[error("API listen address {addr}")]
+    ApiListen {
+        /// The address.
+        addr: std::net::SocketAddr,
+        /// Why.
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+/// The tables a [`Store`] counts rows of, in [`TableCounts`] order.
+const TABLES: usize = 5;
+
+fn table_index(kind: EventKind) -> usize {
+    match kind {
+        EventKind::Discovery => 0,
+        EventKind::Metadata => 1,
+        EventKind::ValidatorMetadata => 2,
+        EventKind::Attestation => 3,
+        _ => 4,
+    }
+}
+
+/// Rows handed to the tables so far (accepted by both the Parquet sink and the tracker).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct TableCounts {
+    /// `discovery_events`.
+    pub discovery_events: u64,
+    /// `metadata_events`.
+    pub metadata_events: u64,
+    /// `validator_metadata_events`.
+    pub validator_metadata_events: u64,
+    /// `validator_attributions`.
+    pub validator_attributions: u64,
+    /// `peer_locations`.
+    pub peer_locations: u64,
+}
+
+impl TableCounts {
+    /// Rows in every table together.
+    pub fn total(&self) -> u64 {
+        self.discovery_events
+            + self.metadata_events
+            + self.validator_metadata_events
+            + self.validator_attributions
+            + self.peer_locations
+    }
+}
+
+/// `discovery_events N, metadata_events N, …`.
+impl fmt::Display for TableCounts {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "discovery_events {}, metadata_events {}, validator_metadata_events {}, validator_attributions {}, peer_locations {}",
+            self.discovery_events,
+            self.metadata_events,
+            self.validator_metadata_events,
+            self.validator_attributions,
+            self.peer_locations
+        )
+    }
+}
+
+type Counts = Arc<[AtomicU64; TABLES]>;
+
+fn read_counts(counts: &Counts) -> TableCounts {
+    let n = |i: usize| counts[i].load(Ordering::Relaxed);
+    TableCounts {
+        discovery_events: n(0),
+        metadata_events: n(1),
+        validator_metadata_events: n(2),
+        validator_attributions: n(3),
+        peer_locations: n(4),
+    }
+}
+
+/// Counts what reaches the inner sink, per table.
+#[derive(Debug)]
+struct Counting<S> {
+    inner: S,
+    counts: Counts,
+}
+
+impl<S: EventSink> EventSink for Counting<S> {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let i = table_index(event.kind());
+        self.inner.send(event).await?;
+        self.counts[i].fetch_add(1, Ordering::Relaxed);
+        Ok(())
+    }
+
+    async fn flush(&self) -> Result<(), SinkError> {
+        self.inner.flush().await
+    }
+}
+
+/// What a [`Store`] writes through: derive estimates and locations, then the Parquet tables
+/// and the tracker store. Sending is as durable as [`ParquetSink`]'s; [`flush`](EventSink::flush)
+/// makes every accepted row durable.
+#[derive(Debug)]
+pub struct StoreSink(DeriveSink<Counting<FanoutSink>>);
+
+impl EventSink for StoreSink {
+    fn send(
+        &self,
+        event: Event,
+    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        self.0.send(event)
+    }
+
+    fn flush(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
+        self.0.flush()
+    }
+}
+
+#[cfg(feature = "api")]
+type Api = (
+    tokio::task::JoinHandle<std::io::Result<()>>,
+    tokio::sync::oneshot::Sender<()>,
+    std::net::SocketAddr,
+);
+
+/// The storage side, opened: row counts, the tracker store and the API server.
+#[derive(Debug)]
+pub struct Store {
+    counts: Counts,
+    data_dir: PathBuf,
+    tracker: Arc<TrackerStore>,
+    #[cfg(feature = "api")]
+    api: Option<Api>,
+}
+
+impl Store {
+    /// Opens the tables and the tracker store under the data directory, the GeoIP
+    /// databases and (when configured) the API; returns the handle and the sink to write
+    /// through. The API is serving when this returns.
+    pub async fn open(config: StoreConfig) -> Result<(Self, StoreSink), StoreError> {
+        let StoreConfig {
+            data_dir,
+            network,
+            geoip_city,
+            geoip_asn,
+            max_file_age,
+            #[cfg(feature = "api")]
+            api_listen,
+            #[cfg(feature = "api")]
+            api_keys_file,
+        } = config;
+        std::fs::create_dir_all(&data_dir).map_err(|source| StoreError::DataDir {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let parquet_config = ParquetSinkConfig::builder(&data_dir)
+            .max_file_age(max_file_age)
+            .build()?;
+        let parquet = ParquetSink::open(parquet_config).map_err(|source| StoreError::Parquet {
+            path: data_dir.clone(),
+            source,
+        })?;
+        let db = data_dir.join(TRACKER_FILE);
+        let tracker = Arc::new(
+            TrackerStore::open(&db).map_err(|source| StoreError::Tracker { path: db, source })?,
+        );
+        let geoip = if geoip_city.is_some() || geoip_asn.is_some() {
+            Some(Arc::new(GeoIp::open(
+                geoip_city.as_deref(),
+                geoip_asn.as_deref(),
+            )?))
+        } else {
+            None
+        };
+        let mut tracker_sink = TrackerSink::new(tracker.clone());
+        if let Some(g) = &geoip {
+            tracker_sink = tracker_sink.with_geoip(g.clone());
+        }
+        #[cfg(feature = "api")]
+        let api = match api_listen {
+            Some(addr) => {
+                let keys = match &api_keys_file {
+                    Some(path) => crate::ApiKeys::from_file(path)?,
+                    None => crate::ApiKeys::none(),
+                };
+                let listener = tokio::net::TcpListener::bind(addr)
+                    .await
+                    .map_err(|source| StoreError::ApiListen { addr, source })?;
+                let bound = listener
+                    .local_addr()
+                    .map_err(|source| StoreError::ApiListen { addr, source })?;
+                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+                let served = tokio::spawn(crate::serve(listener, tracker.clone(), keys, async {
+                    let _ = stopped.await;
+                }));
+                Some((served, stop, bound))
+            }
+            None => None,
+        };
+        let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker_sink)];
+        let counts: Counts = Arc::default();
+        let mut sink = DeriveSink::new(Counting {
+            inner: FanoutSink::new(sinks),
+            counts: counts.clone(),
+        });
+        if let Some(n) = network {
+            sink = sink.with_network(n);
+        }
+        if let Some(g) = geoip {
+            sink = sink.with_geoip(g);
+        }
+        let store = Self {
+            counts,
+            data_dir,
+            tracker,
+            #[cfg(feature = "api")]
+            api,
+        };
+        Ok((store, StoreSink(sink)))
+    }
+
+    /// Rows handed to the tables so far.
+    pub fn counts(&self) -> TableCounts {
+        read_counts(&self.counts)
+    }
+
+    /// A cheap reader of [`counts`](Self::counts) that outlives borrows (for a reporter task).
+    pub fn count_reader(&self) -> impl Fn() -> TableCounts + Send + Sync + 'static {
+        let counts = self.counts.clone();
+        move || read_counts(&counts)
+    }
+
+    /// The data directory.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
+    }
+
+    /// The tracker store (shared with the API).
+    pub fn tracker(&self) -> &Arc<TrackerStore> {
+        &self.tracker
+    }
+
+    /// The address the API listens on, if it was asked for.
+    #[cfg(feature = "api")]
+    pub fn api_addr(&self) -> Option<std::net::SocketAddr> {
+        self.api.as_ref().map(|(_, _, addr)| *addr)
+    }
+
+    /// Stops the API server (if any) and waits for it. The tables are closed by flushing
+    /// and dropping the [`StoreSink`].
+    pub async fn close(self) {
+        #[cfg(feature = "api")]
+        if let Some((served, stop, _)) = self.api {
+            let _ = stop.send(());
+            let _ = served.await;
+        }
+    }
+}

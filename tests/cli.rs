@@ -193,6 +193,27 @@ fn bad_consumer_settings_are_one_line_errors() {
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
 
+/// `--nats-url` belongs to `sentry` and `consumer`, before or after the command; `run` uses
+/// no NATS and refuses it.
+#[test]
+fn nats_url_is_for_the_commands_that_use_nats() {
+    for command in ["sentry", "consumer"] {
+        let o = valtrack(&[command, "--help"]);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("-n, --nats-url"), "{command}: {out}");
+    }
+    let o = valtrack(&["run", "--help"]);
+    assert!(!String::from_utf8_lossy(&o.stdout).contains("--nats-url"));
+    let o = valtrack(&["-n", "nats://127.0.0.1:1", "run", "--network", "sim"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    assert!(stderr(&o).contains("`run` uses no NATS"), "{}", stderr(&o));
+    let o = valtrack(&["run", "-n", "nats://127.0.0.1:1"]);
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+    // after the command, as before it: a bad URL is named
+    let o = valtrack(&["sentry", "-n", "nats://bad url:x", "--sink", "nats"]);
+    assert_one_error_line(&o, "cannot connect to NATS at nats://bad url:x");
+}
+
 #[test]
 fn help_lists_the_consumer_and_the_nats_sink() {
     let o = valtrack(&["--help"]);
@@ -259,6 +280,30 @@ fn network_directory_bootnode_lists_and_genesis_time_errors_are_one_line() {
     .unwrap();
     let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
     assert_one_error_line(&o, "bootstrap_nodes.txt line 3: not a valid ENR");
+    // --bootnodes overrides the directory's list, broken or not: the list is not read
+    let events = dir.join("events.jsonl");
+    let o = valtrack(&[
+        "sentry",
+        "--network",
+        d,
+        "--genesis-time",
+        "1655733600",
+        "--bootnodes",
+        good,
+        "--listen-addr",
+        "127.0.0.1",
+        "--discovery-port",
+        "0",
+        "--tcp-port",
+        "0",
+        "--quic-port",
+        "0",
+        "--duration",
+        "1s",
+        "--sink",
+        &format!("jsonl:{}", events.display()),
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     std::fs::write(dir.join("bootstrap_nodes.txt"), "# only comments\n\n").unwrap();
     let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
     assert_one_error_line(&o, "no ENRs in it");

@@ -85,6 +85,26 @@ impl NetworkDir {
     /// disagrees with `genesis.ssz`, or a bootnode file is too large, lists an invalid ENR or
     /// lists none.
     pub fn load(dir: &Path, genesis_time: Option<Duration>) -> Result<Self, NetworkDirError> {
+        let (network, genesis_time_source) = Self::network(dir, genesis_time)?;
+        let (bootnodes, bootnodes_file) = match read_bootnodes(dir)? {
+            Some((enrs, path)) => (Some(enrs), Some(path)),
+            None => (None, None),
+        };
+        Ok(Self {
+            network,
+            genesis_time_source,
+            bootnodes,
+            bootnodes_file,
+        })
+    }
+
+    /// The network of the directory `dir` alone, as [`load`](Self::load) reads it, with where
+    /// its genesis time came from; the bootnode files are not read (for a caller that has
+    /// bootnodes of its own).
+    pub fn network(
+        dir: &Path,
+        genesis_time: Option<Duration>,
+    ) -> Result<(Network, GenesisTimeSource), NetworkDirError> {
         if !dir.is_dir() {
             return Err(NetworkDirError::NotADirectory {
                 dir: dir.to_path_buf(),
@@ -140,16 +160,13 @@ impl NetworkDir {
             source,
         })?;
 
-        let (bootnodes, bootnodes_file) = match read_bootnodes(dir)? {
-            Some((enrs, path)) => (Some(enrs), Some(path)),
-            None => (None, None),
-        };
-        Ok(Self {
-            network,
-            genesis_time_source,
-            bootnodes,
-            bootnodes_file,
-        })
+        Ok((network, genesis_time_source))
+    }
+
+    /// The bootnodes a network directory lists: the ENRs of the first of [`BOOTNODE_FILES`]
+    /// in `dir`, and that file's path; `None` when it has none of them.
+    pub fn bootnodes(dir: &Path) -> Result<Option<(Vec<Enr>, PathBuf)>, NetworkDirError> {
+        read_bootnodes(dir)
     }
 }
 

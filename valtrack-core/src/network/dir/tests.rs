@@ -278,6 +278,31 @@ fn a_bad_enr_names_its_file_and_line() {
         .ends_with("bootstrap_nodes.txt line 3: not a valid ENR"));
 }
 
+/// `NetworkDir::network` reads no bootnode file (a caller with its own bootnodes is not
+/// stopped by a broken list); `NetworkDir::bootnodes` reads it alone.
+#[test]
+fn the_network_alone_ignores_the_bootnode_files() {
+    let dir = network_dir();
+    let file = dir.path().join("bootstrap_nodes.txt");
+    fs::write(&file, "enr:-broken\n").unwrap();
+    let (network, source) = NetworkDir::network(dir.path(), None).unwrap();
+    assert_eq!(source, GenesisTimeSource::Config);
+    let loaded = NetworkDir::load(dir.path(), Some(Duration::from_secs(1_700_000_000)));
+    assert!(matches!(
+        loaded,
+        Err(NetworkDirError::BadBootnode { line: 1, .. })
+    ));
+    assert!(NetworkDir::bootnodes(dir.path()).is_err());
+    fs::write(&file, format!("{}\n", MAINNET_BOOTNODES[1])).unwrap();
+    let (enrs, path) = NetworkDir::bootnodes(dir.path()).unwrap().unwrap();
+    assert_eq!((enrs.len(), path), (1, file));
+    let full = NetworkDir::load(dir.path(), None).unwrap();
+    assert_eq!(
+        full.network.genesis_validators_root(),
+        network.genesis_validators_root()
+    );
+}
+
 #[test]
 fn an_empty_bootnode_list_is_an_error() {
     let dir = network_dir();

@@ -1,0 +1,250 @@
+//! Argument groups, one per concern, flattened only into the commands that use them; each
+//! default is the library's `DEFAULT_*` constant, and each group builds the library's config.
+
+use std::fmt;
+use std::path::PathBuf;
+use std::str::FromStr;
+use std::time::Duration;
+
+use clap::Args;
+use valtrack::core::ForkDigest;
+use valtrack::sentry::{crawler, handshaker, sentry, service};
+use valtrack::sink::store::{self, StoreConfig, StoreConfigBuilder};
+
+use super::CliError;
+
+/// The default `--network`.
+pub(crate) const DEFAULT_NETWORK: &str = "mainnet";
+
+/// A positive duration in humantime form (`384s`, `6m`, `1h`), shown the same way in help.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct HumanDuration(pub(crate) Duration);
+
+impl FromStr for HumanDuration {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let d =
+            humantime::parse_duration(s).map_err(|e| format!("`{s}`: {e} (e.g. 384s, 6m, 1h)"))?;
+        if d.is_zero() {
+            return Err("must be positive".into());
+        }
+        Ok(Self(d))
+    }
+}
+
+impl fmt::Display for HumanDuration {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        humantime::format_duration(self.0).fmt(f)
+    }
+}
+
+fn parse_digest(s: &str) -> Result<ForkDigest, String> {
+    s.parse()
+        .map_err(|e| format!("`{s}` is not a 4-byte fork digest: {e}"))
+}
+
+fn parse_beacon_api(s: &str) -> Result<valtrack::sentry::BeaconApi, String> {
+    valtrack::sentry::BeaconApi::new(s).map_err(|e| e.to_string())
+}
+
+/// The NATS server (`sentry --sink nats` and `consumer`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NatsArgs {
+    /// NATS server URL (the server needs JetStream).
+    #[arg(
+        short = 'n',
+        long,
+        default_value = valtrack::sink::DEFAULT_NATS_URL,
+        env = "VALTRACK_NATS_URL"
+    )]
+    pub(crate) nats_url: String,
+}
+
+/// Which network, and (for a network directory) its genesis time.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct NetworkArgs {
+    /// Network: mainnet, sepolia, holesky, hoodi, sim (an in-process simulated network on
+    /// loopback), or a directory with a consensus `config.yaml` and `genesis.ssz` (or
+    /// `genesis_validators_root.txt`), and optionally `bootstrap_nodes.txt` (or
+    /// `boot_enr.yaml`) with its bootnodes' ENRs.
+    #[arg(long, default_value = DEFAULT_NETWORK, env = "VALTRACK_NETWORK")]
+    pub(crate) network: String,
+    /// Genesis time (Unix seconds) of a --network directory that has no genesis.ssz.
+    #[arg(long, env = "VALTRACK_GENESIS_TIME")]
+    pub(crate) genesis_time: Option<u64>,
+}
+
+/// Settings of `--network sim`.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct SimArgs {
+    /// With --network sim: number of simulated beacon nodes.
+    #[arg(long, default_value_t = valtrack_sim::DEFAULT_NODES as u32, value_parser = clap::value_parser!(u32).range(1..=5000))]
+    pub(crate) sim_nodes: u32,
+    /// With --network sim: seed of the simulated network (keys, clients, roles).
+    #[arg(long, default_value_t = valtrack_sim::DEFAULT_SEED)]
+    pub(crate) sim_seed: u64,
+}
+
+/// What `sentry` and `run` share: the network, discovery, libp2p and scheduling settings.
+#[derive(Debug, Args)]
+pub(crate) struct CrawlArgs {
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+    #[command(flatten)]
+    pub(crate) sim: SimArgs,
+    /// Treat this fork digest as ours too (devnets whose genesis data you lack): its nodes
+    /// are crawled and handshaken.
+    #[arg(long, value_parser = parse_digest)]
+    pub(crate) fork_digest: Option<ForkDigest>,
+    /// Bootnode ENRs, comma-separated (mainnet's are built in; a network directory's
+    /// `bootstrap_nodes.txt` or `boot_enr.yaml` is read when this is not given).
+    #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES")]
+    pub(crate) bootnodes: Vec<String>,
+    /// IP address to listen on [default: 0.0.0.0; 127.0.0.1 with --network sim].
+    #[arg(long)]
+    pub(crate) listen_addr: Option<std::net::IpAddr>,
+    /// UDP port for discv5 [default: 9000; any free port with --network sim].
+    #[arg(long)]
+    pub(crate) discovery_port: Option<u16>,
+    /// TCP port for libp2p [default: 9000; any free port with --network sim].
+    #[arg(long)]
+    pub(crate) tcp_port: Option<u16>,
+    /// UDP port for libp2p QUIC [default: 9001; any free port with --network sim].
+    #[arg(long)]
+    pub(crate) quic_port: Option<u16>,
+    /// This sentry's id in events.
+    #[arg(long, env = "VALTRACK_CRAWLER_ID", default_value = service::DEFAULT_CRAWLER_ID)]
+    pub(crate) crawler_id: String,
+    /// Where this sentry runs (free text, e.g. a region), in events.
+    #[arg(long, env = "VALTRACK_CRAWLER_LOCATION", default_value = service::DEFAULT_CRAWLER_LOCATION)]
+    pub(crate) crawler_location: String,
+    /// Handshakes in flight.
+    #[arg(long, default_value_t = sentry::DEFAULT_CONCURRENCY)]
+    pub(crate) concurrency: usize,
+    /// How often every known peer is revisited (default: one epoch of the network).
+    #[arg(long)]
+    pub(crate) revisit_interval: Option<HumanDuration>,
+    /// How often each known node's routing table is enumerated again.
+    #[arg(long, default_value_t = HumanDuration(crawler::DEFAULT_RECRAWL_INTERVAL))]
+    pub(crate) recrawl_interval: HumanDuration,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long)]
+    pub(crate) duration: Option<HumanDuration>,
+    /// Attestation attribution: subscribe to all 64 attestation subnets (advertised
+    /// honestly), keep handshaken peers connected and emit an attestation event per first
+    /// delivery of each validator's attestation, with attribution evidence.
+    #[arg(long, env = "VALTRACK_ATTESTATIONS")]
+    pub(crate) attestations: bool,
+    /// With --attestations: how many handshaken peers stay connected.
+    #[arg(long, default_value_t = handshaker::DEFAULT_KEPT_PEERS)]
+    pub(crate) kept_peers: usize,
+    /// With --attestations: a beacon node's REST API (e.g. http://127.0.0.1:5052) whose
+    /// committees name the validators of phase0 attestations (forks before Electra); without
+    /// it those are recorded by committee seat, unresolved.
+    #[arg(long, env = "VALTRACK_BEACON_API", requires = "attestations", value_parser = parse_beacon_api)]
+    pub(crate) beacon_api: Option<valtrack::sentry::BeaconApi>,
+}
+
+impl CrawlArgs {
+    /// The sentry service's builder for `network` and `bootnodes`; `sim` picks loopback and
+    /// free ports as the defaults.
+    pub(crate) fn service_builder(
+        &self,
+        network: valtrack::core::Network,
+        bootnodes: impl IntoIterator<Item = valtrack::core::Enr>,
+        sim: bool,
+    ) -> service::SentryServiceBuilder {
+        use std::net::{IpAddr, Ipv4Addr};
+        let (ip, ports) = if sim {
+            (IpAddr::V4(Ipv4Addr::LOCALHOST), (0, 0, 0))
+        } else {
+            (
+                service::DEFAULT_LISTEN_IP,
+                (
+                    service::DEFAULT_DISCOVERY_PORT,
+                    service::DEFAULT_TCP_PORT,
+                    service::DEFAULT_QUIC_PORT,
+                ),
+            )
+        };
+        let mut builder = valtrack::sentry::SentryService::builder(network)
+            .bootnodes(bootnodes)
+            .listen_ip(self.listen_addr.unwrap_or(ip))
+            .ports(
+                self.discovery_port.unwrap_or(ports.0),
+                self.tcp_port.unwrap_or(ports.1),
+                self.quic_port.unwrap_or(ports.2),
+            )
+            .crawler(&self.crawler_id, &self.crawler_location)
+            .concurrency(self.concurrency)
+            .recrawl_interval(self.recrawl_interval.0)
+            .attestations(self.attestations)
+            .kept_peers(self.kept_peers);
+        if let Some(api) = &self.beacon_api {
+            builder = builder.beacon_api(api.clone());
+        }
+        if let Some(d) = self.revisit_interval {
+            builder = builder.revisit_interval(d.0);
+        }
+        if let Some(d) = self.fork_digest {
+            builder = builder.extra_digest(d);
+        }
+        builder
+    }
+}
+
+/// Where and how events are stored (`run` and `consumer`).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct StoreArgs {
+    /// Directory of the Parquet tables (Hive layout: TABLE/date=YYYY-MM-DD/part-….parquet)
+    /// and of the tracker database (tracker.redb).
+    #[arg(
+        long,
+        default_value = store::DEFAULT_DATA_DIR,
+        env = "VALTRACK_DATA_DIR",
+        visible_alias = "output-dir"
+    )]
+    pub(crate) data_dir: PathBuf,
+    /// MaxMind-format City database (.mmdb) for peer locations.
+    #[arg(long, env = "VALTRACK_GEOIP_CITY")]
+    pub(crate) geoip_city: Option<PathBuf>,
+    /// MaxMind-format ASN database (.mmdb) for peer locations.
+    #[arg(long, env = "VALTRACK_GEOIP_ASN")]
+    pub(crate) geoip_asn: Option<PathBuf>,
+    /// Serve the tracker's HTTP API on this address (e.g. 127.0.0.1:8080).
+    #[arg(long, env = "VALTRACK_API_LISTEN")]
+    pub(crate) api_listen: Option<std::net::SocketAddr>,
+    /// File of API keys, one per line: requests with a valid `X-API-Key` see the admin view
+    /// (IPs, ENRs, multiaddrs, exact coordinates).
+    #[arg(long, env = "VALTRACK_API_KEYS_FILE", requires = "api_listen")]
+    pub(crate) api_keys_file: Option<PathBuf>,
+}
+
+impl StoreArgs {
+    /// The store's configuration builder, dating estimates by `network`'s clock.
+    pub(crate) fn builder(&self, network: valtrack::core::Network) -> StoreConfigBuilder {
+        let mut builder = StoreConfig::builder(&self.data_dir).network(network);
+        if let Some(p) = &self.geoip_city {
+            builder = builder.geoip_city(p);
+        }
+        if let Some(p) = &self.geoip_asn {
+            builder = builder.geoip_asn(p);
+        }
+        if let Some(addr) = self.api_listen {
+            builder = builder.api_listen(addr);
+        }
+        if let Some(p) = &self.api_keys_file {
+            builder = builder.api_keys_file(p);
+        }
+        builder
+    }
+
+    /// Opens the store of these settings.
+    pub(crate) async fn open(
+        &self,
+        network: valtrack::core::Network,
+    ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
+        let config = self.builder(network).build()?;
+        Ok(valtrack::sink::Store::open(config).await?)
+    }
+}

@@ -1,0 +1,84 @@
+//! `valtrack consumer`: JetStream → derived rows → Parquet tables and the tracker store.
+
+use clap::Args;
+use valtrack::sink::consumer::{self, Consumer, ConsumerConfig};
+use valtrack::sink::NatsConfig;
+
+use super::args::{HumanDuration, NatsArgs, NetworkArgs, StoreArgs};
+use super::{shutdown_signal, CliError};
+
+#[derive(Debug, Args)]
+pub(crate) struct ConsumerArgs {
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) nats: NatsArgs,
+    /// The network whose clock dates the derived estimates (a preset or a config
+    /// directory), and for a directory its genesis time.
+    #[command(flatten)]
+    pub(crate) network: NetworkArgs,
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
+    #[arg(long, default_value = consumer::DEFAULT_CONSUMER_NAME)]
+    pub(crate) name: String,
+    /// Messages per pull request.
+    #[arg(long, default_value_t = consumer::DEFAULT_BATCH_SIZE)]
+    pub(crate) batch_size: usize,
+    /// JetStream stream to read (created when missing; subjects `valtrack.>`).
+    #[arg(long, default_value = valtrack::sink::DEFAULT_STREAM)]
+    pub(crate) stream: String,
+    /// How long JetStream waits for an ack before redelivering (after a crash, unacked
+    /// messages come back after this long).
+    #[arg(long, default_value_t = HumanDuration(consumer::DEFAULT_ACK_WAIT))]
+    pub(crate) ack_wait: HumanDuration,
+    /// Stop after this long (default: run until Ctrl-C).
+    #[arg(long)]
+    pub(crate) duration: Option<HumanDuration>,
+}
+
+impl ConsumerArgs {
+    /// The consumer's configuration.
+    fn config(&self) -> Result<ConsumerConfig, CliError> {
+        let nats = NatsConfig::builder(&self.nats.nats_url)
+            .stream(&self.stream)
+            .build()?;
+        Ok(ConsumerConfig::builder(nats)
+            .name(&self.name)
+            .batch_size(self.batch_size)
+            .ack_wait(self.ack_wait.0)
+            .seed_from_parquet(&self.store.data_dir)
+            .build()?)
+    }
+}
+
+pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
+    let network = args.network.network()?;
+    let config = args.config()?;
+    let (store, sink) = args.store.open(network).await?;
+    tracing::info!(
+        target: "valtrack",
+        nats = %args.nats.nats_url,
+        stream = %args.stream,
+        consumer = %args.name,
+        data_dir = %args.store.data_dir.display(),
+        "consumer started"
+    );
+    let result = Consumer::new(config, sink)
+        .run(shutdown_signal(args.duration.map(|d| d.0)))
+        .await;
+    let written = format!(
+        "written to {}: {}",
+        store.data_dir().display(),
+        store.counts()
+    );
+    store.close().await;
+    let stats = result?;
+    tracing::info!(
+        target: "valtrack",
+        "stopped: received {}, written {}, duplicates {}, dead-lettered {}; {written}",
+        stats.received,
+        stats.written,
+        stats.duplicates,
+        stats.dead_lettered,
+    );
+    Ok(())
+}

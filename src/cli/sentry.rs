@@ -1,0 +1,93 @@
+//! `valtrack sentry`: crawl, handshake and publish events (NATS, JSON lines or stdout).
+
+use std::path::PathBuf;
+use std::str::FromStr;
+
+use clap::Args;
+use valtrack::core::DynEventSink;
+use valtrack::sink::{JsonlSink, NatsConfig, NatsSink, NatsSinkConfig, StdoutSink};
+
+use super::args::{CrawlArgs, NatsArgs};
+use super::{shutdown_signal, spawn_reporter, target, CliError};
+
+/// Where events go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum SinkArg {
+    /// One JSON object per line on standard output.
+    Stdout,
+    /// Appended as JSON lines to a file.
+    Jsonl(PathBuf),
+    /// Published to NATS JetStream (`--nats-url`), spooled to `--spool-dir` during outages.
+    Nats,
+}
+
+impl FromStr for SinkArg {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "stdout" => Ok(Self::Stdout),
+            "nats" => Ok(Self::Nats),
+            _ => match s.strip_prefix("jsonl:") {
+                Some(path) if !path.is_empty() => Ok(Self::Jsonl(PathBuf::from(path))),
+                _ => Err(format!(
+                    "unknown sink `{s}`: use `stdout`, `jsonl:PATH` or `nats`"
+                )),
+            },
+        }
+    }
+}
+
+#[derive(Debug, Args)]
+pub(crate) struct SentryArgs {
+    #[command(flatten)]
+    pub(crate) crawl: CrawlArgs,
+    #[command(flatten)]
+    pub(crate) nats: NatsArgs,
+    /// Where events go: `stdout`, `jsonl:PATH` or `nats` [default: `nats` when --nats-url
+    /// (or VALTRACK_NATS_URL) is given, else `stdout`].
+    #[arg(long)]
+    pub(crate) sink: Option<SinkArg>,
+    /// Where the NATS sink keeps events while NATS is unreachable (replayed in order when it
+    /// is back).
+    #[arg(long, default_value = valtrack::sink::DEFAULT_SPOOL_DIR, env = "VALTRACK_SPOOL_DIR")]
+    pub(crate) spool_dir: PathBuf,
+}
+
+impl SentryArgs {
+    /// The NATS sink's configuration (checked before any network is touched, so a bad flag
+    /// fails fast).
+    fn nats_config(&self) -> Result<NatsSinkConfig, CliError> {
+        let nats = NatsConfig::builder(&self.nats.nats_url).build()?;
+        Ok(NatsSinkConfig::builder(nats, &self.spool_dir).build()?)
+    }
+}
+
+/// Runs the sentry; `nats_url_given` tells whether `--nats-url` (or its variable) was set,
+/// which makes `nats` the default sink.
+pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), CliError> {
+    let sink_arg = args.sink.clone().unwrap_or(if nats_url_given {
+        SinkArg::Nats
+    } else {
+        SinkArg::Stdout
+    });
+    let sink: Box<dyn DynEventSink> = match &sink_arg {
+        SinkArg::Stdout => Box::new(StdoutSink::new()),
+        SinkArg::Nats => Box::new(NatsSink::connect(args.nats_config()?).await?),
+        SinkArg::Jsonl(path) => Box::new(
+            JsonlSink::open(path)
+                .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
+        ),
+    };
+    let crawl = args.crawl;
+    let target = target::target(&crawl).await?;
+    let service = target::sentry_service(&crawl, &target, sink).await?;
+    let summary = service.summary();
+    let reporter = spawn_reporter(service.summary());
+    let result = service
+        .run(shutdown_signal(crawl.duration.map(|d| d.0)))
+        .await;
+    reporter.abort();
+    tracing::info!(target: "valtrack", "stopped: {}", summary());
+    drop(target);
+    result.map_err(CliError::from)
+}

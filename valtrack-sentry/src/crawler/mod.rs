@@ -88,9 +88,10 @@ pub struct CrawlerStats {
 ///
 /// Discoveries go out on a broadcast channel of
 /// [`event_capacity`](CrawlerConfigBuilder::event_capacity) entries. A subscriber that falls
-/// further behind loses the oldest updates (they are skipped, with a warning) and keeps
-/// receiving newer ones; [`known_nodes`](Self::known_nodes) gives the full current picture
-/// to resynchronise from. The crawler itself never waits for a subscriber.
+/// further behind misses the updates that overflowed, and is then replayed the whole table
+/// (every known node as [`NodeUpdate::New`](valtrack_core::NodeUpdate::New), read one at a
+/// time, with a warning), so no node is lost to it; only the `Gone` updates it missed are.
+/// The crawler itself never waits for a subscriber.
 ///
 /// # Example
 ///
@@ -239,13 +240,9 @@ impl Drop for Discv5Crawler {
 }
 
 impl Crawler for Discv5Crawler {
-    /// Subscribes to new nodes, seq changes and nodes gone. A subscriber more than
-    /// [`event_capacity`](CrawlerConfigBuilder::event_capacity) updates behind loses the
-    /// oldest ones (see [`Discv5Crawler`]). The stream ends when the crawler is dropped.
-    ///
-    /// A subscriber that fell behind is then given every node of the table again (as
-    /// [`NodeUpdate::New`](valtrack_core::NodeUpdate::New), one at a time as it reads them),
-    /// so no node is lost to it; only the `Gone` updates it missed are.
+    /// Subscribes to new nodes, seq changes and nodes gone; a subscriber that falls behind
+    /// is replayed the table (see [`Discv5Crawler`]). The stream ends when the crawler is
+    /// dropped.
     fn discovered(&self) -> impl Stream<Item = DiscoveredNode> + Send + 'static {
         let rx = self.shared.events.subscribe();
         // Weak: the stream must still end when the crawler is dropped.

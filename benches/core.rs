@@ -8,11 +8,9 @@
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use std::hint::black_box;
 
+use valtrack::core::codec::{decode_gossip, decode_response, encode_gossip, gossip_len_bound};
 use valtrack::core::ssz::{AttestationData, Checkpoint, MetaDataV2, SingleAttestation, StatusV1};
-use valtrack::core::{
-    decode_gossip, decode_response, encode_gossip, gossip_len_bound, parse_enr, EnrInfo, Event,
-    PeerId,
-};
+use valtrack::core::{parse_enr, EnrInfo, Event, PeerId};
 
 /// Mainnet bootnode ENRs of several shapes (EF, Lighthouse with IPv6, Teku without eth2).
 const ENRS: &[(&str, &str)] = &[

@@ -14,7 +14,8 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use valtrack::core::{DiscoveryReason, Event, EventSink, PeerId, SinkError};
+use valtrack::core::events::DiscoveryReason;
+use valtrack::core::{Event, EventSink, PeerId, SinkError};
 use valtrack::sentry::SentryService;
 use valtrack_sim::{sim_network, SimNet};
 

@@ -399,7 +399,8 @@ fn the_stdout_sink_writes_whole_events_in_order() {
                 discovered.insert(d.meta.peer_id);
             }
             valtrack::core::Event::Metadata(m)
-                if m.error.is_none() && m.direction == valtrack::core::Direction::Outbound =>
+                if m.error.is_none()
+                    && m.direction == valtrack::core::events::Direction::Outbound =>
             {
                 handshaken += 1;
                 assert!(

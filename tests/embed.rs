@@ -7,11 +7,13 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use futures::Stream;
+use valtrack::core::codec::{GossipKind, GossipTopic};
+use valtrack::core::events::AttributionEvidence;
 use valtrack::core::ssz::{AttestationData, Checkpoint, SingleAttestation};
 use valtrack::core::{
-    AttributionEvidence, Crawler, DiscoveredNode, EnrInfo, Event, EventSink, GossipKind,
-    GossipMessage, GossipTopic, HandshakeError, Handshaker, Network, PeerId, PeerInfo, SinkError,
-    SszMessage, Subnet, SubnetObservation, SubnetProbe, MAINNET_BOOTNODES,
+    Crawler, DiscoveredNode, EnrInfo, Event, EventSink, GossipMessage, HandshakeError, Handshaker,
+    Network, PeerId, PeerInfo, SinkError, SszMessage, Subnet, SubnetObservation, SubnetProbe,
+    MAINNET_BOOTNODES,
 };
 use valtrack::sentry::{Sentry, SentryConfig};
 

@@ -10,7 +10,9 @@
 //! publishes to all of its peers on the topic at once, but a relay may win.
 //!
 //! ```
-//! use valtrack_core::{attribute, AttestationSubnets, AttributionEvidence};
+//! use valtrack_core::attribution::attribute;
+//! use valtrack_core::events::AttributionEvidence;
+//! use valtrack_core::AttestationSubnets;
 //!
 //! let backbone = AttestationSubnets::from_subnets([4, 5]);
 //! let subscribed = AttestationSubnets::from_subnets([4, 5, 9]);
@@ -163,7 +165,7 @@ pub enum AttesterKey {
 /// The evidence that the peer which delivered an attestation on `subnet` is its origin.
 ///
 /// `backbone` is the peer's long-lived subnets (predicted from its node id with
-/// [`compute_subscribed_attnets`](crate::compute_subscribed_attnets)), `subscribed` its
+/// [`compute_subscribed_attnets`](crate::subnets::compute_subscribed_attnets)), `subscribed` its
 /// current gossip subscriptions, `first` whether this is the first delivery of the
 /// attestation's (target epoch, validator).
 ///

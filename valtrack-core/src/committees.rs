@@ -3,7 +3,7 @@
 //! behind a phase0 attestation, whose single aggregation bit is a seat in a committee.
 //!
 //! ```
-//! use valtrack_core::EpochCommittees;
+//! use valtrack_core::committees::EpochCommittees;
 //!
 //! let json = br#"{"execution_optimistic":false,"data":[
 //!     {"index":"0","slot":"16","validators":["5","2"]},
@@ -12,7 +12,7 @@
 //! assert_eq!(committees.validator(16, 0, 1), Some(2));
 //! assert_eq!(committees.validator(16, 1, 0), Some(7));
 //! assert_eq!(committees.validator(16, 1, 1), None);
-//! # Ok::<(), valtrack_core::CommitteesError>(())
+//! # Ok::<(), valtrack_core::committees::CommitteesError>(())
 //! ```
 
 use std::collections::HashMap;

@@ -46,10 +46,10 @@
 //! # Example
 //!
 //! ```
-//! use valtrack_core::{
-//!     compute_subscribed_attnets, estimate_validators, AttestationSubnets, EstimateInput,
-//!     EstimateMethod, NodeId,
-//! };
+//! use valtrack_core::estimate::{estimate_validators, EstimateInput};
+//! use valtrack_core::events::EstimateMethod;
+//! use valtrack_core::subnets::compute_subscribed_attnets;
+//! use valtrack_core::{AttestationSubnets, NodeId};
 //!
 //! let node_id = NodeId([7; 32]);
 //! let epoch = 300_000;
@@ -201,7 +201,7 @@ impl CustodySignal {
 /// range in whole ETH. `None` when `cgc` is not a validator custody value (outside `8..=128`).
 ///
 /// ```
-/// use valtrack_core::stake_bound;
+/// use valtrack_core::estimate::stake_bound;
 /// assert_eq!(stake_bound(4), None);
 /// let b = stake_bound(8).unwrap();
 /// assert_eq!((b.stake_min_eth, b.stake_max_eth), (0, Some(287)));

@@ -22,7 +22,11 @@
 //! The other crates plug into four seams, each a module holding its trait and the data that
 //! crosses it: [`crawler`] ([`Crawler`]), [`handshake`] ([`Handshaker`]), [`probe`]
 //! ([`SubnetProbe`]) and [`sink`] ([`EventSink`]). Imports between these modules point one way
-//! (`scripts/module_cycles.py` checks). The crate root re-exports the names most programs use.
+//! (`scripts/module_cycles.py` checks). The crate root re-exports only the names most programs
+//! use (the seams' traits and types, [`Event`], [`Network`], the primitives, ENRs, the main
+//! SSZ messages and the errors behind `?`); everything else is reached through its module,
+//! e.g. [`events::MetadataEvent`], [`codec::GossipTopic`],
+//! [`subnets::compute_subscribed_attnets`], [`estimate::estimate_validators`].
 //! It depends on neither tokio, libp2p nor NATS.
 //!
 //! # Feature flags
@@ -47,7 +51,7 @@ pub mod attribution;
 mod base58;
 mod client;
 pub mod codec;
-mod committees;
+pub mod committees;
 pub mod constants;
 pub mod crawler;
 pub mod enr_info;
@@ -64,57 +68,19 @@ pub mod sink;
 pub mod ssz;
 pub mod subnets;
 
-pub use attribution::{
-    attribute, AttestationDecodeError, AttestationDedupe, AttestationFacts, AttesterKey,
-    DEFAULT_DEDUPE_EPOCHS, DEFAULT_DEDUPE_PER_EPOCH,
-};
 pub use client::{ClientInfo, ClientKind};
-pub use codec::{
-    decode_empty_request, decode_gossip, decode_optional_response, decode_request,
-    decode_request_chunk, decode_response, decode_response_chunk, decompress_gossip,
-    encode_empty_request, encode_error_response, encode_gossip, encode_request, encode_response,
-    gossip_len_bound, gossip_message_id, gossip_message_id_decompressed, max_compressed_len,
-    max_message_size, CodecError, GossipEncoding, GossipKind, GossipTopic, MessageIdFork,
-    ResponseCode, TopicError, VarintError, MAX_VARINT_LEN, MESSAGE_DOMAIN_INVALID_SNAPPY,
-    MESSAGE_DOMAIN_VALID_SNAPPY,
-};
-pub use committees::{
-    CommitteesError, EpochCommittees, MAX_COMMITTEES_PER_EPOCH, MAX_VALIDATORS_PER_COMMITTEE,
-};
+pub use codec::CodecError;
 pub use crawler::{Crawler, DiscoveredNode, NodeUpdate};
-pub use enr_info::{
-    decode_enr, parse_enr, Enr, EnrClass, EnrError, EnrFieldError, EnrForkIdInfo, EnrInfo,
-    FieldProblem, MAX_ENR_SIZE,
-};
-pub use estimate::{
-    estimate_validators, matches_prediction_near, short_lived_subnets, stake_bound, CustodySignal,
-    EstimateInput, StakeBound, ValidatorEstimate, CONFIDENCE_ATTRIBUTION, CONFIDENCE_CAP,
-    CONFIDENCE_CGC_EXACT, CONFIDENCE_CGC_MAX, CONFIDENCE_CGC_MIN, CONFIDENCE_CGC_NONE,
-    CONFIDENCE_LEGACY, CONFIDENCE_SHORT_LIVED, ETH_PER_CUSTODY_GROUP, ETH_PER_VALIDATOR,
-};
-pub use events::{
-    AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
-    DiscoveryReason, EstimateMethod, Event, EventKind, EventMeta, HandshakeErrorKind,
-    HandshakeFailure, HandshakeTimingsMs, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent,
-    StatusInfo, Transport, ValidatorMetadataEvent,
-};
+pub use enr_info::{parse_enr, Enr, EnrClass, EnrError, EnrInfo};
+pub use events::{Event, EventKind, EventMeta};
 pub use handshake::{HandshakeError, HandshakeStage, HandshakeTimings, Handshaker, PeerInfo};
 pub use location::{AddressKind, Location};
 pub use network::{
-    compute_base_fork_digest, compute_fork_data_root, compute_fulu_fork_digest,
-    genesis_from_beacon_state, parse_genesis_validators_root, BlobParameters, ConfigError,
-    ConsensusConfig, Fork, ForkName, Network, NetworkBuilder, NetworkPreset, PresetBase,
-    ScheduledDigest, DEFAULT_NETWORK_NAME, MAINNET_BOOTNODES,
+    ConfigError, ConsensusConfig, ForkName, Network, NetworkDir, NetworkPreset, MAINNET_BOOTNODES,
 };
-pub use network::{parse_bootnodes, NetworkDir};
 pub use peer_id::{PeerId, PeerIdError};
 pub use primitives::{Epoch, ForkDigest, NodeId, ParseHexError, Root, Slot, Version};
 pub use probe::{GossipMessage, Subnet, SubnetObservation, SubnetProbe};
 pub use sink::{BoxError, DynEventSink, EventSink, SinkError};
 pub use ssz::{MetaData, SszError, SszMessage, Status};
-pub use subnets::{
-    committees_per_slot, compute_prefix_subnets, compute_shuffled_index,
-    compute_subnet_for_attestation, compute_subscribed_attnets, compute_subscribed_subnet,
-    compute_subscribed_subnets, is_aggregator, is_sync_committee_aggregator,
-    sync_subnet_for_committee_index, AttestationSubnets, SyncSubnets,
-};
+pub use subnets::{AttestationSubnets, SyncSubnets};

@@ -16,7 +16,8 @@
 //! # Example
 //!
 //! ```
-//! use valtrack_core::{compute_subscribed_attnets, compute_subscribed_subnets, NodeId};
+//! use valtrack_core::subnets::{compute_subscribed_attnets, compute_subscribed_subnets};
+//! use valtrack_core::NodeId;
 //!
 //! let node_id: NodeId = "0x0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 //!     .parse()?;
@@ -155,7 +156,8 @@ pub fn compute_subscribed_subnet(node_id: &NodeId, epoch: Epoch, index: u64) -> 
 /// # Example
 ///
 /// ```
-/// use valtrack_core::{compute_subscribed_subnets, NodeId};
+/// use valtrack_core::subnets::compute_subscribed_subnets;
+/// use valtrack_core::NodeId;
 ///
 /// let node_id = NodeId([0; 32]);
 /// // Value from testdata/subnet_vectors.json (computed by scripts/spec_subnets.py).

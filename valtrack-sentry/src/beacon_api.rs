@@ -3,7 +3,8 @@
 
 use std::time::Duration;
 
-use valtrack_core::{CommitteesError, Epoch, EpochCommittees};
+use valtrack_core::committees::{CommitteesError, EpochCommittees};
+use valtrack_core::Epoch;
 
 /// How long one committees request may take. Mainnet committees are about 10 MB of JSON.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);

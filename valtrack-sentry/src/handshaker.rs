@@ -324,7 +324,7 @@ impl Libp2pHandshaker {
                 HandshakeTimings::default(),
             )
             .await?;
-        info.direction = valtrack_core::Direction::Inbound;
+        info.direction = valtrack_core::events::Direction::Inbound;
         Ok(info)
     }
 
@@ -455,7 +455,7 @@ impl Libp2pHandshaker {
                 source: Box::new(std::io::Error::other("peer key is not secp256k1")),
             })?,
             multiaddr: connected.address.to_string(),
-            direction: valtrack_core::Direction::Outbound,
+            direction: valtrack_core::events::Direction::Outbound,
             transport: connected.transport,
             muxer: connected.muxer,
             status,

@@ -19,7 +19,7 @@
 //! subscribes to all 64 attestation subnets (and says so), keeps out of GossipSub meshes so
 //! peers push it only what they publish themselves, the handshaker keeps peers connected,
 //! and the [`Sentry`] turns the first delivery of each (target epoch, validator) into an
-//! attestation event with attribution evidence ([`valtrack_core::attribute`]).
+//! attestation event with attribution evidence ([`valtrack_core::attribution::attribute`]).
 //!
 //! # Modules
 //!

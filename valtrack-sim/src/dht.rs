@@ -14,9 +14,8 @@ use discv5::kbucket::{ConnectionDirection, ConnectionState, NodeStatus};
 use discv5::{ConfigBuilder, Discv5, Enr, ListenConfig};
 use enr::{CombinedKey, EnrKey, NodeId};
 use valtrack_core::ssz::EnrForkId;
-use valtrack_core::{
-    compute_subscribed_attnets, AttestationSubnets, Network, SszMessage, SyncSubnets,
-};
+use valtrack_core::subnets::compute_subscribed_attnets;
+use valtrack_core::{AttestationSubnets, Network, SszMessage, SyncSubnets};
 
 use valtrack_sentry::CrawlerError;
 

@@ -12,11 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use sha2::{Digest, Sha256};
 use tracing::debug;
+use valtrack_core::codec::GossipKind;
 use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
-use valtrack_core::{
-    committees_per_slot, compute_subnet_for_attestation, is_aggregator, AttestationSubnets, Epoch,
-    GossipKind, Network, PeerId, Slot, SszMessage,
-};
+use valtrack_core::subnets::{committees_per_slot, compute_subnet_for_attestation, is_aggregator};
+use valtrack_core::{AttestationSubnets, Epoch, Network, PeerId, Slot, SszMessage};
 
 use valtrack_sentry::host::Host;
 

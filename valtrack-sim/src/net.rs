@@ -9,9 +9,10 @@ use std::ops::Range;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valtrack_core::events::HandshakeErrorKind;
+use valtrack_core::subnets::compute_subscribed_attnets;
 use valtrack_core::{
-    compute_subscribed_attnets, ClientKind, ConsensusConfig, EnrInfo, ForkDigest,
-    HandshakeErrorKind, Network, PeerId, SyncSubnets,
+    ClientKind, ConsensusConfig, EnrInfo, ForkDigest, Network, PeerId, SyncSubnets,
 };
 
 use discv5::Enr;

@@ -9,7 +9,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use std::collections::HashMap;
 
-use valtrack_core::{AttestationEvent, Epoch, Event, EventSink, MetadataEvent, PeerId, SinkError};
+use valtrack_core::events::{AttestationEvent, MetadataEvent};
+use valtrack_core::{Epoch, Event, EventSink, PeerId, SinkError};
 
 use crate::score::{score_attributions, AttributionScore};
 use crate::SimNet;

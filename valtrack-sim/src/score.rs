@@ -3,7 +3,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::ops::Range;
 
-use valtrack_core::{AttestationEvent, AttributionEvidence, Epoch, PeerId};
+use valtrack_core::events::{AttestationEvent, AttributionEvidence};
+use valtrack_core::{Epoch, PeerId};
 
 use crate::{SimNet, SimRole};
 

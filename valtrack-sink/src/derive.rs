@@ -17,10 +17,8 @@ use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
-use valtrack_core::{
-    AttributionEvidence, Epoch, Event, EventSink, Network, PeerId, SinkError,
-    ValidatorMetadataEvent,
-};
+use valtrack_core::events::{AttributionEvidence, ValidatorMetadataEvent};
+use valtrack_core::{Epoch, Event, EventSink, Network, PeerId, SinkError};
 
 use crate::geoip::GeoIp;
 

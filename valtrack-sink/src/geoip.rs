@@ -2,7 +2,7 @@
 //! e.g. GeoLite2-City and GeoLite2-ASN). Never an online API.
 //!
 //! The [`Location`] and [`AddressKind`] types live in `valtrack-core` (they are carried by
-//! [`PeerLocationEvent`](valtrack_core::PeerLocationEvent)).
+//! [`PeerLocationEvent`](valtrack_core::events::PeerLocationEvent)).
 //!
 //! Private, loopback, link-local, unspecified, multicast and other special-purpose addresses
 //! are labelled by [`AddressKind`] without a lookup. Public addresses are looked up in the
@@ -15,8 +15,9 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 use thiserror::Error;
+use valtrack_core::events::PeerLocationEvent;
 use valtrack_core::{AddressKind, Location};
-use valtrack_core::{EventKind, EventMeta, PeerLocationEvent};
+use valtrack_core::{EventKind, EventMeta};
 
 /// Autonomous systems of well-known cloud and hosting providers: a node in one of them runs in
 /// a data centre, not at home. The list is a heuristic: commonly cited ASNs of these

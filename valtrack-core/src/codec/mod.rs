@@ -20,7 +20,7 @@
 //!
 //! ```
 //! use valtrack_core::ssz::Ping;
-//! use valtrack_core::{decode_response, decode_response_chunk, encode_response};
+//! use valtrack_core::codec::{decode_response, decode_response_chunk, encode_response};
 //!
 //! let wire = encode_response(&Ping { seq_number: 7 })?;
 //! assert_eq!(wire[..2], [0x00, 0x08]); // result byte, then uvarint(8)

@@ -1,7 +1,7 @@
 //! [`ValidatorMetadataEvent`]: how many validators stand behind a peer at one epoch, and how
 //! that was estimated ([`EstimateMethod`]).
 //!
-//! The estimate comes from [`estimate_validators`](crate::estimate_validators); the event keeps
+//! The estimate comes from [`estimate_validators`](crate::estimate::estimate_validators); the event keeps
 //! its inputs (long-lived, predicted and short-lived subnets, custody group count and its stake
 //! bound) beside the result, so a stored estimate can be re-derived or questioned later.
 

@@ -10,10 +10,12 @@ use libp2p::request_response::{self, ProtocolSupport};
 use libp2p::swarm::behaviour::toggle::Toggle;
 use libp2p::swarm::NetworkBehaviour;
 use libp2p::{connection_limits, identify};
+use valtrack_core::codec::{
+    decompress_gossip, gossip_message_id_decompressed, max_message_size, GossipTopic, MessageIdFork,
+};
 use valtrack_core::{
     constants::{MAX_PAYLOAD_SIZE, SLOTS_PER_EPOCH, SLOT_DURATION_MS},
-    decompress_gossip, gossip_message_id_decompressed, max_message_size, ForkDigest, GossipTopic,
-    MessageIdFork,
+    ForkDigest,
 };
 
 use super::config::HostConfig;
@@ -69,8 +71,9 @@ impl gossipsub::DataTransform for SnappyTransform {
 /// phase0 `Attestation` or an Electra `SingleAttestation` (at most 485 bytes), so a peer
 /// claiming megabytes there costs no allocation; other topics get `MAX_PAYLOAD_SIZE`.
 fn gossip_len_bound(topic: &str) -> usize {
+    use valtrack_core::codec::GossipKind;
     use valtrack_core::ssz::{Attestation, SingleAttestation};
-    use valtrack_core::{GossipKind, SszMessage};
+    use valtrack_core::SszMessage;
     match topic.parse::<GossipTopic>() {
         Ok(t) if matches!(t.kind, GossipKind::BeaconAttestation(_)) => {
             Attestation::SSZ_MAX_LEN.max(SingleAttestation::SSZ_MAX_LEN)
@@ -196,7 +199,8 @@ impl Behaviour {
 #[cfg(test)]
 mod tests {
     use gossipsub::DataTransform;
-    use valtrack_core::{ForkDigest, GossipKind, GossipTopic};
+    use valtrack_core::codec::{GossipKind, GossipTopic};
+    use valtrack_core::ForkDigest;
 
     use super::*;
 

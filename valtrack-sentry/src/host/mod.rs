@@ -18,7 +18,8 @@ use std::time::Duration;
 use futures::channel::oneshot;
 use libp2p::{identify, Multiaddr, PeerId};
 use tokio::sync::mpsc;
-use valtrack_core::{ForkDigest, HandshakeError, Muxer, Status, Transport};
+use valtrack_core::events::{Muxer, Transport};
+use valtrack_core::{ForkDigest, HandshakeError, Status};
 
 pub use behaviour::IDENTIFY_PROTOCOL_VERSION;
 pub use config::{
@@ -85,12 +86,12 @@ pub(crate) enum Command {
         reply: oneshot::Sender<Result<(), HostError>>,
     },
     Publish {
-        kind: valtrack_core::GossipKind,
+        kind: valtrack_core::codec::GossipKind,
         ssz: Vec<u8>,
         reply: oneshot::Sender<Result<(), HostError>>,
     },
     Subscribe {
-        kind: valtrack_core::GossipKind,
+        kind: valtrack_core::codec::GossipKind,
         on: bool,
         reply: oneshot::Sender<Result<(), HostError>>,
     },
@@ -276,7 +277,7 @@ impl Host {
     /// subscription.
     pub async fn subscribe_topic(
         &self,
-        kind: valtrack_core::GossipKind,
+        kind: valtrack_core::codec::GossipKind,
         on: bool,
     ) -> Result<(), HostError> {
         self.call(|reply| Command::Subscribe { kind, on, reply })
@@ -299,7 +300,7 @@ impl Host {
     /// snappy-compresses it).
     pub async fn publish(
         &self,
-        kind: valtrack_core::GossipKind,
+        kind: valtrack_core::codec::GossipKind,
         ssz: Vec<u8>,
     ) -> Result<(), HostError> {
         self.call(|reply| Command::Publish { kind, ssz, reply })

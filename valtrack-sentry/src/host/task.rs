@@ -13,10 +13,10 @@ use libp2p::swarm::{DialError, SwarmEvent};
 use libp2p::{identify, identity, Multiaddr, PeerId, Swarm};
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
+use valtrack_core::events::Transport;
 use valtrack_core::ssz::{Goodbye, Ping};
 use valtrack_core::{
     AttestationSubnets, HandshakeError, HandshakeStage, MetaData, SubnetObservation, SyncSubnets,
-    Transport,
 };
 
 use super::behaviour::Behaviour;
@@ -254,7 +254,7 @@ impl HostTask {
             Command::Subscribe { kind, on, reply } => {
                 let digest = self.current_digest();
                 let topic = libp2p::gossipsub::IdentTopic::new(
-                    valtrack_core::GossipTopic::new(digest, kind).to_string(),
+                    valtrack_core::codec::GossipTopic::new(digest, kind).to_string(),
                 );
                 let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
                     Some(g) if on => g
@@ -273,7 +273,8 @@ impl HostTask {
                 let digest = self.current_digest();
                 let result = match self.swarm.behaviour_mut().gossipsub.as_mut() {
                     Some(g) => {
-                        let topic = valtrack_core::GossipTopic::new(digest, kind).to_string();
+                        let topic =
+                            valtrack_core::codec::GossipTopic::new(digest, kind).to_string();
                         g.publish(libp2p::gossipsub::IdentTopic::new(topic), ssz)
                             .map(|_| ())
                             .map_err(|_| HostError::Config("gossipsub publish failed"))
@@ -577,12 +578,17 @@ impl HostTask {
     /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
     /// any), bounded by the largest attestation encoding.
     fn report_gossip(&self, from: PeerId, message: &libp2p::gossipsub::Message) {
+        use valtrack_core::codec::GossipKind;
         use valtrack_core::ssz::{Attestation, SingleAttestation};
-        use valtrack_core::{GossipKind, SszMessage};
+        use valtrack_core::SszMessage;
         if self.gossip.receiver_count() == 0 {
             return;
         }
-        let Ok(topic) = message.topic.as_str().parse::<valtrack_core::GossipTopic>() else {
+        let Ok(topic) = message
+            .topic
+            .as_str()
+            .parse::<valtrack_core::codec::GossipTopic>()
+        else {
             return;
         };
         if !matches!(topic.kind, GossipKind::BeaconAttestation(_)) {
@@ -693,8 +699,9 @@ fn unix_ms() -> u64 {
 
 /// A peer's (un)subscription to a subnet topic, if the topic is one.
 fn subscription(peer: PeerId, topic: &str, subscribed: bool) -> Option<SubnetObservation> {
-    use valtrack_core::{GossipKind, Subnet};
-    let topic: valtrack_core::GossipTopic = topic.parse().ok()?;
+    use valtrack_core::codec::GossipKind;
+    use valtrack_core::Subnet;
+    let topic: valtrack_core::codec::GossipTopic = topic.parse().ok()?;
     let subnet = match topic.kind {
         GossipKind::BeaconAttestation(n) => Subnet::Attestation(u8::try_from(n).ok()?),
         GossipKind::SyncCommittee(n) => Subnet::SyncCommittee(u8::try_from(n).ok()?),
@@ -716,7 +723,7 @@ fn subscribe_subnets(
     config: &HostConfig,
     on: bool,
 ) -> Result<(), HostError> {
-    use valtrack_core::{GossipKind, GossipTopic};
+    use valtrack_core::codec::{GossipKind, GossipTopic};
     let epoch = config.network.current_epoch(SystemTime::now()).unwrap_or(0);
     let digest = config.network.fork_digest(epoch);
     let kinds = config

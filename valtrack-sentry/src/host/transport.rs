@@ -14,7 +14,7 @@ use libp2p::core::upgrade::{
 };
 use libp2p::identity::Keypair;
 use libp2p::{noise, tcp, yamux, PeerId, Transport as _};
-use valtrack_core::Muxer;
+use valtrack_core::events::Muxer;
 
 use crate::error::HostError;
 

@@ -13,14 +13,14 @@ use std::time::Duration;
 
 use futures::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use libp2p::request_response;
+use valtrack_core::codec::{
+    decode_request_chunk, decode_response_chunk, encode_error_response, encode_request,
+    encode_response, max_compressed_len, ResponseCode, MAX_VARINT_LEN,
+};
 use valtrack_core::ssz::{
     ErrorMessage, Goodbye, MetaDataV1, MetaDataV2, MetaDataV3, Ping, StatusV1, StatusV2,
 };
-use valtrack_core::{
-    decode_request_chunk, decode_response_chunk, encode_error_response, encode_request,
-    encode_response, max_compressed_len, CodecError, MetaData, ResponseCode, SszMessage, Status,
-    MAX_VARINT_LEN,
-};
+use valtrack_core::{CodecError, MetaData, SszMessage, Status};
 
 use super::protocol::Eth2Protocol;
 

@@ -1,16 +1,17 @@
 //! Attestation attribution inside the sentry: decode each raw message the host reports on an
 //! attestation subnet, keep the first delivery per (target epoch, validator), and judge the
-//! delivering peer with [`valtrack_core::attribute`].
+//! delivering peer with [`valtrack_core::attribution::attribute`].
 
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
 use tracing::debug;
-use valtrack_core::{
-    attribute, compute_subscribed_attnets, AttestationDedupe, AttestationFacts, AttestationSubnets,
-    AttributionEvidence, ForkName, GossipKind, Network, PeerId, SszMessage,
-};
+use valtrack_core::attribution::{attribute, AttestationDedupe, AttestationFacts};
+use valtrack_core::codec::GossipKind;
+use valtrack_core::events::AttributionEvidence;
+use valtrack_core::subnets::compute_subscribed_attnets;
+use valtrack_core::{AttestationSubnets, ForkName, Network, PeerId, SszMessage};
 
 use super::SentryStats;
 use crate::probe::SubscriptionTracker;

@@ -25,10 +25,10 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::StreamExt;
 use tokio::task::JoinSet;
 use tracing::{debug, warn};
+use valtrack_core::events::{AttestationEvent, DiscoveryEvent, DiscoveryReason, MetadataEvent};
 use valtrack_core::{
-    AttestationEvent, Crawler, DiscoveredNode, DiscoveryEvent, DiscoveryReason, EnrInfo, Event,
-    EventKind, EventMeta, EventSink, HandshakeError, Handshaker, MetadataEvent, NodeUpdate, PeerId,
-    PeerInfo, SinkError, SubnetObservation, SubnetProbe,
+    Crawler, DiscoveredNode, EnrInfo, Event, EventKind, EventMeta, EventSink, HandshakeError,
+    Handshaker, NodeUpdate, PeerId, PeerInfo, SinkError, SubnetObservation, SubnetProbe,
 };
 
 pub use peerstore::{backoff, PeerRecord};
@@ -479,7 +479,7 @@ async fn next_fetched(
     resolver: &mut Option<resolver::Resolver>,
 ) -> (
     valtrack_core::Epoch,
-    Result<valtrack_core::EpochCommittees, crate::BeaconApiError>,
+    Result<valtrack_core::committees::EpochCommittees, crate::BeaconApiError>,
 ) {
     match resolver {
         Some(r) => r.fetched().await,
@@ -658,7 +658,7 @@ impl<S: EventSink> Run<S> {
                 debug!(target: LOG, %peer, %error, "inbound handshake failed");
                 self.stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
                 let mut event = MetadataEvent::from_failure(meta, None, &error);
-                event.direction = valtrack_core::Direction::Inbound;
+                event.direction = valtrack_core::events::Direction::Inbound;
                 event
             }
         };

@@ -15,7 +15,8 @@ use std::time::{Duration, Instant, SystemTime};
 
 use tokio::task::JoinSet;
 use tracing::{info, warn};
-use valtrack_core::{Epoch, EpochCommittees, Network};
+use valtrack_core::committees::EpochCommittees;
+use valtrack_core::{Epoch, Network};
 
 use super::attestations::Judged;
 use super::SentryStats;
@@ -216,7 +217,9 @@ mod tests {
     use std::sync::atomic::AtomicUsize;
 
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use valtrack_core::{AttestationFacts, AttestationForm, PeerId};
+    use valtrack_core::attribution::AttestationFacts;
+    use valtrack_core::events::AttestationForm;
+    use valtrack_core::PeerId;
 
     use super::*;
 

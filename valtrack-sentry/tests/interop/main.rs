@@ -22,10 +22,12 @@ use std::path::Path;
 use std::time::{Duration, SystemTime};
 
 use serde_json::Value;
+use valtrack_core::enr_info::EnrForkIdInfo;
+use valtrack_core::events::{Muxer, Transport};
+use valtrack_core::network::parse_genesis_validators_root;
 use valtrack_core::{
-    parse_genesis_validators_root, ClientKind, ConsensusConfig, DiscoveredNode, EnrClass,
-    EnrForkIdInfo, EnrInfo, Epoch, ForkDigest, Handshaker, MetaData, Muxer, Network, NodeUpdate,
-    PeerInfo, Root, Status, Transport, Version,
+    ClientKind, ConsensusConfig, DiscoveredNode, EnrClass, EnrInfo, Epoch, ForkDigest, Handshaker,
+    MetaData, Network, NodeUpdate, PeerInfo, Root, Status, Version,
 };
 use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
 

@@ -4,7 +4,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use valtrack_core::AttributionEvidence;
+use valtrack_core::events::AttributionEvidence;
 use valtrack_sim::{run_attribution, sim_network_with_slot, SimNet};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -191,12 +191,12 @@ async fn handshakes_keep_connections_up_to_the_cap() {
 async fn sentry_turns_first_deliveries_into_attestation_events() {
     use std::sync::atomic::Ordering;
 
+    use valtrack_core::codec::{GossipKind, GossipTopic};
+    use valtrack_core::events::AttestationForm;
     use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
+    use valtrack_core::subnets::compute_subscribed_attnets;
     use valtrack_core::GossipMessage;
-    use valtrack_core::{
-        compute_subscribed_attnets, AttestationForm, Crawler, DiscoveredNode, Event, GossipKind,
-        GossipTopic, SszMessage,
-    };
+    use valtrack_core::{Crawler, DiscoveredNode, Event, SszMessage};
     use valtrack_sentry::host::to_core_peer_id;
     use valtrack_sentry::{
         HandshakeConfig, Host, HostConfig, Libp2pHandshaker, Sentry, SentryConfig,

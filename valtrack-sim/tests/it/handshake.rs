@@ -1,8 +1,9 @@
 use std::time::{Duration, Instant};
 
+use valtrack_core::events::{HandshakeErrorKind, Muxer, Transport};
 use valtrack_core::{
-    AttestationSubnets, ClientKind, EnrClass, ForkDigest, HandshakeError, HandshakeErrorKind,
-    HandshakeStage, Handshaker, MetaData, Muxer, Network, SyncSubnets, Transport,
+    AttestationSubnets, ClientKind, EnrClass, ForkDigest, HandshakeError, HandshakeStage,
+    Handshaker, MetaData, Network, SyncSubnets,
 };
 use valtrack_sentry::host::{MuxerOffer, PeerMode};
 use valtrack_sentry::rpc::RpcTimeouts;
@@ -280,7 +281,7 @@ async fn inbound_peers_are_handshaken_too() {
         .await
         .unwrap()
         .unwrap();
-    assert_eq!(info.direction, valtrack_core::Direction::Inbound);
+    assert_eq!(info.direction, valtrack_core::events::Direction::Inbound);
     assert_eq!(info.metadata.unwrap().attnets().subnets(), vec![40, 41]);
     assert_eq!(info.client.kind, ClientKind::Lighthouse);
 }

@@ -4,9 +4,10 @@
 use std::time::Duration;
 
 use futures::StreamExt;
+use valtrack_core::codec::GossipKind;
 use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
 use valtrack_core::{
-    AttestationSubnets, GossipKind, Network, SszMessage, Subnet, SubnetObservation, SubnetProbe,
+    AttestationSubnets, Network, SszMessage, Subnet, SubnetObservation, SubnetProbe,
 };
 use valtrack_sentry::{GossipProbe, Host, HostConfig, SubscriptionTracker};
 use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};

@@ -7,9 +7,9 @@ use std::time::Duration;
 
 use futures::stream::{self, Stream};
 use tokio::sync::mpsc;
+use valtrack_core::events::{DiscoveryReason, HandshakeErrorKind};
 use valtrack_core::{
-    Crawler, DiscoveredNode, DiscoveryReason, EnrClass, Event, ForkDigest, HandshakeErrorKind,
-    Network, NodeUpdate, PeerId,
+    Crawler, DiscoveredNode, EnrClass, Event, ForkDigest, Network, NodeUpdate, PeerId,
 };
 use valtrack_sentry::host::{MuxerOffer, PeerMode};
 use valtrack_sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker, Sentry, SentryConfig};
@@ -81,7 +81,7 @@ fn bootnode_without_eth2() -> DiscoveredNode {
     }
 }
 
-fn metadata_events(events: &[Event]) -> HashMap<PeerId, Vec<valtrack_core::MetadataEvent>> {
+fn metadata_events(events: &[Event]) -> HashMap<PeerId, Vec<valtrack_core::events::MetadataEvent>> {
     let mut out: HashMap<PeerId, Vec<_>> = HashMap::new();
     for e in events {
         if let Event::Metadata(m) = e {
@@ -193,10 +193,10 @@ async fn sentry_records_every_kind_of_node() {
         teku.client.as_ref().unwrap().kind,
         valtrack_core::ClientKind::Teku
     );
-    assert_eq!(teku.muxer, Some(valtrack_core::Muxer::Yamux));
+    assert_eq!(teku.muxer, Some(valtrack_core::events::Muxer::Yamux));
     assert_eq!(
         by_peer[&mplex.enr_info().peer_id][0].muxer,
-        Some(valtrack_core::Muxer::Mplex)
+        Some(valtrack_core::events::Muxer::Mplex)
     );
     // Failures: typed, and backed off (one attempt each within the 30 s backoff).
     for (n, kind) in [
@@ -372,7 +372,7 @@ async fn peers_that_dial_us_become_inbound_metadata_events() {
         assert_eq!(events.len(), 1, "{events:?}");
         let e = &events[0];
         assert!(e.error.is_none(), "{e:?}");
-        assert_eq!(e.direction, valtrack_core::Direction::Inbound);
+        assert_eq!(e.direction, valtrack_core::events::Direction::Inbound);
         assert_eq!(e.metadata.as_ref().unwrap().attnets, n.config().attnets);
         assert_eq!(
             e.agent_version.as_deref(),
@@ -381,7 +381,7 @@ async fn peers_that_dial_us_become_inbound_metadata_events() {
     }
     assert_eq!(
         by_peer[&dialers[0].enr_info().peer_id][0].muxer,
-        Some(valtrack_core::Muxer::Mplex)
+        Some(valtrack_core::events::Muxer::Mplex)
     );
     assert_eq!(stats.inbound.load(std::sync::atomic::Ordering::Relaxed), 2);
 }

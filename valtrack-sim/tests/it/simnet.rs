@@ -6,7 +6,8 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use valtrack_core::{DiscoveryReason, Event, MetadataEvent, Muxer, PeerId};
+use valtrack_core::events::{DiscoveryReason, MetadataEvent, Muxer};
+use valtrack_core::{Event, PeerId};
 use valtrack_sentry::host::MuxerOffer;
 use valtrack_sentry::{
     CrawlerConfig, Discv5Crawler, GossipProbe, HandshakeConfig, Host, HostConfig, Libp2pHandshaker,
@@ -181,7 +182,7 @@ async fn sentry_over_a_200_node_simnet_matches_the_ground_truth() {
                         problems.push(format!("{id}: recorded {m:?}, truth {config:?}"));
                     }
                     if config.muxers == MuxerOffer::MplexOnly
-                        && m.transport == Some(valtrack_core::Transport::Tcp)
+                        && m.transport == Some(valtrack_core::events::Transport::Tcp)
                         && m.muxer != Some(Muxer::Mplex)
                     {
                         problems.push(format!("{id}: mplex-only node, muxer {:?}", m.muxer));

@@ -7,7 +7,7 @@ use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::sync::oneshot;
-use valtrack_core::DiscoveryReason;
+use valtrack_core::events::DiscoveryReason;
 
 use super::{serve, ApiKeys, Arc, TrackerStore};
 use crate::geoip::GeoIp;

@@ -13,10 +13,10 @@ use arrow::array::{
 use arrow::datatypes::{Field, Schema, SchemaRef};
 use arrow::error::ArrowError;
 use serde::Serialize;
-use valtrack_core::{
-    AttestationEvent, AttestationSubnets, DiscoveryEvent, Event, EventKind, EventMeta,
-    MetadataEvent, PeerLocationEvent, SyncSubnets, ValidatorMetadataEvent,
+use valtrack_core::events::{
+    AttestationEvent, DiscoveryEvent, MetadataEvent, PeerLocationEvent, ValidatorMetadataEvent,
 };
+use valtrack_core::{AttestationSubnets, Event, EventKind, EventMeta, SyncSubnets};
 
 /// The time zone of every `timestamp` column.
 pub(crate) const TIMESTAMP_TZ: &str = "UTC";

@@ -1,10 +1,12 @@
 //! Events for the tracker's and the API's unit tests.
 
+use valtrack_core::events::{
+    AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
+    DiscoveryReason, EstimateMethod, HandshakeErrorKind, HandshakeFailure, HandshakeTimingsMs,
+    MetaDataInfo, MetadataEvent, StatusInfo, ValidatorMetadataEvent,
+};
 use valtrack_core::{
-    AttestationEvent, AttestationForm, AttestationSubnets, AttributionEvidence, ClientInfo,
-    Direction, DiscoveryEvent, DiscoveryReason, EnrClass, EstimateMethod, Event, EventKind,
-    EventMeta, ForkDigest, HandshakeErrorKind, HandshakeFailure, HandshakeTimingsMs, MetaDataInfo,
-    MetadataEvent, PeerId, StatusInfo, ValidatorMetadataEvent,
+    AttestationSubnets, ClientInfo, EnrClass, Event, EventKind, EventMeta, ForkDigest, PeerId,
 };
 
 /// A valid peer id, different for each `n`.

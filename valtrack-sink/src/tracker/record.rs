@@ -4,10 +4,8 @@ use std::collections::BTreeMap;
 use std::net::IpAddr;
 
 use serde::{Deserialize, Serialize};
-use valtrack_core::{
-    AttestationSubnets, ClientInfo, Epoch, EstimateMethod, ForkDigest, HandshakeErrorKind, NodeId,
-    PeerId, ValidatorMetadataEvent,
-};
+use valtrack_core::events::{EstimateMethod, HandshakeErrorKind, ValidatorMetadataEvent};
+use valtrack_core::{AttestationSubnets, ClientInfo, Epoch, ForkDigest, NodeId, PeerId};
 
 use valtrack_core::Location;
 

@@ -7,10 +7,10 @@ use std::time::{Duration, Instant};
 
 use redb::{Database, Durability, ReadableTable, ReadableTableMetadata, TableDefinition};
 use tracing::warn;
-use valtrack_core::{
-    AttestationEvent, DiscoveryEvent, DiscoveryReason, Event, MetadataEvent, PeerId,
-    ValidatorMetadataEvent,
+use valtrack_core::events::{
+    AttestationEvent, DiscoveryEvent, DiscoveryReason, MetadataEvent, ValidatorMetadataEvent,
 };
+use valtrack_core::{Event, PeerId};
 
 use crate::error::TrackerError;
 use valtrack_core::Location;
@@ -147,7 +147,7 @@ impl TrackerStore {
     }
 
     /// Updates the store from one event; `geoip`, when given, locates a peer whose IP is new
-    /// (a [`PeerLocationEvent`](valtrack_core::PeerLocationEvent) sets the location as is).
+    /// (a [`PeerLocationEvent`](valtrack_core::events::PeerLocationEvent) sets the location as is).
     /// Event kinds the tracker does not use are ignored.
     pub fn apply(&self, event: &Event, geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
         let mut txn = self.db.begin_write()?;

@@ -1,11 +1,14 @@
 //! Events of every kind, built in code around the real mainnet bootnode ENR.
 
+use valtrack_core::events::{
+    AttestationEvent, AttestationForm, AttributionEvidence, Direction, DiscoveryEvent,
+    DiscoveryReason, EstimateMethod, HandshakeErrorKind, HandshakeFailure, HandshakeTimingsMs,
+    MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent, StatusInfo, Transport,
+    ValidatorMetadataEvent,
+};
 use valtrack_core::{
-    AttestationEvent, AttestationForm, AttestationSubnets, AttributionEvidence, ClientInfo,
-    Direction, DiscoveryEvent, DiscoveryReason, EnrClass, EnrInfo, EstimateMethod, Event,
-    EventKind, EventMeta, ForkDigest, HandshakeErrorKind, HandshakeFailure, HandshakeTimingsMs,
-    Location, MetaDataInfo, MetadataEvent, Muxer, PeerLocationEvent, StatusInfo, SyncSubnets,
-    Transport, ValidatorMetadataEvent, Version,
+    AttestationSubnets, ClientInfo, EnrClass, EnrInfo, Event, EventKind, EventMeta, ForkDigest,
+    Location, SyncSubnets, Version,
 };
 
 /// A Lighthouse mainnet bootnode (from the consensus-specs bootnode list).

@@ -42,7 +42,7 @@ fn identity_handshakes_and_location() {
     assert_eq!((rec.handshakes_ok, rec.handshakes_failed), (1, 1));
     assert_eq!(
         rec.last_error,
-        Some(valtrack_core::HandshakeErrorKind::TooManyPeers)
+        Some(valtrack_core::events::HandshakeErrorKind::TooManyPeers)
     );
     assert_eq!(
         rec.client.as_ref().map(|c| c.kind),
@@ -267,15 +267,19 @@ async fn derived_estimates_flow_from_a_handshake_into_the_store() {
     };
     // The peer advertises its node-id backbone and subscribes to three more subnets.
     let epoch = 400_000;
-    let backbone = valtrack_core::compute_subscribed_attnets(&p.node_id(), epoch);
+    let backbone = valtrack_core::subnets::compute_subscribed_attnets(&p.node_id(), epoch);
     let mut subscribed = backbone;
     for s in (0..64).filter(|s| !backbone.contains(*s)).take(3) {
         subscribed.insert(s);
     }
     hs.metadata.as_mut().unwrap().attnets = backbone;
-    let row =
-        valtrack_core::ValidatorMetadataEvent::from_metadata_event(&hs, epoch, Some(subscribed), 0)
-            .unwrap();
+    let row = valtrack_core::events::ValidatorMetadataEvent::from_metadata_event(
+        &hs,
+        epoch,
+        Some(subscribed),
+        0,
+    )
+    .unwrap();
     sink.send(valtrack_core::Event::Metadata(hs)).await.unwrap();
     sink.send(valtrack_core::Event::ValidatorMetadata(row))
         .await
@@ -294,7 +298,7 @@ async fn derived_estimates_flow_from_a_handshake_into_the_store() {
         (est.stake_min_eth, est.stake_max_eth),
         (Some(640), Some(671))
     );
-    assert_eq!(est.method, valtrack_core::EstimateMethod::Combined);
+    assert_eq!(est.method, valtrack_core::events::EstimateMethod::Combined);
     assert_eq!(store.estimates(0, u64::MAX, 10).unwrap(), vec![est]);
 }
 

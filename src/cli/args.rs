@@ -100,17 +100,25 @@ pub(crate) struct CrawlArgs {
     /// `bootstrap_nodes.txt` or `boot_enr.yaml` is read when this is not given).
     #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES")]
     pub(crate) bootnodes: Vec<String>,
-    /// IP address to listen on [default: 0.0.0.0; 127.0.0.1 with --network sim].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "IP address to listen on [default: {}; 127.0.0.1 with --network sim]",
+        service::DEFAULT_LISTEN_IP
+    ))]
     pub(crate) listen_addr: Option<std::net::IpAddr>,
-    /// UDP port for discv5 [default: 9000; any free port with --network sim].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "UDP port for discv5 [default: {}; any free port with --network sim]",
+        service::DEFAULT_DISCOVERY_PORT
+    ))]
     pub(crate) discovery_port: Option<u16>,
-    /// TCP port for libp2p [default: 9000; any free port with --network sim].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "TCP port for libp2p [default: {}; any free port with --network sim]",
+        service::DEFAULT_TCP_PORT
+    ))]
     pub(crate) tcp_port: Option<u16>,
-    /// UDP port for libp2p QUIC [default: 9001; any free port with --network sim].
-    #[arg(long)]
+    #[arg(long, help = format!(
+        "UDP port for libp2p QUIC [default: {}; any free port with --network sim]",
+        service::DEFAULT_QUIC_PORT
+    ))]
     pub(crate) quic_port: Option<u16>,
     /// This sentry's id in events.
     #[arg(long, env = "VALTRACK_CRAWLER_ID", default_value = service::DEFAULT_CRAWLER_ID)]

@@ -1,5 +1,24 @@
 //! A discv5 crawler that enumerates routing tables rather than walking at random; see
 //! [`Discv5Crawler`].
+//!
+//! # The `discv5` crate's multi-packet replies
+//!
+//! `Discv5::find_node_designated_peer` hands back only the first NODES packet of a reply: the
+//! service takes the request's callback on the first packet and drops the request, so the
+//! later packets are logged as "Received an RPC response which doesn't match a request"
+//! (`service.rs`, `handle_rpc_response`, discv5 0.12.0). One packet holds about five ENRs of
+//! 200 bytes. The crawler copes by asking one distance per request (small, near buckets fit
+//! in one packet, and every node sits in the near buckets of its neighbours) and by asking
+//! every node.
+//!
+//! # Slow subscribers
+//!
+//! Discoveries go out on a broadcast channel of
+//! [`event_capacity`](CrawlerConfigBuilder::event_capacity) entries. A subscriber that falls
+//! further behind misses the updates that overflowed, and is then replayed the whole table
+//! (every known node as [`NodeUpdate::New`](valtrack_core::NodeUpdate::New), read one at a
+//! time, with a warning), so no node is lost to it; only the `Gone` updates it missed are.
+//! The crawler itself never waits for a subscriber.
 
 mod config;
 mod state;
@@ -73,25 +92,6 @@ pub struct CrawlerStats {
 ///
 /// [`bind`](Self::bind) opens the socket; [`start`](Self::start) starts crawling, so a
 /// subscriber taken in between misses nothing. Dropping the crawler stops it.
-///
-/// # The `discv5` crate's multi-packet replies
-///
-/// `Discv5::find_node_designated_peer` hands back only the first NODES packet of a reply: the
-/// service takes the request's callback on the first packet and drops the request, so the
-/// later packets are logged as "Received an RPC response which doesn't match a request"
-/// (`service.rs`, `handle_rpc_response`, discv5 0.12.0). One packet holds about five ENRs of
-/// 200 bytes. The crawler copes by asking one distance per request (small, near buckets fit
-/// in one packet, and every node sits in the near buckets of its neighbours) and by asking
-/// every node.
-///
-/// # Slow subscribers
-///
-/// Discoveries go out on a broadcast channel of
-/// [`event_capacity`](CrawlerConfigBuilder::event_capacity) entries. A subscriber that falls
-/// further behind misses the updates that overflowed, and is then replayed the whole table
-/// (every known node as [`NodeUpdate::New`](valtrack_core::NodeUpdate::New), read one at a
-/// time, with a warning), so no node is lost to it; only the `Gone` updates it missed are.
-/// The crawler itself never waits for a subscriber.
 ///
 /// # Example
 ///

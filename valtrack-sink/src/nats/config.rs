@@ -11,8 +11,9 @@ use crate::error::{NatsConfigError, NatsError};
 pub const DEFAULT_NATS_URL: &str = "nats://localhost:4222";
 /// Default stream name: `valtrack` (subjects `valtrack.>`, i.e. `valtrack.<kind>`).
 pub const DEFAULT_STREAM: &str = "valtrack";
-/// Default directory of the NATS sink's spool (events kept while NATS is unreachable).
-pub const DEFAULT_SPOOL_DIR: &str = "./data/nats-spool";
+/// Default directory of the NATS sink's spool (events kept while NATS is unreachable): its
+/// own place, apart from the tables (`./data`) and the JetStream store.
+pub const DEFAULT_SPOOL_DIR: &str = "./nats-spool";
 /// The subjects of the event stream: every [`Event::subject`](valtrack_core::Event::subject).
 pub const EVENT_SUBJECTS: &str = "valtrack.>";
 /// Default max age of a message in the stream (limits retention): 7 days.

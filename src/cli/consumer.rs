@@ -5,7 +5,7 @@ use valtrack::sink::consumer::{self, Consumer, ConsumerConfig};
 use valtrack::sink::NatsConfig;
 
 use super::args::{HumanDuration, NatsArgs, NetworkArgs, StoreArgs};
-use super::{shutdown_signal, CliError};
+use super::{shutdown_signal, spawn_reporter, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct ConsumerArgs {
@@ -62,9 +62,15 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         data_dir = %args.store.data_dir.display(),
         "consumer started"
     );
+    let reporter = {
+        let counts = store.count_reader();
+        let dir = store.data_dir().to_owned();
+        spawn_reporter(move || format!("rows written to {}: {}", dir.display(), counts()))
+    };
     let result = Consumer::new(config, sink)
         .run(shutdown_signal(args.duration.map(|d| d.0)))
         .await;
+    reporter.abort();
     let written = format!(
         "written to {}: {}",
         store.data_dir().display(),

@@ -16,6 +16,9 @@ use clap::{ArgMatches, CommandFactory, FromArgMatches, Parser, Subcommand};
 /// The default `--log-level`.
 const DEFAULT_LOG_LEVEL: &str = "info";
 
+/// Log targets kept quieter than the level asked for, unless the filter names them.
+const QUIETER: [(&str, &str); 2] = [("discv5", "error"), ("libp2p_swarm", "warn")];
+
 /// How often the summary line is logged.
 const SUMMARY_EVERY: Duration = Duration::from_secs(10);
 
@@ -122,13 +125,15 @@ fn nats_url_given(matches: &ArgMatches) -> bool {
 
 /// Sets up logging; `None` when the filter is invalid (reported).
 fn init_logging(level: &str) -> Option<()> {
-    // discv5 warns about every late reply, which a crawler sees all the time: keep it to
-    // errors unless the filter names it.
-    let directives = if level.contains("discv5") {
-        level.to_owned()
-    } else {
-        format!("{level},discv5=error")
-    };
+    // discv5 warns about every late reply, which a crawler sees all the time, and
+    // libp2p_swarm logs its peer id at info once per host (once per simulated node): keep
+    // them quieter unless the filter names them.
+    let mut directives = level.to_owned();
+    for (target, quiet) in QUIETER {
+        if !level.contains(target) {
+            directives.push_str(&format!(",{target}={quiet}"));
+        }
+    }
     let filter = match tracing_subscriber::EnvFilter::try_new(&directives) {
         Ok(f) => f,
         Err(e) => {

@@ -27,7 +27,9 @@ use super::writer::{Command, Writer};
 /// `max_file_rows` or `max_file_bytes`, when it is `max_file_age` old, on
 /// [`flush`](EventSink::flush), and when the sink is closed or dropped. So a crash never leaves
 /// a footerless file in the dataset, only a stray `.tmp` file (events in it are lost; they were
-/// never acknowledged by a flush).
+/// never acknowledged by a flush). A sink owns its directory: [`open`](Self::open) removes the
+/// stray `.part-….parquet.tmp` files a crashed writer left in its tables (only files of that
+/// name, only in `<table>/date=…/`), so do not point two sinks at one directory.
 ///
 /// [`flush`](EventSink::flush) closes every open file durably (file and directory fsynced)
 /// and returns the first write error since the previous flush, if any: write errors are not
@@ -42,9 +44,15 @@ pub struct ParquetSink {
 }
 
 impl ParquetSink {
-    /// Creates the dataset directory and starts the writer thread.
+    /// Creates the dataset directory, removes the temporary files a crashed writer left in
+    /// it, and starts the writer thread.
     pub fn open(config: ParquetSinkConfig) -> Result<Self, SinkError> {
         std::fs::create_dir_all(&config.dir)?;
+        let stale = remove_stale_tmp_files(&config.dir)?;
+        if stale > 0 {
+            tracing::info!(target: "valtrack::parquet", dir = %config.dir.display(), files = stale,
+                "removed temporary files left by an earlier writer (their rows were never flushed)");
+        }
         let dir = config.dir.clone();
         let (tx, rx) = mpsc::channel(config.channel_capacity);
         let writer = Writer::new(config);
@@ -104,5 +112,59 @@ impl EventSink for ParquetSink {
             .await
             .map_err(|_| SinkError::Closed)?;
         done.await.map_err(|_| SinkError::Closed)?
+    }
+}
+
+/// Whether `name` is one of our temporary file names: `.part-<ms>-<seq>.parquet.tmp`.
+fn is_our_tmp(name: &str) -> bool {
+    name.strip_prefix(".part-")
+        .and_then(|rest| rest.strip_suffix(".parquet.tmp"))
+        .is_some_and(|stem| {
+            !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+        })
+}
+
+/// Removes our temporary files from `<dir>/<table>/date=…/`; returns how many.
+fn remove_stale_tmp_files(dir: &Path) -> std::io::Result<usize> {
+    let mut removed = 0;
+    for kind in valtrack_core::EventKind::ALL {
+        let Ok(days) = std::fs::read_dir(dir.join(kind.table())) else {
+            continue;
+        };
+        for day in days.flatten() {
+            if !day.file_name().to_string_lossy().starts_with("date=") {
+                continue;
+            }
+            let Ok(files) = std::fs::read_dir(day.path()) else {
+                continue;
+            };
+            for file in files.flatten() {
+                if is_our_tmp(&file.file_name().to_string_lossy()) && file.path().is_file() {
+                    std::fs::remove_file(file.path())?;
+                    removed += 1;
+                }
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::is_our_tmp;
+
+    #[test]
+    fn only_our_temporary_names_count() {
+        assert!(is_our_tmp(".part-1764763200000-000001.parquet.tmp"));
+        for other in [
+            "part-1764763200000-000001.parquet",
+            ".part-.parquet.tmp",
+            ".part-12-x.parquet.tmp",
+            ".other.parquet.tmp",
+            ".part-1-1.parquet.tmp.bak",
+            "notes.txt",
+        ] {
+            assert!(!is_our_tmp(other), "{other}");
+        }
     }
 }

@@ -471,3 +471,43 @@ async fn opening_past_max_open_files_closes_the_oldest() {
     assert_eq!(parquet_files(dir).len(), 5);
     assert_eq!(rows(&read_table(dir, EventKind::Discovery)), 5);
 }
+
+/// A restart removes the temporary files a crashed writer left (a `kill -9` leaves
+/// `.part-….parquet.tmp` files behind), and nothing else: published files, other hidden
+/// files and files outside the tables stay.
+#[tokio::test]
+async fn opening_removes_stale_temporary_files_it_owns() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    write_all(dir, 2, ParquetSinkConfig::builder(dir).build().unwrap()).await;
+    let day = parquet_files(&dir.join(EventKind::Discovery.table()))[0]
+        .parent()
+        .unwrap()
+        .to_owned();
+    let stale = [
+        day.join(".part-1764763200000-000001.parquet.tmp"),
+        dir.join(EventKind::Metadata.table())
+            .join("date=2026-12-01")
+            .join(".part-1764763200000-000002.parquet.tmp"),
+    ];
+    let kept = [
+        day.join(".notes.tmp"),
+        day.join("README.txt"),
+        dir.join(".part-1764763200000-000003.parquet.tmp"), // not inside a table
+    ];
+    for path in stale.iter().chain(&kept) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, b"").unwrap();
+    }
+    let published = parquet_files(dir).len();
+
+    let sink = ParquetSink::open(ParquetSinkConfig::builder(dir).build().unwrap()).unwrap();
+    for path in &stale {
+        assert!(!path.exists(), "{} stayed", path.display());
+    }
+    for path in &kept {
+        assert!(path.exists(), "{} was removed", path.display());
+    }
+    assert_eq!(parquet_files(dir).len(), published);
+    sink.close().await.unwrap();
+}

@@ -86,7 +86,7 @@ impl NetworkDir {
     /// lists none.
     pub fn load(dir: &Path, genesis_time: Option<Duration>) -> Result<Self, NetworkDirError> {
         let (network, genesis_time_source) = Self::network(dir, genesis_time)?;
-        let (bootnodes, bootnodes_file) = match read_bootnodes(dir)? {
+        let (bootnodes, bootnodes_file) = match Self::bootnodes(dir)? {
             Some((enrs, path)) => (Some(enrs), Some(path)),
             None => (None, None),
         };
@@ -166,7 +166,15 @@ impl NetworkDir {
     /// The bootnodes a network directory lists: the ENRs of the first of [`BOOTNODE_FILES`]
     /// in `dir`, and that file's path; `None` when it has none of them.
     pub fn bootnodes(dir: &Path) -> Result<Option<(Vec<Enr>, PathBuf)>, NetworkDirError> {
-        read_bootnodes(dir)
+        let Some(path) = BOOTNODE_FILES
+            .iter()
+            .map(|name| dir.join(name))
+            .find(|p| p.is_file())
+        else {
+            return Ok(None);
+        };
+        let enrs = read_bootnode_file(&path)?;
+        Ok(Some((enrs, path)))
     }
 }
 
@@ -177,16 +185,10 @@ fn read_to_string(path: &Path) -> Result<String, NetworkDirError> {
     })
 }
 
-/// The ENRs of the first of [`BOOTNODE_FILES`] in `dir`, and that file's path; `None` when
-/// there is none.
-fn read_bootnodes(dir: &Path) -> Result<Option<(Vec<Enr>, PathBuf)>, NetworkDirError> {
-    let Some(path) = BOOTNODE_FILES
-        .iter()
-        .map(|name| dir.join(name))
-        .find(|p| p.is_file())
-    else {
-        return Ok(None);
-    };
+/// The ENRs a bootnode file lists (`#` comments and blank lines skipped; YAML list items or
+/// plain lines), at least one.
+fn read_bootnode_file(path: &Path) -> Result<Vec<Enr>, NetworkDirError> {
+    let path = path.to_path_buf();
     let io_err = |source: io::Error| NetworkDirError::Read {
         path: path.clone(),
         source,
@@ -222,7 +224,7 @@ fn read_bootnodes(dir: &Path) -> Result<Option<(Vec<Enr>, PathBuf)>, NetworkDirE
     if enrs.is_empty() {
         return Err(NetworkDirError::NoBootnodes { path });
     }
-    Ok(Some((enrs, path)))
+    Ok(enrs)
 }
 
 /// Parses bootnode ENRs (a `--bootnodes` list, say), skipping blank entries; an invalid one

@@ -111,6 +111,37 @@ pub enum ApiKeysError {
 pub enum NatsConfigError {
     /// A bound that must be positive is zero.
     #[error("{field} must be greater than zero")]
+    /// An I/O error closed the database and reopening it failed; it is tried again at the
+    /// next operation.
+    #[error("tracker database is closed after an I/O error")]
+    Closed,
+}
+
+impl TrackerError {
+    /// Whether redb failed on I/O (it then refuses everything until reopened).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Self::Db(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
+            || matches!(self, Self::Closed)
+    }
+
+    pub(crate) fn needs_reopen(&self) -> bool {
+        self.is_io()
+    }
+}
+
+/// An error and its sources, `a: b: c`, for one log line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
     Zero {
         /// The setting.
         field: &'static str,

@@ -23,6 +23,75 @@ pub enum ParquetConfigError {
     },
 }
 
+/// A Parquet file, journal or directory the [`ParquetSink`](crate::ParquetSink) could not
+/// write: what it was doing, the path and the cause (in the message itself, e.g. `writing
+/// ./data/discovery_events/date=2026-12-03/.part-….parquet.tmp: No space left on device (os
+/// error 28)`). The rows are kept and the write retried.
+#[derive(Debug, Error)]
+#[error("{action} {}: {cause}", path.display())]
+pub struct ParquetWriteError {
+    action: &'static str,
+    path: std::path::PathBuf,
+    cause: WriteCause,
+}
+
+/// What failed underneath a [`ParquetWriteError`].
+#[derive(Debug, Error)]
+enum WriteCause {
+    #[error("{0}")]
+    Io(std::io::Error),
+    #[error("{0}")]
+    Parquet(parquet::errors::ParquetError),
+}
+
+impl ParquetWriteError {
+    pub(crate) fn io(action: &'static str, path: &std::path::Path, e: std::io::Error) -> Self {
+        Self {
+            action,
+            path: path.to_owned(),
+            cause: WriteCause::Io(e),
+        }
+    }
+
+    pub(crate) fn parquet(
+        action: &'static str,
+        path: &std::path::Path,
+        e: parquet::errors::ParquetError,
+    ) -> Self {
+        Self {
+            action,
+            path: path.to_owned(),
+            cause: WriteCause::Parquet(e),
+        }
+    }
+
+    /// The file or directory.
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// The operating system's error, when there is one (e.g. `StorageFull`).
+    pub fn io_error(&self) -> Option<&std::io::Error> {
+        match &self.cause {
+            WriteCause::Io(e) => Some(e),
+            WriteCause::Parquet(parquet::errors::ParquetError::External(e)) => e.downcast_ref(),
+            WriteCause::Parquet(_) => None,
+        }
+    }
+
+    /// The same kind of failure, whatever the file: the action and the OS error (or the
+    /// Parquet message). Repeats of one condition are reported once with a count.
+    pub(crate) fn condition(&self) -> (&'static str, String) {
+        let cause = match self.io_error() {
+            Some(e) => e
+                .raw_os_error()
+                .map_or_else(|| format!("{:?}", e.kind()), |c| c.to_string()),
+            None => self.cause.to_string(),
+        };
+        (self.action, cause)
+    }
+}
+
 /// A tracker store operation that failed.
 #[derive(Debug, Error)]
 #[non_exhaustive]
@@ -42,6 +111,37 @@ pub enum TrackerError {
     /// A blocking store task was cancelled or panicked.
     #[error("tracker task failed")]
     Task(#[from] tokio::task::JoinError),
+    /// An I/O error closed the database and reopening it failed; it is tried again at the
+    /// next operation.
+    #[error("tracker database is closed after an I/O error")]
+    Closed,
+}
+
+impl TrackerError {
+    /// Whether redb failed on I/O (it then refuses everything until reopened).
+    pub fn is_io(&self) -> bool {
+        matches!(self, Self::Db(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
+            || matches!(self, Self::Closed)
+    }
+
+    pub(crate) fn needs_reopen(&self) -> bool {
+        self.is_io()
+    }
+}
+
+/// An error and its sources, `a: b: c`, for one log line.
+pub(crate) fn chain(error: &dyn std::error::Error) -> String {
+    let mut out = error.to_string();
+    let mut source = error.source();
+    while let Some(e) = source {
+        let text = e.to_string();
+        if !out.ends_with(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        source = e.source();
+    }
+    out
 }
 
 macro_rules! from_redb {
@@ -111,37 +211,6 @@ pub enum ApiKeysError {
 pub enum NatsConfigError {
     /// A bound that must be positive is zero.
     #[error("{field} must be greater than zero")]
-    /// An I/O error closed the database and reopening it failed; it is tried again at the
-    /// next operation.
-    #[error("tracker database is closed after an I/O error")]
-    Closed,
-}
-
-impl TrackerError {
-    /// Whether redb failed on I/O (it then refuses everything until reopened).
-    pub fn is_io(&self) -> bool {
-        matches!(self, Self::Db(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
-            || matches!(self, Self::Closed)
-    }
-
-    pub(crate) fn needs_reopen(&self) -> bool {
-        self.is_io()
-    }
-}
-
-/// An error and its sources, `a: b: c`, for one log line.
-pub(crate) fn chain(error: &dyn std::error::Error) -> String {
-    let mut out = error.to_string();
-    let mut source = error.source();
-    while let Some(e) = source {
-        let text = e.to_string();
-        if !out.ends_with(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = e.source();
-    }
-    out
     Zero {
         /// The setting.
         field: &'static str,

@@ -170,7 +170,7 @@ pub use crate::derive::{
 pub use crate::error::ApiKeysError;
 #[cfg(feature = "nats")]
 pub use crate::error::{ConsumerError, NatsConfigError, NatsError};
-pub use crate::error::{ParquetConfigError, TrackerError};
+pub use crate::error::{ParquetConfigError, ParquetWriteError, TrackerError};
 pub use crate::fanout::FanoutSink;
 pub use crate::geoip::{is_hosting_asn, GeoIp, GeoIpError, HOSTING_ASNS, MAX_GEO_STRING_LEN};
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
@@ -183,9 +183,9 @@ pub use crate::nats::{
 };
 pub use crate::parquet_sink::{
     recent_event_ids, schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder,
-    DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES,
-    DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS,
-    DEFAULT_ZSTD_LEVEL,
+    ParquetStats, DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE,
+    DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_HELD_ROWS, DEFAULT_MAX_OPEN_FILES,
+    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };
 pub use crate::stdout::StdoutSink;
 pub use crate::store::{Store, StoreConfig, StoreError, StoreSink, TableCounts};

@@ -25,6 +25,8 @@ pub const DEFAULT_CHANNEL_CAPACITY: usize = 4096;
 pub const DEFAULT_MAX_OPEN_FILES: usize = 16;
 /// Default [`ParquetSinkConfigBuilder::zstd_level`]: 3 (zstd's own default).
 pub const DEFAULT_ZSTD_LEVEL: i32 = 3;
+/// Default [`ParquetSinkConfigBuilder::max_held_rows`]: 262,144 rows.
+pub const DEFAULT_MAX_HELD_ROWS: usize = 256 * 1024;
 
 /// How a [`ParquetSink`](crate::ParquetSink) lays out and rotates its files.
 ///
@@ -41,6 +43,8 @@ pub struct ParquetSinkConfig {
     pub(crate) channel_capacity: usize,
     pub(crate) max_open_files: usize,
     pub(crate) zstd_level: ZstdLevel,
+    pub(crate) max_held_rows: usize,
+    pub(crate) journal: bool,
 }
 
 impl ParquetSinkConfig {
@@ -58,6 +62,8 @@ impl ParquetSinkConfig {
             channel_capacity: DEFAULT_CHANNEL_CAPACITY,
             max_open_files: DEFAULT_MAX_OPEN_FILES,
             zstd_level: DEFAULT_ZSTD_LEVEL,
+            max_held_rows: DEFAULT_MAX_HELD_ROWS,
+            journal: false,
         }
     }
 
@@ -80,6 +86,16 @@ impl ParquetSinkConfig {
     pub fn max_file_age(&self) -> Duration {
         self.max_file_age
     }
+
+    /// Rows accepted and not yet published that make `send` wait.
+    pub fn max_held_rows(&self) -> usize {
+        self.max_held_rows
+    }
+
+    /// Whether open files are journaled.
+    pub fn journal(&self) -> bool {
+        self.journal
+    }
 }
 
 /// Builder of [`ParquetSinkConfig`].
@@ -95,6 +111,8 @@ pub struct ParquetSinkConfigBuilder {
     channel_capacity: usize,
     max_open_files: usize,
     zstd_level: i32,
+    max_held_rows: usize,
+    journal: bool,
 }
 
 impl ParquetSinkConfigBuilder {
@@ -163,6 +181,29 @@ impl ParquetSinkConfigBuilder {
         self
     }
 
+    /// Rows accepted and not yet published (in the queue, in open files, in files whose
+    /// write failed and waits for a retry) before [`send`](valtrack_core::EventSink::send)
+    /// waits. The sink keeps every row in memory until its file is published, so that a
+    /// failed write can be retried from it; this bounds that memory. Open files are published
+    /// early when half of it is used. Default: [`DEFAULT_MAX_HELD_ROWS`].
+    pub fn max_held_rows(mut self, rows: usize) -> Self {
+        self.max_held_rows = rows;
+        self
+    }
+
+    /// Journals open files: each accepted row is also appended to a journal next to its
+    /// file (`.part-….journal`, JSON lines) synced once a second, and
+    /// [`ParquetSink::open`](crate::ParquetSink::open) publishes the rows of journals a crash
+    /// left. A crash then loses at most the last second of rows that reached the writer
+    /// (plus those still in the queue), instead of every unpublished row. Costs one JSON
+    /// encoding per row and the journal's disk space until its file is published. Leave off
+    /// when the events can be had again (a JetStream consumer acknowledges only published
+    /// rows). Default: off.
+    pub fn journal(mut self, on: bool) -> Self {
+        self.journal = on;
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<ParquetSinkConfig, ParquetConfigError> {
         let Self {
@@ -176,6 +217,8 @@ impl ParquetSinkConfigBuilder {
             channel_capacity,
             max_open_files,
             zstd_level,
+            max_held_rows,
+            journal,
         } = self;
         for (field, value) in [
             ("max_file_rows", max_file_rows),
@@ -186,6 +229,7 @@ impl ParquetSinkConfigBuilder {
             ("batch_rows", batch_rows as u64),
             ("channel_capacity", channel_capacity as u64),
             ("max_open_files", max_open_files as u64),
+            ("max_held_rows", max_held_rows as u64),
         ] {
             if value == 0 {
                 return Err(ParquetConfigError::Zero { field });
@@ -207,6 +251,8 @@ impl ParquetSinkConfigBuilder {
             channel_capacity,
             max_open_files,
             zstd_level: level,
+            max_held_rows,
+            journal,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! The Parquet sink: config, table schemas, writer thread.
 
 mod config;
+mod journal;
 mod recent;
 mod schema;
 mod sink;
@@ -8,9 +9,9 @@ mod writer;
 
 pub use config::{
     ParquetSinkConfig, ParquetSinkConfigBuilder, DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY,
-    DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_OPEN_FILES,
-    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+    DEFAULT_MAX_FILE_AGE, DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_HELD_ROWS,
+    DEFAULT_MAX_OPEN_FILES, DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
 };
 pub use recent::recent_event_ids;
 pub use schema::schema;
-pub use sink::ParquetSink;
+pub use sink::{ParquetSink, ParquetStats};

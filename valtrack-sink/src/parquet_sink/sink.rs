@@ -1,14 +1,51 @@
 //! [`ParquetSink`]: the async face of the writer thread.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
-use valtrack_core::{Event, EventSink, SinkError};
+use valtrack_core::{Event, EventKind, EventSink, SinkError};
 
 use super::config::ParquetSinkConfig;
-use super::writer::{Command, Writer};
+use super::journal;
+use super::writer::{table_index, Command, Shared, Writer};
+
+/// What a [`ParquetSink`] has done with the rows it accepted.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct ParquetStats {
+    /// Rows in published files (renamed into place after an fsync), per table in
+    /// [`EventKind::ALL`] order.
+    pub published: [u64; 5],
+    /// Rows accepted and not published yet: queued, in open files, or in files whose write
+    /// failed and is retried.
+    pub held: u64,
+    /// Of [`held`](Self::held), rows synced to a journal (a crash does not lose them).
+    pub journaled: u64,
+    /// Failed attempts to write a file or journal, since the sink was opened.
+    pub write_errors: u64,
+    /// The write failure going on now, with its path and cause; `None` when writes work.
+    pub fault: Option<String>,
+}
+
+impl ParquetStats {
+    /// Rows published in `kind`'s table.
+    pub fn published_in(&self, kind: EventKind) -> u64 {
+        self.published[table_index(kind)]
+    }
+
+    /// Rows published in every table.
+    pub fn published_total(&self) -> u64 {
+        self.published.iter().sum()
+    }
+
+    /// Rows on disk: published, or held in a synced journal.
+    pub fn durable(&self) -> u64 {
+        self.published_total() + self.journaled
+    }
+}
 
 /// Writes events to a Hive-partitioned Parquet dataset, one table per [`EventKind`]:
 /// `<dir>/<table>/date=YYYY-MM-DD/part-<unix ms>-<seq>.parquet`, zstd-compressed, with the
@@ -31,31 +68,55 @@ use super::writer::{Command, Writer};
 /// stray `.part-….parquet.tmp` files a crashed writer left in its tables (only files of that
 /// name, only in `<table>/date=…/`), so do not point two sinks at one directory.
 ///
-/// [`flush`](EventSink::flush) closes every open file durably (file and directory fsynced)
-/// and returns the first write error since the previous flush, if any: write errors are not
-/// reported by `send`, which has already returned.
+/// **Nothing accepted is dropped.** The sink holds every row in memory until the file it is
+/// in is published. When a write fails (disk full, directory unwritable), the file's
+/// temporary is removed, the failure is logged once with its path and cause (then every 30 s
+/// with a count), and the rows are written to a new file once a second until it works;
+/// meanwhile new rows are held too. Held rows are bounded by `max_held_rows`: at the bound,
+/// [`send`](EventSink::send) waits. [`stats`](Self::stats) tells rows published, held and
+/// journaled, write errors and the failure going on. With `journal` on, rows also go to a
+/// journal synced once a second, which [`open`](Self::open) publishes after a crash.
+///
+/// [`flush`](EventSink::flush) publishes every held row durably (file and directory
+/// fsynced), retrying failed files at once, and returns `Ok` only when no row is left held;
+/// else the first write error since the previous flush (the rows stay held and retried).
 ///
 /// [`EventKind`]: valtrack_core::EventKind
 #[derive(Debug)]
 pub struct ParquetSink {
     tx: mpsc::Sender<Command>,
+    shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
 }
 
 impl ParquetSink {
     /// Creates the dataset directory, removes the temporary files a crashed writer left in
-    /// it, and starts the writer thread.
+    /// it, reads the journals it left (their rows are published first, whether or not this
+    /// sink journals), and starts the writer thread.
     pub fn open(config: ParquetSinkConfig) -> Result<Self, SinkError> {
         std::fs::create_dir_all(&config.dir)?;
-        let stale = remove_stale_tmp_files(&config.dir)?;
-        if stale > 0 {
-            tracing::info!(target: "valtrack::parquet", dir = %config.dir.display(), files = stale,
-                "removed temporary files left by an earlier writer (their rows were never flushed)");
+        let found = scan(&config.dir)?;
+        if found.stale_tmp > 0 || found.stale_journals > 0 {
+            tracing::info!(target: "valtrack::parquet", dir = %config.dir.display(),
+                temporary_files = found.stale_tmp, published_journals = found.stale_journals,
+                "removed files left by an earlier writer");
         }
         let dir = config.dir.clone();
         let (tx, rx) = mpsc::channel(config.channel_capacity);
-        let writer = Writer::new(config);
+        let shared = Arc::new(Shared::new(config.max_held_rows));
+        let mut writer = Writer::new(config, shared.clone());
+        let (mut rows, mut torn) = (0, 0);
+        let journals = found.journals.len();
+        for (kind, day_dir, stem, replayed) in found.journals {
+            rows += replayed.events.len();
+            torn += usize::from(replayed.torn);
+            writer.adopt(kind, day_dir, stem, replayed);
+        }
+        if journals > 0 {
+            tracing::info!(target: "valtrack::parquet", dir = %dir.display(), journals, rows,
+                torn_tails = torn, "publishing the rows of journals an earlier writer left");
+        }
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_time()
             .build()?;
@@ -64,9 +125,21 @@ impl ParquetSink {
             .spawn(move || runtime.block_on(writer.run(rx)))?;
         Ok(Self {
             tx,
+            shared,
             thread: Mutex::new(Some(thread)),
             dir,
         })
+    }
+
+    /// Rows published, held and journaled, write errors, and the failure going on.
+    pub fn stats(&self) -> ParquetStats {
+        stats_of(&self.shared)
+    }
+
+    /// A cheap reader of [`stats`](Self::stats) that outlives the sink's borrows.
+    pub fn stats_reader(&self) -> impl Fn() -> ParquetStats + Send + Sync + 'static {
+        let shared = self.shared.clone();
+        move || stats_of(&shared)
     }
 
     /// The dataset root.
@@ -94,13 +167,24 @@ impl ParquetSink {
 }
 
 impl EventSink for ParquetSink {
-    /// Queues the event for the writer thread; waits while the queue is full. Cancel-safe:
-    /// if the future is dropped before it completes, the event was not queued.
+    /// Queues the event for the writer thread; waits while the queue is full or
+    /// `max_held_rows` rows are held. Cancel-safe: if the future is dropped before it
+    /// completes, the event was not queued.
     async fn send(&self, event: Event) -> Result<(), SinkError> {
-        self.tx
-            .send(Command::Write(event))
+        let permit = self
+            .shared
+            .room
+            .acquire()
             .await
-            .map_err(|_| SinkError::Closed)
+            .map_err(|_| SinkError::Closed)?;
+        self.shared.held.fetch_add(1, Ordering::Relaxed);
+        if self.tx.send(Command::Write(event)).await.is_err() {
+            self.shared.held.fetch_sub(1, Ordering::Relaxed);
+            return Err(SinkError::Closed);
+        }
+        // The writer gives it back when the row is published.
+        permit.forget();
+        Ok(())
     }
 
     /// Closes every open file durably (see the type's docs). If the future is dropped, the
@@ -115,6 +199,20 @@ impl EventSink for ParquetSink {
     }
 }
 
+fn stats_of(shared: &Shared) -> ParquetStats {
+    ParquetStats {
+        published: std::array::from_fn(|i| shared.published[i].load(Ordering::Relaxed)),
+        held: shared.held.load(Ordering::Relaxed),
+        journaled: shared.journaled.load(Ordering::Relaxed),
+        write_errors: shared.write_errors.load(Ordering::Relaxed),
+        fault: shared
+            .fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone(),
+    }
+}
+
 /// Whether `name` is one of our temporary file names: `.part-<ms>-<seq>.parquet.tmp`.
 fn is_our_tmp(name: &str) -> bool {
     name.strip_prefix(".part-")
@@ -124,10 +222,20 @@ fn is_our_tmp(name: &str) -> bool {
         })
 }
 
-/// Removes our temporary files from `<dir>/<table>/date=…/`; returns how many.
-fn remove_stale_tmp_files(dir: &Path) -> std::io::Result<usize> {
-    let mut removed = 0;
-    for kind in valtrack_core::EventKind::ALL {
+/// What an earlier writer left in a dataset.
+#[derive(Default)]
+struct Found {
+    stale_tmp: usize,
+    stale_journals: usize,
+    /// Journals whose file was never published: table, partition directory, stem, rows.
+    journals: Vec<(EventKind, PathBuf, String, journal::Replayed)>,
+}
+
+/// Removes our temporary files and the journals of published files from
+/// `<dir>/<table>/date=…/`, and reads the other journals.
+fn scan(dir: &Path) -> std::io::Result<Found> {
+    let mut found = Found::default();
+    for kind in EventKind::ALL {
         let Ok(days) = std::fs::read_dir(dir.join(kind.table())) else {
             continue;
         };
@@ -139,14 +247,30 @@ fn remove_stale_tmp_files(dir: &Path) -> std::io::Result<usize> {
                 continue;
             };
             for file in files.flatten() {
-                if is_our_tmp(&file.file_name().to_string_lossy()) && file.path().is_file() {
+                let name = file.file_name().to_string_lossy().into_owned();
+                if !file.path().is_file() {
+                    continue;
+                }
+                if is_our_tmp(&name) {
                     std::fs::remove_file(file.path())?;
-                    removed += 1;
+                    found.stale_tmp += 1;
+                } else if let Some(stem) = journal::stem_of(&name) {
+                    if day.path().join(format!("{stem}.parquet")).exists() {
+                        std::fs::remove_file(file.path())?;
+                        found.stale_journals += 1;
+                        continue;
+                    }
+                    let mut replayed = journal::read(&file.path())?;
+                    // A journal holds one table's rows; anything else is not ours to write.
+                    replayed.events.retain(|e| e.kind() == kind);
+                    found
+                        .journals
+                        .push((kind, day.path(), stem.to_owned(), replayed));
                 }
             }
         }
     }
-    Ok(removed)
+    Ok(found)
 }
 
 #[cfg(test)]

@@ -9,5 +9,6 @@ mod nats;
 mod nats_harness;
 mod parquet;
 mod python;
+mod storage_faults;
 #[cfg(feature = "api")]
 mod store;

@@ -422,23 +422,46 @@ async fn partitions_by_utc_date_of_the_event() {
 }
 
 #[tokio::test]
-async fn write_errors_are_reported_by_flush() {
+async fn failed_writes_are_held_reported_with_their_path_and_retried() {
     let tmp = tempfile::tempdir().unwrap();
-    // the dataset root is a file: every open fails, and flush reports it
+    // the dataset root is a file: opening fails
     let file = tmp.path().join("not-a-dir");
     std::fs::write(&file, b"x").unwrap();
     assert!(ParquetSink::open(ParquetSinkConfig::builder(&file).build().unwrap()).is_err());
     let dir = tmp.path().join("data");
     let sink = ParquetSink::open(ParquetSinkConfig::builder(&dir).build().unwrap()).unwrap();
     // the table directory cannot be created: a file is in the way
-    std::fs::write(dir.join("validator_attributions"), b"x").unwrap();
+    let blocker = dir.join("validator_attributions");
+    std::fs::write(&blocker, b"x").unwrap();
     sink.send(fixtures::attestation(0)).await.unwrap();
     sink.send(fixtures::discovery(0)).await.unwrap();
     let err = sink.flush().await.unwrap_err();
-    assert!(matches!(err, valtrack_core::SinkError::Io(_)), "{err:?}");
-    // reported once; the other table was written
-    sink.flush().await.unwrap();
+    let message = std::error::Error::source(&err).unwrap().to_string();
+    assert!(
+        message.starts_with("creating ") && message.contains("validator_attributions"),
+        "{message}"
+    );
+    // the other table was written; the failed row is held, and so reported again
     assert_eq!(rows(&read_table(&dir, EventKind::Discovery)), 1);
+    let stats = sink.stats();
+    assert_eq!((stats.published_total(), stats.held), (1, 1));
+    assert!(stats.write_errors >= 1);
+    assert!(stats
+        .fault
+        .as_deref()
+        .unwrap()
+        .contains("validator_attributions"));
+    assert!(sink.flush().await.is_err());
+    // once the cause is gone, the held row is written (by the retry or this flush)
+    std::fs::remove_file(&blocker).unwrap();
+    sink.flush().await.unwrap();
+    assert_eq!(rows(&read_table(&dir, EventKind::Attestation)), 1);
+    let stats = sink.stats();
+    assert_eq!(
+        (stats.published_total(), stats.held, stats.fault),
+        (2, 0, None)
+    );
+    sink.close().await.unwrap();
 }
 
 #[tokio::test]

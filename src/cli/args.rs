@@ -247,12 +247,55 @@ impl StoreArgs {
         builder
     }
 
-    /// Opens the store of these settings.
+    /// Opens the store of these settings (`journal`: see `StoreConfigBuilder::journal`).
     pub(crate) async fn open(
         &self,
         network: valtrack::core::Network,
+        journal: bool,
     ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
-        let config = self.builder(network).build()?;
+        let config = self.builder(network).journal(journal).build()?;
         Ok(valtrack::sink::Store::open(config).await?)
+    }
+}
+
+/// `rows on disk N (J in journals), held H, write errors E` — the truth about the tables
+/// now: on disk means published, or synced to a journal that the next start publishes.
+pub(crate) fn storage_line(stats: &valtrack::sink::ParquetStats) -> String {
+    let mut line = format!("rows on disk {}", stats.durable());
+    if stats.journaled > 0 {
+        line += &format!(" ({} in journals)", stats.journaled);
+    }
+    let waiting = stats.held - stats.journaled.min(stats.held);
+    line += &format!(", in memory {waiting}, write errors {}", stats.write_errors);
+    if let Some(fault) = &stats.fault {
+        line += &format!(" (failing: {fault})");
+    }
+    line
+}
+
+/// At exit: what the tables hold, and exactly what could not be written. `acked_only`: the
+/// rows came from JetStream and were acknowledged only once published (the consumer).
+pub(crate) fn final_storage_lines(store: &valtrack::sink::Store, acked_only: bool) {
+    let stats = store.stats();
+    tracing::info!(target: "valtrack", "written to {}: {}", store.data_dir().display(), store.counts());
+    if stats.held == 0 {
+        return;
+    }
+    let fault = stats.fault.as_deref().unwrap_or("the last write failed");
+    let dir = store.data_dir().display();
+    if acked_only {
+        tracing::error!(
+            target: "valtrack",
+            "{} rows were not written to {dir}: {fault}; their messages were not acknowledged, so JetStream delivers them again to the next run",
+            stats.held,
+        );
+    } else {
+        let lost = stats.held - stats.journaled.min(stats.held);
+        tracing::error!(
+            target: "valtrack",
+            "{} rows were not written to {dir}: {fault}; {} of them are in journals and will be written at the next start, {lost} are lost",
+            stats.held,
+            stats.journaled,
+        );
     }
 }

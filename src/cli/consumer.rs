@@ -4,7 +4,9 @@ use clap::Args;
 use valtrack::sink::consumer::{self, Consumer, ConsumerConfig};
 use valtrack::sink::NatsConfig;
 
-use super::args::{HumanDuration, NatsArgs, NetworkArgs, StoreArgs};
+use super::args::{
+    final_storage_lines, storage_line, HumanDuration, NatsArgs, NetworkArgs, StoreArgs,
+};
 use super::{shutdown_signal, spawn_reporter, CliError};
 
 #[derive(Debug, Args)]
@@ -53,7 +55,7 @@ impl ConsumerArgs {
 pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     let network = args.network.network()?;
     let config = args.config()?;
-    let (store, sink) = args.store.open(network).await?;
+    let (store, sink) = args.store.open(network, false).await?;
     tracing::info!(
         target: "valtrack",
         nats = %args.nats.nats_url,
@@ -63,24 +65,20 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         "consumer started"
     );
     let reporter = {
-        let counts = store.count_reader();
-        let dir = store.data_dir().to_owned();
-        spawn_reporter(move || format!("rows written to {}: {}", dir.display(), counts()))
+        let stats = store.stats_reader();
+        spawn_reporter(move || storage_line(&stats()))
     };
     let result = Consumer::new(config, sink)
         .run(shutdown_signal(args.duration.map(|d| d.0)))
         .await;
     reporter.abort();
-    let written = format!(
-        "written to {}: {}",
-        store.data_dir().display(),
-        store.counts()
-    );
+    let line = storage_line(&store.stats());
+    final_storage_lines(&store, true);
     store.close().await;
     let stats = result?;
     tracing::info!(
         target: "valtrack",
-        "stopped: received {}, written {}, duplicates {}, dead-lettered {}; {written}",
+        "stopped: received {}, written {}, duplicates {}, dead-lettered {}; {line}",
         stats.received,
         stats.written,
         stats.duplicates,

@@ -2,7 +2,7 @@
 
 use clap::Args;
 
-use super::args::{CrawlArgs, StoreArgs};
+use super::args::{final_storage_lines, storage_line, CrawlArgs, StoreArgs};
 use super::{shutdown_signal, spawn_reporter, target, CliError};
 
 #[derive(Debug, Args)]
@@ -16,34 +16,22 @@ pub(crate) struct RunArgs {
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let crawl = args.crawl;
     let target = target::target(&crawl).await?;
-    let (store, sink) = args.store.open(target.network.clone()).await?;
+    let (store, sink) = args.store.open(target.network.clone(), true).await?;
     let service = target::sentry_service(&crawl, &target, sink).await?;
     tracing::info!(target: "valtrack", data_dir = %store.data_dir().display(), "writing Parquet tables and the tracker store");
     let summary = service.summary();
     let reporter = {
         let summary = service.summary();
-        let counts = store.count_reader();
-        let dir = store.data_dir().to_owned();
-        spawn_reporter(move || {
-            format!(
-                "{}; rows written to {}: {}",
-                summary(),
-                dir.display(),
-                counts().total()
-            )
-        })
+        let stats = store.stats_reader();
+        spawn_reporter(move || format!("{}; {}", summary(), storage_line(&stats())))
     };
     let result = service
         .run(shutdown_signal(crawl.duration.map(|d| d.0)))
         .await;
     reporter.abort();
     drop(target);
-    let written = format!(
-        "written to {}: {}",
-        store.data_dir().display(),
-        store.counts()
-    );
+    tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage_line(&store.stats()));
+    final_storage_lines(&store, false);
     store.close().await;
-    tracing::info!(target: "valtrack", "stopped: {}; {written}", summary());
     result.map_err(CliError::from)
 }

@@ -25,7 +25,6 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,7 +33,7 @@ use valtrack_core::{DynEventSink, Event, EventKind, EventSink, Network, SinkErro
 use crate::derive::DeriveSink;
 use crate::fanout::FanoutSink;
 use crate::geoip::{GeoIp, GeoIpError};
-use crate::parquet_sink::{ParquetSink, ParquetSinkConfig};
+use crate::parquet_sink::{ParquetSink, ParquetSinkConfig, ParquetStats};
 use crate::tracker::{TrackerSink, TrackerStore};
 
 /// Default data directory of the tables and the tracker store.
@@ -53,6 +52,7 @@ pub struct StoreConfig {
     geoip_city: Option<PathBuf>,
     geoip_asn: Option<PathBuf>,
     max_file_age: Duration,
+    journal: bool,
     #[cfg(feature = "api")]
     api_listen: Option<std::net::SocketAddr>,
     #[cfg(feature = "api")]
@@ -68,6 +68,7 @@ impl StoreConfig {
             geoip_city: None,
             geoip_asn: None,
             max_file_age: DEFAULT_MAX_FILE_AGE,
+            journal: false,
             #[cfg(feature = "api")]
             api_listen: None,
             #[cfg(feature = "api")]
@@ -112,6 +113,17 @@ impl StoreConfigBuilder {
         self
     }
 
+    /// Journal the open Parquet files (see [`ParquetSinkConfigBuilder::journal`]): a crash
+    /// then loses about the last second of rows instead of up to
+    /// [`max_file_age`](Self::max_file_age) of them. For a process that is the only copy of
+    /// its events (`valtrack run`); a JetStream consumer has the stream instead. Default: off.
+    ///
+    /// [`ParquetSinkConfigBuilder::journal`]: crate::ParquetSinkConfigBuilder::journal
+    pub fn journal(mut self, on: bool) -> Self {
+        self.0.journal = on;
+        self
+    }
+
     /// Serve the tracker's HTTP API on this address (port 0: any free port, see
     /// [`Store::api_addr`]). Default: no API.
     #[cfg(feature = "api")]
@@ -137,6 +149,7 @@ impl StoreConfigBuilder {
             geoip_city: _,
             geoip_asn: _,
             max_file_age,
+            journal: _,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
@@ -218,20 +231,7 @@ pub enum StoreError {
     },
 }
 
-/// The tables a [`Store`] counts rows of, in [`TableCounts`] order.
-const TABLES: usize = 5;
-
-fn table_index(kind: EventKind) -> usize {
-    match kind {
-        EventKind::Discovery => 0,
-        EventKind::Metadata => 1,
-        EventKind::ValidatorMetadata => 2,
-        EventKind::Attestation => 3,
-        _ => 4,
-    }
-}
-
-/// Rows handed to the tables so far (accepted by both the Parquet sink and the tracker).
+/// Rows published in each Parquet table (in files renamed into place after an fsync).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct TableCounts {
@@ -273,36 +273,15 @@ impl fmt::Display for TableCounts {
     }
 }
 
-type Counts = Arc<[AtomicU64; TABLES]>;
-
-fn read_counts(counts: &Counts) -> TableCounts {
-    let n = |i: usize| counts[i].load(Ordering::Relaxed);
-    TableCounts {
-        discovery_events: n(0),
-        metadata_events: n(1),
-        validator_metadata_events: n(2),
-        validator_attributions: n(3),
-        peer_locations: n(4),
-    }
-}
-
-/// Counts what reaches the inner sink, per table.
-#[derive(Debug)]
-struct Counting<S> {
-    inner: S,
-    counts: Counts,
-}
-
-impl<S: EventSink> EventSink for Counting<S> {
-    async fn send(&self, event: Event) -> Result<(), SinkError> {
-        let i = table_index(event.kind());
-        self.inner.send(event).await?;
-        self.counts[i].fetch_add(1, Ordering::Relaxed);
-        Ok(())
-    }
-
-    async fn flush(&self) -> Result<(), SinkError> {
-        self.inner.flush().await
+impl TableCounts {
+    fn of(stats: &ParquetStats) -> Self {
+        Self {
+            discovery_events: stats.published_in(EventKind::Discovery),
+            metadata_events: stats.published_in(EventKind::Metadata),
+            validator_metadata_events: stats.published_in(EventKind::ValidatorMetadata),
+            validator_attributions: stats.published_in(EventKind::Attestation),
+            peer_locations: stats.published_in(EventKind::PeerLocation),
+        }
     }
 }
 
@@ -310,7 +289,7 @@ impl<S: EventSink> EventSink for Counting<S> {
 /// and the tracker store. Sending is as durable as [`ParquetSink`]'s; [`flush`](EventSink::flush)
 /// makes every accepted row durable.
 #[derive(Debug)]
-pub struct StoreSink(DeriveSink<Counting<FanoutSink>>);
+pub struct StoreSink(DeriveSink<FanoutSink>);
 
 impl EventSink for StoreSink {
     fn send(
@@ -333,13 +312,21 @@ type Api = (
 );
 
 /// The storage side, opened: row counts, the tracker store and the API server.
-#[derive(Debug)]
 pub struct Store {
-    counts: Counts,
+    stats: Arc<dyn Fn() -> ParquetStats + Send + Sync>,
     data_dir: PathBuf,
     tracker: Arc<TrackerStore>,
     #[cfg(feature = "api")]
     api: Option<Api>,
+}
+
+impl fmt::Debug for Store {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Store")
+            .field("data_dir", &self.data_dir)
+            .field("stats", &(self.stats)())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Store {
@@ -353,6 +340,7 @@ impl Store {
             geoip_city,
             geoip_asn,
             max_file_age,
+            journal,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
@@ -364,6 +352,7 @@ impl Store {
         })?;
         let parquet_config = ParquetSinkConfig::builder(&data_dir)
             .max_file_age(max_file_age)
+            .journal(journal)
             .build()?;
         let parquet = ParquetSink::open(parquet_config).map_err(|source| StoreError::Parquet {
             path: data_dir.clone(),
@@ -406,12 +395,9 @@ impl Store {
             }
             None => None,
         };
+        let stats = Arc::new(parquet.stats_reader());
         let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker_sink)];
-        let counts: Counts = Arc::default();
-        let mut sink = DeriveSink::new(Counting {
-            inner: FanoutSink::new(sinks),
-            counts: counts.clone(),
-        });
+        let mut sink = DeriveSink::new(FanoutSink::new(sinks));
         if let Some(n) = network {
             sink = sink.with_network(n);
         }
@@ -419,7 +405,7 @@ impl Store {
             sink = sink.with_geoip(g);
         }
         let store = Self {
-            counts,
+            stats,
             data_dir,
             tracker,
             #[cfg(feature = "api")]
@@ -428,15 +414,21 @@ impl Store {
         Ok((store, StoreSink(sink)))
     }
 
-    /// Rows handed to the tables so far.
+    /// Rows published in each table so far.
     pub fn counts(&self) -> TableCounts {
-        read_counts(&self.counts)
+        TableCounts::of(&(self.stats)())
     }
 
-    /// A cheap reader of [`counts`](Self::counts) that outlives borrows (for a reporter task).
-    pub fn count_reader(&self) -> impl Fn() -> TableCounts + Send + Sync + 'static {
-        let counts = self.counts.clone();
-        move || read_counts(&counts)
+    /// What the Parquet tables did with the rows they accepted: published, held, journaled,
+    /// write errors and the failure going on.
+    pub fn stats(&self) -> ParquetStats {
+        (self.stats)()
+    }
+
+    /// A cheap reader of [`stats`](Self::stats) that outlives borrows (for a reporter task).
+    pub fn stats_reader(&self) -> impl Fn() -> ParquetStats + Send + Sync + 'static {
+        let stats = self.stats.clone();
+        move || stats()
     }
 
     /// The data directory.

@@ -2,7 +2,7 @@
 //! default is the library's `DEFAULT_*` constant, and each group builds the library's config.
 
 use std::fmt;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::time::Duration;
 
@@ -43,6 +43,59 @@ fn parse_digest(s: &str) -> Result<ForkDigest, String> {
         .map_err(|e| format!("`{s}` is not a 4-byte fork digest: {e}"))
 }
 
+/// A duration of at least a second (revisits and recrawls faster than that only flood
+/// the network and the tables).
+fn parse_interval(s: &str) -> Result<HumanDuration, String> {
+    let d: HumanDuration = s.parse()?;
+    if d.0 < Duration::from_secs(1) {
+        return Err(format!("`{s}` is shorter than the minimum, 1s"));
+    }
+    Ok(d)
+}
+
+/// A preset, `sim` or an existing directory (its contents are read later).
+fn parse_network(s: &str) -> Result<String, String> {
+    if s == "sim" || s.parse::<valtrack::core::NetworkPreset>().is_ok() || Path::new(s).is_dir() {
+        return Ok(s.to_owned());
+    }
+    Err(format!(
+        "unknown network `{s}`: use mainnet, sepolia, holesky, hoodi, sim or a config directory"
+    ))
+}
+
+/// One bootnode ENR (`enr:-…`); its list is comma-separated.
+fn parse_bootnode(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    if s.is_empty() {
+        return Err("an empty bootnode in the list (a stray comma?)".into());
+    }
+    valtrack::core::parse_enr(s).map_err(|e| {
+        let shown: String = s.chars().take(24).collect();
+        format!("`{shown}…` is not a valid ENR: {e}")
+    })?;
+    Ok(s.to_owned())
+}
+
+/// A NATS server URL, `nats://HOST:PORT` (or `tls://`, `ws://`, `wss://`), or `HOST:PORT`;
+/// several separated by commas.
+pub(crate) fn parse_nats_url(s: &str) -> Result<String, String> {
+    for url in s.split(',') {
+        let url = url.trim();
+        let scheme_ok = ["nats://", "tls://", "ws://", "wss://"]
+            .iter()
+            .any(|scheme| url.starts_with(scheme));
+        let host_port = url
+            .rsplit_once(':')
+            .is_some_and(|(host, port)| !host.is_empty() && port.parse::<u16>().is_ok());
+        if !(scheme_ok || host_port) || url.contains(char::is_whitespace) {
+            return Err(format!(
+                "`{url}` is not a NATS server URL (e.g. nats://127.0.0.1:4222)"
+            ));
+        }
+    }
+    Ok(s.to_owned())
+}
+
 fn parse_beacon_api(s: &str) -> Result<valtrack::sentry::BeaconApi, String> {
     valtrack::sentry::BeaconApi::new(s).map_err(|e| e.to_string())
 }
@@ -55,7 +108,8 @@ pub(crate) struct NatsArgs {
         short = 'n',
         long,
         default_value = valtrack::sink::DEFAULT_NATS_URL,
-        env = "VALTRACK_NATS_URL"
+        env = "VALTRACK_NATS_URL",
+        value_parser = parse_nats_url
     )]
     pub(crate) nats_url: String,
 }
@@ -67,7 +121,7 @@ pub(crate) struct NetworkArgs {
     /// loopback), or a directory with a consensus `config.yaml` and `genesis.ssz` (or
     /// `genesis_validators_root.txt`), and optionally `bootstrap_nodes.txt` (or
     /// `boot_enr.yaml`) with its bootnodes' ENRs.
-    #[arg(long, default_value = DEFAULT_NETWORK, env = "VALTRACK_NETWORK")]
+    #[arg(long, default_value = DEFAULT_NETWORK, env = "VALTRACK_NETWORK", value_parser = parse_network)]
     pub(crate) network: String,
     /// Genesis time (Unix seconds) of a --network directory that has no genesis.ssz.
     #[arg(long, env = "VALTRACK_GENESIS_TIME")]
@@ -98,7 +152,7 @@ pub(crate) struct CrawlArgs {
     pub(crate) fork_digest: Option<ForkDigest>,
     /// Bootnode ENRs, comma-separated (mainnet's are built in; a network directory's
     /// `bootstrap_nodes.txt` or `boot_enr.yaml` is read when this is not given).
-    #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES")]
+    #[arg(long, value_delimiter = ',', env = "VALTRACK_BOOTNODES", value_parser = parse_bootnode)]
     pub(crate) bootnodes: Vec<String>,
     #[arg(long, help = format!(
         "IP address to listen on [default: {}; 127.0.0.1 with --network sim]",
@@ -126,14 +180,16 @@ pub(crate) struct CrawlArgs {
     /// Where this sentry runs (free text, e.g. a region), in events.
     #[arg(long, env = "VALTRACK_CRAWLER_LOCATION", default_value = service::DEFAULT_CRAWLER_LOCATION)]
     pub(crate) crawler_location: String,
-    /// Handshakes in flight.
-    #[arg(long, default_value_t = sentry::DEFAULT_CONCURRENCY)]
+    /// Handshakes in flight (1 to 4096).
+    #[arg(long, default_value_t = sentry::DEFAULT_CONCURRENCY,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..=4096))]
     pub(crate) concurrency: usize,
-    /// How often every known peer is revisited (default: one epoch of the network).
-    #[arg(long)]
+    /// How often every known peer is revisited, at least 1s (default: one epoch of the
+    /// network).
+    #[arg(long, value_parser = parse_interval)]
     pub(crate) revisit_interval: Option<HumanDuration>,
-    /// How often each known node's routing table is enumerated again.
-    #[arg(long, default_value_t = HumanDuration(crawler::DEFAULT_RECRAWL_INTERVAL))]
+    /// How often each known node's routing table is enumerated again (at least 1s).
+    #[arg(long, default_value_t = HumanDuration(crawler::DEFAULT_RECRAWL_INTERVAL), value_parser = parse_interval)]
     pub(crate) recrawl_interval: HumanDuration,
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long)]
@@ -143,8 +199,9 @@ pub(crate) struct CrawlArgs {
     /// delivery of each validator's attestation, with attribution evidence.
     #[arg(long, env = "VALTRACK_ATTESTATIONS")]
     pub(crate) attestations: bool,
-    /// With --attestations: how many handshaken peers stay connected.
-    #[arg(long, default_value_t = handshaker::DEFAULT_KEPT_PEERS)]
+    /// With --attestations: how many handshaken peers stay connected (at most 100000).
+    #[arg(long, default_value_t = handshaker::DEFAULT_KEPT_PEERS,
+        value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=100_000))]
     pub(crate) kept_peers: usize,
     /// With --attestations: a beacon node's REST API (e.g. http://127.0.0.1:5052) whose
     /// committees name the validators of phase0 attestations (forks before Electra); without

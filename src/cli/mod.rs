@@ -44,6 +44,7 @@ pub(crate) struct Cli {
         short = 'n',
         long = "nats-url",
         value_name = "NATS_URL",
+        value_parser = args::parse_nats_url,
         help = format!(
             "NATS server URL (the server needs JetStream), for `sentry` and `consumer`; also \
              accepted after them [env: VALTRACK_NATS_URL] [default: {}]",

@@ -150,6 +150,9 @@ async fn sentry_over_a_simulated_network_to_nats_to_consumer_to_parquet() {
                 "-n",
                 &url,
                 "consumer",
+                // the simulated network's estimates are dated by the peers' heads
+                "--network",
+                "sim",
                 "--data-dir",
                 &out,
                 "--duration",

@@ -287,8 +287,12 @@ pub(crate) struct StoreArgs {
 
 impl StoreArgs {
     /// The store's configuration builder, dating estimates by `network`'s clock.
-    pub(crate) fn builder(&self, network: valtrack::core::Network) -> StoreConfigBuilder {
-        let mut builder = StoreConfig::builder(&self.data_dir).network(network);
+    /// Without a network, estimates are dated by each peer's head slot.
+    pub(crate) fn builder(&self, network: Option<valtrack::core::Network>) -> StoreConfigBuilder {
+        let mut builder = StoreConfig::builder(&self.data_dir);
+        if let Some(network) = network {
+            builder = builder.network(network);
+        }
         if let Some(p) = &self.geoip_city {
             builder = builder.geoip_city(p);
         }
@@ -307,7 +311,7 @@ impl StoreArgs {
     /// Opens the store of these settings (`journal`: see `StoreConfigBuilder::journal`).
     pub(crate) async fn open(
         &self,
-        network: valtrack::core::Network,
+        network: Option<valtrack::core::Network>,
         journal: bool,
     ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
         let config = self.builder(network).journal(journal).build()?;

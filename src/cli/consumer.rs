@@ -53,7 +53,20 @@ impl ConsumerArgs {
 }
 
 pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
-    let network = args.network.network()?;
+    // A simulated network's clock lives in the sentry that started it: the consumer dates
+    // its estimates by each peer's head slot (simulated nodes' heads follow their clock).
+    let network = if args.network.network == "sim" {
+        if args.network.genesis_time.is_some() {
+            return Err(CliError(
+                "--genesis-time is for a network directory: the simulated network keeps its own clock"
+                    .into(),
+            ));
+        }
+        tracing::info!(target: "valtrack", "--network sim: estimates are dated by each peer's head slot");
+        None
+    } else {
+        Some(args.network.network()?)
+    };
     let config = args.config()?;
     let (store, sink) = args.store.open(network, false).await?;
     tracing::info!(

@@ -16,7 +16,7 @@ pub(crate) struct RunArgs {
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let crawl = args.crawl;
     let target = target::target(&crawl).await?;
-    let (store, sink) = args.store.open(target.network.clone(), true).await?;
+    let (store, sink) = args.store.open(Some(target.network.clone()), true).await?;
     let service = target::sentry_service(&crawl, &target, sink).await?;
     tracing::info!(target: "valtrack", data_dir = %store.data_dir().display(), "writing Parquet tables and the tracker store");
     let summary = service.summary();

@@ -88,8 +88,9 @@ pub struct SimNodeConfig {
     pub metadata_seq: u64,
     /// The digest the node is on (ENR `eth2` and Status). Default: the network's current one.
     pub fork_digest: Option<ForkDigest>,
-    /// Head slot in its Status.
-    pub head_slot: u64,
+    /// Head slot in its Status; `None` (the default): the current slot, as an honest synced
+    /// node's, with the epoch two back finalized.
+    pub head_slot: Option<u64>,
     /// Honest or full.
     pub mode: PeerMode,
     /// How it misbehaves on every request but Goodbye, if it does. Default: never.
@@ -116,7 +117,7 @@ impl SimNodeConfig {
             custody_group_count: valtrack_core::constants::CUSTODY_REQUIREMENT,
             metadata_seq: 1,
             fork_digest: None,
-            head_slot: 0,
+            head_slot: None,
             mode: PeerMode::Normal,
             hostility: None,
             unreachable: false,
@@ -145,11 +146,20 @@ impl SimNode {
         let digest = config
             .fork_digest
             .unwrap_or_else(|| config.network.fork_digest(now));
-        let status = Status::V2(StatusV2 {
-            fork_digest: digest.0,
-            head_slot: config.head_slot,
-            ..StatusV2::default()
-        });
+        let fixed_head = config.head_slot;
+        let status = move |now: Option<(u64, u64)>| {
+            let (epoch, slot) = now.unwrap_or((0, 0));
+            Status::V2(StatusV2 {
+                fork_digest: digest.0,
+                finalized_epoch: if fixed_head.is_some() {
+                    0
+                } else {
+                    epoch.saturating_sub(2)
+                },
+                head_slot: fixed_head.unwrap_or(slot),
+                ..StatusV2::default()
+            })
+        };
         let mut host_config = HostConfig::builder(config.network.clone())
             .secret_key(config.secret_key)
             .listen_on_loopback()
@@ -159,7 +169,7 @@ impl SimNode {
             .syncnets(config.syncnets)
             .custody_group_count(config.custody_group_count)
             .metadata_seq(config.metadata_seq)
-            .fixed_status(status)
+            .status_fn(status)
             .mode(config.mode.clone())
             .gossipsub(config.gossipsub)
             .accept_gossip(config.relay);

@@ -52,7 +52,7 @@ pub struct HostConfig {
     pub(crate) syncnets: SyncSubnets,
     pub(crate) custody_group_count: u64,
     pub(crate) metadata_seq: u64,
-    pub(crate) fixed_status: Option<Status>,
+    pub(crate) fixed_status: Option<StatusFn>,
     pub(crate) mode: PeerMode,
     pub(crate) responder: Option<SharedResponder>,
     pub(crate) capture_responses: bool,
@@ -60,6 +60,21 @@ pub struct HostConfig {
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
     pub(crate) command_queue: usize,
+}
+
+/// What answers Status instead of the learned status (see [`HostConfigBuilder::status_fn`]).
+#[derive(Clone)]
+#[allow(clippy::type_complexity)]
+pub(crate) struct StatusFn(
+    pub(crate)  std::sync::Arc<
+        dyn Fn(Option<(valtrack_core::Epoch, valtrack_core::Slot)>) -> Status + Send + Sync,
+    >,
+);
+
+impl std::fmt::Debug for StatusFn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StatusFn")
+    }
 }
 
 impl HostConfig {
@@ -213,8 +228,22 @@ impl HostConfigBuilder {
 
     /// Always answer Status with this value (simulated nodes). Default: answer with the
     /// status learned from peers on our network's current digest.
-    pub fn fixed_status(mut self, status: Status) -> Self {
-        self.config.fixed_status = Some(status);
+    pub fn fixed_status(self, status: Status) -> Self {
+        self.status_fn(move |_| status.clone())
+    }
+
+    /// Answer Status with what `status` returns, given the network's clock (current epoch
+    /// and slot; `None` before genesis): e.g. a simulated node whose head follows the clock,
+    /// or a sentry reporting a beacon node's head. Default: answer with the status learned
+    /// from peers on our network's current digest.
+    pub fn status_fn(
+        mut self,
+        status: impl Fn(Option<(valtrack_core::Epoch, valtrack_core::Slot)>) -> Status
+            + Send
+            + Sync
+            + 'static,
+    ) -> Self {
+        self.config.fixed_status = Some(StatusFn(std::sync::Arc::new(status)));
         self
     }
 

@@ -625,7 +625,7 @@ impl HostTask {
                 // An unasked Status is not learned from (see `status`): it costs a peer nothing.
                 let now = self.now();
                 RpcResponse::Status(match &self.config.fixed_status {
-                    Some(s) => s.clone(),
+                    Some(status) => (status.0)(now),
                     None => {
                         let epoch = now.map(|(e, _)| e).unwrap_or(0);
                         self.statuses

@@ -74,7 +74,7 @@ async fn honest_node_over_tcp_reports_everything() {
         c.syncnets = SyncSubnets::from_subnets([2]);
         c.custody_group_count = 8;
         c.metadata_seq = 7;
-        c.head_slot = 1234;
+        c.head_slot = Some(1234);
         c.agent_version = "Prysm/v6.0.4/5d8a0f1a".into();
     })
     .await;
@@ -105,6 +105,26 @@ async fn honest_node_over_tcp_reports_everything() {
     let t = info.timings;
     assert!(t.connect.is_some() && t.status.is_some() && t.metadata.is_some() && t.ping.is_some());
     assert!(t.total.unwrap() >= t.status.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_honest_nodes_head_follows_the_clock() {
+    let _serial = SERIAL.lock().await;
+    let s = sentry(MuxerOffer::YamuxAndMplex, false).await;
+    let n = node(3, |_| {}).await;
+    let before = network()
+        .current_slot(std::time::SystemTime::now())
+        .unwrap();
+    let status = handshake(&s, &n).await.0.unwrap().status.unwrap();
+    let after = network()
+        .current_slot(std::time::SystemTime::now())
+        .unwrap();
+    let head = status.head().0;
+    assert!(
+        (before..=after).contains(&head),
+        "{before} <= {head} <= {after}"
+    );
+    assert_eq!(status.finalized().0, head / 32 - 2);
 }
 
 #[cfg(feature = "quic")]

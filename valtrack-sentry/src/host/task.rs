@@ -225,7 +225,8 @@ impl HostTask {
                 let _ = self.swarm.disconnect_peer_id(peer);
             }
             Command::StatusFor { digest, reply } => {
-                let _ = reply.send(self.statuses.status_for(digest));
+                let slots = self.config.network.slots_per_epoch();
+                let _ = reply.send(self.statuses.status_for(digest, slots));
             }
             Command::SetAttnets { attnets, reply } => {
                 // Only the difference changes, so peers see no flap on kept subnets.
@@ -621,15 +622,16 @@ impl HostTask {
     fn normal_answer(&mut self, peer: PeerId, request: &RpcRequest) -> RpcResponse {
         let c = &self.config;
         match request {
-            RpcRequest::Status(_) => {
+            RpcRequest::Status(theirs) => {
                 // An unasked Status is not learned from (see `status`): it costs a peer nothing.
                 let now = self.now();
                 RpcResponse::Status(match &self.config.fixed_status {
                     Some(status) => (status.0)(now),
                     None => {
                         let epoch = now.map(|(e, _)| e).unwrap_or(0);
-                        self.statuses
-                            .status_for(self.config.network.fork_digest(epoch))
+                        let digest = self.config.network.fork_digest(epoch);
+                        let slots = self.config.network.slots_per_epoch();
+                        self.statuses.answer(digest, theirs, slots)
                     }
                 })
             }

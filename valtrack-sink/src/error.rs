@@ -79,16 +79,15 @@ impl ParquetWriteError {
         }
     }
 
-    /// The same kind of failure, whatever the file: the action and the OS error (or the
+    /// The same kind of failure, whatever the file or the action: the OS error (or the
     /// Parquet message). Repeats of one condition are reported once with a count.
-    pub(crate) fn condition(&self) -> (&'static str, String) {
-        let cause = match self.io_error() {
+    pub(crate) fn condition(&self) -> String {
+        match self.io_error() {
             Some(e) => e
                 .raw_os_error()
                 .map_or_else(|| format!("{:?}", e.kind()), |c| c.to_string()),
             None => self.cause.to_string(),
-        };
-        (self.action, cause)
+        }
     }
 }
 
@@ -120,7 +119,9 @@ pub enum TrackerError {
 impl TrackerError {
     /// Whether redb failed on I/O (it then refuses everything until reopened).
     pub fn is_io(&self) -> bool {
-        matches!(self, Self::Db(e) if matches!(**e, redb::Error::Io(_) | redb::Error::PreviousIo))
+        // DatabaseAlreadyOpen: a reopen while a reader still holds the old file open.
+        matches!(self, Self::Db(e) if matches!(**e,
+            redb::Error::Io(_) | redb::Error::PreviousIo | redb::Error::DatabaseAlreadyOpen))
             || matches!(self, Self::Closed)
     }
 

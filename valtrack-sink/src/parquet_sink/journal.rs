@@ -96,6 +96,17 @@ impl Journal {
 
     fn write_out(&mut self) -> io::Result<()> {
         let created = self.file.is_none() && self.synced_len == 0;
+        if created {
+            // A new partition's directory (its file is not written while writes fail).
+            if let Some(dir) = self.path.parent() {
+                if !dir.is_dir() {
+                    fs::create_dir_all(dir)?;
+                    for d in dir.ancestors().skip(1).take(2) {
+                        File::open(d)?.sync_all()?;
+                    }
+                }
+            }
+        }
         if self.file.is_none() {
             let file = OpenOptions::new()
                 .create(true)
@@ -136,15 +147,18 @@ pub(crate) struct Replayed {
     pub(crate) len: u64,
     /// Whether the file ended in a line that could not be read (a write a crash cut short).
     pub(crate) torn: bool,
+    /// Whether a line before the last could not be read: not a crash's doing.
+    pub(crate) corrupt: bool,
 }
 
-/// Reads a journal's events, up to the first line that is not a whole event.
+/// Reads a journal's events. Only the last line may be unreadable (a write a crash cut
+/// short, `torn`); an unreadable line before it makes the journal `corrupt`.
 pub(crate) fn read(path: &Path) -> io::Result<Replayed> {
     let bytes = fs::read(path)?;
     let mut events = Vec::new();
     let mut len = 0u64;
     let mut rest = &bytes[..];
-    let mut torn = false;
+    let (mut torn, mut corrupt) = (false, false);
     while !rest.is_empty() {
         let Some(end) = rest.iter().position(|&b| b == b'\n') else {
             torn = true;
@@ -153,14 +167,21 @@ pub(crate) fn read(path: &Path) -> io::Result<Replayed> {
         match Event::from_json(&rest[..end]) {
             Ok(event) => events.push(event),
             Err(_) => {
+                // The last line, cut short, or a bad line with more after it.
                 torn = true;
+                corrupt = end + 1 < rest.len();
                 break;
             }
         }
         len += end as u64 + 1;
         rest = &rest[end + 1..];
     }
-    Ok(Replayed { events, len, torn })
+    Ok(Replayed {
+        events,
+        len,
+        torn,
+        corrupt,
+    })
 }
 
 /// Whether `name` is a journal's name, `.part-<ms>-<seq>.journal`; returns its stem
@@ -196,7 +217,7 @@ mod tests {
         file.write_all(b"{\"kind\":").unwrap();
         let replayed = read(&path).unwrap();
         assert_eq!(replayed.events, events);
-        assert!(replayed.torn);
+        assert!(replayed.torn && !replayed.corrupt);
         assert_eq!(replayed.len, journal.synced_len);
         journal.remove().unwrap();
         assert!(!path.exists());
@@ -216,6 +237,30 @@ mod tests {
         journal.append(&test_event(2));
         assert_eq!(journal.sync().unwrap(), 2);
         assert_eq!(read(&path).unwrap().events.len(), 2);
+    }
+
+    #[test]
+    fn a_bad_line_before_the_end_is_corruption_not_a_torn_tail() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".part-1-000003.journal");
+        let mut lines = test_event(1).to_json();
+        lines.extend_from_slice(b"\n{garbage}\n");
+        lines.extend_from_slice(&test_event(2).to_json());
+        lines.push(b'\n');
+        fs::write(&path, lines).unwrap();
+        let replayed = read(&path).unwrap();
+        assert!(replayed.corrupt && replayed.torn);
+        assert_eq!(replayed.events.len(), 1);
+    }
+
+    #[test]
+    fn a_journal_in_a_new_partition_creates_its_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t/date=2026-12-03/.part-1-000004.journal");
+        let mut journal = Journal::new(path.clone());
+        journal.append(&test_event(1));
+        assert_eq!(journal.sync().unwrap(), 1);
+        assert_eq!(read(&path).unwrap().events.len(), 1);
     }
 
     #[test]

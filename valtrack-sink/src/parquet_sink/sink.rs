@@ -177,11 +177,10 @@ impl EventSink for ParquetSink {
             .acquire()
             .await
             .map_err(|_| SinkError::Closed)?;
+        // Both waits come before anything is counted, so a dropped future leaves no trace.
+        let slot = self.tx.reserve().await.map_err(|_| SinkError::Closed)?;
         self.shared.held.fetch_add(1, Ordering::Relaxed);
-        if self.tx.send(Command::Write(event)).await.is_err() {
-            self.shared.held.fetch_sub(1, Ordering::Relaxed);
-            return Err(SinkError::Closed);
-        }
+        slot.send(Command::Write(event));
         // The writer gives it back when the row is published.
         permit.forget();
         Ok(())
@@ -260,7 +259,18 @@ fn scan(dir: &Path) -> std::io::Result<Found> {
                         found.stale_journals += 1;
                         continue;
                     }
-                    let mut replayed = journal::read(&file.path())?;
+                    let mut replayed = match journal::read(&file.path()) {
+                        Ok(replayed) if !replayed.corrupt => replayed,
+                        result => {
+                            // Not ours to guess at: set aside, whole, for a person to look at.
+                            let bad = file.path().with_extension("journal.bad");
+                            tracing::error!(target: "valtrack::parquet", path = %file.path().display(),
+                                set_aside = %bad.display(), error = ?result.err(),
+                                "a journal has an unreadable line before its end; its rows are not published");
+                            std::fs::rename(file.path(), &bad)?;
+                            continue;
+                        }
+                    };
                     // A journal holds one table's rows; anything else is not ours to write.
                     replayed.events.retain(|e| e.kind() == kind);
                     found

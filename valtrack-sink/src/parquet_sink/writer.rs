@@ -220,7 +220,7 @@ impl Segment {
 /// A failure that goes on: reported once when it starts, then every [`REPORT_INTERVAL`]
 /// with how many times it happened.
 struct Fault {
-    condition: (&'static str, String),
+    condition: String,
     /// The latest error of this condition, with its path.
     last: String,
     since: Instant,
@@ -240,6 +240,8 @@ pub(crate) struct Writer {
     failed: Vec<Segment>,
     next_seq: u64,
     fault: Option<Fault>,
+    /// Whether the last journal sync failed (a fault goes on even when files publish).
+    journal_failing: bool,
     /// The first error since the last flush answered.
     error: Option<ParquetWriteError>,
     last_journal_sync: Instant,
@@ -263,6 +265,7 @@ impl Writer {
             failed: Vec::new(),
             next_seq: 0,
             fault: None,
+            journal_failing: false,
             error: None,
             last_journal_sync: Instant::now(),
         }
@@ -288,6 +291,14 @@ impl Writer {
     /// [`DRAIN`]), so a busy producer costs one wake-up and one timer per batch rather than per
     /// event; the age of open files, journals and retries are seen to once per tick.
     pub(crate) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        // However the writer ends (a panic included), senders waiting for room wake up.
+        struct CloseRoom(std::sync::Arc<Shared>);
+        impl Drop for CloseRoom {
+            fn drop(&mut self) {
+                self.0.room.close();
+            }
+        }
+        let _close_room = CloseRoom(self.shared.clone());
         // Rows replayed from journals first.
         self.retry(None);
         let tick = self.tick();
@@ -400,8 +411,12 @@ impl Writer {
                 Err(e) => failures.push(ParquetWriteError::io("writing", &path, e)),
             }
         }
+        self.journal_failing = !failures.is_empty();
         for e in failures {
             self.failure(e);
+        }
+        if !self.journal_failing && self.failed.is_empty() {
+            self.recovered();
         }
     }
 
@@ -460,6 +475,9 @@ impl Writer {
     }
 
     fn recovered(&mut self) {
+        if self.journal_failing {
+            return;
+        }
         if let Some(fault) = self.fault.take() {
             tracing::info!(target: "valtrack::sink::parquet", failures = fault.failures,
                 after_secs = fault.since.elapsed().as_secs(),

@@ -97,6 +97,8 @@ impl TrackerSink {
             geoip: geoip.clone(),
             errors: errors.clone(),
             failing: None,
+            unsynced: Vec::new(),
+            replay: Vec::new(),
         };
         let spawned = std::thread::Builder::new()
             .name("valtrack-tracker".into())
@@ -176,7 +178,15 @@ struct Writer {
     geoip: Option<Arc<GeoIp>>,
     errors: Arc<AtomicU64>,
     failing: Option<Failing>,
+    /// Events applied since the store's last durable commit: an I/O error that closes the
+    /// store rolls it back to that commit, and these are applied again.
+    unsynced: Vec<Event>,
+    /// Events a rollback undid, applied again before the next batch.
+    replay: Vec<Event>,
 }
+
+/// Events applied without a durable commit after which the writer syncs by itself.
+const MAX_UNSYNCED: usize = 64 * 1024;
 
 impl Writer {
     fn run(mut self, mut rx: mpsc::Receiver<Command>) {
@@ -198,13 +208,66 @@ impl Writer {
                     next = rx.try_recv().ok();
                 }
             }
+            if !self.replay.is_empty() {
+                let mut again = std::mem::take(&mut self.replay);
+                again.append(&mut batch);
+                batch = again;
+            }
             self.apply(&mut batch, &mut rx, &mut flushes);
-            for reply in flushes {
-                let result = self.store.sync();
-                if let Err(e) = &result {
-                    self.failed(e);
+            if !flushes.is_empty() || self.unsynced.len() >= MAX_UNSYNCED {
+                let result = self.sync();
+                for reply in flushes {
+                    let _ = reply.send(match &result {
+                        Ok(()) => Ok(()),
+                        Err(_) => Err(TrackerError::Closed),
+                    });
                 }
-                let _ = reply.send(result);
+            }
+        }
+    }
+
+    /// One transaction for `batch`. On an error after which the store was closed (and so
+    /// rolled back to its last durable commit), the events applied since are put back in
+    /// front of `batch`, to be applied again in order.
+    fn commit(&mut self, batch: &mut Vec<Event>) -> Result<(), TrackerError> {
+        let (closes, durable) = (self.store.closes(), self.store.durable_commits());
+        let result = self.store.apply_all(batch, self.geoip.as_deref());
+        if self.store.closes() != closes {
+            let mut again = std::mem::take(&mut self.unsynced);
+            again.append(batch);
+            *batch = again;
+            // Whatever the result says, the store holds only its last durable state.
+            return Err(result.err().unwrap_or(TrackerError::Closed));
+        }
+        result?;
+        if self.store.durable_commits() != durable {
+            self.unsynced.clear();
+        } else {
+            self.unsynced.append(batch);
+        }
+        batch.clear();
+        Ok(())
+    }
+
+    /// A durable commit. If it closed the store (rolling it back to its last durable
+    /// commit), what was applied since is applied again before the next batch.
+    fn sync(&mut self) -> Result<(), TrackerError> {
+        let closes = self.store.closes();
+        let result = self.store.sync();
+        if self.store.closes() != closes {
+            self.replay = std::mem::take(&mut self.unsynced);
+            let e = result.err().unwrap_or(TrackerError::Closed);
+            self.failed(&e);
+            return Err(e);
+        }
+        match result {
+            Ok(()) => {
+                self.unsynced.clear();
+                Ok(())
+            }
+            Err(e) => {
+                self.failed(&e);
+                Err(e)
             }
         }
     }
@@ -217,60 +280,62 @@ impl Writer {
         rx: &mut mpsc::Receiver<Command>,
         flushes: &mut Vec<oneshot::Sender<Result<(), TrackerError>>>,
     ) {
-        if batch.is_empty() {
-            return;
-        }
         let mut closed_tries = 0;
-        loop {
-            match self.store.apply_all(batch, self.geoip.as_deref()) {
+        while !batch.is_empty() {
+            let e = match self.commit(batch) {
                 Ok(()) => {
-                    batch.clear();
                     self.recovered();
                     return;
                 }
-                Err(e) if e.is_io() => {
-                    self.failed(&e);
-                    // Answer the flushes waiting now: the events are not applied.
-                    for reply in flushes.drain(..) {
-                        let _ = reply.send(Err(TrackerError::Closed));
-                    }
-                    std::thread::sleep(RETRY_INTERVAL);
-                    // Flushes queued behind a full queue cannot be seen; those at its head
-                    // are answered at once rather than wait for the disk.
-                    while let Ok(command) = rx.try_recv() {
-                        match command {
-                            Command::Apply(event) if batch.len() < 16 * BATCH => {
-                                batch.push(event);
-                            }
-                            Command::Apply(event) => {
-                                // Keep it; no more is taken until the batch is applied.
-                                batch.push(event);
+                Err(e) if e.is_io() => e,
+                Err(_) => {
+                    // Not I/O: apply one at a time, skipping the events that fail.
+                    let events = std::mem::take(batch);
+                    let mut rest = events.into_iter();
+                    while let Some(event) = rest.next() {
+                        let mut one = vec![event];
+                        match self.commit(&mut one) {
+                            Ok(()) => {}
+                            Err(e) if e.is_io() => {
+                                // Back to retrying, with this event and the rest.
+                                one.extend(rest);
+                                *batch = one;
                                 break;
                             }
-                            Command::Flush(reply) => {
-                                let _ = reply.send(Err(TrackerError::Closed));
+                            Err(e) => {
+                                self.errors.fetch_add(1, Ordering::Relaxed);
+                                tracing::warn!(target: "valtrack::tracker", error = %chain(&e),
+                                    peer = %one[0].meta().peer_id, "tracker skipped an event it cannot apply");
                             }
                         }
                     }
-                    if rx.is_closed() {
-                        // Every sender is gone: a few more tries, then say what is lost.
-                        closed_tries += 1;
-                        if closed_tries > 5 {
-                            tracing::error!(target: "valtrack::tracker", events = batch.len(), error = %chain(&e),
-                                "tracker updates not applied at exit");
-                            batch.clear();
-                            return;
-                        }
-                    }
+                    continue;
                 }
-                Err(_) => {
-                    // Not I/O: find the event that fails and skip it.
-                    for event in batch.drain(..) {
-                        if let Err(e) = self.store.apply(&event, self.geoip.as_deref()) {
-                            self.errors.fetch_add(1, Ordering::Relaxed);
-                            tracing::warn!(target: "valtrack::tracker", error = %chain(&e), peer = %event.meta().peer_id, "tracker skipped an event it cannot apply");
-                        }
+            };
+            self.failed(&e);
+            // Answer the flushes waiting now: the events are not applied.
+            for reply in flushes.drain(..) {
+                let _ = reply.send(Err(TrackerError::Closed));
+            }
+            std::thread::sleep(RETRY_INTERVAL);
+            // Take what is queued (up to a bound; then senders wait), answering flushes at
+            // once rather than have them wait for the disk.
+            while batch.len() < 16 * BATCH {
+                match rx.try_recv() {
+                    Ok(Command::Apply(event)) => batch.push(event),
+                    Ok(Command::Flush(reply)) => {
+                        let _ = reply.send(Err(TrackerError::Closed));
                     }
+                    Err(_) => break,
+                }
+            }
+            if rx.is_closed() {
+                // Every sender is gone: a few more tries, then say what is lost.
+                closed_tries += 1;
+                if closed_tries > 5 {
+                    tracing::error!(target: "valtrack::tracker", events = batch.len(), error = %chain(&e),
+                        "tracker updates not applied at exit");
+                    batch.clear();
                     return;
                 }
             }

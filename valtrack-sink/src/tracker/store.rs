@@ -100,8 +100,10 @@ pub struct TrackerStore {
     /// `None` after an I/O error closed it and reopening failed (tried again at next use).
     db: RwLock<Option<Database>>,
     path: PathBuf,
-    /// Reopens after I/O errors so far, and when one was last logged.
-    reopens: std::sync::atomic::AtomicU64,
+    /// Closes after I/O errors so far, and when a reopen was last logged.
+    closes: std::sync::atomic::AtomicU64,
+    /// Durable commits so far.
+    durable_commits: std::sync::atomic::AtomicU64,
     last_reopen_report: Mutex<Option<Instant>>,
     config: TrackerConfig,
     /// When the last durable commit was.
@@ -130,7 +132,8 @@ impl TrackerStore {
         Ok(Self {
             db: RwLock::new(Some(db)),
             path: path.as_ref().to_owned(),
-            reopens: std::sync::atomic::AtomicU64::new(0),
+            closes: std::sync::atomic::AtomicU64::new(0),
+            durable_commits: std::sync::atomic::AtomicU64::new(0),
             last_reopen_report: Mutex::new(None),
             config,
             last_sync: Mutex::new(Instant::now()),
@@ -139,10 +142,13 @@ impl TrackerStore {
 
     /// Runs `op` on the database. redb refuses every operation after an I/O error (disk
     /// full, say) until it is reopened: on such an error the database is reopened (which
-    /// also repairs it) and `op` run once more, so the store recovers once the cause clears,
-    /// without a restart.
+    /// also repairs it), so the store recovers once the cause clears, without a restart.
+    /// A read is then run once more. A write is not: reopening rolls the database back to
+    /// its last durable commit (see [`closes`](Self::closes)), so the writer must apply
+    /// again, in order, what it applied since.
     fn with_db<T>(
         &self,
+        retry: bool,
         op: impl Fn(&Database) -> Result<T, TrackerError>,
     ) -> Result<T, TrackerError> {
         let first = {
@@ -155,6 +161,9 @@ impl TrackerStore {
         match first {
             Err(e) if e.needs_reopen() => {
                 self.reopen(&e)?;
+                if !retry {
+                    return Err(e);
+                }
                 let db = self.db.read().unwrap_or_else(PoisonError::into_inner);
                 db.as_ref().map_or(Err(TrackerError::Closed), op)
             }
@@ -164,8 +173,12 @@ impl TrackerStore {
 
     fn reopen(&self, cause: &TrackerError) -> Result<(), TrackerError> {
         let mut db = self.db.write().unwrap_or_else(PoisonError::into_inner);
-        // Close first: redb holds a lock on its file.
-        *db = None;
+        // Close first: redb holds a lock on its file. Commits made without fsync since the
+        // last durable one are gone from here on.
+        if db.take().is_some() {
+            self.closes
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
         let reopened = Database::create(&self.path)?;
         *db = Some(reopened);
         // Once per 30 s at most: a disk that stays full makes this happen every retry.
@@ -173,10 +186,7 @@ impl TrackerStore {
             .last_reopen_report
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
-        let reopens = self
-            .reopens
-            .fetch_add(1, std::sync::atomic::Ordering::Relaxed)
-            + 1;
+        let reopens = self.closes();
         if last.is_none_or(|t| t.elapsed() >= Duration::from_secs(30)) {
             warn!(target: "valtrack::tracker", path = %self.path.display(), cause = %crate::error::chain(cause), reopens,
                 "tracker store reopened after an I/O error");
@@ -186,18 +196,45 @@ impl TrackerStore {
     }
 
     fn read_txn(&self) -> Result<ReadTransaction, TrackerError> {
-        self.with_db(|db| Ok(db.begin_read()?))
+        self.with_db(true, |db| Ok(db.begin_read()?))
+    }
+
+    /// How many times the database was closed after an I/O error. Each close rolls it back
+    /// to its last durable commit: a writer that sees this change must apply again what it
+    /// applied since the last durable commit ([`durable_commits`](Self::durable_commits)
+    /// tells when that was). [`TrackerSink`](crate::TrackerSink) does.
+    pub fn closes(&self) -> u64 {
+        self.closes.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// How many durable (fsynced) commits were made.
+    pub fn durable_commits(&self) -> u64 {
+        self.durable_commits
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Commits `txn` with the durability it was given; counts and times durable ones.
+    fn commit(&self, txn: WriteTransaction, durable: bool) -> Result<(), TrackerError> {
+        txn.commit()?;
+        if durable {
+            *self
+                .last_sync
+                .lock()
+                .unwrap_or_else(PoisonError::into_inner) = Instant::now();
+            self.durable_commits
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        }
+        Ok(())
     }
 
     /// `Immediate` once `sync_interval` has passed since the last durable commit (which
     /// this one then is), else `None`.
     fn durability(&self) -> Durability {
-        let mut last = self
+        let last = self
             .last_sync
             .lock()
             .unwrap_or_else(PoisonError::into_inner);
         if last.elapsed() >= self.config.sync_interval {
-            *last = Instant::now();
             Durability::Immediate
         } else {
             Durability::None
@@ -220,14 +257,14 @@ impl TrackerStore {
     /// than [`apply`](Self::apply) each, in time and in file growth). All or none are
     /// applied.
     pub fn apply_all(&self, events: &[Event], geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
-        self.with_db(|db| {
+        self.with_db(false, |db| {
             let mut txn = db.begin_write()?;
-            txn.set_durability(self.durability());
+            let durability = self.durability();
+            txn.set_durability(durability);
             for event in events {
                 self.apply_in(&txn, event, geoip)?;
             }
-            txn.commit()?;
-            Ok(())
+            self.commit(txn, matches!(durability, Durability::Immediate))
         })
     }
 
@@ -289,9 +326,10 @@ impl TrackerStore {
         timestamp: u64,
         location: Location,
     ) -> Result<(), TrackerError> {
-        self.with_db(|db| {
+        self.with_db(false, |db| {
             let mut txn = db.begin_write()?;
-            txn.set_durability(self.durability());
+            let durability = self.durability();
+            txn.set_durability(durability);
             {
                 let mut peers = txn.open_table(PEERS)?;
                 let key = peer_id.to_string();
@@ -303,24 +341,17 @@ impl TrackerStore {
                 rec.location = Some(location.clone());
                 peers.insert(key.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
             }
-            txn.commit()?;
-            Ok(())
+            self.commit(txn, matches!(durability, Durability::Immediate))
         })
     }
 
     /// Makes every update so far durable (an fsync'd commit).
     pub fn sync(&self) -> Result<(), TrackerError> {
-        self.with_db(|db| {
+        self.with_db(false, |db| {
             let mut txn = db.begin_write()?;
             txn.set_durability(Durability::Immediate);
-            txn.commit()?;
-            Ok(())
-        })?;
-        *self
-            .last_sync
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner) = Instant::now();
-        Ok(())
+            self.commit(txn, true)
+        })
     }
 
     /// One peer.

@@ -346,7 +346,7 @@ impl<S: EventSink> Consumer<S> {
         stats.received += 1;
         let sequence = message.info().map_or(0, |i| i.stream_sequence);
         let (message, acker) = message.split();
-        match Event::from_json(&message.payload) {
+        match decode(&message.payload) {
             Ok(event) => {
                 let k = key(&event.meta().event_id);
                 if recent.contains(k)
@@ -379,7 +379,7 @@ impl<S: EventSink> Consumer<S> {
         message: &async_nats::Message,
         sequence: u64,
         acker: Acker,
-        error: &serde_json::Error,
+        error: &str,
         stats: &mut ConsumerStats,
     ) {
         tracing::warn!(target: TARGET, subject = %message.subject, stream_sequence = sequence, error = %error, bytes = message.payload.len(), "malformed message: dead-lettered");
@@ -470,5 +470,70 @@ impl<S: EventSink> Consumer<S> {
         }
         stats.commits += 1;
         Ok(())
+    }
+}
+
+/// Longest string an event may carry (crawler ids and locations, ENRs, multiaddrs, agent
+/// versions are all far shorter); a message with a longer one is dead-lettered, so a bad
+/// publisher cannot make the tables and the tracker store hold megabyte fields.
+pub const MAX_EVENT_STRING_BYTES: usize = 4096;
+
+/// An event from a message, refused when it is not one or carries an over-long string.
+fn decode(payload: &[u8]) -> Result<Event, String> {
+    if has_string_over(payload, MAX_EVENT_STRING_BYTES) {
+        return Err(format!(
+            "a string field is over {MAX_EVENT_STRING_BYTES} bytes"
+        ));
+    }
+    Event::from_json(payload).map_err(|e| e.to_string())
+}
+
+/// Whether a JSON string in `json` is longer than `max` bytes (escapes counted as
+/// written): a scan of the raw bytes, before any parsing.
+fn has_string_over(json: &[u8], max: usize) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut len = 0usize;
+    for &b in json {
+        if !in_string {
+            if b == b'"' {
+                in_string = true;
+                len = 0;
+            }
+            continue;
+        }
+        if escaped {
+            escaped = false;
+        } else if b == b'\\' {
+            escaped = true;
+        } else if b == b'"' {
+            in_string = false;
+            continue;
+        }
+        len += 1;
+        if len > max {
+            return true;
+        }
+    }
+    false
+}
+
+#[cfg(test)]
+mod decode_tests {
+    use super::*;
+
+    #[test]
+    fn over_long_strings_are_refused_before_parsing() {
+        let ok = crate::test_event(1).to_json();
+        assert!(decode(&ok).is_ok());
+        let long = String::from_utf8(ok)
+            .unwrap()
+            .replace("\"c1\"", &format!("\"{}\"", "x".repeat(900_000)));
+        let err = decode(long.as_bytes()).unwrap_err();
+        assert!(err.contains("over 4096 bytes"), "{err}");
+        // Escaped quotes do not end a string early.
+        assert!(has_string_over(br#"{"a":"\"\"\"\"\""}"#, 9));
+        assert!(!has_string_over(br#"{"a":"\"\"","b":"xy"}"#, 4));
+        assert!(decode(b"{not json").is_err());
     }
 }

@@ -196,6 +196,12 @@ pub enum ApiKeysError {
         /// The minimum.
         min: usize,
     },
+    /// The key file holds no key (an empty file would silently leave the admin view shut).
+    #[error("API key file {path} holds no key")]
+    Empty {
+        /// The file.
+        path: std::path::PathBuf,
+    },
     /// More keys than [`MAX_API_KEYS`](crate::MAX_API_KEYS).
     #[error("more than {max} API keys")]
     TooMany {

@@ -68,7 +68,13 @@ impl ApiKeys {
             path: path.to_owned(),
             source,
         })?;
-        Self::from_keys(text.lines())
+        let keys = Self::from_keys(text.lines())?;
+        if keys.is_empty() {
+            return Err(ApiKeysError::Empty {
+                path: path.to_owned(),
+            });
+        }
+        Ok(keys)
     }
 
     /// Keys from an environment variable, separated by commas or whitespace.
@@ -144,6 +150,11 @@ mod tests {
             ApiKeys::from_file(dir.path().join("missing")),
             Err(ApiKeysError::Io { .. })
         ));
+        let empty = dir.path().join("empty");
+        std::fs::write(&empty, "# no keys yet\n\n").unwrap();
+        let err = ApiKeys::from_file(&empty).unwrap_err();
+        assert!(matches!(err, ApiKeysError::Empty { .. }), "{err}");
+        assert!(err.to_string().ends_with("holds no key"), "{err}");
         assert!(matches!(
             ApiKeys::from_env("VALTRACK_TEST_SURELY_UNSET_VARIABLE"),
             Err(ApiKeysError::Env { .. })

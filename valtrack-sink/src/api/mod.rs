@@ -12,8 +12,11 @@
 //!
 //! Without an `X-API-Key` header a request gets the public view: no IP, ENR or multiaddr, and
 //! latitude/longitude rounded to one decimal. A valid key gets everything; an invalid key is
-//! refused with 401. Every error is JSON: `{"error": "…"}`. At most
-//! [`MAX_CONCURRENT_REQUESTS`] are served at once; more get 503.
+//! refused with 401. Every error is JSON: `{"error": "…"}` (but a 431 for headers over
+//! 16 KiB, which the HTTP parser answers before any handler runs). At most
+//! [`MAX_CONCURRENT_REQUESTS`] are served at once; more get 503. [`serve`] closes a
+//! connection whose request headers take over [`HEADER_READ_TIMEOUT`], or that stays idle
+//! that long between requests, and holds at most [`MAX_CONNECTIONS`] at once.
 
 mod keys;
 mod openapi;
@@ -22,14 +25,14 @@ use std::future::Future;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
-use axum::extract::rejection::QueryRejection;
+use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Extension, Json, Router};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 use tracing::{info, warn};
 use valtrack_core::PeerId;
@@ -62,6 +65,16 @@ struct AppState {
     /// The last `/stats` (a scan of every peer) and when it was computed.
     stats: Arc<std::sync::Mutex<Option<(std::time::Instant, crate::tracker::Stats)>>>,
 }
+
+/// Longest a client may take to send a request's headers, and longest a connection may stay
+/// idle between requests.
+pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+/// Connections held at once; more wait in the listen backlog.
+pub const MAX_CONNECTIONS: usize = 1024;
+/// Largest request head accepted (431 beyond).
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+/// How long requests in flight may take to finish at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// How long a `/stats` answer is reused.
 const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -183,9 +196,56 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         info!(target: "valtrack::api", %addr, keys = keys.len(), "tracker API listening");
     }
-    axum::serve(listener, router(store, keys))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let router = router(store, keys);
+    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
+    let (stop, stopping) = tokio::sync::watch::channel(false);
+    let mut connections = tokio::task::JoinSet::new();
+    let mut shutdown = std::pin::pin!(shutdown);
+    loop {
+        let slot = tokio::select! {
+            () = &mut shutdown => break,
+            slot = Arc::clone(&slots).acquire_owned() => match slot {
+                Ok(slot) => slot,
+                Err(_) => break,
+            },
+        };
+        let stream = tokio::select! {
+            () = &mut shutdown => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    // Out of file descriptors, say: let some connections finish.
+                    warn!(target: "valtrack::api", error = %e, "accept failed");
+                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+                    continue;
+                }
+            },
+        };
+        while connections.try_join_next().is_some() {}
+        let service = hyper_util::service::TowerToHyperService::new(router.clone());
+        let mut stopping = stopping.clone();
+        connections.spawn(async move {
+            let _slot = slot;
+            let mut builder = hyper::server::conn::http1::Builder::new();
+            builder
+                .timer(hyper_util::rt::TokioTimer::new())
+                .header_read_timeout(HEADER_READ_TIMEOUT)
+                .max_buf_size(MAX_HEADER_BYTES);
+            let connection =
+                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
+            let mut connection = std::pin::pin!(connection);
+            tokio::select! {
+                _ = connection.as_mut() => {}
+                _ = stopping.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
+                }
+            }
+        });
+    }
+    let _ = stop.send(true);
+    while connections.join_next().await.is_some() {}
+    Ok(())
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
@@ -220,6 +280,12 @@ fn parse_time(name: &str, value: &str) -> Result<u64, ApiError> {
                 "{name}: {value:?} is too large for unix milliseconds"
             ))
         });
+    }
+    // Before 1970 (which humantime cannot read): no estimate is that old, so it is the start.
+    if let Some((year, _)) = value.split_once('-') {
+        if year.len() == 4 && year.bytes().all(|b| b.is_ascii_digit()) && year < "1970" {
+            return Ok(0);
+        }
     }
     let time = humantime::parse_rfc3339_weak(value).map_err(|e| {
         ApiError::bad_request(format!(
@@ -265,11 +331,8 @@ async fn validators(
         .map(|v| parse_time("from", v))
         .transpose()?
         .unwrap_or(0);
-    let to =
-        q.to.as_deref()
-            .map(|v| parse_time("to", v))
-            .transpose()?
-            .unwrap_or(u64::MAX);
+    let to_given = q.to.as_deref().map(|v| parse_time("to", v)).transpose()?;
+    let to = to_given.unwrap_or(u64::MAX);
     if from > to {
         return Err(ApiError::bad_request("from is after to"));
     }
@@ -279,13 +342,31 @@ async fn validators(
         return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
     }
     let estimates = blocking(&state, move |s| s.estimates(from, to, limit)).await?;
-    Ok(Json(json!({
-        "from": from,
-        "to": to,
-        "count": estimates.len(),
-        "estimates": estimates,
-    }))
+    // Typed, not `json!`: a `Value` would print an f32 confidence as its f64 widening
+    // (0.6499999761581421 for 0.65).
+    Ok(Json(ValidatorsAnswer {
+        from,
+        to: to_given,
+        count: estimates.len(),
+        estimates,
+    })
     .into_response())
+}
+
+/// `GET /validators`: the window (`to` null when open) and the estimates.
+#[derive(Debug, Serialize)]
+struct ValidatorsAnswer {
+    from: u64,
+    to: Option<u64>,
+    count: usize,
+    estimates: Vec<crate::tracker::EstimateRecord>,
+}
+
+/// `GET /peers/{peer_id}`.
+#[derive(Debug, Serialize)]
+struct PeerAnswer {
+    peer: crate::tracker::PeerRecord,
+    history: Vec<crate::tracker::EstimateRecord>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -318,8 +399,10 @@ async fn peers(
 async fn peer(
     State(state): State<AppState>,
     Extension(access): Extension<Access>,
-    Path(peer_id): Path<String>,
+    peer_id: Result<Path<String>, PathRejection>,
 ) -> Result<Response, ApiError> {
+    let Path(peer_id) = peer_id
+        .map_err(|e| ApiError::bad_request(format!("malformed peer id: {}", e.body_text())))?;
     let peer_id: PeerId = peer_id
         .parse()
         .map_err(|e| ApiError::bad_request(format!("malformed peer id: {e}")))?;
@@ -339,7 +422,7 @@ async fn peer(
     if access == Access::Public {
         rec = rec.public_view();
     }
-    Ok(Json(json!({ "peer": rec, "history": history })).into_response())
+    Ok(Json(PeerAnswer { peer: rec, history }).into_response())
 }
 
 /// Computed at most once per [`STATS_TTL`]: it reads every peer record.

@@ -63,7 +63,9 @@ pub fn openapi() -> Value {
                     "200": ok("Estimates, oldest first.", json!({
                         "type": "object",
                         "properties": {
-                            "from": count, "to": count, "count": count,
+                            "from": count,
+                            "to": {"type": ["integer", "null"], "minimum": 0, "description": "null when no bound was given"},
+                            "count": count,
                             "estimates": {"type": "array", "items": {"$ref": "#/components/schemas/Estimate"}},
                         },
                     })),

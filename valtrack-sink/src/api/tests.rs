@@ -236,6 +236,19 @@ async fn public_and_admin_views_and_errors() {
     assert_eq!(body["from"].as_u64(), Some(1_767_225_660_000));
     let (_, body) = server.get("/validators?limit=2", None).await;
     assert_eq!(body["count"].as_u64(), Some(2));
+    // No upper bound given: `to` is null, not u64::MAX. A confidence prints as the f32 it
+    // is (0.65), not its f64 widening (0.6499999761581421).
+    assert!(body["to"].is_null(), "{body}");
+    for e in body["estimates"].as_array().unwrap() {
+        let c = e["confidence"].as_f64().unwrap();
+        assert_eq!(c, format!("{}", c as f32).parse::<f64>().unwrap(), "{e}");
+    }
+    // Before 1970 is the start of time, not an error.
+    let (status, body) = server
+        .get("/validators?from=1969-07-20T20:17:40Z", None)
+        .await;
+    assert_eq!((status, body["from"].as_u64()), (200, Some(0)), "{body}");
+    assert_eq!(body["count"].as_u64(), Some(3));
     for bad in [
         "/validators?from=yesterday",
         "/validators?to=2026-13-01T00:00:00Z",
@@ -281,6 +294,43 @@ async fn unknown_routes_and_methods_are_json_errors() {
     let (status, body) = server.request("POST", "/stats", None).await;
     assert_eq!(status, 405);
     assert!(body["error"].is_string(), "{body}");
+    // A path that is not UTF-8 once decoded.
+    let (status, body) = server.get("/peers/%ff%fe", None).await;
+    assert_eq!(status, 400);
+    assert!(body["error"].is_string(), "{body}");
+    server.stop().await;
+}
+
+/// A client that sends its headers slowly, or keeps a connection idle, is cut off after
+/// `HEADER_READ_TIMEOUT`, so such sockets cannot pile up.
+#[tokio::test]
+async fn slow_headers_and_idle_connections_are_closed() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let server = Server::start(store).await;
+    let mut slow = TcpStream::connect(server.addr).await.unwrap();
+    slow.write_all(b"GET /stats HTTP/1.1\r\nHost: te")
+        .await
+        .unwrap();
+    let mut idle = TcpStream::connect(server.addr).await.unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n\r\n")
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    let bound = crate::HEADER_READ_TIMEOUT + std::time::Duration::from_secs(5);
+    for (name, stream) in [("slow", &mut slow), ("idle", &mut idle)] {
+        let closed = tokio::time::timeout(bound, async {
+            let mut rest = Vec::new();
+            stream.read_to_end(&mut rest).await.map(|_| rest)
+        })
+        .await;
+        assert!(
+            closed.is_ok(),
+            "{name} connection still open after {bound:?}"
+        );
+    }
     server.stop().await;
 }
 

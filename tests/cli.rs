@@ -554,3 +554,40 @@ fn kill_9_loses_no_row_reported_on_disk() {
     );
     eprintln!("kill -9: {claimed} rows reported on disk, {recovered} recovered");
 }
+
+/// A port in use names the flag that changes it.
+#[test]
+fn a_port_in_use_names_its_flag() {
+    let taken = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+    let port = taken.local_addr().unwrap().port().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args([
+            "run",
+            "--network",
+            "sim",
+            "--sim-nodes",
+            "1",
+            "--duration",
+            "5s",
+        ])
+        .args([
+            "--listen-addr",
+            "127.0.0.1",
+            "--discovery-port",
+            &port,
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env_remove("VALTRACK_NETWORK")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let last = stderr(&o).lines().last().unwrap_or_default().to_owned();
+    assert!(
+        last.starts_with("error: could not start discv5")
+            && last.contains("choose another with --discovery-port"),
+        "{}",
+        stderr(&o)
+    );
+}

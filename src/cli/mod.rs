@@ -72,11 +72,16 @@ pub(crate) struct CliError(pub(crate) String);
 
 impl<E: std::error::Error> From<E> for CliError {
     fn from(e: E) -> Self {
-        let mut msg = e.to_string();
+        let mut msg = e.to_string().trim_end_matches([':', ' ']).to_owned();
         let mut source = e.source();
         while let Some(s) = source {
-            msg.push_str(": ");
-            msg.push_str(&s.to_string());
+            // libp2p's errors often repeat their source in their own text, or say nothing.
+            let text = s.to_string();
+            let text = text.trim_end_matches([':', ' ']);
+            if !text.is_empty() && !msg.contains(text) {
+                msg.push_str(": ");
+                msg.push_str(text);
+            }
             source = s.source();
         }
         Self(msg)

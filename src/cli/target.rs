@@ -119,7 +119,8 @@ pub(crate) async fn sentry_service<S: valtrack::core::EventSink>(
             target.sim.is_some(),
         )
         .build(sink)
-        .await?;
+        .await
+        .map_err(|e| port_hint(CliError::from(e)))?;
     tracing::info!(
         target: "valtrack",
         peer_id = %service.host().peer_id(),
@@ -129,4 +130,23 @@ pub(crate) async fn sentry_service<S: valtrack::core::EventSink>(
         "sentry started"
     );
     Ok(service)
+}
+
+/// A port in use: which flag changes it.
+fn port_hint(mut err: CliError) -> CliError {
+    if err.0.contains("Address already in use") || err.0.contains("AddrInUse") {
+        let flag = if err.0.contains("discv5") {
+            "--discovery-port"
+        } else if err.0.contains("quic") {
+            "--quic-port"
+        } else if err.0.contains("/tcp/") {
+            "--tcp-port"
+        } else {
+            "--discovery-port, --tcp-port or --quic-port"
+        };
+        err.0.push_str(&format!(
+            " (another process has this port: choose another with {flag})"
+        ));
+    }
+    err
 }

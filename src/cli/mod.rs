@@ -109,6 +109,28 @@ pub(crate) async fn shutdown_signal(duration: Option<Duration>) {
     }
 }
 
+/// How long without a successful handshake before the CLI says why.
+const STALL_AFTER: Duration = Duration::from_secs(60);
+
+/// After [`STALL_AFTER`] and then every 5 minutes, while `hint()` says the sentry is stuck,
+/// warns with the hint; until aborted.
+pub(crate) fn spawn_stall_watch(
+    hint: impl Fn() -> Option<String> + Send + 'static,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        tokio::time::sleep(STALL_AFTER).await;
+        loop {
+            match hint() {
+                Some(why) => {
+                    tracing::warn!(target: "valtrack", "no handshake has succeeded yet: {why}")
+                }
+                None => return,
+            }
+            tokio::time::sleep(STALL_AFTER * 5).await;
+        }
+    })
+}
+
 /// Logs `summary()` every [`SUMMARY_EVERY`] until aborted.
 pub(crate) fn spawn_reporter(
     summary: impl Fn() -> String + Send + 'static,

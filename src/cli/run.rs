@@ -3,7 +3,7 @@
 use clap::Args;
 
 use super::args::{final_storage_lines, storage_line, CrawlArgs, StoreArgs};
-use super::{shutdown_signal, spawn_reporter, target, CliError};
+use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
@@ -25,10 +25,12 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         let stats = store.stats_reader();
         spawn_reporter(move || format!("{}; {}", summary(), storage_line(&stats())))
     };
+    let watch = spawn_stall_watch(service.stall_hint());
     let result = service
         .run(shutdown_signal(crawl.duration.map(|d| d.0)))
         .await;
     reporter.abort();
+    watch.abort();
     drop(target);
     tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage_line(&store.stats()));
     final_storage_lines(&store, false);

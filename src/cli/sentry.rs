@@ -8,7 +8,7 @@ use valtrack::core::DynEventSink;
 use valtrack::sink::{JsonlSink, NatsConfig, NatsSink, NatsSinkConfig, StdoutSink};
 
 use super::args::{CrawlArgs, NatsArgs};
-use super::{shutdown_signal, spawn_reporter, target, CliError};
+use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 /// Where events go.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -83,10 +83,12 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     let service = target::sentry_service(&crawl, &target, sink).await?;
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
+    let watch = spawn_stall_watch(service.stall_hint());
     let result = service
         .run(shutdown_signal(crawl.duration.map(|d| d.0)))
         .await;
     reporter.abort();
+    watch.abort();
     tracing::info!(target: "valtrack", "stopped: {}", summary());
     drop(target);
     result.map_err(CliError::from)

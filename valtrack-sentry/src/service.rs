@@ -313,6 +313,12 @@ impl<S: EventSink> SentryService<S> {
     pub fn summary(&self) -> impl Fn() -> String + Send + Sync + 'static {
         summary_fn(self.stats.clone(), self.crawler.clone())
     }
+    /// While no handshake has succeeded: why, most likely, and what to check (`None` once
+    /// one has). For a "no progress" warning after a while.
+    pub fn stall_hint(&self) -> impl Fn() -> Option<String> + Send + Sync + 'static {
+        let (stats, crawler) = (self.stats.clone(), self.crawler.clone());
+        move || stall_hint(&crawler.stats(), &stats)
+    }
     /// Crawls, handshakes and emits events until `shutdown` completes; then flushes the
     /// sink and returns its flush error, if any.
     pub async fn run(
@@ -354,5 +360,81 @@ fn summary_fn(
             stats.events.load(Relaxed),
             stats.sink_errors.load(Relaxed),
         )
+    }
+}
+
+/// Why a sentry that has not completed one handshake is stuck, and what to check.
+pub(crate) fn stall_hint(c: &CrawlerStats, stats: &SentryStats) -> Option<String> {
+    use std::sync::atomic::Ordering::Relaxed;
+    if stats.handshakes_ok.load(Relaxed) > 0 {
+        return None;
+    }
+    let failed = stats.handshakes_failed.load(Relaxed);
+    let answered = c.requests.saturating_sub(c.failures);
+    Some(if c.requests == 0 {
+        "discv5 has sent no FINDNODE request: there is no node to start from; check --bootnodes \
+         (or the network directory's bootstrap_nodes.txt)"
+            .to_owned()
+    } else if answered == 0 {
+        format!(
+            "none of {} FINDNODE requests to {} known nodes was answered: no UDP reply reaches \
+             this machine; check that it is online, that no firewall or NAT drops UDP to and \
+             from the bootnodes, and --bootnodes",
+            c.requests, c.known
+        )
+    } else if failed == 0 {
+        format!(
+            "discv5 answers ({answered} replies, {} nodes known) but no node of this network was \
+             dialled: check that --network is the network these nodes are on",
+            c.known
+        )
+    } else {
+        let last = stats
+            .last_handshake_error
+            .lock()
+            .ok()
+            .and_then(|l| l.clone())
+            .unwrap_or_default();
+        format!(
+            "discv5 answers ({} nodes known) but all {failed} handshakes failed (last: {last}): \
+             check that outbound TCP and UDP (QUIC) connections are allowed, and that --network \
+             is the network these nodes are on",
+            c.known
+        )
+    })
+}
+
+#[cfg(test)]
+mod stall_tests {
+    use super::*;
+
+    #[test]
+    fn each_stall_has_its_own_hint() {
+        let stats = SentryStats::default();
+        let mut c = CrawlerStats::default();
+        assert!(stall_hint(&c, &stats)
+            .unwrap()
+            .contains("no FINDNODE request"));
+        c.requests = 20;
+        c.failures = 20;
+        c.known = 10;
+        assert!(stall_hint(&c, &stats)
+            .unwrap()
+            .contains("none of 20 FINDNODE requests to 10"));
+        c.failures = 5;
+        assert!(stall_hint(&c, &stats).unwrap().contains("--network"));
+        stats
+            .handshakes_failed
+            .store(9, std::sync::atomic::Ordering::Relaxed);
+        *stats.last_handshake_error.lock().unwrap() = Some("dial failed: timeout".into());
+        let hint = stall_hint(&c, &stats).unwrap();
+        assert!(
+            hint.contains("all 9 handshakes failed (last: dial failed: timeout)"),
+            "{hint}"
+        );
+        stats
+            .handshakes_ok
+            .store(1, std::sync::atomic::Ordering::Relaxed);
+        assert_eq!(stall_hint(&c, &stats), None);
     }
 }

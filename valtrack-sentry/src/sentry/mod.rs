@@ -213,6 +213,8 @@ pub struct SentryStats {
     pub attributions: AtomicU64,
     /// Phase0 attestations whose validator was named through the beacon API.
     pub resolved: AtomicU64,
+    /// The last outbound handshake's error, for a diagnosis when none succeeds.
+    pub last_handshake_error: std::sync::Mutex<Option<String>>,
 }
 
 type Observations = std::pin::Pin<Box<dyn futures::Stream<Item = SubnetObservation> + Send>>;
@@ -698,6 +700,9 @@ impl<S: EventSink> Run<S> {
                     now + backoff(rec.failures, base, cap).max(Duration::from_millis(1));
                 debug!(target: LOG, %peer, failures = rec.failures, %error, "handshake failed");
                 self.stats.handshakes_failed.fetch_add(1, Ordering::Relaxed);
+                if let Ok(mut last) = self.stats.last_handshake_error.lock() {
+                    *last = Some(error.to_string());
+                }
                 let meta = self.meta(EventKind::Metadata, peer, enr);
                 MetadataEvent::from_failure(meta, addr, &error)
             }

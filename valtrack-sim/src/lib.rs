@@ -97,6 +97,8 @@ pub struct SimNodeConfig {
     pub hostility: Option<Hostility>,
     /// Advertise a closed TCP port (and no QUIC) so nobody can connect.
     pub unreachable: bool,
+    /// Advertise QUIC beside TCP. Default: true.
+    pub quic: bool,
     /// Run GossipSub (subscribing to its subnets).
     pub gossipsub: bool,
     /// Validate gossip as ACCEPT and so relay it (simulated nodes among themselves); its
@@ -121,6 +123,7 @@ impl SimNodeConfig {
             mode: PeerMode::Normal,
             hostility: None,
             unreachable: false,
+            quic: true,
             gossipsub: false,
             relay: false,
         }
@@ -193,6 +196,9 @@ impl SimNode {
         }
         if config.unreachable {
             tcp = Some(closed_port());
+            quic = None;
+        }
+        if !config.quic {
             quic = None;
         }
         let key = SigningKey::from_slice(&config.secret_key)

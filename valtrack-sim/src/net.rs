@@ -117,23 +117,28 @@ pub struct SimClient {
     pub kind: ClientKind,
     /// Muxers offered over TCP.
     pub muxers: MuxerOffer,
+    /// Whether it advertises QUIC (the sentry then prefers it to TCP).
+    pub quic: bool,
     /// Relative weight.
     pub weight: u32,
 }
 
 /// A client mix shaped like mainnet's (Lighthouse and Prysm most, Lodestar and Nimbus
-/// mplex-only, as they are).
+/// mplex-only, as they are). Lighthouse and Grandine advertise QUIC, as they do by default;
+/// the others TCP only, so most nodes are reached over TCP (yamux or mplex), as on mainnet.
 pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
     SimClient {
         agent_version: "Lighthouse/v7.1.0-e42406d/x86_64-linux",
         kind: ClientKind::Lighthouse,
         muxers: MuxerOffer::YamuxAndMplex,
+        quic: true,
         weight: 38,
     },
     SimClient {
         agent_version: "Prysm/v6.0.4/8a3f8c1b2d4e5f60718293a4b5c6d7e8f9012345",
         kind: ClientKind::Prysm,
         muxers: MuxerOffer::YamuxAndMplex,
+        quic: false,
         weight: 30,
     },
     SimClient {
@@ -141,30 +146,35 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
             "teku/teku/v25.6.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21",
         kind: ClientKind::Teku,
         muxers: MuxerOffer::YamuxAndMplex,
+        quic: false,
         weight: 13,
     },
     SimClient {
         agent_version: "nimbus",
         kind: ClientKind::Nimbus,
         muxers: MuxerOffer::MplexOnly,
+        quic: false,
         weight: 9,
     },
     SimClient {
         agent_version: "lodestar/v1.31.0/4a4f9a1",
         kind: ClientKind::Lodestar,
         muxers: MuxerOffer::MplexOnly,
+        quic: false,
         weight: 6,
     },
     SimClient {
         agent_version: "Grandine/1.1.0-29cb5cf/x86_64-linux",
         kind: ClientKind::Grandine,
         muxers: MuxerOffer::YamuxAndMplex,
+        quic: true,
         weight: 2,
     },
     SimClient {
         agent_version: "erigon/caplin",
         kind: ClientKind::Erigon,
         muxers: MuxerOffer::YamuxOnly,
+        quic: false,
         weight: 2,
     },
 ];
@@ -316,6 +326,7 @@ impl SimNetBuilder {
             let mut config = SimNodeConfig::new(network.clone(), secret_key);
             config.agent_version = client.agent_version.to_owned();
             config.muxers = client.muxers;
+            config.quic = client.quic;
             config.attnets = compute_subscribed_attnets(&node_id.into(), epoch);
             config.syncnets = if validators > 0 && rng.next().is_multiple_of(8) {
                 SyncSubnets(1 << (rng.next() % 4))

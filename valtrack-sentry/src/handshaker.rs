@@ -311,19 +311,38 @@ impl Libp2pHandshaker {
     }
 
     /// Learns what a peer that dialed us is: it sends Status first (the host answers it);
-    /// we ask for its MetaData, ping it and read identify, without disconnecting it.
+    /// we ask for its Status in turn (so the record holds it, and its gossip subscriptions
+    /// are read on its digest, as for peers we dial), its MetaData, ping it and read
+    /// identify, without disconnecting it. A peer that does not answer our Status is still
+    /// recorded, without one.
     pub async fn handshake_inbound(
         &self,
         connected: Connected,
     ) -> Result<PeerInfo, HandshakeError> {
-        let mut info = self
-            .collect(
-                &connected,
-                None,
-                Instant::now(),
-                HandshakeTimings::default(),
-            )
-            .await?;
+        let started = Instant::now();
+        let peer = connected.peer;
+        let ours = self.host_network_digests().0;
+        let mut timings = HandshakeTimings::default();
+        let mut status = None;
+        if let Some(our_status) = self.host.status_for(ours).await {
+            let t = Instant::now();
+            match self
+                .request(peer, RpcRequest::Status(our_status), HandshakeStage::Status)
+                .await
+            {
+                Ok(RpcResponse::Status(s)) => {
+                    timings.status = Some(t.elapsed());
+                    status = Some(s);
+                }
+                Ok(other) => {
+                    debug!(target: LOG, %peer, answer = ?other, "inbound peer answered Status oddly")
+                }
+                Err(e) => {
+                    debug!(target: LOG, %peer, error = %e, "inbound peer did not answer Status")
+                }
+            }
+        }
+        let mut info = self.collect(&connected, status, started, timings).await?;
         info.direction = valtrack_core::events::Direction::Inbound;
         Ok(info)
     }

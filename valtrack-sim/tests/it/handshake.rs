@@ -304,6 +304,10 @@ async fn inbound_peers_are_handshaken_too() {
     assert_eq!(info.direction, valtrack_core::events::Direction::Inbound);
     assert_eq!(info.metadata.unwrap().attnets().subnets(), vec![40, 41]);
     assert_eq!(info.client.kind, ClientKind::Lighthouse);
+    // Its Status is recorded, as for a peer we dial (asked in turn).
+    let status = info.status.expect("the inbound peer's Status");
+    assert_eq!(status.fork_digest(), n.enr_info().fork_digest().unwrap());
+    assert!(info.timings.status.is_some());
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -136,7 +136,7 @@ pub fn openapi() -> Value {
             "Error": {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}},
             "Estimate": {"type": "object", "properties": {
                 "peer_id": {"type": "string"}, "epoch": count, "timestamp": count,
-                "estimated_validators": count,
+                "estimated_validators": {"type": "integer", "minimum": 0, "description": "A lower bound unless method is attribution; stake_max_eth bounds it from above"},
                 "method": {"type": "string", "enum": ["short_lived_subnets", "custody_group_count", "attribution", "legacy_attnets", "combined", "none"]},
                 "confidence": {"type": "number", "minimum": 0, "maximum": 1},
                 "custody_group_count": {"type": "integer", "nullable": true},
@@ -180,7 +180,10 @@ pub fn openapi() -> Value {
             }},
             "Stats": {"type": "object", "properties": {
                 "peers": count, "peers_handshaked": count,
-                "peers_with_validators": count, "estimated_validators": count,
+                "peers_with_validators": count,
+                "estimated_validators": {"type": "integer", "minimum": 0, "description": "Sum of the latest estimates: a lower bound (custody counts saturate: 8 validators may show as 1, 500 as 64 or 128)"},
+                "estimated_validators_max": {"type": "integer", "minimum": 0, "description": "Sum of the upper bounds the estimates allow, where they have one"},
+                "peers_unbounded": {"type": "integer", "minimum": 0, "description": "Peers with validators whose estimate has no upper bound"},
                 "hosting": count,
                 "clients": {"type": "object", "additionalProperties": count},
                 "countries": {"type": "object", "additionalProperties": count},

@@ -272,6 +272,9 @@ async fn public_and_admin_views_and_errors() {
     assert_eq!(body["asns"]["AS24940"].as_u64(), Some(1));
     assert_eq!(body["fork_digests"]["8c9f62fe"].as_u64(), Some(1));
     assert_eq!(body["estimated_validators"].as_u64(), Some(14));
+    // A lower bound; the custody bounds (287 ETH: 8 validators) allow up to 11 + 8.
+    assert_eq!(body["estimated_validators_max"].as_u64(), Some(19));
+    assert_eq!(body["peers_unbounded"].as_u64(), Some(0));
 
     // Past the last page: empty, with the total.
     let (status, body) = server.get("/peers?offset=18446744073709551615", None).await;

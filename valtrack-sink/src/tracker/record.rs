@@ -205,8 +205,20 @@ pub struct Stats {
     pub peers_handshaked: u64,
     /// Peers whose latest estimate is above zero.
     pub peers_with_validators: u64,
-    /// Sum of the latest estimates.
+    /// Sum of the latest estimates: a **lower bound**. Without attestation attribution a
+    /// node's estimate comes from its custody group count and subnets, which saturate: a
+    /// node with 8 validators may show 1, one with 500, 64 or 128.
     pub estimated_validators: u64,
+    /// Sum of the upper bounds the estimates allow (the stake bound of the custody group
+    /// count, at 32 ETH a validator), over the peers whose estimate has one; the others
+    /// count with their estimate. Together with
+    /// [`peers_unbounded`](Self::peers_unbounded), it tells how loose the lower bound is.
+    #[serde(default)]
+    pub estimated_validators_max: u64,
+    /// Peers with validators whose estimate has no upper bound (a custody group count of
+    /// 128: at least 128 validators, or a supernode).
+    #[serde(default)]
+    pub peers_unbounded: u64,
     /// Peers in hosting/cloud ASNs.
     pub hosting: u64,
     /// Peers by client name (`unknown` when no agent was read).
@@ -233,6 +245,23 @@ impl Stats {
             self.estimated_validators = self
                 .estimated_validators
                 .saturating_add(e.estimated_validators);
+            let max = e
+                .stake_max_eth
+                .map(|eth| (eth / 32).max(e.estimated_validators));
+            match max {
+                Some(max) => {
+                    self.estimated_validators_max =
+                        self.estimated_validators_max.saturating_add(max);
+                }
+                None => {
+                    if e.estimated_validators > 0 {
+                        self.peers_unbounded += 1;
+                    }
+                    self.estimated_validators_max = self
+                        .estimated_validators_max
+                        .saturating_add(e.estimated_validators);
+                }
+            }
         }
         let loc = p.location.as_ref();
         if loc.is_some_and(|l| l.hosting) {

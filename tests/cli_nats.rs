@@ -233,6 +233,10 @@ async fn a_consumer_process_killed_with_sigkill_loses_and_duplicates_nothing() {
             "sigkill",
             "--ack-wait",
             "8s",
+            // Commits every 200 ms: the stream (20,000 events, processed in well under the
+            // default 5 s) spans several, so the kill lands between two.
+            "--commit-interval",
+            "200ms",
         ])
         .arg("--data-dir")
         .arg(out.path())

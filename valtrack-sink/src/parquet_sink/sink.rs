@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use tokio::sync::{mpsc, oneshot};
@@ -204,11 +204,7 @@ fn stats_of(shared: &Shared) -> ParquetStats {
         held: shared.held.load(Ordering::Relaxed),
         journaled: shared.journaled.load(Ordering::Relaxed),
         write_errors: shared.write_errors.load(Ordering::Relaxed),
-        fault: shared
-            .fault
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone(),
+        fault: shared.fault(),
     }
 }
 

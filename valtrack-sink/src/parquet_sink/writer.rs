@@ -78,6 +78,14 @@ impl Shared {
         }
     }
 
+    /// The failure going on, if any.
+    pub(crate) fn fault(&self) -> Option<String> {
+        self.fault
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
     fn set_fault(&self, fault: Option<String>) {
         *self.fault.lock().unwrap_or_else(PoisonError::into_inner) = fault;
     }
@@ -350,10 +358,7 @@ impl Writer {
         let error = first.unwrap_or_else(|| {
             let fault = self
                 .shared
-                .fault
-                .lock()
-                .unwrap_or_else(PoisonError::into_inner)
-                .clone()
+                .fault()
                 .unwrap_or_else(|| "an earlier write failed".into());
             ParquetWriteError::io("writing", &self.config.dir, std::io::Error::other(fault))
         });
@@ -677,13 +682,7 @@ impl Writer {
             .map(|(k, n)| format!("{} {n}", k.table()))
             .collect::<Vec<_>>()
             .join(", ");
-        let fault = self
-            .shared
-            .fault
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .clone()
-            .unwrap_or_default();
+        let fault = self.shared.fault().unwrap_or_default();
         tracing::error!(target: "valtrack::sink::parquet", dir = %self.config.dir.display(),
             "{total} rows were not written ({tables}): {fault}; {journaled} of them are in journals and will be written at the next start");
     }

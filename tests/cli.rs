@@ -118,6 +118,42 @@ fn bad_flags_are_usage_errors() {
     assert!(stderr(&o).contains("invalid --log-level"), "{}", stderr(&o));
 }
 
+/// `valtrack run` over a simulated network of 20 nodes revisited every 2 s.
+const SIM_20: [&str; 7] = [
+    "run",
+    "--network",
+    "sim",
+    "--sim-nodes",
+    "20",
+    "--revisit-interval",
+    "2s",
+];
+
+/// Starts `valtrack ARGS --data-dir DIR` with its log lines sent to the returned channel.
+fn spawn_logged(
+    args: &[&str],
+    dir: &std::path::Path,
+) -> (std::process::Child, std::sync::mpsc::Receiver<String>) {
+    use std::io::{BufRead, BufReader};
+    let mut child = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(args)
+        .arg("--data-dir")
+        .arg(dir)
+        .env_remove("VALTRACK_NETWORK")
+        .env("NO_COLOR", "1")
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let piped = child.stderr.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
+    std::thread::spawn(move || {
+        for line in BufReader::new(piped).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    (child, rx)
+}
+
 /// Parquet files under `dir/table`, each checked for the `PAR1` magic at both ends (a
 /// complete file with its footer; the sink's own tests read the contents back).
 fn parquet_files(dir: &std::path::Path, table: &str) -> Vec<std::path::PathBuf> {
@@ -144,24 +180,8 @@ fn parquet_files(dir: &std::path::Path, table: &str) -> Vec<std::path::PathBuf> 
 
 #[test]
 fn run_over_a_simulated_network_stops_cleanly_on_ctrl_c() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(["run", "--network", "sim", "--sim-nodes", "20"])
-        .args(["--revisit-interval", "2s", "--data-dir"])
-        .arg(dir.path())
-        .env_remove("VALTRACK_NETWORK")
-        .env("NO_COLOR", "1")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stderr = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_logged(&SIM_20, dir.path());
     // Wait for the first handshakes (summary lines come every 10 s), then Ctrl-C.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     let mut log = Vec::new();
@@ -475,36 +495,11 @@ fn rows_before(dir: &std::path::Path, before_ms: i64) -> u64 {
 }
 
 /// `kill -9` loses no row a summary line said was on disk: rows synced to the journal
-/// (every second) are published at the next start. README, "What a crash loses".
+/// (every second) are published at the next start. README, "When the disk fails, and what a crash loses".
 #[test]
 fn kill_9_loses_no_row_reported_on_disk() {
-    use std::io::{BufRead, BufReader};
     let dir = tempfile::tempdir().unwrap();
-    let sim = [
-        "run",
-        "--network",
-        "sim",
-        "--sim-nodes",
-        "20",
-        "--revisit-interval",
-        "2s",
-    ];
-    let mut child = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(sim)
-        .arg("--data-dir")
-        .arg(dir.path())
-        .env_remove("VALTRACK_NETWORK")
-        .env("NO_COLOR", "1")
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let piped = child.stderr.take().unwrap();
-    let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
-    std::thread::spawn(move || {
-        for line in BufReader::new(piped).lines().map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
+    let (mut child, rx) = spawn_logged(&SIM_20, dir.path());
     // The first summary that reports rows on disk, some of them only in journals (files
     // are published after 60 s): kill -9 at once.
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
@@ -534,7 +529,7 @@ fn kill_9_loses_no_row_reported_on_disk() {
         .as_millis() as i64;
     // The restart publishes the journals; rows it crawls itself are dated after the kill.
     let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(sim)
+        .args(SIM_20)
         .args(["--duration", "1s", "--data-dir"])
         .arg(dir.path())
         .env_remove("VALTRACK_NETWORK")

@@ -170,10 +170,11 @@ impl Segment {
             fs::create_dir_all(&self.dir)
                 .map_err(|e| ParquetWriteError::io("creating", &self.dir, e))?;
             let tmp = self.tmp();
-            // A temporary file of an earlier attempt.
-            let _ = fs::remove_file(&tmp);
+            // Ours alone (the stem is new): a temporary file of an earlier attempt is cut
+            // back to nothing. (Removing it first hid the real cause behind "File exists"
+            // when the directory was read-only.)
             let file =
-                File::create_new(&tmp).map_err(|e| ParquetWriteError::io("creating", &tmp, e))?;
+                File::create(&tmp).map_err(|e| ParquetWriteError::io("creating", &tmp, e))?;
             let writer = ArrowWriter::try_new(file, schema(self.kind), Some(props.clone()))
                 .map_err(|e| ParquetWriteError::parquet("writing", &tmp, e))?;
             self.file = Some(writer);
@@ -228,7 +229,8 @@ impl Segment {
 /// A failure that goes on: reported once when it starts, then every [`REPORT_INTERVAL`]
 /// with how many times it happened.
 struct Fault {
-    condition: String,
+    /// The conditions (OS errors) seen in this episode: each is reported when first seen.
+    seen: Vec<String>,
     /// The latest error of this condition, with its path.
     last: String,
     since: Instant,
@@ -455,26 +457,28 @@ impl Writer {
         self.shared.write_errors.fetch_add(1, Ordering::Relaxed);
         self.shared.set_fault(Some(error.to_string()));
         let condition = error.condition();
-        match &mut self.fault {
-            Some(fault) if fault.condition == condition => {
-                fault.failures += 1;
-                fault.unreported += 1;
-                fault.last = error.to_string();
-            }
-            _ => {
-                tracing::warn!(target: "valtrack::sink::parquet", error = %error,
-                    held_rows = self.shared.held.load(Ordering::Relaxed),
-                    "parquet write failed; the rows are held and retried every {}s",
-                    RETRY_INTERVAL.as_secs());
-                self.fault = Some(Fault {
-                    condition,
-                    last: error.to_string(),
-                    since: Instant::now(),
-                    failures: 1,
-                    unreported: 0,
-                    reported: Instant::now(),
-                });
-            }
+        let fault = self.fault.get_or_insert_with(|| Fault {
+            seen: Vec::new(),
+            last: String::new(),
+            since: Instant::now(),
+            failures: 0,
+            unreported: 0,
+            reported: Instant::now(),
+        });
+        fault.failures += 1;
+        fault.last = error.to_string();
+        // Failures that alternate between causes (a read-only disk fails creates and journal
+        // writes in turn) are each said once per episode, then counted.
+        if fault.seen.contains(&condition) {
+            fault.unreported += 1;
+        } else if fault.seen.len() < 8 {
+            tracing::warn!(target: "valtrack::sink::parquet", error = %error,
+                held_rows = self.shared.held.load(Ordering::Relaxed),
+                "parquet write failed; the rows are held and retried every {}s",
+                RETRY_INTERVAL.as_secs());
+            fault.seen.push(condition);
+        } else {
+            fault.unreported += 1;
         }
         self.error.get_or_insert(error);
     }

@@ -253,9 +253,8 @@ impl TrackerStore {
         self.apply_all(std::slice::from_ref(event), geoip)
     }
 
-    /// Updates the store from several events in one transaction (much cheaper per event
-    /// than [`apply`](Self::apply) each, in time and in file growth). All or none are
-    /// applied.
+    /// Updates the store from several events in one transaction: one commit for all of
+    /// them instead of one each (not benchmarked). All or none are applied.
     pub fn apply_all(&self, events: &[Event], geoip: Option<&GeoIp>) -> Result<(), TrackerError> {
         self.with_db(false, |db| {
             let mut txn = db.begin_write()?;

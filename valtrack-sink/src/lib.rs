@@ -148,6 +148,7 @@ mod derive;
 mod error;
 mod fanout;
 mod geoip;
+pub mod histogram;
 mod jsonl;
 #[cfg(feature = "nats")]
 mod nats;
@@ -162,6 +163,8 @@ pub use crate::api::{
     HEADER_READ_TIMEOUT, MAX_API_KEYS, MAX_CONCURRENT_REQUESTS, MAX_CONNECTIONS,
     MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN, PEER_HISTORY_LIMIT,
 };
+#[cfg(feature = "api")]
+pub use crate::api::request_counts as api_request_counts;
 pub use crate::channel::ChannelSink;
 pub use crate::derive::{
     AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS, WEAK_EVIDENCE_EPOCHS,
@@ -177,9 +180,10 @@ pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 #[cfg(feature = "nats")]
 pub use crate::nats::{
     NatsConfig, NatsConfigBuilder, NatsSink, NatsSinkConfig, NatsSinkConfigBuilder, NatsSinkStats,
-    DEFAULT_DUPLICATE_WINDOW, DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT, DEFAULT_NATS_URL,
-    DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL, DEFAULT_SPOOL_DIR,
-    DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
+    NatsSinkStatsReader, DEFAULT_DUPLICATE_WINDOW, DEFAULT_MAX_AGE, DEFAULT_MAX_IN_FLIGHT,
+    DEFAULT_NATS_URL, DEFAULT_QUEUE_CAPACITY, DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL,
+    DEFAULT_SPOOL_DIR, DEFAULT_SPOOL_MAX_BYTES, DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM,
+    EVENT_SUBJECTS,
 };
 pub use crate::parquet_sink::{
     recent_event_ids, schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder,

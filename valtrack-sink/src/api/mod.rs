@@ -162,9 +162,51 @@ pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
                 status: StatusCode::NOT_FOUND,
                 message: "no such route (see /openapi.json)".into(),
             }
+        .layer(middleware::from_fn(count_request))
         })
         .method_not_allowed_fallback(|| async {
             ApiError {
+/// Requests answered by every API router of this process, by route and status.
+static REQUESTS: std::sync::Mutex<std::collections::BTreeMap<(&str, u16), u64>> =
+    std::sync::Mutex::new(std::collections::BTreeMap::new());
+
+/// Requests the API answered since the process started (every router built by [`router`]
+/// together): `(route, status, count)`, the route as in the table of the module docs, or
+/// `other` for paths that match none.
+pub fn request_counts() -> Vec<(&'static str, u16, u64)> {
+    REQUESTS.lock().map_or_else(
+        |_| Vec::new(),
+        |m| m.iter().map(|((r, s), n)| (*r, *s, *n)).collect(),
+    )
+}
+
+/// The route a path is served by (a bounded set, so the counts stay bounded).
+fn route_of(path: &str) -> &'static str {
+    match path {
+        "/validators" => "/validators",
+        "/peers" => "/peers",
+        "/stats" => "/stats",
+        "/healthz" => "/healthz",
+        "/openapi.json" => "/openapi.json",
+        p if p
+            .strip_prefix("/peers/")
+            .is_some_and(|id| !id.is_empty() && !id.contains('/')) =>
+        {
+            "/peers/{peer_id}"
+        }
+        _ => "other",
+    }
+}
+
+async fn count_request(req: Request, next: Next) -> Response {
+    let route = route_of(req.uri().path());
+    let response = next.run(req).await;
+    if let Ok(mut m) = REQUESTS.lock() {
+        *m.entry((route, response.status().as_u16())).or_default() += 1;
+    }
+    response
+}
+
                 status: StatusCode::METHOD_NOT_ALLOWED,
                 message: "the API only answers GET".into(),
             }

@@ -38,6 +38,7 @@ mod dedupe;
 use std::collections::HashSet;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::Arc;
 use std::time::Duration;
 
 use async_nats::jetstream::consumer::pull::{self, Stream as MessageStream};
@@ -75,6 +76,26 @@ pub struct ConsumerStats {
     pub dead_lettered: u64,
     /// Commits (sink flushes followed by acks).
     pub commits: u64,
+    /// Messages of the stream not yet delivered to this consumer (JetStream's
+    /// `num_pending`), as of the last message received: the consumer's lag.
+    pub pending: u64,
+}
+
+/// Reads a running [`Consumer`]'s counters (for metrics and progress lines).
+#[derive(Debug, Clone, Default)]
+pub struct ConsumerStatsReader(Arc<std::sync::Mutex<ConsumerStats>>);
+
+impl ConsumerStatsReader {
+    /// The counters as of the last message handled or commit made.
+    pub fn stats(&self) -> ConsumerStats {
+        self.0.lock().map_or_else(|p| *p.into_inner(), |s| *s)
+    }
+
+    fn set(&self, stats: &ConsumerStats) {
+        if let Ok(mut s) = self.0.lock() {
+            *s = *stats;
+        }
+    }
 }
 
 /// Reads the event stream into a sink; see the [module docs](self).
@@ -82,6 +103,7 @@ pub struct ConsumerStats {
 pub struct Consumer<S> {
     config: ConsumerConfig,
     sink: S,
+    live: ConsumerStatsReader,
 }
 
 /// Work since the last commit.
@@ -120,7 +142,16 @@ async fn flushed(commit: &mut Option<InCommit<'_>>) -> Result<(), SinkError> {
 impl<S: EventSink> Consumer<S> {
     /// A consumer writing to `sink`. Nothing happens until [`run`](Self::run).
     pub fn new(config: ConsumerConfig, sink: S) -> Self {
-        Self { config, sink }
+        Self {
+            config,
+            sink,
+            live: ConsumerStatsReader::default(),
+        }
+    }
+
+    /// A reader of the counters while [`run`](Self::run) goes on.
+    pub fn stats_reader(&self) -> ConsumerStatsReader {
+        self.live.clone()
     }
 
     /// The sink.
@@ -237,6 +268,7 @@ impl<S: EventSink> Consumer<S> {
                     None => messages = None,
                 },
             }
+            self.live.set(&stats);
         }
         drop(messages);
         let last = self
@@ -247,6 +279,7 @@ impl<S: EventSink> Consumer<S> {
             self.finish_commit(&client, last.work, result, &mut recent, &mut stats)
                 .await?;
         }
+        self.live.set(&stats);
         tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
         Ok(stats)
     }
@@ -344,7 +377,10 @@ impl<S: EventSink> Consumer<S> {
         stats: &mut ConsumerStats,
     ) -> Result<(), ConsumerError> {
         stats.received += 1;
-        let sequence = message.info().map_or(0, |i| i.stream_sequence);
+        let (sequence, lag) = message
+            .info()
+            .map_or((0, stats.pending), |i| (i.stream_sequence, i.pending));
+        stats.pending = lag;
         let (message, acker) = message.split();
         match decode(&message.payload) {
             Ok(event) => {

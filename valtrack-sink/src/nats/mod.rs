@@ -12,4 +12,4 @@ pub use config::{
     DEFAULT_REQUEST_TIMEOUT, DEFAULT_RETRY_INTERVAL, DEFAULT_SPOOL_DIR, DEFAULT_SPOOL_MAX_BYTES,
     DEFAULT_SPOOL_SEGMENT_BYTES, DEFAULT_STREAM, EVENT_SUBJECTS,
 };
-pub use sink::{NatsSink, NatsSinkStats};
+pub use sink::{NatsSink, NatsSinkStats, NatsSinkStatsReader};

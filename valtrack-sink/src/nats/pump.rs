@@ -160,10 +160,18 @@ impl Pump {
             self.spool_msg(&msg);
             return;
         };
+        let started = Instant::now();
         match Self::send_publish(&conn.js, &msg).await {
-            Ok(ack) => self
-                .in_flight
-                .push_back(Box::pin(async move { (msg, ack.await) })),
+            Ok(ack) => {
+                let counters = Arc::clone(&self.counters);
+                self.in_flight.push_back(Box::pin(async move {
+                    let result = ack.await;
+                    if result.is_ok() {
+                        counters.publish_latency.observe(started.elapsed());
+                    }
+                    (msg, result)
+                }));
+            }
             Err(e) => {
                 self.start_outage(&e.to_string()).await;
                 self.spool_msg(&msg);

@@ -76,6 +76,8 @@ pub(super) struct Counters {
     pub(super) spool_bytes: AtomicU64,
     pub(super) in_outage: AtomicBool,
     pub(super) spool_full: AtomicBool,
+    /// Time from a direct publish to its ack.
+    pub(super) publish_latency: crate::histogram::LatencyHistogram,
 }
 
 /// Publishes events to a NATS JetStream stream (see [`NatsConfig`](crate::NatsConfig)): the
@@ -165,18 +167,12 @@ impl NatsSink {
 
     /// The counters now.
     pub fn stats(&self) -> NatsSinkStats {
-        let c = &self.counters;
-        NatsSinkStats {
-            acked: c.acked.load(Relaxed),
-            duplicates: c.duplicates.load(Relaxed),
-            spooled: c.spooled.load(Relaxed),
-            replayed: c.replayed.load(Relaxed),
-            dropped: c.dropped.load(Relaxed),
-            outages: c.outages.load(Relaxed),
-            spool_events: c.spool_events.load(Relaxed),
-            spool_bytes: c.spool_bytes.load(Relaxed),
-            in_outage: c.in_outage.load(Relaxed),
-        }
+        stats_of(&self.counters)
+    }
+
+    /// A reader of the counters that outlives the sink's move into a sentry (for metrics).
+    pub fn stats_reader(&self) -> NatsSinkStatsReader {
+        NatsSinkStatsReader(Arc::clone(&self.counters))
     }
 
     /// Flushes, stops the publishing task and waits for it. What could not be published
@@ -193,6 +189,36 @@ impl NatsSink {
             })?;
         }
         flushed
+    }
+}
+
+/// Reads a [`NatsSink`]'s counters from anywhere, after the sink was moved (for metrics).
+#[derive(Debug, Clone)]
+pub struct NatsSinkStatsReader(Arc<Counters>);
+
+impl NatsSinkStatsReader {
+    /// The counters now.
+    pub fn stats(&self) -> NatsSinkStats {
+        stats_of(&self.0)
+    }
+
+    /// Time from a direct publish to its JetStream ack (replays are not counted).
+    pub fn publish_latency(&self) -> crate::histogram::HistogramSnapshot {
+        self.0.publish_latency.snapshot()
+    }
+}
+
+fn stats_of(c: &Counters) -> NatsSinkStats {
+    NatsSinkStats {
+        acked: c.acked.load(Relaxed),
+        duplicates: c.duplicates.load(Relaxed),
+        spooled: c.spooled.load(Relaxed),
+        replayed: c.replayed.load(Relaxed),
+        dropped: c.dropped.load(Relaxed),
+        outages: c.outages.load(Relaxed),
+        spool_events: c.spool_events.load(Relaxed),
+        spool_bytes: c.spool_bytes.load(Relaxed),
+        in_outage: c.in_outage.load(Relaxed),
     }
 }
 

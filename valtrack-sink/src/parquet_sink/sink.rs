@@ -19,6 +19,8 @@ pub struct ParquetStats {
     /// Rows in published files (renamed into place after an fsync), per table in
     /// [`EventKind::ALL`] order.
     pub published: [u64; 5],
+    /// Files published, per table in [`EventKind::ALL`] order.
+    pub files: [u64; 5],
     /// Rows accepted and not published yet: queued, in open files, or in files whose write
     /// failed and is retried.
     pub held: u64,
@@ -201,6 +203,7 @@ impl EventSink for ParquetSink {
 fn stats_of(shared: &Shared) -> ParquetStats {
     ParquetStats {
         published: std::array::from_fn(|i| shared.published[i].load(Ordering::Relaxed)),
+        files: std::array::from_fn(|i| shared.files[i].load(Ordering::Relaxed)),
         held: shared.held.load(Ordering::Relaxed),
         journaled: shared.journaled.load(Ordering::Relaxed),
         write_errors: shared.write_errors.load(Ordering::Relaxed),

@@ -54,6 +54,8 @@ pub(crate) fn table_index(kind: EventKind) -> usize {
 pub(crate) struct Shared {
     /// Rows in published files, per table ([`EventKind::ALL`] order).
     pub(crate) published: [AtomicU64; 5],
+    /// Files published, per table.
+    pub(crate) files: [AtomicU64; 5],
     /// Rows accepted and not yet published.
     pub(crate) held: AtomicU64,
     /// Of those, rows synced to a journal.
@@ -70,6 +72,7 @@ impl Shared {
     pub(crate) fn new(max_held_rows: usize) -> Self {
         Self {
             published: Default::default(),
+            files: Default::default(),
             held: AtomicU64::new(0),
             journaled: AtomicU64::new(0),
             write_errors: AtomicU64::new(0),
@@ -502,6 +505,7 @@ impl Writer {
         let segment_permits = segment.holds_permits;
         let t = table_index(segment.kind);
         self.shared.published[t].fetch_add(rows, Ordering::Relaxed);
+        self.shared.files[t].fetch_add(1, Ordering::Relaxed);
         self.shared.held.fetch_sub(rows, Ordering::Relaxed);
         if let Some(journal) = segment.journal {
             self.shared

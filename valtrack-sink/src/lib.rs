@@ -71,6 +71,9 @@
 //! * `nats` (default): `NatsSink` (JetStream publishing with an on-disk spool for outages)
 //!   and the `consumer` (JetStream → Parquet, deduplicated, dead letters). Pulls in
 //!   `async-nats`.
+//! * `metrics` (default): Prometheus series ([`metrics`]): a sink that counts the events it
+//!   passes on, collectors over the Parquet, NATS and consumer counters, and the `/metrics`
+//!   endpoint. Pulls in `prometheus-client`.
 //!
 //! Every other sink, the tracker store and GeoIP are always built.
 //!
@@ -149,7 +152,11 @@ mod error;
 mod fanout;
 mod geoip;
 pub mod histogram;
+#[cfg(any(feature = "api", feature = "metrics"))]
+mod http;
 mod jsonl;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 #[cfg(feature = "nats")]
 mod nats;
 mod parquet_sink;
@@ -158,13 +165,13 @@ pub mod store;
 mod tracker;
 
 #[cfg(feature = "api")]
+pub use crate::api::request_counts as api_request_counts;
+#[cfg(feature = "api")]
 pub use crate::api::{
     openapi, router, serve, ApiKeys, API_KEY_HEADER, DEFAULT_PEERS_LIMIT, DEFAULT_VALIDATORS_LIMIT,
     HEADER_READ_TIMEOUT, MAX_API_KEYS, MAX_CONCURRENT_REQUESTS, MAX_CONNECTIONS,
     MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN, PEER_HISTORY_LIMIT,
 };
-#[cfg(feature = "api")]
-pub use crate::api::request_counts as api_request_counts;
 pub use crate::channel::ChannelSink;
 pub use crate::derive::{
     AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS, WEAK_EVIDENCE_EPOCHS,

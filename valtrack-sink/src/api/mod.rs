@@ -66,15 +66,7 @@ struct AppState {
     stats: Arc<std::sync::Mutex<Option<(std::time::Instant, crate::tracker::Stats)>>>,
 }
 
-/// Longest a client may take to send a request's headers, and longest a connection may stay
-/// idle between requests.
-pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
-/// Connections held at once; more wait in the listen backlog.
-pub const MAX_CONNECTIONS: usize = 1024;
-/// Largest request head accepted (431 beyond).
-const MAX_HEADER_BYTES: usize = 16 * 1024;
-/// How long requests in flight may take to finish at shutdown.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+pub use crate::http::{HEADER_READ_TIMEOUT, MAX_CONNECTIONS};
 
 /// How long a `/stats` answer is reused.
 const STATS_TTL: std::time::Duration = std::time::Duration::from_secs(2);
@@ -162,10 +154,18 @@ pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
                 status: StatusCode::NOT_FOUND,
                 message: "no such route (see /openapi.json)".into(),
             }
-        .layer(middleware::from_fn(count_request))
         })
         .method_not_allowed_fallback(|| async {
             ApiError {
+                status: StatusCode::METHOD_NOT_ALLOWED,
+                message: "the API only answers GET".into(),
+            }
+        })
+        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
+        .layer(middleware::from_fn(count_request))
+        .with_state(state)
+}
+
 /// Requests answered by every API router of this process, by route and status.
 static REQUESTS: std::sync::Mutex<std::collections::BTreeMap<(&str, u16), u64>> =
     std::sync::Mutex::new(std::collections::BTreeMap::new());
@@ -207,14 +207,6 @@ async fn count_request(req: Request, next: Next) -> Response {
     response
 }
 
-                status: StatusCode::METHOD_NOT_ALLOWED,
-                message: "the API only answers GET".into(),
-            }
-        })
-        .layer(middleware::from_fn_with_state(state.clone(), authenticate))
-        .with_state(state)
-}
-
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in
 /// flight and returns.
 ///
@@ -238,56 +230,7 @@ pub async fn serve(
     if let Ok(addr) = listener.local_addr() {
         info!(target: "valtrack::api", %addr, keys = keys.len(), "tracker API listening");
     }
-    let router = router(store, keys);
-    let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
-    let (stop, stopping) = tokio::sync::watch::channel(false);
-    let mut connections = tokio::task::JoinSet::new();
-    let mut shutdown = std::pin::pin!(shutdown);
-    loop {
-        let slot = tokio::select! {
-            () = &mut shutdown => break,
-            slot = Arc::clone(&slots).acquire_owned() => match slot {
-                Ok(slot) => slot,
-                Err(_) => break,
-            },
-        };
-        let stream = tokio::select! {
-            () = &mut shutdown => break,
-            accepted = listener.accept() => match accepted {
-                Ok((stream, _)) => stream,
-                Err(e) => {
-                    // Out of file descriptors, say: let some connections finish.
-                    warn!(target: "valtrack::api", error = %e, "accept failed");
-                    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
-                    continue;
-                }
-            },
-        };
-        while connections.try_join_next().is_some() {}
-        let service = hyper_util::service::TowerToHyperService::new(router.clone());
-        let mut stopping = stopping.clone();
-        connections.spawn(async move {
-            let _slot = slot;
-            let mut builder = hyper::server::conn::http1::Builder::new();
-            builder
-                .timer(hyper_util::rt::TokioTimer::new())
-                .header_read_timeout(HEADER_READ_TIMEOUT)
-                .max_buf_size(MAX_HEADER_BYTES);
-            let connection =
-                builder.serve_connection(hyper_util::rt::TokioIo::new(stream), service);
-            let mut connection = std::pin::pin!(connection);
-            tokio::select! {
-                _ = connection.as_mut() => {}
-                _ = stopping.changed() => {
-                    connection.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, connection).await;
-                }
-            }
-        });
-    }
-    let _ = stop.send(true);
-    while connections.join_next().await.is_some() {}
-    Ok(())
+    crate::http::serve_router(listener, router(store, keys), shutdown, "valtrack::api").await
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {

@@ -67,6 +67,8 @@ pub mod crawler;
 mod error;
 pub mod handshaker;
 pub mod host;
+#[cfg(feature = "metrics")]
+pub mod metrics;
 pub mod probe;
 pub mod rpc;
 pub mod sentry;

@@ -309,6 +309,17 @@ impl<S: EventSink> SentryService<S> {
     pub fn stats(&self) -> Arc<SentryStats> {
         self.stats.clone()
     }
+    /// Registers collectors of the crawler's, the sentry's and the host's counters in
+    /// `registry` (see [`metrics`](crate::metrics)); read at each scrape.
+    #[cfg(feature = "metrics")]
+    pub fn register_metrics(&self, registry: &mut prometheus_client::registry::Registry) {
+        registry.register_collector(Box::new(crate::metrics::SentryCollector {
+            crawler: self.crawler.clone(),
+            stats: self.stats.clone(),
+            host: self.host.clone(),
+        }));
+    }
+
     /// A one-line summary of the crawler and sentry counters.
     pub fn summary(&self) -> impl Fn() -> String + Send + Sync + 'static {
         summary_fn(self.stats.clone(), self.crawler.clone())

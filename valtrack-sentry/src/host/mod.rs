@@ -111,6 +111,7 @@ struct Inner {
     observations: tokio::sync::broadcast::Sender<valtrack_core::SubnetObservation>,
     gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     task: tokio::task::JoinHandle<()>,
+    connected: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl Drop for Inner {
@@ -147,6 +148,7 @@ impl Host {
         let (inbound_tx, inbound_rx) = mpsc::channel(INBOUND_QUEUE);
         let (observations, _) = tokio::sync::broadcast::channel(OBSERVATION_QUEUE);
         let (gossip, _) = tokio::sync::broadcast::channel(GOSSIP_QUEUE);
+        let connected = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let (task, peer_id, listen_addrs) = task::HostTask::start(
             config,
             rx,
@@ -154,6 +156,7 @@ impl Host {
             task::Broadcasts {
                 observations: observations.clone(),
                 gossip: gossip.clone(),
+                connected: Arc::clone(&connected),
             },
             capture.clone(),
         )
@@ -170,6 +173,7 @@ impl Host {
                 observations,
                 gossip,
                 task,
+                connected,
             }),
         })
     }
@@ -187,6 +191,14 @@ impl Host {
     /// Our PeerId in valtrack-core's form.
     pub fn core_peer_id(&self) -> valtrack_core::PeerId {
         to_core_peer_id(&self.inner.peer_id).expect("our key is secp256k1")
+    }
+
+    /// Peers with at least one open connection now (as of the host task's last connection
+    /// event).
+    pub fn connected_peers(&self) -> u64 {
+        self.inner
+            .connected
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The addresses we listen on (with the real ports).

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::Arc;
 use std::time::{Instant, SystemTime};
 
 use futures::channel::oneshot;
@@ -47,6 +48,8 @@ type RequestReply = oneshot::Sender<Result<RpcResponse, RequestError>>;
 pub(crate) struct Broadcasts {
     pub(crate) observations: tokio::sync::broadcast::Sender<SubnetObservation>,
     pub(crate) gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
+    /// Peers connected now, kept by the task for [`Host::connected_peers`](super::Host::connected_peers).
+    pub(crate) connected: Arc<std::sync::atomic::AtomicU64>,
 }
 
 pub(crate) struct HostTask {
@@ -67,6 +70,7 @@ pub(crate) struct HostTask {
     identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<identify::Info>>>,
     goodbyes: HashMap<PeerId, (u64, Instant)>,
     statuses: StatusTracker,
+    connected: Arc<std::sync::atomic::AtomicU64>,
 }
 
 impl HostTask {
@@ -160,6 +164,7 @@ impl HostTask {
             identify_waiters: HashMap::new(),
             goodbyes: HashMap::new(),
             statuses: StatusTracker::default(),
+            connected: broadcasts.connected,
         };
         Ok((task, peer_id, listen_addrs))
     }
@@ -345,6 +350,14 @@ impl HostTask {
     }
 
     fn on_swarm_event(&mut self, event: SwarmEvent<super::behaviour::BehaviourEvent>) {
+        if matches!(
+            event,
+            SwarmEvent::ConnectionEstablished { .. } | SwarmEvent::ConnectionClosed { .. }
+        ) {
+            let peers = self.swarm.network_info().num_peers() as u64;
+            self.connected
+                .store(peers, std::sync::atomic::Ordering::Relaxed);
+        }
         match event {
             SwarmEvent::ConnectionEstablished {
                 peer_id,

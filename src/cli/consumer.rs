@@ -7,6 +7,7 @@ use valtrack::sink::NatsConfig;
 use super::args::{
     final_storage_lines, storage_line, HumanDuration, NatsArgs, NetworkArgs, StoreArgs,
 };
+use super::metrics::MetricsArgs;
 use super::{shutdown_signal, spawn_reporter, CliError};
 
 #[derive(Debug, Args)]
@@ -39,6 +40,8 @@ pub(crate) struct ConsumerArgs {
     /// Stop after this long (default: run until Ctrl-C).
     #[arg(long)]
     pub(crate) duration: Option<HumanDuration>,
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
 }
 
 impl ConsumerArgs {
@@ -73,6 +76,7 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         Some(args.network.network()?)
     };
     let config = args.config()?;
+    let metrics = args.metrics.bind().await?;
     let (store, sink) = args.store.open(network, false).await?;
     tracing::info!(
         target: "valtrack",
@@ -86,10 +90,16 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         let stats = store.stats_reader();
         spawn_reporter(move || storage_line(&stats()))
     };
-    let result = Consumer::new(config, sink)
+    let consumer = Consumer::new(config, sink);
+    let mut registry = valtrack::sink::metrics::registry();
+    valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);
+    valtrack::sink::metrics::ConsumerCollector::register(&mut registry, &consumer);
+    let metrics = metrics.serve(registry);
+    let result = consumer
         .run(shutdown_signal(args.duration.map(|d| d.0)))
         .await;
     reporter.abort();
+    metrics.stop().await;
     let line = storage_line(&store.stats());
     final_storage_lines(&store, true);
     store.close().await;

@@ -3,6 +3,7 @@
 
 mod args;
 mod consumer;
+mod metrics;
 mod run;
 mod sentry;
 mod target;

@@ -3,6 +3,7 @@
 use clap::Args;
 
 use super::args::{final_storage_lines, storage_line, CrawlArgs, StoreArgs};
+use super::metrics::MetricsArgs;
 use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 #[derive(Debug, Args)]
@@ -11,13 +12,22 @@ pub(crate) struct RunArgs {
     pub(crate) crawl: CrawlArgs,
     #[command(flatten)]
     pub(crate) store: StoreArgs,
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
 }
 
 pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let crawl = args.crawl;
+    let metrics = args.metrics.bind().await?;
     let target = target::target(&crawl).await?;
     let (store, sink) = args.store.open(Some(target.network.clone()), true).await?;
+    let mut registry = valtrack::sink::metrics::registry();
+    let events = valtrack::sink::metrics::EventMetrics::register(&mut registry);
+    let sink = valtrack::sink::metrics::MetricsSink::new(sink, events);
     let service = target::sentry_service(&crawl, &target, sink).await?;
+    service.register_metrics(&mut registry);
+    valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);
+    let metrics = metrics.serve(registry);
     tracing::info!(target: "valtrack", data_dir = %store.data_dir().display(), "writing Parquet tables and the tracker store");
     let summary = service.summary();
     let reporter = {
@@ -31,6 +41,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         .await;
     reporter.abort();
     watch.abort();
+    metrics.stop().await;
     drop(target);
     tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage_line(&store.stats()));
     final_storage_lines(&store, false);

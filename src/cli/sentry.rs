@@ -8,6 +8,7 @@ use valtrack::core::DynEventSink;
 use valtrack::sink::{JsonlSink, NatsConfig, NatsSink, NatsSinkConfig, StdoutSink};
 
 use super::args::{CrawlArgs, NatsArgs};
+use super::metrics::MetricsArgs;
 use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 /// Where events go.
@@ -51,6 +52,8 @@ pub(crate) struct SentryArgs {
     /// is back).
     #[arg(long, default_value = valtrack::sink::DEFAULT_SPOOL_DIR, env = "VALTRACK_SPOOL_DIR")]
     pub(crate) spool_dir: PathBuf,
+    #[command(flatten)]
+    pub(crate) metrics: MetricsArgs,
 }
 
 impl SentryArgs {
@@ -70,9 +73,15 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     } else {
         SinkArg::Stdout
     });
+    let metrics = args.metrics.bind().await?;
+    let mut registry = valtrack::sink::metrics::registry();
     let sink: Box<dyn DynEventSink> = match &sink_arg {
         SinkArg::Stdout => Box::new(StdoutSink::new()),
-        SinkArg::Nats => Box::new(NatsSink::connect(args.nats_config()?).await?),
+        SinkArg::Nats => {
+            let sink = NatsSink::connect(args.nats_config()?).await?;
+            valtrack::sink::metrics::NatsSinkCollector::register(&mut registry, &sink);
+            Box::new(sink)
+        }
         SinkArg::Jsonl(path) => Box::new(
             JsonlSink::open(path)
                 .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
@@ -80,7 +89,11 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     };
     let crawl = args.crawl;
     let target = target::target(&crawl).await?;
+    let events = valtrack::sink::metrics::EventMetrics::register(&mut registry);
+    let sink = valtrack::sink::metrics::MetricsSink::new(sink, events);
     let service = target::sentry_service(&crawl, &target, sink).await?;
+    service.register_metrics(&mut registry);
+    let metrics = metrics.serve(registry);
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
     let watch = spawn_stall_watch(service.stall_hint());
@@ -89,6 +102,7 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
         .await;
     reporter.abort();
     watch.abort();
+    metrics.stop().await;
     tracing::info!(target: "valtrack", "stopped: {}", summary());
     drop(target);
     result.map_err(CliError::from)

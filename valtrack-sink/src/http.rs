@@ -8,8 +8,10 @@ use tracing::warn;
 
 /// Longest a client may take to send a request's headers, and longest a connection may stay
 /// idle between requests.
+#[cfg_attr(not(feature = "api"), allow(unreachable_pub))]
 pub const HEADER_READ_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 /// Connections held at once; more wait in the listen backlog.
+#[cfg_attr(not(feature = "api"), allow(unreachable_pub))]
 pub const MAX_CONNECTIONS: usize = 1024;
 /// Largest request head accepted (431 beyond).
 const MAX_HEADER_BYTES: usize = 16 * 1024;

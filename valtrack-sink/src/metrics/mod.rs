@@ -42,7 +42,9 @@ use prometheus_client::registry::{Registry, Unit};
 use valtrack_core::events::{DiscoveryReason, Event};
 use valtrack_core::{EventKind, EventSink, PeerId, SinkError};
 
-use crate::histogram::{HistogramSnapshot, LATENCY_BUCKETS};
+#[cfg(feature = "nats")]
+use crate::histogram::HistogramSnapshot;
+use crate::histogram::LATENCY_BUCKETS;
 use crate::parquet_sink::ParquetStats;
 
 /// The content type of [`encode`]'s output.
@@ -404,6 +406,7 @@ pub(crate) fn encode_family(
 }
 
 /// Encodes a [`HistogramSnapshot`] as a histogram in seconds.
+#[cfg(feature = "nats")]
 pub(crate) fn encode_histogram(
     encoder: &mut DescriptorEncoder<'_>,
     name: &str,

@@ -13,6 +13,8 @@ pub use valtrack_core as core;
 pub use valtrack_sentry as sentry;
 pub use valtrack_sink as sink;
 
+pub mod report;
+
 // The README's code blocks are compiled and run as doctests, so they cannot drift.
 #[doc = include_str!("../README.md")]
 #[cfg(doctest)]

@@ -4,6 +4,8 @@
 mod args;
 mod consumer;
 mod metrics;
+mod progress;
+mod report;
 mod run;
 mod sentry;
 mod target;
@@ -71,6 +73,8 @@ enum Command {
     Consumer(consumer::ConsumerArgs),
     /// Sentry and storage in one process, no NATS: Parquet tables under --data-dir.
     Run(run::RunArgs),
+    /// Write an HTML report with charts of what the Parquet tables under --data-dir hold.
+    Report(report::ReportArgs),
 }
 
 /// A one-line user error.
@@ -181,7 +185,7 @@ fn init_logging(level: &str) -> Option<()> {
         && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty());
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(progress::log_writer)
         .with_ansi(colour)
         .init();
     Some(())
@@ -196,11 +200,11 @@ pub(crate) fn main() -> ExitCode {
         let nats = match &mut cli.command {
             Command::Sentry(a) => &mut a.nats,
             Command::Consumer(a) => &mut a.nats,
-            Command::Run(_) => {
+            Command::Run(_) | Command::Report(_) => {
                 let mut cmd = Cli::command();
                 cmd.error(
                     clap::error::ErrorKind::ArgumentConflict,
-                    "--nats-url is for `sentry` and `consumer`: `run` uses no NATS",
+                    "--nats-url is for `sentry` and `consumer`: `run` and `report` use no NATS",
                 )
                 .exit()
             }
@@ -223,6 +227,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Sentry(args) => sentry::run(args, given).await,
             Command::Consumer(args) => consumer::run(args).await,
             Command::Run(args) => run::run(args).await,
+            Command::Report(args) => report::run(args),
         }
     });
     match result {

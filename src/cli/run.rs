@@ -4,6 +4,7 @@ use clap::Args;
 
 use super::args::{final_storage_lines, storage_line, CrawlArgs, StoreArgs};
 use super::metrics::MetricsArgs;
+use super::progress::{sentry_progress, spawn_progress};
 use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 #[derive(Debug, Args)]
@@ -36,11 +37,15 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
         spawn_reporter(move || format!("{}; {}", summary(), storage_line(&stats())))
     };
     let watch = spawn_stall_watch(service.stall_hint());
+    let progress = spawn_progress(sentry_progress(&service));
     let result = service
         .run(shutdown_signal(crawl.duration.map(|d| d.0)))
         .await;
     reporter.abort();
     watch.abort();
+    if let Some(p) = progress {
+        p.abort();
+    }
     metrics.stop().await;
     drop(target);
     tracing::info!(target: "valtrack", "stopped: {}; {}", summary(), storage_line(&store.stats()));

@@ -9,6 +9,7 @@ use valtrack::sink::{JsonlSink, NatsConfig, NatsSink, NatsSinkConfig, StdoutSink
 
 use super::args::{CrawlArgs, NatsArgs};
 use super::metrics::MetricsArgs;
+use super::progress::{sentry_progress, spawn_progress};
 use super::{shutdown_signal, spawn_reporter, spawn_stall_watch, target, CliError};
 
 /// Where events go.
@@ -97,11 +98,15 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     let summary = service.summary();
     let reporter = spawn_reporter(service.summary());
     let watch = spawn_stall_watch(service.stall_hint());
+    let progress = spawn_progress(sentry_progress(&service));
     let result = service
         .run(shutdown_signal(crawl.duration.map(|d| d.0)))
         .await;
     reporter.abort();
     watch.abort();
+    if let Some(p) = progress {
+        p.abort();
+    }
     metrics.stop().await;
     tracing::info!(target: "valtrack", "stopped: {}", summary());
     drop(target);

@@ -25,7 +25,10 @@ fn get(addr: SocketAddr, path: &str) -> String {
     let mut out = String::new();
     s.read_to_string(&mut out).unwrap();
     let (head, body) = out.split_once("\r\n\r\n").unwrap_or((&out, ""));
-    assert!(head.starts_with("HTTP/1.") && head.contains(" 200 "), "{path}: {head}");
+    assert!(
+        head.starts_with("HTTP/1.") && head.contains(" 200 "),
+        "{path}: {head}"
+    );
     body.to_owned()
 }
 
@@ -42,7 +45,14 @@ fn free_port() -> u16 {
 /// free ports; returns the process, the metrics address and the API's.
 fn run_sim(data: &Path, duration: &str) -> (Killed, SocketAddr, SocketAddr) {
     let mut child = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(["run", "--network", "sim", "--sim-nodes", "30", "--attestations"])
+        .args([
+            "run",
+            "--network",
+            "sim",
+            "--sim-nodes",
+            "30",
+            "--attestations",
+        ])
         .args(["--duration", duration, "--metrics-listen", "127.0.0.1:0"])
         .args(["--api-listen", "127.0.0.1:0"])
         .arg("--data-dir")
@@ -53,7 +63,7 @@ fn run_sim(data: &Path, duration: &str) -> (Killed, SocketAddr, SocketAddr) {
         .spawn()
         .unwrap();
     let stderr = BufReader::new(child.stderr.take().unwrap());
-    let (tx, rx) = std::sync::mpsc::channel();
+    let (tx, rx) = std::sync::mpsc::sync_channel(100_000);
     std::thread::spawn(move || {
         for line in stderr.lines().map_while(Result::ok) {
             let _ = tx.send(line);
@@ -207,7 +217,10 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
     .unwrap();
     let prometheus = Command::new("prometheus")
         .arg(format!("--config.file={}", config.display()))
-        .arg(format!("--storage.tsdb.path={}", dir.path().join("tsdb").display()))
+        .arg(format!(
+            "--storage.tsdb.path={}",
+            dir.path().join("tsdb").display()
+        ))
         .arg(format!("--web.listen-address={prom}"))
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(dir.path().join("prometheus.log")).unwrap())
@@ -247,7 +260,10 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
         if now.0 > first.0 && now.1 > first.1 && now.2 > first.2 {
             break;
         }
-        assert!(Instant::now() < deadline, "series did not rise: {first:?} → {now:?}");
+        assert!(
+            Instant::now() < deadline,
+            "series did not rise: {first:?} → {now:?}"
+        );
         std::thread::sleep(Duration::from_secs(1));
     }
     // Labelled series: peers by client and fork digest, handshakes by result.
@@ -258,11 +274,15 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
         prom,
         "histogram_quantile(0.99, sum by (le) (valtrack_handshake_duration_seconds_bucket))",
     );
-    assert!(p99.first().is_some_and(|(_, v)| v.is_finite() && *v > 0.0), "{p99:?}");
+    assert!(
+        p99.first().is_some_and(|(_, v)| v.is_finite() && *v > 0.0),
+        "{p99:?}"
+    );
 
     // The dashboard asks only for series valtrack exports: every one `run` has is in
     // Prometheus now, and the rest are the NATS sink's and the consumer's.
-    let wanted = dashboard_series(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/valtrack.json"));
+    let wanted =
+        dashboard_series(&Path::new(env!("CARGO_MANIFEST_DIR")).join("dashboards/valtrack.json"));
     let from_run = exposed_series(&get(metrics, "/metrics"));
     let names: serde_json::Value =
         serde_json::from_str(&get(prom, "/api/v1/label/__name__/values")).unwrap();
@@ -276,10 +296,162 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
     let bus = bus_series();
     for name in &wanted {
         if from_run.contains(name) {
-            assert!(in_prometheus.contains(name), "{name} exported but not scraped");
+            assert!(
+                in_prometheus.contains(name),
+                "{name} exported but not scraped"
+            );
         } else {
-            assert!(bus.contains(name), "the dashboard asks for {name}, which valtrack does not export");
+            assert!(
+                bus.contains(name),
+                "the dashboard asks for {name}, which valtrack does not export"
+            );
         }
     }
-    assert!(wanted.iter().any(|n| bus.contains(n)), "the bus panels are checked too");
+    assert!(
+        wanted.iter().any(|n| bus.contains(n)),
+        "the bus panels are checked too"
+    );
+}
+
+/// Bytes of a PNG's image data after inflating (zlib via Python's standard library), as
+/// `(distinct byte values, share of bytes that are not white)`.
+fn png_ink(path: &Path) -> (usize, f64) {
+    let out = Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys,struct,zlib\n\
+             b=open(sys.argv[1],'rb').read(); assert b[:8]==b'\\x89PNG\\r\\n\\x1a\\n'\n\
+             i=8; idat=b''\n\
+             while i<len(b):\n\
+             \x20 n,=struct.unpack('>I',b[i:i+4]); t=b[i+4:i+8]\n\
+             \x20 if t==b'IDAT': idat+=b[i+8:i+8+n]\n\
+             \x20 i+=12+n\n\
+             raw=zlib.decompress(idat)\n\
+             print(len(set(raw)), sum(1 for x in raw if x!=255)/len(raw))",
+        )
+        .arg(path)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    let mut it = text.split_whitespace();
+    (
+        it.next().unwrap().parse().unwrap(),
+        it.next().unwrap().parse().unwrap(),
+    )
+}
+
+/// Headless Chromium as the machine's probe starts it (no sandbox as root, no background
+/// networking: the machine has no outside network).
+fn chromium(profile: &Path) -> Command {
+    let mut c = Command::new("chromium");
+    c.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+    ])
+    .arg(format!("--user-data-dir={}", profile.display()))
+    .stdin(Stdio::null());
+    c
+}
+
+#[test]
+fn the_report_agrees_with_duckdb_and_renders_its_charts_in_chromium() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let (mut run, _, _) = run_sim(&data, "45s");
+    let status = run.0.wait().unwrap();
+    assert!(status.success(), "the run ends cleanly: {status}");
+
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["report", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&html)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    for fetch in ["src=", "href=", "url(", "@import"] {
+        assert!(
+            !page.contains(fetch),
+            "self-contained: no `{fetch}` in the page"
+        );
+    }
+
+    // Every number the report shows equals a DuckDB query over the same files.
+    let check = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/report_check.py"))
+        .arg(&data)
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "report vs DuckDB:\n{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+    assert!(String::from_utf8_lossy(&check.stdout).contains("agree"));
+
+    // The page as the browser builds it: the charts are there with their marks.
+    let url = format!("file://{}", html.display());
+    let dom = chromium(&dir.path().join("profile-dom"))
+        .arg("--dump-dom")
+        .arg(&url)
+        .output()
+        .expect("chromium is installed (scripts/check installs Debian's package)");
+    assert!(
+        dom.status.success(),
+        "{}",
+        String::from_utf8_lossy(&dom.stderr)
+    );
+    let dom = String::from_utf8_lossy(&dom.stdout);
+    let svgs = dom.matches("<svg").count();
+    assert!(svgs >= 10, "{svgs} charts in the DOM");
+    assert!(dom.matches("<rect").count() >= 30, "bars drawn");
+    assert!(dom.contains("<polyline"), "lines drawn");
+    for heading in [
+        "Clients",
+        "Validators per node",
+        "Crawl coverage",
+        "Attestations",
+    ] {
+        assert!(dom.contains(&format!("<h2>{heading}</h2>")), "{heading}");
+    }
+    assert!(dom.contains("lighthouse"), "client names shown");
+
+    // And as a person sees it: a screenshot with ink on it.
+    let png = dir.path().join("report.png");
+    let shot = chromium(&dir.path().join("profile-shot"))
+        .arg("--window-size=1400,2400")
+        .arg(format!("--screenshot={}", png.display()))
+        .arg(&url)
+        .output()
+        .unwrap();
+    assert!(
+        shot.status.success(),
+        "{}",
+        String::from_utf8_lossy(&shot.stderr)
+    );
+    let (distinct, ink) = png_ink(&png);
+    assert!(
+        distinct >= 32 && ink > 0.02,
+        "the screenshot is not blank: {distinct} byte values, {ink:.3} ink"
+    );
 }

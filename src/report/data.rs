@@ -214,7 +214,7 @@ pub struct Series {
     /// Start of each bucket, unix ms.
     pub starts: Vec<i64>,
     /// Named lines, one value per bucket.
-    pub lines: Vec<(String, Vec<u64>)>,
+    pub lines: Vec<(String, Vec<f64>)>,
 }
 
 /// Everything the report shows.
@@ -260,9 +260,11 @@ pub struct ReportData {
     pub evidence: Counts,
     /// First-delivery delays, in bins.
     pub delays: Counts,
-    /// Per bucket: nodes discovered (first seen), peers handshaken, handshakes failed.
+    /// Up to the end of each bucket: distinct nodes discovered and distinct peers
+    /// handshaken; and handshakes failed in the bucket.
     pub coverage: Series,
-    /// Per bucket: distinct peers with a successful handshake, by client.
+    /// Per bucket: each client's share (%) of the distinct peers with a successful
+    /// handshake in that bucket (`NaN`, `null` in JSON, for a bucket without one).
     pub clients_over_time: Series,
 }
 
@@ -305,11 +307,11 @@ fn binned(bins: &[&'static str], map: &BTreeMap<String, u64>) -> Counts {
     )
 }
 
-/// A bucket width of at most 48 buckets over `span_ms`, from a list of round widths.
+/// A bucket width of at most 48 buckets over `span_ms`, from a list of round widths; at
+/// least a minute, longer than the sentry's revisit of each peer in a simulated network (an
+/// epoch, 32 s), so a bucket sees every peer.
 pub fn bucket_width(span_ms: i64) -> i64 {
-    const WIDTHS: [i64; 10] = [
-        10_000,
-        30_000,
+    const WIDTHS: [i64; 8] = [
         60_000,
         300_000,
         900_000,
@@ -605,32 +607,44 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
         for t in first_seen.values() {
             found[idx(*t)] += 1;
         }
-        let mut ok: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
-        let mut failed = vec![0u64; n];
+        let mut first_ok: HashMap<&str, i64> = HashMap::new();
+        let mut failed = vec![0f64; n];
         let mut by_client: BTreeMap<&str, Vec<BTreeSet<&str>>> = BTreeMap::new();
+        let mut ok_in: Vec<BTreeSet<&str>> = vec![BTreeSet::new(); n];
         for (t, peer, error, client) in &handshakes {
             let i = idx(*t);
             if error.is_some() {
-                failed[i] += 1;
+                failed[i] += 1.0;
             } else {
-                ok[i].insert(peer);
+                let first = first_ok.entry(peer).or_insert(*t);
+                *first = (*first).min(*t);
+                ok_in[i].insert(peer);
                 by_client
                     .entry(client)
                     .or_insert_with(|| vec![BTreeSet::new(); n])[i]
                     .insert(peer);
             }
         }
+        let mut handshaken = vec![0u64; n];
+        for t in first_ok.values() {
+            handshaken[idx(*t)] += 1;
+        }
+        let cumulative = |v: Vec<u64>| -> Vec<f64> {
+            v.iter()
+                .scan(0u64, |sum, x| {
+                    *sum += x;
+                    Some(*sum as f64)
+                })
+                .collect()
+        };
         let starts: Vec<i64> = (0..n).map(|i| origin + i as i64 * width).collect();
         data.coverage = Series {
             bucket_ms: width,
             starts: starts.clone(),
             lines: vec![
-                ("nodes discovered".into(), found),
-                (
-                    "peers handshaken".into(),
-                    ok.iter().map(|s| s.len() as u64).collect(),
-                ),
-                ("handshakes failed".into(), failed),
+                ("nodes discovered".into(), cumulative(found)),
+                ("peers handshaken".into(), cumulative(handshaken)),
+                ("handshakes failed (in bucket)".into(), failed),
             ],
         };
         data.clients_over_time = Series {
@@ -638,7 +652,20 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
             starts,
             lines: by_client
                 .into_iter()
-                .map(|(c, sets)| (c.to_owned(), sets.iter().map(|s| s.len() as u64).collect()))
+                .map(|(c, sets)| {
+                    let shares = sets
+                        .iter()
+                        .zip(&ok_in)
+                        .map(|(s, all)| {
+                            if all.is_empty() {
+                                f64::NAN // no handshake in the bucket: no share (null in JSON)
+                            } else {
+                                100.0 * s.len() as f64 / all.len() as f64
+                            }
+                        })
+                        .collect();
+                    (c.to_owned(), shares)
+                })
                 .collect(),
         };
     }

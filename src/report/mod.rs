@@ -97,7 +97,7 @@ fn capped(counts: &Counts) -> Vec<(String, u64)> {
 }
 
 /// A horizontal bar chart, first bar on top.
-fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
+fn bar_chart(title: &str, bars: &[(String, u64)], unit: &str) -> String {
     let mut svg = String::new();
     if bars.is_empty() {
         return svg;
@@ -124,7 +124,7 @@ fn bar_chart(title: &str, bars: &[(String, u64)]) -> String {
                 SegmentValue::CenterOf(i) if *i < n => labels[n - 1 - *i].clone(),
                 _ => String::new(),
             })
-            .x_desc("peers")
+            .x_desc(unit)
             .draw()?;
         chart.draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
             let row = n - 1 - i;
@@ -159,9 +159,8 @@ fn line_chart(title: &str, series: &Series, y_desc: &str) -> String {
         .lines
         .iter()
         .flat_map(|(_, v)| v.iter().copied())
-        .max()
-        .unwrap_or(0)
-        .max(1);
+        .filter(|v| v.is_finite())
+        .fold(1.0f64, f64::max);
     let drawn = (|| -> Result<(), Box<dyn std::error::Error + '_>> {
         let root = SVGBackend::with_string(&mut svg, (720, 320)).into_drawing_area();
         root.fill(&WHITE)?;
@@ -170,7 +169,7 @@ fn line_chart(title: &str, series: &Series, y_desc: &str) -> String {
             .margin(8)
             .x_label_area_size(30)
             .y_label_area_size(50)
-            .build_cartesian_2d(0f64..minutes(n.max(2) - 1), 0u64..max + max / 10 + 1)?;
+            .build_cartesian_2d(0f64..minutes(n.max(2) - 1), 0f64..max * 1.1)?;
         chart
             .configure_mesh()
             .x_desc(format!(
@@ -185,9 +184,10 @@ fn line_chart(title: &str, series: &Series, y_desc: &str) -> String {
             .draw()?;
         for (k, (name, values)) in series.lines.iter().enumerate().take(COLOURS.len()) {
             let colour = COLOURS[k % COLOURS.len()];
-            let points: Vec<(f64, u64)> = values
+            let points: Vec<(f64, f64)> = values
                 .iter()
                 .enumerate()
+                .filter(|(_, v)| v.is_finite())
                 .map(|(i, v)| (minutes(i), *v))
                 .collect();
             chart
@@ -289,14 +289,14 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
         h,
         "<section><h2>Clients</h2><p class=note>Each peer counted once, by its latest successful \
          handshake (agent version from identify).</p><div class=row>{}{}</div><div class=row>{}</div><div class=row>{}{}</div></section>",
-        bar_chart("Peers by client", &capped(&data.clients)),
+        bar_chart("Peers by client", &capped(&data.clients), "peers"),
         counts_table("client", &data.clients),
         line_chart(
-            "Client mix over time (peers handshaken per bucket)",
+            "Client mix over time (share of the peers handshaken in each bucket)",
             &data.clients_over_time,
-            "peers"
+            "% of peers"
         ),
-        bar_chart("Versions", &capped(&data.versions)),
+        bar_chart("Versions", &capped(&data.versions), "peers"),
         counts_table("client version", &data.versions),
     );
 
@@ -304,14 +304,16 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
     let _ = write!(
         h,
         "<section><h2>Forks, subnets and custody</h2><div class=row>{}{}</div><div class=row>{}{}</div></section>",
-        bar_chart("Fork digests (Status)", &capped(&data.fork_digests)),
+        bar_chart("Fork digests (Status)", &capped(&data.fork_digests), "peers"),
         bar_chart(
             "Custody group count (MetaData cgc)",
-            &capped(&sorted_numeric(&data.cgc))
+            &capped(&sorted_numeric(&data.cgc)),
+            "peers"
         ),
         bar_chart(
             "Attestation subnets in MetaData (attnets set)",
-            &capped(&sorted_numeric(&data.attnets))
+            &capped(&sorted_numeric(&data.attnets)),
+            "peers"
         ),
         counts_table("fork digest", &data.fork_digests),
     );
@@ -326,9 +328,9 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
         let _ = write!(
             h,
             "<section><h2>Where</h2><div class=row>{}{}{}</div><div class=row>{}</div></section>",
-            bar_chart("Countries", &capped(&data.countries)),
-            bar_chart("Hosting providers", &data.hosting.0),
-            bar_chart("Networks (ASN)", &capped(&data.asns)),
+            bar_chart("Countries", &capped(&data.countries), "peers"),
+            bar_chart("Hosting providers", &data.hosting.0, "peers"),
+            bar_chart("Networks (ASN)", &capped(&data.asns), "peers"),
             counts_table("country", &data.countries),
         );
     }
@@ -357,8 +359,8 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
          <code>custody</code> (Fulu custody groups), <code>combined</code>, \
          <code>attributed</code> (attestations first delivered by the peer); see the README's \
          \"What the validator numbers mean\".</p><div class=row>{}{}</div><div class=row>{}</div></section>",
-        bar_chart("Nodes by estimated validators", &data.validators_per_node.0),
-        bar_chart("Estimate method", &data.estimate_methods.0),
+        bar_chart("Nodes by estimated validators", &data.validators_per_node.0, "peers"),
+        bar_chart("Estimate method", &data.estimate_methods.0, "peers"),
         top
     );
 
@@ -366,8 +368,12 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
     let _ = write!(
         h,
         "<section><h2>Crawl coverage</h2><div class=row>{}</div><div class=row>{}{}</div></section>",
-        line_chart("Crawl over time", &data.coverage, "per bucket"),
-        bar_chart("Failed handshakes by kind", &capped(&data.failures_by_kind)),
+        line_chart(
+            "Crawl over time (nodes and peers so far; failures per bucket)",
+            &data.coverage,
+            "count"
+        ),
+        bar_chart("Failed handshakes by kind", &capped(&data.failures_by_kind), "handshakes"),
         counts_table("failure", &data.failures_by_kind),
     );
 
@@ -381,8 +387,16 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
         let _ = write!(
             h,
             "<section><h2>Attestations</h2><div class=row>{}{}</div></section>",
-            bar_chart("Attestations by attribution evidence", &data.evidence.0),
-            bar_chart("First-delivery delay after slot start", &data.delays.0),
+            bar_chart(
+                "Attestations by attribution evidence",
+                &data.evidence.0,
+                "attestations"
+            ),
+            bar_chart(
+                "First-delivery delay after slot start",
+                &data.delays.0,
+                "attestations"
+            ),
         );
     }
 
@@ -395,7 +409,9 @@ pub fn render(data: &ReportData, dir: &Path) -> String {
 
     let json = serde_json::to_string(data)
         .unwrap_or_else(|_| "{}".into())
-        .replace("</", "<\\/");
+        // `<` only occurs inside JSON strings: as `\u003c` no `</script` or `<!--` can end or
+        // confuse the block.
+        .replace('<', "\\u003c");
     let _ = writeln!(
         h,
         "<script type=\"application/json\" id=\"valtrack-report-data\">{json}</script></body></html>"
@@ -419,7 +435,7 @@ mod tests {
         let counts = Counts(vec![("<script>alert(1)</script>&".into(), 3)]);
         let table = counts_table("client", &counts);
         assert!(!table.contains("<script>"), "{table}");
-        let svg = bar_chart("t", &counts.0);
+        let svg = bar_chart("t", &counts.0, "peers");
         assert!(!svg.contains("<script>"), "{svg}");
         let data = ReportData {
             clients: counts,
@@ -427,7 +443,11 @@ mod tests {
         };
         let page = render(&data, Path::new("d"));
         assert_eq!(page.matches("<script").count(), 1, "only the JSON block");
-        assert!(!page.contains("</script>&"), "JSON escapes </");
+        assert!(!page.contains("</script>&"), "JSON escapes <");
+        let start = page.find("id=\"valtrack-report-data\">").unwrap() + 26;
+        let json = &page[start..page[start..].find("</script>").unwrap() + start];
+        let back: serde_json::Value = serde_json::from_str(json).unwrap();
+        assert_eq!(back["clients"][0][0], "<script>alert(1)</script>&");
     }
 
     #[test]
@@ -440,7 +460,7 @@ mod tests {
 
     #[test]
     fn buckets_are_round_and_at_most_48() {
-        assert_eq!(bucket_width(120_000), 10_000);
+        assert_eq!(bucket_width(120_000), 60_000);
         assert_eq!(bucket_width(3_600_000), 300_000);
         assert!(bucket_width(90 * 86_400_000) >= 86_400_000);
     }

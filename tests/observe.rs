@@ -386,6 +386,30 @@ fn the_report_agrees_with_duckdb_and_renders_its_charts_in_chromium() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+    let plain = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        plain.contains("report written") && !plain.contains('\x1b'),
+        "off a terminal, plain lines: {plain}"
+    );
+    // On a terminal (util-linux `script` gives it one) the rows read are shown as it goes.
+    let command = format!(
+        "{} report --data-dir {} --out {}",
+        env!("CARGO_BIN_EXE_valtrack"),
+        data.display(),
+        dir.path().join("tty.html").display()
+    );
+    let tty = Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&tty.stdout);
+    assert!(tty.status.success(), "{shown}");
+    assert!(
+        shown.contains("\r\x1b[2Kreading discovery_events: ") && shown.contains("report written"),
+        "progress on a terminal: {shown:?}"
+    );
     let page = std::fs::read_to_string(&html).unwrap();
     for fetch in ["src=", "href=", "url(", "@import"] {
         assert!(

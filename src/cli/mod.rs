@@ -201,10 +201,15 @@ pub(crate) fn main() -> ExitCode {
             Command::Sentry(a) => &mut a.nats,
             Command::Consumer(a) => &mut a.nats,
             Command::Run(_) | Command::Report(_) => {
+                let which = if matches!(cli.command, Command::Run(_)) {
+                    "run"
+                } else {
+                    "report"
+                };
                 let mut cmd = Cli::command();
                 cmd.error(
                     clap::error::ErrorKind::ArgumentConflict,
-                    "--nats-url is for `sentry` and `consumer`: `run` and `report` use no NATS",
+                    format!("--nats-url is for `sentry` and `consumer`: `{which}` uses no NATS"),
                 )
                 .exit()
             }

@@ -234,6 +234,14 @@ pub async fn serve(
 }
 
 async fn authenticate(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
+    // Every route answers GET (and HEAD) only: any other method is 405, key or no key.
+    if req.method() != axum::http::Method::GET && req.method() != axum::http::Method::HEAD {
+        return ApiError {
+            status: StatusCode::METHOD_NOT_ALLOWED,
+            message: "the API only answers GET".into(),
+        }
+        .into_response();
+    }
     let Ok(_permit) = Arc::clone(&state.inflight).try_acquire_owned() else {
         return ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
@@ -256,7 +264,17 @@ async fn authenticate(State(state): State<AppState>, mut req: Request, next: Nex
     next.run(req).await
 }
 
-/// A time bound: unix milliseconds, or RFC 3339 (`2026-01-07T01:01:11Z`).
+/// Whether `text` has the shape of a secp256k1 PeerId (the OpenAPI pattern
+/// `^16Uiu2HA[1-9A-HJ-NP-Za-km-z]{45}$`), whether or not its key is on the curve.
+fn looks_like_peer_id(text: &str) -> bool {
+    text.len() == 53
+        && text.starts_with("16Uiu2HA")
+        && text
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() && !matches!(b, b'0' | b'O' | b'I' | b'l'))
+}
+
+/// A time bound: unix milliseconds, or RFC 3339 (`2026-01-07T01:01:11Z`, any UTC offset).
 fn parse_time(name: &str, value: &str) -> Result<u64, ApiError> {
     let value = value.trim();
     if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
@@ -272,16 +290,43 @@ fn parse_time(name: &str, value: &str) -> Result<u64, ApiError> {
             return Ok(0);
         }
     }
-    let time = humantime::parse_rfc3339_weak(value).map_err(|e| {
+    let (utc, offset_secs) = split_utc_offset(value);
+    let time = humantime::parse_rfc3339_weak(&utc).map_err(|e| {
         ApiError::bad_request(format!(
             "{name}: {value:?} is neither unix milliseconds nor RFC 3339 ({e})"
         ))
     })?;
+    // `…+02:00` is two hours ahead of UTC: the instant is two hours earlier.
+    let time = if offset_secs >= 0 {
+        time.checked_sub(std::time::Duration::from_secs(offset_secs.unsigned_abs()))
+    } else {
+        time.checked_add(std::time::Duration::from_secs(offset_secs.unsigned_abs()))
+    }
+    .unwrap_or(UNIX_EPOCH);
+    // Before 1970 once the offset is applied: the start, as above.
     let ms = time
         .duration_since(UNIX_EPOCH)
-        .map_err(|_| ApiError::bad_request(format!("{name}: {value:?} is before 1970")))?
+        .unwrap_or_default()
         .as_millis();
     u64::try_from(ms).map_err(|_| ApiError::bad_request(format!("{name}: {value:?} is too late")))
+}
+
+/// An RFC 3339 time with a numeric offset (`…-12:07`) as the same wall time in UTC
+/// (`…Z`, which humantime reads) and the offset in seconds; other text as it is, offset 0.
+fn split_utc_offset(value: &str) -> (String, i64) {
+    let b = value.as_bytes();
+    if b.len() > 6 && value.is_char_boundary(b.len() - 6) && value.contains('T') {
+        let (head, tail) = value.split_at(b.len() - 6);
+        let t = tail.as_bytes();
+        let digits = |r: std::ops::Range<usize>| t[r].iter().all(u8::is_ascii_digit);
+        if (t[0] == b'+' || t[0] == b'-') && digits(1..3) && t[3] == b':' && digits(4..6) {
+            let hours: i64 = tail[1..3].parse().unwrap_or(0);
+            let minutes: i64 = tail[4..6].parse().unwrap_or(0);
+            let sign = if t[0] == b'-' { -1 } else { 1 };
+            return (format!("{head}Z"), sign * (hours * 3600 + minutes * 60));
+        }
+    }
+    (value.to_owned(), 0)
 }
 
 fn parse_u64(name: &str, value: Option<&str>, default: u64) -> Result<u64, ApiError> {
@@ -388,9 +433,17 @@ async fn peer(
 ) -> Result<Response, ApiError> {
     let Path(peer_id) = peer_id
         .map_err(|e| ApiError::bad_request(format!("malformed peer id: {}", e.body_text())))?;
-    let peer_id: PeerId = peer_id
-        .parse()
-        .map_err(|e| ApiError::bad_request(format!("malformed peer id: {e}")))?;
+    let peer_id: PeerId = match peer_id.parse() {
+        Ok(p) => p,
+        // Shaped as the OpenAPI pattern says but not a key on the curve: no peer has it.
+        Err(e) if looks_like_peer_id(&peer_id) => {
+            return Err(ApiError {
+                status: StatusCode::NOT_FOUND,
+                message: format!("peer {peer_id} is not known ({e})"),
+            })
+        }
+        Err(e) => return Err(ApiError::bad_request(format!("malformed peer id: {e}"))),
+    };
     let found = blocking(&state, move |s| {
         Ok(match s.peer(&peer_id)? {
             Some(rec) => Some((rec, s.history(&peer_id, PEER_HISTORY_LIMIT)?)),

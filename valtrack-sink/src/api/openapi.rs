@@ -28,11 +28,22 @@ fn ok(description: &str, schema: Value) -> Value {
 
 /// The OpenAPI 3.0 document served at `GET /openapi.json`.
 pub fn openapi() -> Value {
+    // Query integers are read as u64: the whole unsigned range is accepted.
+    let unsigned = json!({"type": "integer", "minimum": 0, "maximum": u64::MAX});
     let time = json!({"oneOf": [
-        {"type": "integer", "format": "int64", "minimum": 0, "description": "unix milliseconds"},
+        {"type": "integer", "minimum": 0, "maximum": u64::MAX, "description": "unix milliseconds"},
         {"type": "string", "format": "date-time", "description": "RFC 3339"},
     ]});
     let count = json!({"type": "integer", "format": "int64", "minimum": 0});
+    // Within the store's page bound (`TrackerConfig::max_page`, default shown).
+    let limit = json!({
+        "type": "integer", "format": "int64", "minimum": 1,
+        "maximum": crate::tracker::DEFAULT_MAX_PAGE,
+    });
+    // A secp256k1 PeerId in base58btc: 53 characters, `16Uiu2HA…`.
+    let peer_id = json!({
+        "type": "string", "pattern": "^16Uiu2HA[1-9A-HJ-NP-Za-km-z]{45}$",
+    });
     let key = param(
         "X-API-Key",
         "header",
@@ -54,9 +65,9 @@ pub fn openapi() -> Value {
             "/validators": {"get": {
                 "summary": "Validator estimates per node in a time window",
                 "parameters": [
-                    param("from", "query", "Earliest estimate time (inclusive). Default: 0.", &time, false),
+                    param("from", "query", "Earliest estimate time (inclusive). Default: 0. After `to`: 400.", &time, false),
                     param("to", "query", "Latest estimate time (inclusive). Default: no limit.", &time, false),
-                    param("limit", "query", "Most estimates returned. Default: 1000.", &count, false),
+                    param("limit", "query", "Most estimates returned. Default: 1000.", &limit, false),
                     key,
                 ],
                 "responses": {
@@ -75,8 +86,8 @@ pub fn openapi() -> Value {
             "/peers": {"get": {
                 "summary": "A page of peers, ordered by peer id",
                 "parameters": [
-                    param("limit", "query", "Peers per page. Default: 100.", &count, false),
-                    param("offset", "query", "Peers to skip. Default: 0.", &count, false),
+                    param("limit", "query", "Peers per page. Default: 100.", &limit, false),
+                    param("offset", "query", "Peers to skip. Default: 0.", &unsigned, false),
                     key,
                 ],
                 "responses": {
@@ -93,7 +104,7 @@ pub fn openapi() -> Value {
             "/peers/{peer_id}": {"get": {
                 "summary": "One peer and its estimate history (newest first)",
                 "parameters": [
-                    param("peer_id", "path", "libp2p peer id (16Uiu2…).", &json!({"type": "string"}), true),
+                    param("peer_id", "path", "libp2p peer id (16Uiu2…).", &peer_id, true),
                     key,
                 ],
                 "responses": {

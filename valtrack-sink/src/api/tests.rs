@@ -423,3 +423,62 @@ async fn data_survives_a_restart() {
     assert_eq!(body["count"].as_u64(), Some(3));
     server.stop().await;
 }
+
+#[test]
+fn rfc3339_times_take_any_utc_offset() {
+    let z = super::parse_time("from", "2026-01-07T01:01:11Z").unwrap();
+    assert_eq!(
+        super::parse_time("from", "2026-01-07T03:01:11+02:00").unwrap(),
+        z
+    );
+    assert_eq!(
+        super::parse_time("from", "2026-01-06T12:54:11-12:07").unwrap(),
+        z
+    );
+    assert_eq!(
+        super::parse_time("from", "2026-01-07T01:01:11.5+00:00").unwrap(),
+        z + 500
+    );
+    // before 1970 once shifted: the start
+    assert_eq!(
+        super::parse_time("from", "1970-01-01T00:00:00+01:00").unwrap(),
+        0
+    );
+    // a multi-byte character where an offset would be: an error, not a panic
+    assert!(super::parse_time("from", "2026-01-07T01:01:1é1:11").is_err());
+}
+
+#[tokio::test]
+async fn a_peer_id_shaped_right_but_off_the_curve_is_not_known() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let server = Server::start(store).await;
+    let (status, body) = server
+        .get(
+            "/peers/16Uiu2HA1WjT9t9yUMn5FJKRifpmXJZi6hWzEUvx41gvy8XaRFqCu",
+            None,
+        )
+        .await;
+    assert_eq!(status, 404, "{body}");
+    assert!(
+        body["error"].as_str().unwrap().contains("is not known"),
+        "{body}"
+    );
+    let (status, _) = server.get("/peers/16Uiu2HA", None).await;
+    assert_eq!(status, 400);
+    server.stop().await;
+}
+
+#[tokio::test]
+async fn other_methods_are_405_whatever_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
+    let server = Server::start(store).await;
+    for method in ["POST", "TRACE", "DELETE"] {
+        let (status, _) = server
+            .request(method, "/validators", Some("no-such-key"))
+            .await;
+        assert_eq!(status, 405, "{method}");
+    }
+    server.stop().await;
+}

@@ -57,6 +57,8 @@ pub mod crawler;
 pub mod enr_info;
 pub mod estimate;
 pub mod events;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod handshake;
 mod location;
 pub mod network;

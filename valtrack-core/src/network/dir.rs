@@ -202,6 +202,35 @@ fn read_bootnode_file(path: &Path) -> Result<Vec<Enr>, NetworkDirError> {
         });
     }
     let text = std::fs::read_to_string(&path).map_err(io_err)?;
+    parse_bootnode_text(&text).map_err(|e| match e {
+        BootnodeTextError::BadLine { line, source } => NetworkDirError::BadBootnode {
+            path: path.clone(),
+            line,
+            source,
+        },
+        BootnodeTextError::Empty => NetworkDirError::NoBootnodes { path: path.clone() },
+    })
+}
+
+/// Why a bootnode file's text gives no bootnodes.
+#[doc(hidden)]
+#[derive(Debug)]
+pub enum BootnodeTextError {
+    /// Line `line` (from 1) is not an ENR.
+    BadLine {
+        /// The line number.
+        line: usize,
+        /// Why.
+        source: crate::EnrError,
+    },
+    /// No ENR at all.
+    Empty,
+}
+
+/// The ENRs of a bootnode file's text (`#` comments and blank lines skipped; YAML list items
+/// or plain lines), at least one.
+#[doc(hidden)]
+pub fn parse_bootnode_text(text: &str) -> Result<Vec<Enr>, BootnodeTextError> {
     let mut enrs = Vec::new();
     for (i, line) in text.lines().enumerate() {
         // `- "enr:…" # comment` (YAML) or `enr:…` (text)
@@ -214,15 +243,14 @@ fn read_bootnode_file(path: &Path) -> Result<Vec<Enr>, NetworkDirError> {
         if entry.is_empty() {
             continue;
         }
-        let enr = parse_enr(entry).map_err(|source| NetworkDirError::BadBootnode {
-            path: path.clone(),
+        let enr = parse_enr(entry).map_err(|source| BootnodeTextError::BadLine {
             line: i + 1,
             source,
         })?;
         enrs.push(enr);
     }
     if enrs.is_empty() {
-        return Err(NetworkDirError::NoBootnodes { path });
+        return Err(BootnodeTextError::Empty);
     }
     Ok(enrs)
 }

@@ -150,6 +150,8 @@ pub mod consumer;
 mod derive;
 mod error;
 mod fanout;
+#[doc(hidden)]
+pub mod fuzz;
 mod geoip;
 pub mod histogram;
 #[cfg(any(feature = "api", feature = "metrics"))]

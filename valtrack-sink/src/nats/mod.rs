@@ -3,7 +3,7 @@
 mod config;
 mod pump;
 mod sink;
-mod spool;
+pub(crate) mod spool;
 
 pub(crate) use config::check_name;
 pub use config::{

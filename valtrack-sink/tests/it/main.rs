@@ -2,6 +2,7 @@
 
 mod derive;
 mod fixtures;
+mod fuzz_corpus;
 mod jsonl_channel_fanout;
 #[cfg(feature = "nats")]
 mod nats;

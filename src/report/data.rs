@@ -126,16 +126,28 @@ fn timestamps(b: &RecordBatch) -> Vec<i64> {
         .map_or_else(|| vec![0; b.num_rows()], |a| a.values().to_vec())
 }
 
+/// An unsigned (or non-negative signed) integer column of any width, as u64.
 fn u64s(b: &RecordBatch, name: &str) -> Vec<Option<u64>> {
-    match b.column_by_name(name) {
-        Some(c) if c.data_type() == &DataType::UInt64 => {
-            c.as_primitive::<UInt64Type>().iter().collect()
+    let Some(c) = b.column_by_name(name) else {
+        return vec![None; b.num_rows()];
+    };
+    match c.data_type() {
+        DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 => {
+            match arrow::compute::cast(c, &DataType::Int64) {
+                Ok(a) => a
+                    .as_primitive::<Int64Type>()
+                    .iter()
+                    .map(|v| v.and_then(|v| u64::try_from(v).ok()))
+                    .collect(),
+                Err(_) => vec![None; b.num_rows()],
+            }
         }
-        Some(c) if c.data_type() == &DataType::Int64 => c
-            .as_primitive::<Int64Type>()
-            .iter()
-            .map(|v| v.and_then(|v| u64::try_from(v).ok()))
-            .collect(),
+        DataType::UInt8 | DataType::UInt16 | DataType::UInt32 | DataType::UInt64 => {
+            match arrow::compute::cast(c, &DataType::UInt64) {
+                Ok(a) => a.as_primitive::<UInt64Type>().iter().collect(),
+                Err(_) => vec![None; b.num_rows()],
+            }
+        }
         _ => vec![None; b.num_rows()],
     }
 }

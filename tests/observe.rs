@@ -479,3 +479,119 @@ fn the_report_agrees_with_duckdb_and_renders_its_charts_in_chromium() {
         "the screenshot is not blank: {distinct} byte values, {ink:.3} ink"
     );
 }
+
+/// The report's "Where" section over located peers (a simulated network is all loopback, so
+/// the run above has none): peer_locations rows written by the library's own Parquet sink,
+/// the latest per peer counted, and the numbers checked by DuckDB.
+#[tokio::test]
+async fn located_peers_are_counted_once_by_their_latest_place() {
+    use valtrack::core::events::PeerLocationEvent;
+    use valtrack::core::{EnrInfo, Event, EventKind, EventMeta, EventSink, Location};
+    use valtrack::sink::{ParquetSink, ParquetSinkConfig};
+
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let sink = ParquetSink::open(ParquetSinkConfig::builder(&data).build().unwrap()).unwrap();
+    let peers: Vec<_> = valtrack::core::network::MAINNET_BOOTNODES
+        .iter()
+        .take(4)
+        .map(|e| e.parse::<EnrInfo>().unwrap().peer_id)
+        .collect();
+    // peer 0 moves from DE to US (latest counts); peers 1-2 in DE (one hosted); peer 3 unknown
+    let rows = [
+        (
+            0,
+            1_000,
+            Some("DE"),
+            Some((24940, "Hetzner Online GmbH")),
+            true,
+        ),
+        (
+            0,
+            2_000,
+            Some("US"),
+            Some((16509, "Amazon.com, Inc.")),
+            true,
+        ),
+        (
+            1,
+            1_500,
+            Some("DE"),
+            Some((3320, "Deutsche Telekom AG")),
+            false,
+        ),
+        (
+            2,
+            1_500,
+            Some("DE"),
+            Some((24940, "Hetzner Online GmbH")),
+            true,
+        ),
+        (3, 1_700, None, None, false),
+    ];
+    for (i, (p, ts, country, asn, hosting)) in rows.into_iter().enumerate() {
+        let mut location = Location::unknown("88.198.1.1".parse().unwrap());
+        location.country = country.map(str::to_owned);
+        location.asn = asn.map(|a| a.0);
+        location.as_org = asn.map(|a| a.1.to_owned());
+        location.hosting = hosting;
+        let meta = EventMeta::new(
+            EventKind::PeerLocation,
+            "s1",
+            "eu",
+            ts,
+            peers[p],
+            None,
+            &(i as u64).to_le_bytes(),
+        );
+        sink.send(Event::PeerLocation(PeerLocationEvent { meta, location }))
+            .await
+            .unwrap();
+    }
+    sink.flush().await.unwrap();
+    drop(sink);
+
+    let html = dir.path().join("report.html");
+    let out = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["report", "--data-dir"])
+        .arg(&data)
+        .arg("--out")
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let page = std::fs::read_to_string(&html).unwrap();
+    let start = page.find("id=\"valtrack-report-data\">").unwrap() + 26;
+    let json: serde_json::Value =
+        serde_json::from_str(&page[start..start + page[start..].find("</script>").unwrap()])
+            .unwrap();
+    assert_eq!(
+        json["countries"],
+        serde_json::json!([["DE", 2], ["US", 1], ["unknown", 1]])
+    );
+    assert_eq!(
+        json["hosting"],
+        serde_json::json!([["hosting", 2], ["not hosting", 2]])
+    );
+    assert_eq!(
+        json["asns"][0],
+        serde_json::json!(["AS16509 Amazon.com, Inc.", 1])
+    );
+    assert!(page.contains("<h2>Where</h2>") && page.contains("Hosting providers"));
+    let check = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/report_check.py"))
+        .arg(&data)
+        .arg(&html)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
+}

@@ -82,31 +82,66 @@ pub fn table_files(dir: &Path, table: &str) -> Vec<PathBuf> {
 /// Rows read, for progress lines.
 pub type Progress<'a> = &'a mut dyn FnMut(&str, u64);
 
-/// One table's batches, every file in `dir/table`.
-fn read_table(
-    dir: &Path,
-    table: &str,
-    progress: Progress<'_>,
-) -> Result<Vec<RecordBatch>, ReportError> {
-    let mut batches = Vec::new();
-    let mut rows = 0u64;
-    for path in table_files(dir, table) {
-        let err = |message: String| ReportError::File {
-            path: path.clone(),
-            message,
-        };
-        let file = std::fs::File::open(&path).map_err(|e| err(e.to_string()))?;
-        let reader = ParquetRecordBatchReaderBuilder::try_new(file)
-            .and_then(|b| b.with_batch_size(64 * 1024).build())
-            .map_err(|e| err(e.to_string()))?;
-        for batch in reader {
-            let batch = batch.map_err(|e| err(e.to_string()))?;
-            rows += batch.num_rows() as u64;
-            progress(table, rows);
-            batches.push(batch);
+/// One table's batches, every file in `dir/table`, read one batch at a time (memory stays
+/// one batch, however large the table).
+fn read_table<'a>(dir: &Path, table: &'a str, progress: Progress<'a>) -> TableReader<'a> {
+    TableReader {
+        files: table_files(dir, table).into_iter(),
+        current: None,
+        table,
+        rows: 0,
+        progress,
+    }
+}
+
+struct TableReader<'a> {
+    files: std::vec::IntoIter<PathBuf>,
+    current: Option<(
+        PathBuf,
+        parquet::arrow::arrow_reader::ParquetRecordBatchReader,
+    )>,
+    table: &'a str,
+    rows: u64,
+    progress: Progress<'a>,
+}
+
+impl Iterator for TableReader<'_> {
+    type Item = Result<RecordBatch, ReportError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        loop {
+            if let Some((path, reader)) = &mut self.current {
+                match reader.next() {
+                    Some(Ok(batch)) => {
+                        self.rows += batch.num_rows() as u64;
+                        (self.progress)(self.table, self.rows);
+                        return Some(Ok(batch));
+                    }
+                    Some(Err(e)) => {
+                        let path = path.clone();
+                        self.current = None;
+                        return Some(Err(ReportError::File {
+                            path,
+                            message: e.to_string(),
+                        }));
+                    }
+                    None => self.current = None,
+                }
+            }
+            let path = self.files.next()?;
+            let opened = std::fs::File::open(&path)
+                .map_err(|e| e.to_string())
+                .and_then(|file| {
+                    ParquetRecordBatchReaderBuilder::try_new(file)
+                        .and_then(|b| b.with_batch_size(64 * 1024).build())
+                        .map_err(|e| e.to_string())
+                });
+            match opened {
+                Ok(reader) => self.current = Some((path, reader)),
+                Err(message) => return Some(Err(ReportError::File { path, message })),
+            }
         }
     }
-    Ok(batches)
 }
 
 /// A column's values as optional strings.
@@ -387,7 +422,8 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
     // discovery_events: distinct nodes, first-seen times
     let mut first_seen: HashMap<String, i64> = HashMap::new();
     let mut rows = 0;
-    for b in read_table(dir, "discovery_events", progress)? {
+    for b in read_table(dir, "discovery_events", &mut *progress) {
+        let b = b?;
         let (ts, peers) = (timestamps(&b), strings(&b, "peer_id"));
         for (t, p) in ts.into_iter().zip(peers) {
             if !inside(t) {
@@ -415,7 +451,8 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
     let mut failures = BTreeMap::new();
     let mut handshakes: Vec<(i64, String, Option<String>, String)> = Vec::new(); // ts, peer, error, client
     let mut rows = 0;
-    for b in read_table(dir, "metadata_events", progress)? {
+    for b in read_table(dir, "metadata_events", &mut *progress) {
+        let b = b?;
         let ts = timestamps(&b);
         let ids = strings(&b, "event_id");
         let peers = strings(&b, "peer_id");
@@ -475,7 +512,8 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
     }
     let mut estimates = Latest::<Estimate>::new();
     let mut rows = 0;
-    for b in read_table(dir, "validator_metadata_events", progress)? {
+    for b in read_table(dir, "validator_metadata_events", &mut *progress) {
+        let b = b?;
         let ts = timestamps(&b);
         let ids = strings(&b, "event_id");
         let peers = strings(&b, "peer_id");
@@ -533,7 +571,8 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
     let mut evidence = BTreeMap::new();
     let mut delays = BTreeMap::new();
     let mut rows = 0;
-    for b in read_table(dir, "validator_attributions", progress)? {
+    for b in read_table(dir, "validator_attributions", &mut *progress) {
+        let b = b?;
         let ts = timestamps(&b);
         let ev = strings(&b, "evidence");
         let delay = i64s(&b, "first_seen_delay_ms");
@@ -567,7 +606,8 @@ pub fn load(dir: &Path, window: Window, progress: Progress<'_>) -> Result<Report
     }
     let mut places = Latest::<Place>::new();
     let mut rows = 0;
-    for b in read_table(dir, "peer_locations", progress)? {
+    for b in read_table(dir, "peer_locations", &mut *progress) {
+        let b = b?;
         let ts = timestamps(&b);
         let ids = strings(&b, "event_id");
         let peers = strings(&b, "peer_id");

@@ -67,6 +67,16 @@ def main():
     put("gossip_attestation", "single-electra", b"\x83" + snappy_raw(single))
     put("gossip_attestation", "phase0", b"\x03" + snappy_raw(phase0))
 
+    # ssz_differential: pick byte (0 StatusV1, 1 StatusV2, 2 MetaDataV2, 3 MetaDataV3,
+    # 4 phase0 Attestation, 5 SingleAttestation) + SSZ bytes
+    status = b"\x8c\x9f\x62\xfe" + b"\x01" * 32 + struct.pack("<Q", 7) + b"\x02" * 32 + struct.pack("<Q", 300)
+    put("ssz_differential", "status-v1", b"\x00" + status)
+    put("ssz_differential", "status-v2", b"\x01" + status + struct.pack("<Q", 280))
+    put("ssz_differential", "metadata-v2", b"\x02" + struct.pack("<Q", 5) + bytes.fromhex("004040480000c180") + b"\x0f")
+    put("ssz_differential", "metadata-v3", b"\x03" + struct.pack("<Q", 5) + bytes.fromhex("004040480000c180") + b"\x0f" + struct.pack("<Q", 8))
+    put("ssz_differential", "attestation", b"\x04" + phase0)
+    put("ssz_differential", "single-attestation", b"\x05" + single)
+
     for i, t in enumerate(["/eth2/8c9f62fe/beacon_attestation_17/ssz_snappy",
                            "/eth2/bb09a0b0/beacon_block/ssz_snappy",
                            "/eth2/8c9f62fe/sync_committee_3/ssz_snappy",

@@ -313,6 +313,37 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
     );
 }
 
+/// Runs `valtrack report` over `data` into `html`; its log (standard error).
+fn report(data: &Path, html: &Path) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["report", "--data-dir"])
+        .arg(data)
+        .arg("--out")
+        .arg(html)
+        .env("NO_COLOR", "1")
+        .output()
+        .unwrap();
+    let log = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{log}");
+    log
+}
+
+/// Asserts that every number the report at `html` embeds equals a DuckDB query over `data`.
+fn assert_duckdb_agrees(data: &Path, html: &Path) {
+    let check = Command::new("python3")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/report_check.py"))
+        .arg(data)
+        .arg(html)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&check.stdout);
+    assert!(
+        check.status.success() && said.contains("agree"),
+        "report vs DuckDB:\n{said}{}",
+        String::from_utf8_lossy(&check.stderr)
+    );
+}
+
 /// Bytes of a PNG's image data after inflating (zlib via Python's standard library), as
 /// `(distinct byte values, share of bytes that are not white)`.
 fn png_ink(path: &Path) -> (usize, f64) {
@@ -373,20 +404,7 @@ fn the_report_agrees_with_duckdb_and_renders_its_charts_in_chromium() {
     assert!(status.success(), "the run ends cleanly: {status}");
 
     let html = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(["report", "--data-dir"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&html)
-        .env("NO_COLOR", "1")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let plain = String::from_utf8_lossy(&out.stderr);
+    let plain = report(&data, &html);
     assert!(
         plain.contains("report written") && !plain.contains('\x1b'),
         "off a terminal, plain lines: {plain}"
@@ -419,19 +437,7 @@ fn the_report_agrees_with_duckdb_and_renders_its_charts_in_chromium() {
     }
 
     // Every number the report shows equals a DuckDB query over the same files.
-    let check = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/report_check.py"))
-        .arg(&data)
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "report vs DuckDB:\n{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
-    assert!(String::from_utf8_lossy(&check.stdout).contains("agree"));
+    assert_duckdb_agrees(&data, &html);
 
     // The page as the browser builds it: the charts are there with their marks.
     let url = format!("file://{}", html.display());
@@ -552,18 +558,7 @@ async fn located_peers_are_counted_once_by_their_latest_place() {
     drop(sink);
 
     let html = dir.path().join("report.html");
-    let out = Command::new(env!("CARGO_BIN_EXE_valtrack"))
-        .args(["report", "--data-dir"])
-        .arg(&data)
-        .arg("--out")
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    report(&data, &html);
     let page = std::fs::read_to_string(&html).unwrap();
     let start = page.find("id=\"valtrack-report-data\">").unwrap() + 26;
     let json: serde_json::Value =
@@ -582,16 +577,5 @@ async fn located_peers_are_counted_once_by_their_latest_place() {
         serde_json::json!(["AS16509 Amazon.com, Inc.", 1])
     );
     assert!(page.contains("<h2>Where</h2>") && page.contains("Hosting providers"));
-    let check = Command::new("python3")
-        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/report_check.py"))
-        .arg(&data)
-        .arg(&html)
-        .output()
-        .unwrap();
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
+    assert_duckdb_agrees(&data, &html);
 }

@@ -49,6 +49,25 @@ impl MetricsArgs {
 }
 
 impl MetricsListener {
+    /// Whether metrics were asked for (so whether counting events is worth its cost).
+    pub(crate) fn enabled(&self) -> bool {
+        self.0.is_some()
+    }
+
+    /// `sink`, counting its events into `registry` when metrics were asked for.
+    pub(crate) fn count_events<S: valtrack::core::EventSink>(
+        &self,
+        sink: S,
+        registry: &mut Registry,
+    ) -> Box<dyn valtrack::core::DynEventSink> {
+        if self.enabled() {
+            let events = valtrack::sink::metrics::EventMetrics::register(registry);
+            Box::new(valtrack::sink::metrics::MetricsSink::new(sink, events))
+        } else {
+            Box::new(sink)
+        }
+    }
+
     /// Serves `registry` (when metrics were asked for).
     pub(crate) fn serve(self, registry: Registry) -> MetricsServer {
         let Some(listener) = self.0 else {

@@ -23,8 +23,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let target = target::target(&crawl).await?;
     let (store, sink) = args.store.open(Some(target.network.clone()), true).await?;
     let mut registry = valtrack::sink::metrics::registry();
-    let events = valtrack::sink::metrics::EventMetrics::register(&mut registry);
-    let sink = valtrack::sink::metrics::MetricsSink::new(sink, events);
+    let sink = metrics.count_events(sink, &mut registry);
     let service = target::sentry_service(&crawl, &target, sink).await?;
     service.register_metrics(&mut registry);
     valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);

@@ -90,8 +90,7 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     };
     let crawl = args.crawl;
     let target = target::target(&crawl).await?;
-    let events = valtrack::sink::metrics::EventMetrics::register(&mut registry);
-    let sink = valtrack::sink::metrics::MetricsSink::new(sink, events);
+    let sink = metrics.count_events(sink, &mut registry);
     let service = target::sentry_service(&crawl, &target, sink).await?;
     service.register_metrics(&mut registry);
     let metrics = metrics.serve(registry);

@@ -586,3 +586,98 @@ fn a_port_in_use_names_its_flag() {
         stderr(&o)
     );
 }
+
+/// `valtrack sim` runs the simulated network alone and writes its network directory; a
+/// `valtrack run` in another process, given the directory and the genesis time `sim`
+/// printed, crawls it, handshakes its nodes and records their attestations; Ctrl-C stops
+/// `sim` cleanly.
+#[test]
+fn a_sentry_in_another_process_crawls_valtrack_sim() {
+    use std::io::{BufRead, BufReader};
+    let dir = tempfile::tempdir().unwrap();
+    let net = dir.path().join("net");
+    let sim = Command::new(env!("CARGO_BIN_EXE_valtrack"))
+        .args(["-l", "warn", "sim", "--sim-nodes", "20", "--attestations"])
+        .arg("--out")
+        .arg(&net)
+        .env("NO_COLOR", "1")
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut sim = KillOnDrop(Some(sim));
+    let stdout = sim.0.as_mut().and_then(|c| c.stdout.take()).unwrap();
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).unwrap();
+    let genesis = line
+        .split_whitespace()
+        .skip_while(|w| *w != "--genesis-time")
+        .nth(1)
+        .unwrap_or_else(|| panic!("no genesis time in {line:?}"))
+        .to_owned();
+    assert!(
+        line.starts_with(&format!("valtrack run --network {}", net.display())),
+        "{line}"
+    );
+    for file in [
+        "config.yaml",
+        "genesis_validators_root.txt",
+        "bootstrap_nodes.txt",
+    ] {
+        assert!(net.join(file).is_file(), "{file}");
+    }
+    let (net_arg, data) = (net.to_str().unwrap(), dir.path().join("data"));
+    let mut args = vec!["-l", "info", "run", "--network", net_arg];
+    args.extend([
+        "--genesis-time",
+        &genesis,
+        "--attestations",
+        "--duration",
+        "15s",
+    ]);
+    args.extend(LOOPBACK);
+    args.extend(["--data-dir", data.to_str().unwrap()]);
+    let run = valtrack(&args);
+    let err = stderr(&run);
+    assert_eq!(run.status.code(), Some(0), "{err}");
+    assert!(!err.contains("no genesis.ssz"), "{err}");
+    let stopped = err
+        .lines()
+        .find(|l| l.contains("stopped:"))
+        .unwrap_or_default();
+    let ok = number_after(stopped, "handshakes ok").unwrap_or(0);
+    let attributed = number_after(stopped, "attributed").unwrap_or(0);
+    assert!(ok >= 10, "{err}");
+    assert!(attributed > 0, "{err}");
+    assert_eq!(number_after(stopped, "undecodable"), Some(0), "{err}");
+    let mut sim = sim.0.take().unwrap();
+    let killed = Command::new("kill")
+        .args(["-INT", &sim.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    assert!(sim.wait().unwrap().success());
+}
+
+/// Loopback and OS-chosen ports for a sentry under test.
+const LOOPBACK: [&str; 8] = [
+    "--listen-addr",
+    "127.0.0.1",
+    "--discovery-port",
+    "0",
+    "--tcp-port",
+    "0",
+    "--quic-port",
+    "0",
+];
+
+/// A child process killed when dropped (a failing test leaves none behind).
+struct KillOnDrop(Option<std::process::Child>);
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut c) = self.0.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+}

@@ -8,6 +8,7 @@ mod progress;
 mod report;
 mod run;
 mod sentry;
+mod sim;
 mod target;
 
 use std::process::ExitCode;
@@ -75,6 +76,9 @@ enum Command {
     Run(run::RunArgs),
     /// Write an HTML report with charts of what the Parquet tables under --data-dir hold.
     Report(report::ReportArgs),
+    /// Run a simulated beacon network alone on loopback, for sentries in other processes:
+    /// writes its network directory (crawl it with `--network DIR --genesis-time T`).
+    Sim(sim::SimArgs),
 }
 
 /// A one-line user error.
@@ -200,11 +204,11 @@ pub(crate) fn main() -> ExitCode {
         let nats = match &mut cli.command {
             Command::Sentry(a) => &mut a.nats,
             Command::Consumer(a) => &mut a.nats,
-            Command::Run(_) | Command::Report(_) => {
-                let which = if matches!(cli.command, Command::Run(_)) {
-                    "run"
-                } else {
-                    "report"
+            Command::Run(_) | Command::Report(_) | Command::Sim(_) => {
+                let which = match cli.command {
+                    Command::Run(_) => "run",
+                    Command::Report(_) => "report",
+                    _ => "sim",
                 };
                 let mut cmd = Cli::command();
                 cmd.error(
@@ -233,6 +237,7 @@ pub(crate) fn main() -> ExitCode {
             Command::Consumer(args) => consumer::run(args).await,
             Command::Run(args) => run::run(args).await,
             Command::Report(args) => report::run(args),
+            Command::Sim(args) => sim::run(args).await,
         }
     });
     match result {

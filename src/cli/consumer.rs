@@ -92,6 +92,7 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     };
     let consumer = Consumer::new(config, sink);
     let mut registry = valtrack::sink::metrics::registry();
+    valtrack::sink::metrics::ProcessCollector::register(&mut registry);
     valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);
     valtrack::sink::metrics::ConsumerCollector::register(&mut registry, &consumer);
     let metrics = metrics.serve(registry);

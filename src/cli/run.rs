@@ -23,6 +23,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     let target = target::target(&crawl).await?;
     let (store, sink) = args.store.open(Some(target.network.clone()), true).await?;
     let mut registry = valtrack::sink::metrics::registry();
+    valtrack::sink::metrics::ProcessCollector::register(&mut registry);
     let sink = metrics.count_events(sink, &mut registry);
     let service = target::sentry_service(&crawl, &target, sink).await?;
     service.register_metrics(&mut registry);

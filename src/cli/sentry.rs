@@ -76,6 +76,7 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     });
     let metrics = args.metrics.bind().await?;
     let mut registry = valtrack::sink::metrics::registry();
+    valtrack::sink::metrics::ProcessCollector::register(&mut registry);
     let sink: Box<dyn DynEventSink> = match &sink_arg {
         SinkArg::Stdout => Box::new(StdoutSink::new()),
         SinkArg::Nats => {

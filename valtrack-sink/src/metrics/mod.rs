@@ -380,6 +380,78 @@ pub(crate) fn encode_const(
     }
 }
 
+/// The process's own gauges: resident memory, open file descriptors (Linux), threads, and the
+/// live tasks of the tokio runtime it was registered on. What a soak watches for growth.
+pub struct ProcessCollector {
+    runtime: Option<tokio::runtime::Handle>,
+}
+
+impl ProcessCollector {
+    /// Registers the collector; call it inside the runtime whose tasks are to be counted.
+    pub fn register(registry: &mut Registry) {
+        registry.register_collector(Box::new(Self {
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }));
+    }
+}
+
+impl std::fmt::Debug for ProcessCollector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProcessCollector").finish_non_exhaustive()
+    }
+}
+
+/// `VmRSS` and `Threads` of `/proc/self/status`, in bytes and count (Linux).
+fn proc_status() -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string("/proc/self/status").ok()?;
+    let field = |name: &str| {
+        text.lines()
+            .find_map(|l| l.strip_prefix(name))
+            .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+    };
+    Some((field("VmRSS:")?.saturating_mul(1024), field("Threads:")?))
+}
+
+impl Collector for ProcessCollector {
+    fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> Result<(), std::fmt::Error> {
+        if let Some((rss, threads)) = proc_status() {
+            encode_const(
+                &mut encoder,
+                "process_resident_memory_bytes",
+                "Resident memory of the process",
+                false,
+                rss,
+            )?;
+            encode_const(
+                &mut encoder,
+                "process_threads",
+                "Threads of the process",
+                false,
+                threads,
+            )?;
+        }
+        if let Ok(dir) = std::fs::read_dir("/proc/self/fd") {
+            encode_const(
+                &mut encoder,
+                "process_open_fds",
+                "Open file descriptors of the process (sockets included)",
+                false,
+                dir.count() as u64,
+            )?;
+        }
+        if let Some(rt) = &self.runtime {
+            encode_const(
+                &mut encoder,
+                "runtime_alive_tasks",
+                "Tasks alive on the tokio runtime",
+                false,
+                rt.metrics().num_alive_tasks() as u64,
+            )?;
+        }
+        Ok(())
+    }
+}
+
 /// Encodes one labelled family of counters or gauges: `(label values, value)` rows.
 pub(crate) fn encode_family(
     encoder: &mut DescriptorEncoder<'_>,

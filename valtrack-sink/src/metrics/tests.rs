@@ -178,3 +178,33 @@ fn store_collector_names_every_table() {
         Some(1.0)
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_process_collector_reports_memory_descriptors_threads_and_live_tasks() {
+    let mut registry = registry();
+    ProcessCollector::register(&mut registry);
+    let before = encode(&registry);
+    let tasks = |text: &str| value(text, "valtrack_runtime_alive_tasks").unwrap();
+    let (stop, stopped) = tokio::sync::watch::channel(());
+    let held: Vec<_> = (0..10)
+        .map(|_| {
+            let mut stopped = stopped.clone();
+            tokio::spawn(async move { stopped.changed().await })
+        })
+        .collect();
+    let files: Vec<_> = (0..5)
+        .map(|_| std::fs::File::open("/proc/self/status").unwrap())
+        .collect();
+    let during = encode(&registry);
+    assert_eq!(tasks(&during) - tasks(&before), 10.0, "{during}");
+    let fds = |text: &str| value(text, "valtrack_process_open_fds").unwrap();
+    // (other tests of this process open and close files meanwhile: no delta)
+    assert!(fds(&during) >= 8.0, "{during}");
+    assert!(value(&during, "valtrack_process_resident_memory_bytes").unwrap() > 1e6);
+    assert!(value(&during, "valtrack_process_threads").unwrap() >= 2.0);
+    drop((stop, files));
+    for h in held {
+        let _ = h.await;
+    }
+    assert_eq!(tasks(&encode(&registry)), tasks(&before));
+}

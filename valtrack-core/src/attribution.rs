@@ -72,6 +72,19 @@ pub enum AttestationDecodeError {
 }
 
 impl AttestationFacts {
+    /// Whether the attestation is within the p2p spec's gossip window at `now_slot`, with its
+    /// one slot of clock disparity: the slot is at most one slot ahead, its epoch is the
+    /// current or the previous one, and the target is the slot's epoch. Outside it a peer's
+    /// slot and epoch are not to be trusted (one far-future epoch would evict the real ones
+    /// from an [`AttestationDedupe`]).
+    pub fn in_gossip_window(&self, now_slot: Slot, slots_per_epoch: u64) -> bool {
+        let per_epoch = slots_per_epoch.max(1);
+        let slot_epoch = self.slot / per_epoch;
+        self.target_epoch == slot_epoch
+            && self.slot <= now_slot.saturating_add(1)
+            && slot_epoch.saturating_add(1) >= now_slot / per_epoch
+    }
+
     /// The facts of an Electra `SingleAttestation` received on `subnet`.
     pub fn from_single(att: &SingleAttestation, subnet: u64) -> Self {
         Self {

@@ -77,7 +77,7 @@ impl Attributor {
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default();
         let now_slot = self.network.slot_at(received).unwrap_or(0);
-        if !in_gossip_window(&facts, now_slot, self.network.slots_per_epoch()) {
+        if !facts.in_gossip_window(now_slot, self.network.slots_per_epoch()) {
             // A peer's slot and epoch are never trusted: one far-future epoch would evict the
             // real ones from the dedupe set.
             self.stats
@@ -120,15 +120,4 @@ impl Attributor {
             evidence,
         })
     }
-}
-
-/// The p2p spec's gossip window for attestations, with its one slot of clock disparity: the
-/// slot is at most one slot ahead of `now_slot`, its epoch is the current or the previous
-/// one, and the target is the slot's epoch.
-fn in_gossip_window(facts: &AttestationFacts, now_slot: u64, slots_per_epoch: u64) -> bool {
-    let per_epoch = slots_per_epoch.max(1);
-    let slot_epoch = facts.slot / per_epoch;
-    facts.target_epoch == slot_epoch
-        && facts.slot <= now_slot.saturating_add(1)
-        && slot_epoch.saturating_add(1) >= now_slot / per_epoch
 }

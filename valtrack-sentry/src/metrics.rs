@@ -108,6 +108,37 @@ impl Collector for SentryCollector {
             "Handshakes with peers that dialed us (successful or not)",
             s.inbound.load(Relaxed),
         )?;
+        let d = self.host.gossip_defence();
+        for (name, help, value) in [
+            (
+                "gossip_rejected",
+                "Attestation messages REJECTed as not the topic's SSZ (their senders penalised)",
+                &d.rejected,
+            ),
+            (
+                "gossip_out_of_window",
+                "Attestation messages outside the gossip window, IGNOREd and penalised",
+                &d.untimely,
+            ),
+            (
+                "gossip_peers_banned",
+                "Peers disconnected and banned for their GossipSub score",
+                &d.banned,
+            ),
+            (
+                "gossip_banned_connections_closed",
+                "Connections from or to a banned peer closed at once",
+                &d.refused,
+            ),
+        ] {
+            counter(e, name, help, value.load(Relaxed))?;
+        }
+        gauge(
+            e,
+            "gossip_peers_banned_now",
+            "Peers banned now (bans last ten minutes)",
+            d.banned_now.load(Relaxed),
+        )?;
         let received = s.attestations.load(Relaxed);
         let undecodable = s.attestation_errors.load(Relaxed);
         counter(

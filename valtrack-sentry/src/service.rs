@@ -322,7 +322,11 @@ impl<S: EventSink> SentryService<S> {
 
     /// A one-line summary of the crawler and sentry counters.
     pub fn summary(&self) -> impl Fn() -> String + Send + Sync + 'static {
-        summary_fn(self.stats.clone(), self.crawler.clone())
+        summary_fn(
+            self.stats.clone(),
+            self.crawler.clone(),
+            self.host.gossip_defence(),
+        )
     }
     /// While no handshake has succeeded: why, most likely, and what to check (`None` once
     /// one has). For a "no progress" warning after a while.
@@ -351,12 +355,13 @@ impl<S: EventSink> SentryService<S> {
 fn summary_fn(
     stats: Arc<SentryStats>,
     crawler: Arc<Discv5Crawler>,
+    defence: Arc<crate::host::GossipDefenceStats>,
 ) -> impl Fn() -> String + Send + Sync + 'static {
     move || {
         use std::sync::atomic::Ordering::Relaxed;
         let c: CrawlerStats = crawler.stats();
         format!(
-            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, untimely {}, attributed {}, phase0 resolved {}), events {} (sink errors {})",
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, untimely {}, attributed {}, phase0 resolved {}), events {} (sink errors {}), gossip penalised: rejected {} out-of-window {} peers banned {}",
             c.known,
             c.requests,
             stats.peers.load(Relaxed),
@@ -370,6 +375,9 @@ fn summary_fn(
             stats.resolved.load(Relaxed),
             stats.events.load(Relaxed),
             stats.sink_errors.load(Relaxed),
+            defence.rejected.load(Relaxed),
+            defence.untimely.load(Relaxed),
+            defence.banned.load(Relaxed),
         )
     }
 }

@@ -38,8 +38,11 @@ pub(crate) struct Behaviour {
 
 /// Gossip payloads are raw-snappy compressed SSZ: decompress (bounded) on the way in, compress
 /// on the way out, so the message-id function sees decompressed data (as Lighthouse does).
+/// With `raw_out` (a flooding test host) outgoing payloads are sent as given.
 #[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct SnappyTransform;
+pub(crate) struct SnappyTransform {
+    pub(crate) raw_out: bool,
+}
 
 impl gossipsub::DataTransform for SnappyTransform {
     fn inbound_transform(
@@ -61,6 +64,9 @@ impl gossipsub::DataTransform for SnappyTransform {
         _topic: &gossipsub::TopicHash,
         data: Vec<u8>,
     ) -> Result<Vec<u8>, std::io::Error> {
+        if self.raw_out {
+            return Ok(data);
+        }
         snap::raw::Encoder::new()
             .compress_vec(&data)
             .map_err(std::io::Error::other)
@@ -89,7 +95,11 @@ fn gossip_len_bound(topic: &str) -> usize {
 /// then back off for a minute), we graft nobody and ignore IHAVE. Peers then push us only
 /// the messages they publish themselves (GossipSub flood-publishes to every subscribed
 /// peer), so the first delivery of a message names its origin.
-fn gossipsub_config(phase0_digest: ForkDigest, mesh: bool) -> Result<gossipsub::Config, HostError> {
+fn gossipsub_config(
+    phase0_digest: ForkDigest,
+    mesh: bool,
+    max_transmit: usize,
+) -> Result<gossipsub::Config, HostError> {
     let seen_ttl = Duration::from_millis(SLOT_DURATION_MS * SLOTS_PER_EPOCH * 2);
     let mut builder = gossipsub::ConfigBuilder::default();
     if mesh {
@@ -109,7 +119,7 @@ fn gossipsub_config(phase0_digest: ForkDigest, mesh: bool) -> Result<gossipsub::
         .history_length(6)
         .history_gossip(3)
         .duplicate_cache_time(seen_ttl)
-        .max_transmit_size(max_message_size())
+        .max_transmit_size(max_transmit)
         .validation_mode(ValidationMode::Anonymous)
         .validate_messages()
         .message_id_fn(move |message: &gossipsub::Message| {
@@ -124,6 +134,72 @@ fn gossipsub_config(phase0_digest: ForkDigest, mesh: bool) -> Result<gossipsub::
         })
         .build()
         .map_err(|_| HostError::Config("invalid GossipSub parameters"))
+}
+
+/// A peer whose GossipSub score falls to this is disconnected and banned for a while (see
+/// [`peer_scoring`]). Above the graylist threshold (-100, below which GossipSub ignores the
+/// peer's messages, and so stops penalising them), so a flooder's score is sure to pass it.
+pub(crate) const GOSSIP_BAN_SCORE: f64 = -80.0;
+
+/// How fast the invalid-message counter of a peer decays, per second (P4).
+const INVALID_DECAY: f64 = 0.97;
+
+/// GossipSub peer scoring that counts only what a peer itself sends us wrong, so that honest
+/// peers of a sentry (which keeps out of meshes and cannot validate) always score 0:
+///
+/// - P4, invalid messages, on every attestation subnet of every digest of the network: a
+///   payload that is not snappy, decompresses beyond the topic's bound, is not the topic's
+///   SSZ container, or a frame beyond GossipSub's limit. Weight -1 on the squared counter,
+///   which decays by 3 % a second: 9 invalid messages on one topic, or 80 over all subnets,
+///   reach [`GOSSIP_BAN_SCORE`] within seconds; a stray one is forgotten within minutes.
+/// - P5, application-specific, weight 1: the host's own penalty for attestations outside
+///   the gossip window (IGNOREd per the spec, but a flood of far-future ones is hostile).
+///
+/// Mesh terms (P1-P3b), IP colocation (P6: simulated networks share 127.0.0.1) and
+/// behaviour penalties (P7: peers grafting us within our backoff are honest) weigh 0.
+pub(crate) fn peer_scoring(
+    network: &valtrack_core::Network,
+) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
+    use valtrack_core::codec::GossipKind;
+    use valtrack_core::constants::ATTESTATION_SUBNET_COUNT;
+    let topic = gossipsub::TopicScoreParams {
+        topic_weight: 1.0,
+        time_in_mesh_weight: 0.0,
+        first_message_deliveries_weight: 0.0,
+        mesh_message_deliveries_weight: 0.0,
+        mesh_failure_penalty_weight: 0.0,
+        invalid_message_deliveries_weight: -1.0,
+        invalid_message_deliveries_decay: INVALID_DECAY,
+        ..Default::default()
+    };
+    let topics = network
+        .all_digests()
+        .iter()
+        .flat_map(|d| {
+            (0..ATTESTATION_SUBNET_COUNT).map(move |subnet| {
+                GossipTopic::new(d.digest, GossipKind::BeaconAttestation(subnet)).to_string()
+            })
+        })
+        .map(|t| (gossipsub::IdentTopic::new(t).hash(), topic.clone()))
+        .collect();
+    let params = gossipsub::PeerScoreParams {
+        topics,
+        topic_score_cap: 0.0,
+        app_specific_weight: 1.0,
+        ip_colocation_factor_weight: 0.0,
+        behaviour_penalty_weight: 0.0,
+        decay_interval: Duration::from_secs(1),
+        decay_to_zero: 0.01,
+        retain_score: Duration::from_secs(600),
+        ..Default::default()
+    };
+    let thresholds = gossipsub::PeerScoreThresholds {
+        gossip_threshold: -40.0,
+        publish_threshold: -60.0,
+        graylist_threshold: -100.0,
+        ..Default::default()
+    };
+    (params, thresholds)
 }
 
 fn rpc(
@@ -165,15 +241,26 @@ impl Behaviour {
         );
         let gossipsub = if config.gossipsub {
             let phase0 = config.network.fork_digest(0);
-            let behaviour = gossipsub::Behaviour::new_with_transform(
+            let max_transmit = if config.raw_gossip {
+                2 * max_message_size()
+            } else {
+                max_message_size()
+            };
+            let mut behaviour = gossipsub::Behaviour::new_with_transform(
                 MessageAuthenticity::Anonymous,
-                gossipsub_config(phase0, config.gossip_mesh)?,
-                SnappyTransform,
+                gossipsub_config(phase0, config.gossip_mesh, max_transmit)?,
+                SnappyTransform {
+                    raw_out: config.raw_gossip,
+                },
             )
             .map_err(|reason| HostError::Behaviour {
                 behaviour: "gossipsub",
                 reason,
             })?;
+            let (params, thresholds) = peer_scoring(&config.network);
+            behaviour
+                .with_peer_score(params, thresholds)
+                .map_err(|_| HostError::Config("invalid GossipSub peer-scoring parameters"))?;
             Some(behaviour)
         } else {
             None
@@ -219,7 +306,7 @@ mod tests {
 
     #[test]
     fn attestation_topics_take_attestation_sized_payloads_only() {
-        let t = SnappyTransform;
+        let t = SnappyTransform::default();
         let fits = vec![7u8; 485];
         let too_big = vec![7u8; 486];
         assert!(t

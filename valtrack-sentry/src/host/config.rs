@@ -59,6 +59,7 @@ pub struct HostConfig {
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
+    pub(crate) raw_gossip: bool,
     pub(crate) command_queue: usize,
 }
 
@@ -103,6 +104,7 @@ impl HostConfig {
                 gossipsub: true,
                 accept_gossip: false,
                 gossip_mesh: true,
+                raw_gossip: false,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
         }
@@ -289,6 +291,14 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Publish gossip payloads as given (no snappy compression), up to twice the largest
+    /// GossipSub frame: for testing other hosts' defences with malformed and oversized
+    /// gossip (valtrack-sim's floods). Default: off.
+    pub fn raw_gossip(mut self, on: bool) -> Self {
+        self.config.raw_gossip = on;
+        self
+    }
+
     /// Capacity of the command queue. Default: [`DEFAULT_COMMAND_QUEUE`].
     pub fn command_queue(mut self, n: usize) -> Self {
         self.config.command_queue = n;
@@ -319,6 +329,7 @@ impl HostConfigBuilder {
             gossipsub: _,
             accept_gossip: _,
             gossip_mesh: _,
+            raw_gossip: _,
             command_queue,
         } = &self.config;
         if let Some(key) = secret_key {

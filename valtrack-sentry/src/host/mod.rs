@@ -112,6 +112,25 @@ struct Inner {
     gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     task: tokio::task::JoinHandle<()>,
     connected: Arc<std::sync::atomic::AtomicU64>,
+    defence: Arc<GossipDefenceStats>,
+}
+
+/// What the host did against peers misbehaving in GossipSub (see
+/// [`Host::gossip_defence`]).
+#[derive(Debug, Default)]
+pub struct GossipDefenceStats {
+    /// Attestation messages REJECTed: not the topic's SSZ container (payloads that are not
+    /// snappy or decompress beyond the topic's bound never reach the host: GossipSub drops
+    /// and penalises them itself).
+    pub rejected: std::sync::atomic::AtomicU64,
+    /// Attestation messages outside the gossip window (IGNOREd, penalised per peer).
+    pub untimely: std::sync::atomic::AtomicU64,
+    /// Peers disconnected and banned for their GossipSub score.
+    pub banned: std::sync::atomic::AtomicU64,
+    /// Connections from or to a banned peer closed at once.
+    pub refused: std::sync::atomic::AtomicU64,
+    /// Peers banned now.
+    pub banned_now: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {
@@ -149,6 +168,7 @@ impl Host {
         let (observations, _) = tokio::sync::broadcast::channel(OBSERVATION_QUEUE);
         let (gossip, _) = tokio::sync::broadcast::channel(GOSSIP_QUEUE);
         let connected = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let defence = Arc::new(GossipDefenceStats::default());
         let (task, peer_id, listen_addrs) = task::HostTask::start(
             config,
             rx,
@@ -157,6 +177,7 @@ impl Host {
                 observations: observations.clone(),
                 gossip: gossip.clone(),
                 connected: Arc::clone(&connected),
+                defence: Arc::clone(&defence),
             },
             capture.clone(),
         )
@@ -174,6 +195,7 @@ impl Host {
                 gossip,
                 task,
                 connected,
+                defence,
             }),
         })
     }
@@ -199,6 +221,13 @@ impl Host {
         self.inner
             .connected
             .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// What the host did against peers misbehaving in GossipSub: messages rejected and
+    /// ignored as untimely, peers banned (a peer whose GossipSub score falls to -80 is
+    /// disconnected and refused for ten minutes).
+    pub fn gossip_defence(&self) -> Arc<GossipDefenceStats> {
+        Arc::clone(&self.inner.defence)
     }
 
     /// The addresses we listen on (with the real ports).

@@ -2,8 +2,9 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use futures::channel::oneshot;
 use futures::StreamExt;
@@ -50,7 +51,21 @@ pub(crate) struct Broadcasts {
     pub(crate) gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     /// Peers connected now, kept by the task for [`Host::connected_peers`](super::Host::connected_peers).
     pub(crate) connected: Arc<std::sync::atomic::AtomicU64>,
+    /// The GossipSub defence's counters, for [`Host::gossip_defence`](super::Host::gossip_defence).
+    pub(crate) defence: Arc<super::GossipDefenceStats>,
 }
+
+/// How long a peer banned for its GossipSub score is refused.
+pub(crate) const BAN: Duration = Duration::from_secs(600);
+/// Bound on peers banned at once (beyond it the ban ending soonest is dropped).
+pub(crate) const MAX_BANS: usize = 10_000;
+/// How often peers' GossipSub scores are checked and bans expired.
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
+/// Decay per second of a peer's untimely-attestation penalty (P5).
+const UNTIMELY_DECAY: f64 = 0.97;
+/// P5 penalty per untimely attestation: a hundred a second for a few seconds bans a peer;
+/// an honest peer whose every attestation (a few a second) came late stays above -10.
+const UNTIMELY_PENALTY: f64 = 0.1;
 
 pub(crate) struct HostTask {
     swarm: Swarm<Behaviour>,
@@ -71,6 +86,11 @@ pub(crate) struct HostTask {
     goodbyes: HashMap<PeerId, (u64, Instant)>,
     statuses: StatusTracker,
     connected: Arc<std::sync::atomic::AtomicU64>,
+    /// Per connected peer: its untimely-attestation counter and when it was last decayed.
+    untimely: HashMap<PeerId, (f64, Instant)>,
+    /// Banned peers and until when (at most [`MAX_BANS`]).
+    bans: HashMap<PeerId, Instant>,
+    defence: Arc<super::GossipDefenceStats>,
 }
 
 impl HostTask {
@@ -165,11 +185,16 @@ impl HostTask {
             goodbyes: HashMap::new(),
             statuses: StatusTracker::default(),
             connected: broadcasts.connected,
+            untimely: HashMap::new(),
+            bans: HashMap::new(),
+            defence: broadcasts.defence,
         };
         Ok((task, peer_id, listen_addrs))
     }
 
     pub(crate) async fn run(mut self) {
+        let mut sweep = tokio::time::interval(SWEEP_EVERY);
+        sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tokio::select! {
                 command = self.commands.recv() => match command {
@@ -177,6 +202,7 @@ impl HostTask {
                     None => break, // every handle dropped
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                _ = sweep.tick() => self.sweep(),
             }
         }
         debug!(target: LOG, "host stopped");
@@ -359,6 +385,18 @@ impl HostTask {
                 .store(peers, std::sync::atomic::Ordering::Relaxed);
         }
         match event {
+            SwarmEvent::ConnectionEstablished { peer_id, .. } if self.is_banned(&peer_id) => {
+                debug!(target: LOG, peer = %peer_id, "banned: connection closed");
+                self.defence.refused.fetch_add(1, Ordering::Relaxed);
+                let _ = self.swarm.disconnect_peer_id(peer_id);
+                self.dial_started.remove(&peer_id);
+                for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
+                    let _ = reply.send(Err(HandshakeError::ProtocolViolation {
+                        stage: HandshakeStage::Connect,
+                        source: "peer banned for its GossipSub score".into(),
+                    }));
+                }
+            }
             SwarmEvent::ConnectionEstablished {
                 peer_id,
                 endpoint,
@@ -427,6 +465,7 @@ impl HostTask {
                 }
                 self.muxers.remove(&peer_id);
                 self.live.remove(&peer_id);
+                self.untimely.remove(&peer_id);
                 self.identified.remove(&peer_id);
                 self.identify_waiters.remove(&peer_id);
             }
@@ -493,13 +532,7 @@ impl HostTask {
                 message_id,
                 message,
             }) => {
-                // We cannot validate gossip: IGNORE, so nothing unvalidated is forwarded.
-                // (Simulated nodes relay among themselves: ACCEPT.)
-                let acceptance = if self.config.accept_gossip {
-                    libp2p::gossipsub::MessageAcceptance::Accept
-                } else {
-                    libp2p::gossipsub::MessageAcceptance::Ignore
-                };
+                let (acceptance, sound) = self.judge_gossip(&propagation_source, &message);
                 if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
                     g.report_message_validation_result(
                         &message_id,
@@ -507,8 +540,12 @@ impl HostTask {
                         acceptance,
                     );
                 }
-                // Gossipsub deduplicates by message id: this is the first delivery.
-                self.report_gossip(propagation_source, &message);
+                // Gossipsub deduplicates by message id: this is the first delivery. What we
+                // rejected or found untimely goes no further: a flood of it must not crowd
+                // real messages out of the gossip queue.
+                if sound {
+                    self.report_gossip(propagation_source, &message);
+                }
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(obs) = subscription(peer_id, topic.as_str(), true) {
@@ -591,6 +628,124 @@ impl HostTask {
 
     /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
     /// any), bounded by the largest attestation encoding.
+    /// Our verdict on a gossip message, and whether it is sound (worth reporting). We cannot
+    /// fully validate gossip: IGNORE, so nothing unvalidated is forwarded (simulated nodes
+    /// relay among themselves: ACCEPT). But an attestation that is not the topic's SSZ
+    /// container is REJECTed (GossipSub penalises its sender), and one outside the gossip
+    /// window costs its sender a P5 penalty; neither is sound.
+    fn judge_gossip(
+        &mut self,
+        from: &PeerId,
+        message: &libp2p::gossipsub::Message,
+    ) -> (libp2p::gossipsub::MessageAcceptance, bool) {
+        use libp2p::gossipsub::MessageAcceptance;
+        use valtrack_core::attribution::AttestationFacts;
+        use valtrack_core::codec::{GossipKind, GossipTopic};
+        let pass = if self.config.accept_gossip {
+            MessageAcceptance::Accept
+        } else {
+            MessageAcceptance::Ignore
+        };
+        let Ok(topic) = message.topic.as_str().parse::<GossipTopic>() else {
+            return (pass, true);
+        };
+        let GossipKind::BeaconAttestation(subnet) = topic.kind else {
+            return (pass, true);
+        };
+        let network = &self.config.network;
+        let Some(fork) = network.find_digest(topic.fork_digest).map(|d| d.fork) else {
+            return (pass, true);
+        };
+        let electra = fork >= valtrack_core::ForkName::Electra;
+        let Ok(facts) = AttestationFacts::decode(&message.data, subnet, electra) else {
+            self.defence.rejected.fetch_add(1, Ordering::Relaxed);
+            return (MessageAcceptance::Reject, false);
+        };
+        let now_slot = network.current_slot(SystemTime::now()).unwrap_or(0);
+        if !facts.in_gossip_window(now_slot, network.slots_per_epoch()) {
+            self.defence.untimely.fetch_add(1, Ordering::Relaxed);
+            let now = Instant::now();
+            let (count, at) = self.untimely.entry(*from).or_insert((0.0, now));
+            *count = decayed(*count, *at, now) + 1.0;
+            *at = now;
+            let score = -*count * UNTIMELY_PENALTY;
+            if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+                g.set_application_score(from, score);
+            }
+            return (MessageAcceptance::Ignore, false);
+        }
+        (pass, true)
+    }
+
+    fn is_banned(&self, peer: &PeerId) -> bool {
+        self.bans
+            .get(peer)
+            .is_some_and(|until| *until > Instant::now())
+    }
+
+    /// Every second: ban the connected peers whose GossipSub score fell to
+    /// [`GOSSIP_BAN_SCORE`](super::behaviour::GOSSIP_BAN_SCORE) (disconnect, GossipSub
+    /// blacklist, connections refused for [`BAN`]), lift the bans that ended, and let the
+    /// untimely penalties decay.
+    fn sweep(&mut self) {
+        let now = Instant::now();
+        let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() else {
+            return;
+        };
+        self.bans.retain(|peer, until| {
+            let keep = *until > now;
+            if !keep {
+                g.remove_blacklisted_peer(peer);
+            }
+            keep
+        });
+        self.untimely.retain(|peer, (count, at)| {
+            *count = decayed(*count, *at, now);
+            *at = now;
+            g.set_application_score(peer, -*count * UNTIMELY_PENALTY);
+            *count > 0.5
+        });
+        let low: Vec<PeerId> = self
+            .swarm
+            .connected_peers()
+            .filter(|p| {
+                self.swarm
+                    .behaviour()
+                    .gossipsub
+                    .as_ref()
+                    .and_then(|g| g.peer_score(p))
+                    .is_some_and(|s| s <= super::behaviour::GOSSIP_BAN_SCORE)
+            })
+            .copied()
+            .collect();
+        for peer in low {
+            if self.bans.len() >= MAX_BANS {
+                if let Some(first) = self.bans.iter().min_by_key(|(_, u)| **u).map(|(p, _)| *p) {
+                    self.bans.remove(&first);
+                    if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+                        g.remove_blacklisted_peer(&first);
+                    }
+                }
+            }
+            let score = self
+                .swarm
+                .behaviour()
+                .gossipsub
+                .as_ref()
+                .and_then(|g| g.peer_score(&peer));
+            debug!(target: LOG, %peer, ?score, "GossipSub score too low: disconnected and banned");
+            self.bans.insert(peer, now + BAN);
+            self.defence.banned.fetch_add(1, Ordering::Relaxed);
+            if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+                g.blacklist_peer(&peer);
+            }
+            let _ = self.swarm.disconnect_peer_id(peer);
+        }
+        self.defence
+            .banned_now
+            .store(self.bans.len() as u64, Ordering::Relaxed);
+    }
+
     fn report_gossip(&self, from: PeerId, message: &libp2p::gossipsub::Message) {
         use valtrack_core::codec::GossipKind;
         use valtrack_core::ssz::{Attestation, SingleAttestation};
@@ -703,6 +858,11 @@ impl HostTask {
             },
         }
     }
+}
+
+/// `count` decayed by [`UNTIMELY_DECAY`] per second from `at` to `now`.
+fn decayed(count: f64, at: Instant, now: Instant) -> f64 {
+    count * UNTIMELY_DECAY.powf(now.saturating_duration_since(at).as_secs_f64())
 }
 
 fn unix_ms() -> u64 {

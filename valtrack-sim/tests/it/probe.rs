@@ -86,21 +86,23 @@ async fn probe_sees_subscriptions_unsubscriptions_and_attestations() {
     );
 
     // An attestation published on subnet 3 reaches the sentry through the probe's
-    // attestation stream, from the node that delivered it first.
+    // attestation stream, from the node that delivered it first (in the gossip window: the
+    // host keeps others out of the stream).
     let mut attestations = Box::pin(probe.attestations());
+    let slot = network.current_slot(std::time::SystemTime::now()).unwrap();
     let att = SingleAttestation {
         committee_index: 3,
         attester_index: 424_242,
         data: AttestationData {
-            slot: 100,
+            slot,
             index: 0,
             beacon_block_root: [7; 32],
             source: Checkpoint {
-                epoch: 2,
+                epoch: slot / 32 - 1,
                 root: [1; 32],
             },
             target: Checkpoint {
-                epoch: 3,
+                epoch: slot / 32,
                 root: [2; 32],
             },
         },

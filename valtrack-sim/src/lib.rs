@@ -31,6 +31,7 @@
 
 mod dht;
 mod duties;
+pub mod flood;
 mod hostile;
 mod net;
 mod run;

@@ -4,6 +4,7 @@
 pub(crate) mod alloc;
 mod attrib;
 mod crawl;
+mod flood;
 mod handshake;
 mod probe;
 mod sentry;

@@ -170,8 +170,8 @@ fn junk(kind: GossipJunk, rng: &mut Rng, network: &Network, n: u64) -> Vec<u8> {
 
 /// Connects to `target` at `addrs` as a GossipSub peer of `network` (answering Status and
 /// MetaData honestly, so a sentry keeps it) and publishes junk attestations on every subnet
-/// at `config.rate` for `config.duration`, watching when the target drops it; then tries to
-/// reconnect for a few seconds.
+/// at `config.rate` for `config.duration` or until the target drops it; then tries to
+/// reconnect three times.
 pub async fn gossip_flood(
     network: &Network,
     target: PeerId,
@@ -235,6 +235,7 @@ pub async fn gossip_flood(
             last_check = Instant::now();
             if !host.is_connected(target).await {
                 report.disconnected_after = Some(started.elapsed());
+                break;
             }
         }
         tokio::time::sleep(tick).await;

@@ -16,7 +16,8 @@
 //! 16 KiB, which the HTTP parser answers before any handler runs). At most
 //! [`MAX_CONCURRENT_REQUESTS`] are served at once; more get 503. [`serve`] closes a
 //! connection whose request headers take over [`HEADER_READ_TIMEOUT`], or that stays idle
-//! that long between requests, and holds at most [`MAX_CONNECTIONS`] at once.
+//! that long between requests, and holds at most [`MAX_CONNECTIONS`] at once (a new one
+//! beyond makes the oldest close: an idle one at once, a busy one after its answer).
 
 mod keys;
 mod openapi;

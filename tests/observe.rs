@@ -32,6 +32,21 @@ fn get(addr: SocketAddr, path: &str) -> String {
     body.to_owned()
 }
 
+/// Whether the server at `addr` answers `GET path` with 200 (Prometheus answers 503 until
+/// its storage is ready, though it accepts connections before).
+fn answers_200(addr: SocketAddr, path: &str) -> bool {
+    let Ok(mut s) = TcpStream::connect(addr) else {
+        return false;
+    };
+    let _ = s.set_read_timeout(Some(Duration::from_secs(20)));
+    if write!(s, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").is_err() {
+        return false;
+    }
+    let mut out = String::new();
+    let _ = s.read_to_string(&mut out);
+    out.lines().next().is_some_and(|l| l.contains(" 200 "))
+}
+
 /// A port free now (for programs that cannot be told port 0 and report the one they got).
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -231,7 +246,7 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
     // The scrape target is up and every series the dashboard needs from `run` arrives.
     let deadline = Instant::now() + Duration::from_secs(90);
     let first = loop {
-        let ready = TcpStream::connect(prom).is_ok()
+        let ready = answers_200(prom, "/-/ready")
             && sum_of(prom, "up{job=\"valtrack\"}") == 1.0
             && sum_of(prom, "valtrack_handshakes_total") > 0.0
             && sum_of(prom, "valtrack_gossip_attestations_received_total") > 0.0;

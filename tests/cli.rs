@@ -319,27 +319,11 @@ fn network_directory_bootnode_lists_and_genesis_time_errors_are_one_line() {
     assert_one_error_line(&o, "bootstrap_nodes.txt line 3: not a valid ENR");
     // --bootnodes overrides the directory's list, broken or not: the list is not read
     let events = dir.join("events.jsonl");
-    let o = valtrack(&[
-        "sentry",
-        "--network",
-        d,
-        "--genesis-time",
-        "1655733600",
-        "--bootnodes",
-        good,
-        "--listen-addr",
-        "127.0.0.1",
-        "--discovery-port",
-        "0",
-        "--tcp-port",
-        "0",
-        "--quic-port",
-        "0",
-        "--duration",
-        "1s",
-        "--sink",
-        &format!("jsonl:{}", events.display()),
-    ]);
+    let sink = format!("jsonl:{}", events.display());
+    let mut args = vec!["sentry", "--network", d, "--genesis-time", "1655733600"];
+    args.extend(["--bootnodes", good, "--duration", "1s", "--sink", &sink]);
+    args.extend(LOOPBACK);
+    let o = valtrack(&args);
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     std::fs::write(dir.join("bootstrap_nodes.txt"), "# only comments\n\n").unwrap();
     let o = valtrack(&["sentry", "--network", d, "--genesis-time", "1655733600"]);
@@ -376,15 +360,8 @@ fn a_network_directory_brings_its_bootnodes_and_genesis_time() {
     .unwrap();
     let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
         .args(["-l", "info", "sentry", "--network", dir.to_str().unwrap()])
-        .args(["--genesis-time", "1655733600", "--listen-addr", "127.0.0.1"])
-        .args([
-            "--discovery-port",
-            "0",
-            "--tcp-port",
-            "0",
-            "--quic-port",
-            "0",
-        ])
+        .args(["--genesis-time", "1655733600"])
+        .args(LOOPBACK)
         .args(["--duration", "1s", "--sink"])
         .arg(format!("jsonl:{}", dir.join("events.jsonl").display()))
         .env_remove("VALTRACK_NETWORK")

@@ -626,8 +626,6 @@ impl HostTask {
         }
     }
 
-    /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
-    /// any), bounded by the largest attestation encoding.
     /// Our verdict on a gossip message, and whether it is sound (worth reporting). We cannot
     /// fully validate gossip: IGNORE, so nothing unvalidated is forwarded (simulated nodes
     /// relay among themselves: ACCEPT). But an attestation that is not the topic's SSZ
@@ -746,6 +744,8 @@ impl HostTask {
             .store(self.bans.len() as u64, Ordering::Relaxed);
     }
 
+    /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
+    /// any), bounded by the largest attestation encoding.
     fn report_gossip(&self, from: PeerId, message: &libp2p::gossipsub::Message) {
         use valtrack_core::codec::GossipKind;
         use valtrack_core::ssz::{Attestation, SingleAttestation};

@@ -543,8 +543,8 @@ impl HostTask {
                 // Gossipsub deduplicates by message id: this is the first delivery. What we
                 // rejected or found untimely goes no further: a flood of it must not crowd
                 // real messages out of the gossip queue.
-                if sound {
-                    self.report_gossip(propagation_source, &message);
+                if let Some(topic) = sound {
+                    self.report_gossip(propagation_source, topic, &message);
                 }
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
@@ -635,7 +635,10 @@ impl HostTask {
         &mut self,
         from: &PeerId,
         message: &libp2p::gossipsub::Message,
-    ) -> (libp2p::gossipsub::MessageAcceptance, bool) {
+    ) -> (
+        libp2p::gossipsub::MessageAcceptance,
+        Option<valtrack_core::codec::GossipTopic>,
+    ) {
         use libp2p::gossipsub::MessageAcceptance;
         use valtrack_core::attribution::AttestationFacts;
         use valtrack_core::codec::{GossipKind, GossipTopic};
@@ -645,19 +648,19 @@ impl HostTask {
             MessageAcceptance::Ignore
         };
         let Ok(topic) = message.topic.as_str().parse::<GossipTopic>() else {
-            return (pass, true);
+            return (pass, None);
         };
         let GossipKind::BeaconAttestation(subnet) = topic.kind else {
-            return (pass, true);
+            return (pass, None);
         };
         let network = &self.config.network;
         let Some(fork) = network.find_digest(topic.fork_digest).map(|d| d.fork) else {
-            return (pass, true);
+            return (pass, Some(topic));
         };
         let electra = fork >= valtrack_core::ForkName::Electra;
         let Ok(facts) = AttestationFacts::decode(&message.data, subnet, electra) else {
             self.defence.rejected.fetch_add(1, Ordering::Relaxed);
-            return (MessageAcceptance::Reject, false);
+            return (MessageAcceptance::Reject, None);
         };
         let now_slot = network.current_slot(SystemTime::now()).unwrap_or(0);
         if !facts.in_gossip_window(now_slot, network.slots_per_epoch()) {
@@ -670,9 +673,9 @@ impl HostTask {
             if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
                 g.set_application_score(from, score);
             }
-            return (MessageAcceptance::Ignore, false);
+            return (MessageAcceptance::Ignore, None);
         }
-        (pass, true)
+        (pass, Some(topic))
     }
 
     fn is_banned(&self, peer: &PeerId) -> bool {
@@ -744,23 +747,18 @@ impl HostTask {
             .store(self.bans.len() as u64, Ordering::Relaxed);
     }
 
-    /// Hands a message on an attestation subnet to [`Host::gossip_messages`] readers (if
-    /// any), bounded by the largest attestation encoding.
-    fn report_gossip(&self, from: PeerId, message: &libp2p::gossipsub::Message) {
-        use valtrack_core::codec::GossipKind;
+    /// Hands a message on an attestation subnet (its `topic` parsed by
+    /// [`judge_gossip`](Self::judge_gossip)) to [`Host::gossip_messages`] readers (if any),
+    /// bounded by the largest attestation encoding.
+    fn report_gossip(
+        &self,
+        from: PeerId,
+        topic: valtrack_core::codec::GossipTopic,
+        message: &libp2p::gossipsub::Message,
+    ) {
         use valtrack_core::ssz::{Attestation, SingleAttestation};
         use valtrack_core::SszMessage;
         if self.gossip.receiver_count() == 0 {
-            return;
-        }
-        let Ok(topic) = message
-            .topic
-            .as_str()
-            .parse::<valtrack_core::codec::GossipTopic>()
-        else {
-            return;
-        };
-        if !matches!(topic.kind, GossipKind::BeaconAttestation(_)) {
             return;
         }
         let max = Attestation::SSZ_MAX_LEN.max(SingleAttestation::SSZ_MAX_LEN);

@@ -238,6 +238,12 @@ pub enum NatsConfigError {
         /// The max age.
         max_age: std::time::Duration,
     },
+    /// A stream's replica count is outside 1 to 5.
+    #[error("stream replicas must be 1 to 5 (3 for a 3-server cluster), not {replicas}")]
+    Replicas {
+        /// The count asked for.
+        replicas: usize,
+    },
     /// The consumer's ack wait does not leave room for a commit.
     #[error("ack wait {ack_wait:?} must be longer than the commit interval {commit_interval:?}")]
     AckWait {
@@ -273,14 +279,25 @@ pub enum NatsError {
         #[source]
         source: std::io::Error,
     },
-    /// Creating or updating a stream failed.
+    /// Creating or updating a stream failed, for now: the server is unreachable, or has no
+    /// leader for it yet.
     #[error("cannot create or update JetStream stream {stream}")]
     Stream {
         /// The stream.
         stream: String,
         /// What the server said.
         #[source]
-        source: async_nats::jetstream::context::CreateStreamError,
+        source: async_nats::Error,
+    },
+    /// The stream cannot be created or updated as configured, and retrying will not help:
+    /// JetStream refused the settings, or the existing stream cannot hold the events or
+    /// would lose messages by the change.
+    #[error("JetStream stream {stream}: {detail}")]
+    StreamRefused {
+        /// The stream.
+        stream: String,
+        /// What is wrong, and what to do.
+        detail: String,
     },
     /// Creating or binding the durable consumer failed.
     #[error("cannot create durable consumer {consumer} on stream {stream}")]

@@ -198,7 +198,7 @@ impl<S: EventSink> Consumer<S> {
         let client = self.config.nats.connect().await?;
         let js = self.config.nats.jetstream(client.clone(), 1024);
         tokio::pin!(shutdown);
-        let Some(consumer) = self.setup_until_ready(&js, &mut shutdown).await else {
+        let Some(consumer) = self.setup_until_ready(&js, &mut shutdown).await? else {
             return Ok(stats);
         };
         tracing::info!(target: TARGET, stream = %self.config.nats.stream, consumer = %self.config.name, "consuming");
@@ -285,22 +285,23 @@ impl<S: EventSink> Consumer<S> {
     }
 
     /// Creates the streams and the durable consumer, retrying with backoff while NATS is
-    /// unreachable; `None` when shut down first.
+    /// unreachable; `None` when shut down first, an error when JetStream refuses for good.
     async fn setup_until_ready(
         &self,
         js: &Context,
         shutdown: &mut std::pin::Pin<&mut impl Future<Output = ()>>,
-    ) -> Option<PullConsumer> {
+    ) -> Result<Option<PullConsumer>, NatsError> {
         let mut backoff = Duration::from_millis(100);
         loop {
             match self.setup(js).await {
-                Ok(c) => return Some(c),
+                Ok(c) => return Ok(Some(c)),
+                Err(e) if !e.is_retryable() => return Err(e),
                 Err(e) => {
                     tracing::warn!(target: TARGET, error = %e, retry_in = ?backoff, "NATS not ready; retrying");
                 }
             }
             tokio::select! {
-                () = &mut *shutdown => return None,
+                () = &mut *shutdown => return Ok(None),
                 () = tokio::time::sleep(backoff) => {}
             }
             backoff = (backoff * 2).min(MAX_SETUP_BACKOFF);
@@ -310,21 +311,26 @@ impl<S: EventSink> Consumer<S> {
     async fn setup(&self, js: &Context) -> Result<PullConsumer, NatsError> {
         let nats = &self.config.nats;
         nats.ensure_stream(js).await?;
+        let created = nats.stream_config();
         let dlq = jetstream::stream::Config {
             name: self.config.dead_letter_stream.clone(),
             subjects: vec![format!("{DEAD_LETTER_PREFIX}.>")],
             storage: jetstream::stream::StorageType::File,
-            max_age: nats.max_age,
-            duplicate_window: nats.duplicate_window,
+            max_age: created.max_age,
+            duplicate_window: created.duplicate_window,
+            num_replicas: created.num_replicas,
             description: Some("valtrack messages the consumer could not decode".into()),
             ..Default::default()
         };
-        js.create_or_update_stream(dlq)
-            .await
-            .map_err(|source| NatsError::Stream {
-                stream: self.config.dead_letter_stream.clone(),
-                source,
-            })?;
+        // An existing dead-letter stream keeps its settings, but for replicas when set.
+        nats.ensure(js, dlq, |existing| {
+            let mut updated = existing.clone();
+            if let Some(n) = nats.replicas {
+                updated.num_replicas = n;
+            }
+            Ok(updated)
+        })
+        .await?;
         let consumer_err = |source: async_nats::Error| NatsError::Consumer {
             stream: nats.stream.clone(),
             consumer: self.config.name.clone(),

@@ -3,7 +3,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use async_nats::jetstream::{self, stream};
+use async_nats::jetstream::context::{CreateStreamErrorKind, GetStreamErrorKind};
+use async_nats::jetstream::{self, stream, ErrorCode};
 
 use crate::error::{NatsConfigError, NatsError};
 
@@ -21,6 +22,8 @@ pub const DEFAULT_MAX_AGE: Duration = Duration::from_secs(7 * 24 * 3600);
 /// Default duplicate window of the stream: 10 minutes. A publish retried (or replayed from
 /// the spool) within this window of the first copy is dropped by the server.
 pub const DEFAULT_DUPLICATE_WINDOW: Duration = Duration::from_secs(600);
+/// Most replicas JetStream keeps of a stream.
+pub const MAX_REPLICAS: usize = 5;
 /// Default timeout of a JetStream request or publish ack: 5 seconds.
 pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(5);
 /// Default [`NatsSinkConfigBuilder::max_in_flight`]: 1,024 unacknowledged publishes.
@@ -46,15 +49,19 @@ pub struct NatsConfig {
     pub(crate) client_certificate: Option<(PathBuf, PathBuf)>,
     pub(crate) client_name: String,
     pub(crate) stream: String,
-    pub(crate) max_age: Duration,
-    pub(crate) duplicate_window: Duration,
+    /// The stream settings below are `None` when not set: the default applies when the
+    /// stream is created, and an existing stream keeps its own.
+    pub(crate) max_age: Option<Duration>,
+    pub(crate) duplicate_window: Option<Duration>,
     pub(crate) max_bytes: Option<u64>,
+    pub(crate) replicas: Option<usize>,
     pub(crate) request_timeout: Duration,
 }
 
 impl NatsConfig {
-    /// Starts a config for the server at `url` (`nats://host:port`, `tls://…`, or a
-    /// comma-separated list), every other setting at its default.
+    /// Starts a config for the server at `url` (`nats://host:port`, `tls://…`), or for a
+    /// cluster: a comma-separated list of its servers (the client tries them in turn and
+    /// learns the rest of the cluster from the server), every other setting at its default.
     pub fn builder(url: impl Into<String>) -> NatsConfigBuilder {
         NatsConfigBuilder {
             config: Self {
@@ -65,17 +72,27 @@ impl NatsConfig {
                 client_certificate: None,
                 client_name: "valtrack".into(),
                 stream: DEFAULT_STREAM.into(),
-                max_age: DEFAULT_MAX_AGE,
-                duplicate_window: DEFAULT_DUPLICATE_WINDOW,
+                max_age: None,
+                duplicate_window: None,
                 max_bytes: None,
+                replicas: None,
                 request_timeout: DEFAULT_REQUEST_TIMEOUT,
             },
         }
     }
 
-    /// The server URL.
+    /// The server URL, or the comma-separated list of servers, as given.
     pub fn url(&self) -> &str {
         &self.url
+    }
+
+    /// The servers of [`url`](Self::url), one per entry of its comma-separated list.
+    pub fn servers(&self) -> Vec<&str> {
+        self.url
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .collect()
     }
 
     /// The stream's name.
@@ -83,22 +100,80 @@ impl NatsConfig {
         &self.stream
     }
 
-    /// The event stream's JetStream config: subjects [`EVENT_SUBJECTS`], file storage,
-    /// limits retention, the configured max age, size and duplicate window.
+    /// The event stream's JetStream config when it is created: subjects
+    /// [`EVENT_SUBJECTS`], file storage, limits retention, the configured max age, size,
+    /// duplicate window and replicas (each at its default when not set).
     pub fn stream_config(&self) -> stream::Config {
         stream::Config {
             name: self.stream.clone(),
             subjects: vec![EVENT_SUBJECTS.into()],
             storage: stream::StorageType::File,
             retention: stream::RetentionPolicy::Limits,
-            max_age: self.max_age,
-            duplicate_window: self.duplicate_window,
-            max_bytes: self
-                .max_bytes
-                .map_or(-1, |b| i64::try_from(b).unwrap_or(i64::MAX)),
+            max_age: self.max_age.unwrap_or(DEFAULT_MAX_AGE),
+            duplicate_window: self.duplicate_window.unwrap_or(DEFAULT_DUPLICATE_WINDOW),
+            max_bytes: self.max_bytes.map_or(-1, bytes_limit),
+            num_replicas: self.replicas.unwrap_or(1),
             description: Some("valtrack events (valtrack.<kind>)".into()),
             ..Default::default()
         }
+    }
+
+    /// The config an existing event stream is updated to: `existing` with the settings that
+    /// were set here, and nothing that would lose messages. Fails when the stream cannot
+    /// hold the events (other subjects, retention or storage) or a set limit is below the
+    /// stream's (a lower limit deletes messages: lower it deliberately, e.g. with
+    /// `nats stream edit`). Settings left unset keep the stream's own values, so a sentry
+    /// started with defaults never changes what an operator configured.
+    pub fn update_of(&self, existing: &stream::Config) -> Result<stream::Config, NatsError> {
+        let refuse = |detail: String| NatsError::StreamRefused {
+            stream: self.stream.clone(),
+            detail,
+        };
+        if !existing.subjects.iter().any(|s| s == EVENT_SUBJECTS) {
+            return Err(refuse(format!(
+                "it exists with subjects {:?}, without `{EVENT_SUBJECTS}`: use another --stream, or add the subject",
+                existing.subjects
+            )));
+        }
+        if existing.retention != stream::RetentionPolicy::Limits {
+            return Err(refuse(format!(
+                "it exists with {:?} retention; the event stream needs limits retention (several durable consumers read it)",
+                existing.retention
+            )));
+        }
+        let mut updated = existing.clone();
+        if let Some(age) = self.max_age {
+            // 0 is "no limit"
+            if !existing.max_age.is_zero() && age < existing.max_age {
+                return Err(refuse(format!(
+                    "max age {} is below the stream's {}: that would delete messages; lower it deliberately (nats stream edit)",
+                    humantime::format_duration(age),
+                    humantime::format_duration(existing.max_age)
+                )));
+            }
+            if !existing.max_age.is_zero() {
+                updated.max_age = age;
+            }
+        }
+        if let Some(bytes) = self.max_bytes {
+            let bytes = bytes_limit(bytes);
+            if existing.max_bytes >= 0 && bytes < existing.max_bytes {
+                return Err(refuse(format!(
+                    "max bytes {bytes} is below the stream's {}: that would delete messages; lower it deliberately (nats stream edit)",
+                    existing.max_bytes
+                )));
+            }
+            if existing.max_bytes >= 0 {
+                updated.max_bytes = bytes;
+            }
+        }
+        if let Some(window) = self.duplicate_window {
+            updated.duplicate_window = window;
+        }
+        if let Some(replicas) = self.replicas {
+            updated.num_replicas = replicas;
+        }
+        Ok(updated)
     }
 
     /// Connects. The client connects (and reconnects) in the background, forever: this
@@ -114,12 +189,15 @@ impl NatsConfig {
     }
 
     /// Connects once, with a client that does not reconnect by itself (one immediate
-    /// attempt after a break, then it closes). async-nats resends, after a reconnect,
-    /// publishes that were queued when the connection broke, while the one being written
-    /// was lost: that would put events out of order. The [`NatsSink`](crate::NatsSink)
-    /// instead drops a broken client and replays from its spool over a new one.
+    /// attempt per server of the list after a break, then it closes; async-nats counts every
+    /// server it tries as an attempt, so one attempt in all would leave the other servers of
+    /// a cluster untried half the time). async-nats resends, after a reconnect, publishes
+    /// that were queued when the connection broke, while the one being written was lost:
+    /// that would put events out of order. The [`NatsSink`](crate::NatsSink) instead drops a
+    /// broken client and replays from its spool over a new one.
     pub(crate) async fn connect_once(&self) -> Result<async_nats::Client, NatsError> {
-        let options = self.options().await?.max_reconnects(Some(1));
+        let attempts = self.servers().len().max(1);
+        let options = self.options().await?.max_reconnects(Some(attempts));
         self.connect_with(options).await
     }
 
@@ -155,7 +233,7 @@ impl NatsConfig {
         options: async_nats::ConnectOptions,
     ) -> Result<async_nats::Client, NatsError> {
         options
-            .connect(self.url.as_str())
+            .connect(self.servers())
             .await
             .map_err(|source| NatsError::Connect {
                 url: self.url.clone(),
@@ -177,15 +255,50 @@ impl NatsConfig {
             .build(client)
     }
 
-    /// Creates the event stream, or updates it to these settings.
+    /// Creates the event stream, or updates an existing one with the settings that were set
+    /// (see [`update_of`](Self::update_of)); an update is sent only when something changes.
     pub(crate) async fn ensure_stream(&self, js: &jetstream::Context) -> Result<(), NatsError> {
-        js.create_or_update_stream(self.stream_config())
-            .await
-            .map(drop)
-            .map_err(|source| NatsError::Stream {
-                stream: self.stream.clone(),
-                source,
-            })
+        self.ensure(js, self.stream_config(), |existing| {
+            self.update_of(existing)
+        })
+        .await
+    }
+
+    /// Creates the stream `create` (its name) when missing; else updates it to what
+    /// `update` makes of its config, when that differs.
+    pub(crate) async fn ensure(
+        &self,
+        js: &jetstream::Context,
+        create: stream::Config,
+        update: impl FnOnce(&stream::Config) -> Result<stream::Config, NatsError>,
+    ) -> Result<(), NatsError> {
+        let name = create.name.clone();
+        match js.get_stream(&name).await {
+            Ok(stream) => {
+                let existing = &stream.cached_info().config;
+                let updated = update(existing)?;
+                if updated != *existing {
+                    tracing::info!(target: "valtrack::sink::nats", stream = %name,
+                        replicas = updated.num_replicas, max_age = ?updated.max_age,
+                        max_bytes = updated.max_bytes, duplicate_window = ?updated.duplicate_window,
+                        "updating the stream's settings");
+                    js.update_stream(&updated)
+                        .await
+                        .map_err(|e| stream_error(&name, e))?;
+                }
+                Ok(())
+            }
+            Err(e) if matches!(e.kind(), GetStreamErrorKind::JetStream(ref j) if j.error_code() == ErrorCode::STREAM_NOT_FOUND) => {
+                js.create_stream(create)
+                    .await
+                    .map(drop)
+                    .map_err(|e| stream_error(&name, e))
+            }
+            Err(e) => Err(NatsError::Stream {
+                stream: name,
+                source: Box::new(e),
+            }),
+        }
     }
 }
 
@@ -234,22 +347,36 @@ impl NatsConfigBuilder {
         self
     }
 
-    /// How long the stream keeps a message (limits retention). Default: [`DEFAULT_MAX_AGE`].
+    /// How long the stream keeps a message (limits retention). Default: [`DEFAULT_MAX_AGE`]
+    /// for a new stream; an existing stream keeps its own unless this is set (and only
+    /// raises it: see [`NatsConfig::update_of`]).
     pub fn max_age(mut self, age: Duration) -> Self {
-        self.config.max_age = age;
+        self.config.max_age = Some(age);
         self
     }
 
     /// The stream's duplicate window (`Nats-Msg-Id` dedupe). Default:
-    /// [`DEFAULT_DUPLICATE_WINDOW`].
+    /// [`DEFAULT_DUPLICATE_WINDOW`] for a new stream; an existing stream keeps its own
+    /// unless this is set.
     pub fn duplicate_window(mut self, window: Duration) -> Self {
-        self.config.duplicate_window = window;
+        self.config.duplicate_window = Some(window);
         self
     }
 
-    /// The stream's size bound in bytes (oldest messages go first). Default: unlimited.
+    /// The stream's size bound in bytes (oldest messages go first). Default: unlimited for
+    /// a new stream; an existing stream keeps its own unless this is set (and only raises
+    /// it).
     pub fn max_bytes(mut self, bytes: u64) -> Self {
         self.config.max_bytes = Some(bytes);
+        self
+    }
+
+    /// How many servers of a JetStream cluster keep a copy of the stream (1 to 5; 3 is
+    /// the usual choice for a cluster: it survives one server down). Default: 1 for a new
+    /// stream; an existing stream keeps its own unless this is set, and is scaled to it when
+    /// set (the server refuses more replicas than it has servers).
+    pub fn replicas(mut self, n: usize) -> Self {
+        self.config.replicas = Some(n);
         self
     }
 
@@ -267,11 +394,20 @@ impl NatsConfigBuilder {
             max_age,
             duplicate_window,
             max_bytes,
+            replicas,
             request_timeout,
             ..
         } = &self.config;
-        let (max_age, duplicate_window) = (*max_age, *duplicate_window);
+        let (max_age, duplicate_window) = (
+            max_age.unwrap_or(DEFAULT_MAX_AGE),
+            duplicate_window.unwrap_or(DEFAULT_DUPLICATE_WINDOW),
+        );
         check_name("stream", stream)?;
+        if let Some(n) = *replicas {
+            if !(1..=MAX_REPLICAS).contains(&n) {
+                return Err(NatsConfigError::Replicas { replicas: n });
+            }
+        }
         for (field, value) in [
             ("max_age", max_age),
             ("duplicate_window", duplicate_window),
@@ -292,6 +428,28 @@ impl NatsConfigBuilder {
         }
         Ok(self.config)
     }
+}
+
+/// A failed create or update: refused for good when JetStream answered with an error other
+/// than "unavailable now" (503: no leader yet, too few servers up for the replicas).
+fn stream_error(stream: &str, e: jetstream::context::CreateStreamError) -> NatsError {
+    if let CreateStreamErrorKind::JetStream(j) = e.kind() {
+        if j.code() != 503 {
+            return NatsError::StreamRefused {
+                stream: stream.to_owned(),
+                detail: format!("JetStream refused its settings: {j}"),
+            };
+        }
+    }
+    NatsError::Stream {
+        stream: stream.to_owned(),
+        source: Box::new(e),
+    }
+}
+
+/// A byte limit as JetStream takes it.
+fn bytes_limit(bytes: u64) -> i64 {
+    i64::try_from(bytes).unwrap_or(i64::MAX)
 }
 
 /// JetStream names: non-empty, no whitespace, `.`, `*`, `>`, `/` or `\`.

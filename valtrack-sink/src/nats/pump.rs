@@ -46,6 +46,10 @@ impl Conn {
         Ok(Self { client, js })
     }
 
+    pub(super) fn js(&self) -> &Context {
+        &self.js
+    }
+
     fn is_connected(&self) -> bool {
         self.client.connection_state() == State::Connected
     }
@@ -266,6 +270,10 @@ impl Pump {
         }
         if let Err(e) = self.ensure_stream().await {
             tracing::debug!(target: TARGET, error = %e, "stream not ready yet");
+            if let Some(outage) = self.outage.as_mut() {
+                // the periodic outage line says why, a refusal included
+                outage.reason = e.to_string();
+            }
             self.log_outage();
             return;
         }

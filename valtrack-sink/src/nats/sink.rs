@@ -124,7 +124,9 @@ pub struct NatsSink {
 impl NatsSink {
     /// Opens the spool and connects. The stream is created (or updated) as soon as the
     /// server is reachable; until then events are spooled. Fails only for a config that
-    /// cannot work (bad URL, unreadable credentials file) or a spool that cannot be opened.
+    /// cannot work (bad URL, unreadable credentials file, a stream JetStream refuses: see
+    /// [`NatsConfig::update_of`](crate::NatsConfig::update_of)) or a spool that cannot be
+    /// opened.
     pub async fn connect(config: NatsSinkConfig) -> Result<Self, NatsError> {
         let spool = Spool::open(
             &config.spool_dir,
@@ -132,7 +134,18 @@ impl NatsSink {
             config.spool_segment_bytes,
         )?;
         let conn = match Conn::open(&config).await {
-            Ok(conn) => Some(conn),
+            Ok(conn) => {
+                // A stream JetStream refuses is a config to fix before events pile up in
+                // the spool; an unavailable one is the pump's to retry.
+                match config.nats.ensure_stream(conn.js()).await {
+                    Err(e @ NatsError::StreamRefused { .. }) => return Err(e),
+                    Err(e) => {
+                        tracing::warn!(target: TARGET, error = %e, "NATS sink: the stream is not ready yet");
+                    }
+                    Ok(()) => {}
+                }
+                Some(conn)
+            }
             Err(NatsError::Connect { url, source })
                 if source.kind() == async_nats::ConnectErrorKind::ServerParse =>
             {

@@ -507,3 +507,166 @@ async fn a_full_spool_fails_sends_with_a_clear_error() {
     let last = stored.last().map(|(_, p)| Event::from_json(p).unwrap());
     assert_eq!(last, Some(after));
 }
+
+/// The stream `name` as it is on the server.
+async fn stream_config(server: &NatsServer, name: &str) -> jetstream::stream::Config {
+    js(server)
+        .await
+        .get_stream(name)
+        .await
+        .unwrap()
+        .cached_info()
+        .config
+        .clone()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_existing_stream_keeps_its_settings_and_never_loses_messages() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let day = Duration::from_secs(86_400);
+    js(&server)
+        .await
+        .create_stream(jetstream::stream::Config {
+            name: "valtrack".into(),
+            subjects: vec!["valtrack.>".into()],
+            max_age: 30 * day,
+            max_bytes: 1 << 30,
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    publish_all(
+        &server,
+        &(0..5).map(fixtures::discovery).collect::<Vec<_>>(),
+    )
+    .await;
+    // defaults change nothing an operator set
+    let config = stream_config(&server, "valtrack").await;
+    assert_eq!((config.max_age, config.max_bytes), (30 * day, 1 << 30));
+    assert_eq!(config.num_replicas, 1);
+
+    let with = |b: valtrack_sink::NatsConfigBuilder| {
+        b.request_timeout(Duration::from_secs(2)).build().unwrap()
+    };
+    let refused = |r: Result<NatsSink, valtrack_sink::NatsError>| match r {
+        Err(e @ valtrack_sink::NatsError::StreamRefused { .. }) => e.to_string(),
+        Err(e) => panic!("not a refusal: {e:?}"),
+        Ok(_) => panic!("accepted"),
+    };
+    // a lower limit would delete messages: refused with a clear error, stream untouched
+    let e = refused(
+        NatsSink::connect(
+            NatsSinkConfig::builder(
+                with(NatsConfig::builder(server.url()).max_age(7 * day)),
+                tempfile::tempdir().unwrap().path(),
+            )
+            .build()
+            .unwrap(),
+        )
+        .await,
+    );
+    assert!(
+        e.contains("would delete messages") && e.contains("30days"),
+        "{e}"
+    );
+    let e = refused(
+        NatsSink::connect(
+            NatsSinkConfig::builder(
+                with(NatsConfig::builder(server.url()).max_bytes(1 << 20)),
+                tempfile::tempdir().unwrap().path(),
+            )
+            .build()
+            .unwrap(),
+        )
+        .await,
+    );
+    assert!(e.contains("max bytes 1048576 is below"), "{e}");
+    assert_eq!(stream_config(&server, "valtrack").await.max_age, 30 * day);
+    // a higher one is applied
+    let spool = tempfile::tempdir().unwrap();
+    let sink = NatsSink::connect(
+        NatsSinkConfig::builder(
+            with(NatsConfig::builder(server.url()).max_age(60 * day)),
+            spool.path(),
+        )
+        .build()
+        .unwrap(),
+    )
+    .await
+    .unwrap();
+    sink.close().await.unwrap();
+    assert_eq!(stream_config(&server, "valtrack").await.max_age, 60 * day);
+    // replicas a single server cannot keep: JetStream's refusal, passed on
+    let e = refused(
+        NatsSink::connect(
+            NatsSinkConfig::builder(
+                with(NatsConfig::builder(server.url()).replicas(3)),
+                tempfile::tempdir().unwrap().path(),
+            )
+            .build()
+            .unwrap(),
+        )
+        .await,
+    );
+    assert!(e.contains("JetStream refused"), "{e}");
+    assert_eq!(stream_config(&server, "valtrack").await.num_replicas, 1);
+    // and nothing was lost along the way
+    let mut info = js(&server).await.get_stream("valtrack").await.unwrap();
+    assert_eq!(info.info().await.unwrap().state.messages, 5);
+
+    // a stream of that name that cannot hold the events: the consumer stops with the
+    // reason instead of retrying forever
+    js(&server)
+        .await
+        .create_stream(jetstream::stream::Config {
+            name: "other".into(),
+            subjects: vec!["elsewhere.>".into()],
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let config = ConsumerConfig::builder(with(NatsConfig::builder(server.url()).stream("other")))
+        .build()
+        .unwrap();
+    let consumer = Consumer::new(config, parquet(dir.path()));
+    let e = tokio::time::timeout(
+        Duration::from_secs(20),
+        consumer.run(std::future::pending()),
+    )
+    .await
+    .expect("stops by itself")
+    .unwrap_err();
+    let chain = format!("{e}: {:?}", std::error::Error::source(&e));
+    assert!(chain.contains("without `valtrack.>`"), "{chain}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_list_of_servers_reaches_the_one_that_is_up() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    // a port nobody listens on, first in the list
+    let dead = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let dead_url = format!("nats://{}", dead.local_addr().unwrap());
+    drop(dead);
+    let url = format!("{dead_url}, {}", server.url());
+    let nats = NatsConfig::builder(&url).build().unwrap();
+    assert_eq!(
+        nats.servers(),
+        vec![dead_url.as_str(), server.url().as_str()]
+    );
+    let spool = tempfile::tempdir().unwrap();
+    let sink = NatsSink::connect(NatsSinkConfig::builder(nats, spool.path()).build().unwrap())
+        .await
+        .unwrap();
+    let events: Vec<Event> = (0..20).map(fixtures::discovery).collect();
+    for e in &events {
+        sink.send(e.clone()).await.unwrap();
+    }
+    sink.close().await.unwrap();
+    let got = stream_messages(&server, "valtrack").await;
+    assert_eq!(got.len(), 20);
+}

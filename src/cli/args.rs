@@ -103,7 +103,8 @@ fn parse_beacon_api(s: &str) -> Result<valtrack::sentry::BeaconApi, String> {
 /// The NATS server (`sentry --sink nats` and `consumer`).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct NatsArgs {
-    /// NATS server URL (the server needs JetStream).
+    /// NATS server URL (the server needs JetStream), or the servers of a cluster,
+    /// comma-separated (nats://a:4222,nats://b:4222,nats://c:4222).
     #[arg(
         short = 'n',
         long,
@@ -112,6 +113,22 @@ pub(crate) struct NatsArgs {
         value_parser = parse_nats_url
     )]
     pub(crate) nats_url: String,
+    /// Servers of a JetStream cluster that keep a copy of the stream (1 to 5; 3 for a
+    /// 3-server cluster). When given, a new stream is created with it and an existing one is
+    /// scaled to it [default: 1 for a new stream; an existing one keeps its own].
+    #[arg(long, env = "VALTRACK_STREAM_REPLICAS", value_parser = clap::value_parser!(u8).range(1..=5))]
+    pub(crate) stream_replicas: Option<u8>,
+}
+
+impl NatsArgs {
+    /// The connection and stream settings for `stream`.
+    pub(crate) fn config(&self, stream: &str) -> Result<valtrack::sink::NatsConfig, CliError> {
+        let mut builder = valtrack::sink::NatsConfig::builder(&self.nats_url).stream(stream);
+        if let Some(n) = self.stream_replicas {
+            builder = builder.replicas(usize::from(n));
+        }
+        Ok(builder.build()?)
+    }
 }
 
 /// Which network, and (for a network directory) its genesis time.

@@ -2,7 +2,6 @@
 
 use clap::Args;
 use valtrack::sink::consumer::{self, Consumer, ConsumerConfig};
-use valtrack::sink::NatsConfig;
 
 use super::args::{
     final_storage_lines, storage_line, HumanDuration, NatsArgs, NetworkArgs, StoreArgs,
@@ -47,9 +46,7 @@ pub(crate) struct ConsumerArgs {
 impl ConsumerArgs {
     /// The consumer's configuration.
     fn config(&self) -> Result<ConsumerConfig, CliError> {
-        let nats = NatsConfig::builder(&self.nats.nats_url)
-            .stream(&self.stream)
-            .build()?;
+        let nats = self.nats.config(&self.stream)?;
         Ok(ConsumerConfig::builder(nats)
             .name(&self.name)
             .batch_size(self.batch_size)

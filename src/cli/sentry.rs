@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use clap::Args;
 use valtrack::core::DynEventSink;
-use valtrack::sink::{JsonlSink, NatsConfig, NatsSink, NatsSinkConfig, StdoutSink};
+use valtrack::sink::{JsonlSink, NatsSink, NatsSinkConfig, StdoutSink};
 
 use super::args::{CrawlArgs, NatsArgs};
 use super::metrics::MetricsArgs;
@@ -61,7 +61,7 @@ impl SentryArgs {
     /// The NATS sink's configuration (checked before any network is touched, so a bad flag
     /// fails fast).
     fn nats_config(&self) -> Result<NatsSinkConfig, CliError> {
-        let nats = NatsConfig::builder(&self.nats.nats_url).build()?;
+        let nats = self.nats.config(valtrack::sink::DEFAULT_STREAM)?;
         Ok(NatsSinkConfig::builder(nats, &self.spool_dir).build()?)
     }
 }

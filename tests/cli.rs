@@ -381,9 +381,22 @@ fn a_network_directory_brings_its_bootnodes_and_genesis_time() {
 
 /// `valtrack sentry --sink stdout`: every line is one whole event, and each peer's
 /// discovery comes before the handshakes it dials (one stdout handle keeps the sentry's
-/// order).
+/// order). A second `--sink jsonl:…` receives the very same events; a sink given twice is
+/// refused.
 #[test]
 fn the_stdout_sink_writes_whole_events_in_order() {
+    let dir = network_dir("two-sinks");
+    let copy = dir.join("copy.jsonl");
+    let twice = valtrack(&[
+        "sentry",
+        "--network",
+        "sim",
+        "--sink",
+        "stdout",
+        "--sink",
+        "stdout",
+    ]);
+    assert_one_error_line(&twice, "--sink stdout is given twice");
     let o = Command::new(env!("CARGO_BIN_EXE_valtrack"))
         .args([
             "-l",
@@ -394,13 +407,31 @@ fn the_stdout_sink_writes_whole_events_in_order() {
             "--sim-nodes",
             "20",
         ])
-        .args(["--duration", "6s", "--sink", "stdout"])
+        .args(["--duration", "6s", "--sink", "stdout", "--sink"])
+        .arg(format!("jsonl:{}", copy.display()))
         .env_remove("VALTRACK_NETWORK")
         .env_remove("VALTRACK_BOOTNODES")
         .output()
         .expect("runs");
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
     let out = String::from_utf8(o.stdout).expect("UTF-8");
+    let copied = std::fs::read_to_string(&copy).unwrap();
+    let ids = |text: &str| -> Vec<String> {
+        let mut ids: Vec<String> = text
+            .lines()
+            .map(|l| {
+                valtrack::core::Event::from_json(l.as_bytes())
+                    .unwrap()
+                    .meta()
+                    .event_id
+                    .clone()
+            })
+            .collect();
+        ids.sort();
+        ids
+    };
+    assert_eq!(ids(&out), ids(&copied), "both sinks got every event");
+    std::fs::remove_dir_all(&dir).unwrap();
     let events: Vec<valtrack::core::Event> = out
         .lines()
         .map(|l| valtrack::core::Event::from_json(l.as_bytes()).expect("a whole event per line"))

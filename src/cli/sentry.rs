@@ -5,7 +5,7 @@ use std::str::FromStr;
 
 use clap::Args;
 use valtrack::core::DynEventSink;
-use valtrack::sink::{JsonlSink, NatsSink, NatsSinkConfig, StdoutSink};
+use valtrack::sink::{FanoutSink, JsonlSink, NatsSink, NatsSinkConfig, StdoutSink};
 
 use super::args::{CrawlArgs, NatsArgs};
 use super::metrics::MetricsArgs;
@@ -21,6 +21,16 @@ pub(crate) enum SinkArg {
     Jsonl(PathBuf),
     /// Published to NATS JetStream (`--nats-url`), spooled to `--spool-dir` during outages.
     Nats,
+}
+
+impl std::fmt::Display for SinkArg {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Stdout => f.write_str("stdout"),
+            Self::Nats => f.write_str("nats"),
+            Self::Jsonl(path) => write!(f, "jsonl:{}", path.display()),
+        }
+    }
 }
 
 impl FromStr for SinkArg {
@@ -45,10 +55,11 @@ pub(crate) struct SentryArgs {
     pub(crate) crawl: CrawlArgs,
     #[command(flatten)]
     pub(crate) nats: NatsArgs,
-    /// Where events go: `stdout`, `jsonl:PATH` or `nats` [default: `nats` when --nats-url
-    /// (or VALTRACK_NATS_URL) is given, else `stdout`].
+    /// Where events go: `stdout`, `jsonl:PATH` or `nats`; repeat it to send every event to
+    /// each (e.g. `--sink nats --sink jsonl:events.jsonl` keeps a local copy) [default: `nats`
+    /// when --nats-url (or VALTRACK_NATS_URL) is given, else `stdout`].
     #[arg(long)]
-    pub(crate) sink: Option<SinkArg>,
+    pub(crate) sink: Vec<SinkArg>,
     /// Where the NATS sink keeps events while NATS is unreachable (replayed in order when it
     /// is back).
     #[arg(long, default_value = valtrack::sink::DEFAULT_SPOOL_DIR, env = "VALTRACK_SPOOL_DIR")]
@@ -69,25 +80,42 @@ impl SentryArgs {
 /// Runs the sentry; `nats_url_given` tells whether `--nats-url` (or its variable) was set,
 /// which makes `nats` the default sink.
 pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), CliError> {
-    let sink_arg = args.sink.clone().unwrap_or(if nats_url_given {
-        SinkArg::Nats
-    } else {
-        SinkArg::Stdout
-    });
+    let mut sink_args = args.sink.clone();
+    if sink_args.is_empty() {
+        sink_args.push(if nats_url_given {
+            SinkArg::Nats
+        } else {
+            SinkArg::Stdout
+        });
+    }
+    for (i, a) in sink_args.iter().enumerate() {
+        if sink_args[..i].contains(a) {
+            return Err(CliError(format!("--sink {a} is given twice")));
+        }
+    }
     let metrics = args.metrics.bind().await?;
     let mut registry = valtrack::sink::metrics::registry();
     valtrack::sink::metrics::ProcessCollector::register(&mut registry);
-    let sink: Box<dyn DynEventSink> = match &sink_arg {
-        SinkArg::Stdout => Box::new(StdoutSink::new()),
-        SinkArg::Nats => {
-            let sink = NatsSink::connect(args.nats_config()?).await?;
-            valtrack::sink::metrics::NatsSinkCollector::register(&mut registry, &sink);
-            Box::new(sink)
-        }
-        SinkArg::Jsonl(path) => Box::new(
-            JsonlSink::open(path)
-                .map_err(|e| CliError(format!("{}: {}", path.display(), CliError::from(e).0)))?,
-        ),
+    let mut sinks: Vec<Box<dyn DynEventSink>> = Vec::new();
+    for sink_arg in &sink_args {
+        sinks.push(match sink_arg {
+            SinkArg::Stdout => Box::new(StdoutSink::new()),
+            SinkArg::Nats => {
+                let sink = NatsSink::connect(args.nats_config()?).await?;
+                valtrack::sink::metrics::NatsSinkCollector::register(&mut registry, &sink);
+                Box::new(sink)
+            }
+            SinkArg::Jsonl(path) => {
+                Box::new(JsonlSink::open(path).map_err(|e| {
+                    CliError(format!("{}: {}", path.display(), CliError::from(e).0))
+                })?)
+            }
+        });
+    }
+    let sink: Box<dyn DynEventSink> = if sinks.len() == 1 {
+        sinks.remove(0)
+    } else {
+        Box::new(FanoutSink::new(sinks))
     };
     let crawl = args.crawl;
     let target = target::target(&crawl).await?;

@@ -328,6 +328,17 @@ pub enum NatsError {
         #[source]
         source: async_nats::Error,
     },
+    /// Another running sentry publishes under this crawler id (see
+    /// [`SentryClaim`](crate::SentryClaim)).
+    #[error("crawler id `{crawler_id}` is in use by another running sentry ({holder}) on this stream: give each sentry its own --crawler-id (a stopped sentry's claim lapses {} after it stopped)", humantime::format_duration(*ttl))]
+    SentryIdTaken {
+        /// The id.
+        crawler_id: String,
+        /// Who holds it.
+        holder: String,
+        /// How long a claim outlives its sentry.
+        ttl: std::time::Duration,
+    },
     /// The on-disk spool has no room for another event.
     #[error("NATS spool {dir} is full ({bytes} of {max_bytes} bytes): events are being dropped")]
     SpoolFull {

@@ -1,10 +1,12 @@
 //! NATS JetStream: the [`NatsSink`], its spool, and the shared connection settings.
 
+mod claim;
 mod config;
 mod pump;
 mod sink;
 pub(crate) mod spool;
 
+pub use claim::{claim_bucket, ClaimHolder, SentryClaim, CLAIM_RENEW, CLAIM_TTL};
 pub(crate) use config::check_name;
 pub use config::{
     NatsConfig, NatsConfigBuilder, NatsSinkConfig, NatsSinkConfigBuilder, DEFAULT_DUPLICATE_WINDOW,

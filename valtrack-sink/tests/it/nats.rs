@@ -670,3 +670,89 @@ async fn a_list_of_servers_reaches_the_one_that_is_up() {
     let got = stream_messages(&server, "valtrack").await;
     assert_eq!(got.len(), 20);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_crawler_id_runs_once_per_stream() {
+    use valtrack_sink::{ClaimHolder, NatsError, SentryClaim};
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let nats = nats_config(&server);
+    let here = ClaimHolder::this_process();
+    let a = SentryClaim::claim(&nats, "eu-1", here.clone())
+        .await
+        .unwrap();
+    // another sentry is refused
+    let other = ClaimHolder {
+        host: "elsewhere".into(),
+        instance: "other".into(),
+        ..here.clone()
+    };
+    let e = SentryClaim::claim(&nats, "eu-1", other.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, NatsError::SentryIdTaken { .. }), "{e:?}");
+    let text = e.to_string();
+    assert!(
+        text.contains("`eu-1` is in use") && text.contains(&here.host),
+        "{text}"
+    );
+    // other ids, and the same id on another stream, are free
+    let b = SentryClaim::claim(&nats, "us-1", other.clone())
+        .await
+        .unwrap();
+    let elsewhere = NatsConfig::builder(server.url())
+        .stream("other")
+        .build()
+        .unwrap();
+    let c = SentryClaim::claim(&elsewhere, "eu-1", other.clone())
+        .await
+        .unwrap();
+    // released: free at once
+    a.release().await;
+    let a2 = SentryClaim::claim(&nats, "eu-1", other.clone())
+        .await
+        .unwrap();
+
+    // a holder of this host whose process is gone (a sentry SIGKILLed and restarted) is
+    // taken over without waiting out the claim's lifetime
+    let mut gone = std::process::Command::new("true").spawn().unwrap();
+    let dead_pid = gone.id();
+    gone.wait().unwrap();
+    let js = js(&server).await;
+    let kv = js
+        .get_key_value(valtrack_sink::claim_bucket("valtrack"))
+        .await
+        .unwrap();
+    let dead = ClaimHolder {
+        pid: dead_pid,
+        instance: "dead".into(),
+        ..here.clone()
+    };
+    kv.put(hex_id("ap-1"), serde_json::to_vec(&dead).unwrap().into())
+        .await
+        .unwrap();
+    let d = SentryClaim::claim(&nats, "ap-1", here.clone())
+        .await
+        .unwrap();
+    // while a live one of this host is not
+    let live = ClaimHolder {
+        pid: std::process::id(),
+        instance: "live".into(),
+        ..here.clone()
+    };
+    kv.put(hex_id("ap-2"), serde_json::to_vec(&live).unwrap().into())
+        .await
+        .unwrap();
+    let e = SentryClaim::claim(&nats, "ap-2", here.clone())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, NatsError::SentryIdTaken { .. }), "{e:?}");
+    for claim in [b, c, a2, d] {
+        claim.release().await;
+    }
+}
+
+fn hex_id(id: &str) -> String {
+    id.bytes().map(|b| format!("{b:02x}")).collect()
+}

@@ -283,3 +283,106 @@ async fn a_consumer_process_killed_with_sigkill_loses_and_duplicates_nothing() {
     assert_eq!(unique.len() as u64, N, "lost rows");
     assert_eq!(ids.len() as u64, N, "duplicated rows");
 }
+
+/// Two sentries with one `--crawler-id` on one stream: the second is refused with one clear
+/// line while the first runs; once the first stopped (its claim released), the id is free.
+#[test]
+fn a_second_sentry_with_the_same_id_is_refused() {
+    let Some(server) = nats_harness::NatsServer::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let sentry = |spool: &str, duration: &str| {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_valtrack"));
+        c.args([
+            "-n",
+            &server.url(),
+            "sentry",
+            "--network",
+            "sim",
+            "--sim-nodes",
+            "5",
+        ])
+        .args([
+            "--crawler-id",
+            "eu-1",
+            "--duration",
+            duration,
+            "--spool-dir",
+        ])
+        .arg(dir.path().join(spool))
+        .env("NO_COLOR", "1")
+        .env_remove("VALTRACK_NETWORK")
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+        c
+    };
+    let first = sentry("a", "12s").spawn().expect("runs");
+    let first = KillOnDrop(Some(first));
+    // the first has claimed the id once its stream exists
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let claimed = || {
+        Command::new("sh")
+            .arg("-c")
+            .arg(format!(
+                "ls {}/jetstream/\\$G/streams 2>/dev/null",
+                server.store().display()
+            ))
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("KV_valtrack_sentries"))
+            .unwrap_or(false)
+    };
+    while !claimed() {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the first sentry never claimed its id"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    // (the bucket is made just before the key is written)
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    let second = sentry("b", "2s").output().expect("runs");
+    let err = String::from_utf8_lossy(&second.stderr).into_owned();
+    assert_eq!(second.status.code(), Some(1), "{err}");
+    let lines: Vec<&str> = err.lines().filter(|l| l.contains("error")).collect();
+    assert_eq!(lines.len(), 1, "{err}");
+    assert!(
+        lines[0].contains("crawler id `eu-1` is in use by another running sentry"),
+        "{err}"
+    );
+    let out = first.wait();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // released at the first's end: free again
+    let third = sentry("c", "1s").output().expect("runs");
+    assert!(
+        third.status.success(),
+        "{}",
+        String::from_utf8_lossy(&third.stderr)
+    );
+}
+
+/// Kills the child if the test fails before it is waited for.
+struct KillOnDrop(Option<std::process::Child>);
+
+impl KillOnDrop {
+    fn wait(mut self) -> std::process::Output {
+        self.0
+            .take()
+            .expect("child")
+            .wait_with_output()
+            .expect("waits")
+    }
+}
+
+impl Drop for KillOnDrop {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}

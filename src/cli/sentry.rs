@@ -5,7 +5,9 @@ use std::str::FromStr;
 
 use clap::Args;
 use valtrack::core::DynEventSink;
-use valtrack::sink::{FanoutSink, JsonlSink, NatsSink, NatsSinkConfig, StdoutSink};
+use valtrack::sink::{
+    ClaimHolder, FanoutSink, JsonlSink, NatsSink, NatsSinkConfig, SentryClaim, StdoutSink,
+};
 
 use super::args::{CrawlArgs, NatsArgs};
 use super::metrics::MetricsArgs;
@@ -96,6 +98,20 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     let metrics = args.metrics.bind().await?;
     let mut registry = valtrack::sink::metrics::registry();
     valtrack::sink::metrics::ProcessCollector::register(&mut registry);
+    // One running sentry per crawler id on a stream: refused before anything is published.
+    let claim = if sink_args.contains(&SinkArg::Nats) {
+        let config = args.nats_config()?;
+        Some(
+            SentryClaim::claim(
+                config.nats(),
+                &args.crawl.crawler_id,
+                ClaimHolder::this_process(),
+            )
+            .await?,
+        )
+    } else {
+        None
+    };
     let mut sinks: Vec<Box<dyn DynEventSink>> = Vec::new();
     for sink_arg in &sink_args {
         sinks.push(match sink_arg {
@@ -127,9 +143,20 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     let reporter = spawn_reporter(service.summary());
     let watch = spawn_stall_watch(service.stall_hint());
     let progress = spawn_progress(sentry_progress(&service));
-    let result = service
-        .run(shutdown_signal(crawl.duration.map(|d| d.0)))
-        .await;
+    let lost = std::sync::Mutex::new(None);
+    let stop = async {
+        let signal = shutdown_signal(crawl.duration.map(|d| d.0));
+        match &claim {
+            Some(claim) => tokio::select! {
+                () = signal => {}
+                reason = claim.lost() => {
+                    *lost.lock().unwrap_or_else(std::sync::PoisonError::into_inner) = Some(reason);
+                }
+            },
+            None => signal.await,
+        }
+    };
+    let result = service.run(stop).await;
     reporter.abort();
     watch.abort();
     if let Some(p) = progress {
@@ -138,5 +165,14 @@ pub(crate) async fn run(args: SentryArgs, nats_url_given: bool) -> Result<(), Cl
     metrics.stop().await;
     tracing::info!(target: "valtrack", "stopped: {}", summary());
     drop(target);
+    if let Some(claim) = claim {
+        claim.release().await;
+    }
+    if let Some(reason) = lost
+        .into_inner()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+    {
+        return Err(CliError(reason));
+    }
     result.map_err(CliError::from)
 }

@@ -200,7 +200,7 @@ pub use crate::parquet_sink::{
     recent_event_ids, schema, ParquetSink, ParquetSinkConfig, ParquetSinkConfigBuilder,
     ParquetStats, DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE,
     DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_HELD_ROWS, DEFAULT_MAX_OPEN_FILES,
-    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL,
+    DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_WRITERS,
 };
 pub use crate::stdout::StdoutSink;
 pub use crate::store::{Store, StoreConfig, StoreError, StoreSink, TableCounts};

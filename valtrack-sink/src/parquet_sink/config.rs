@@ -7,6 +7,8 @@ use parquet::basic::ZstdLevel;
 
 use crate::error::ParquetConfigError;
 
+/// Most sinks sharing one directory (see [`ParquetSinkConfigBuilder::shared`]).
+pub const MAX_WRITERS: usize = 64;
 /// Default [`ParquetSinkConfigBuilder::max_file_rows`]: 1,000,000 rows.
 pub const DEFAULT_MAX_FILE_ROWS: u64 = 1_000_000;
 /// Default [`ParquetSinkConfigBuilder::max_file_bytes`]: 128 MiB.
@@ -45,6 +47,7 @@ pub struct ParquetSinkConfig {
     pub(crate) zstd_level: ZstdLevel,
     pub(crate) max_held_rows: usize,
     pub(crate) journal: bool,
+    pub(crate) shared: bool,
 }
 
 impl ParquetSinkConfig {
@@ -64,6 +67,7 @@ impl ParquetSinkConfig {
             zstd_level: DEFAULT_ZSTD_LEVEL,
             max_held_rows: DEFAULT_MAX_HELD_ROWS,
             journal: false,
+            shared: false,
         }
     }
 
@@ -113,6 +117,7 @@ pub struct ParquetSinkConfigBuilder {
     zstd_level: i32,
     max_held_rows: usize,
     journal: bool,
+    shared: bool,
 }
 
 impl ParquetSinkConfigBuilder {
@@ -204,6 +209,16 @@ impl ParquetSinkConfigBuilder {
         self
     }
 
+    /// Share the directory with other sinks (other processes, e.g. several consumers of one
+    /// stream): the sink takes the first free writer slot `N` of the directory (an exclusive
+    /// lock on `.writer-N.lock`, held while it is open, at most [`MAX_WRITERS`]), names its
+    /// files `part-<ms>-<seq>-wN.parquet`, and at open clears only what an earlier writer of
+    /// that slot left. Default: off (the sink owns the directory).
+    pub fn shared(mut self, on: bool) -> Self {
+        self.shared = on;
+        self
+    }
+
     /// Checks the settings.
     pub fn build(self) -> Result<ParquetSinkConfig, ParquetConfigError> {
         let Self {
@@ -219,6 +234,7 @@ impl ParquetSinkConfigBuilder {
             zstd_level,
             max_held_rows,
             journal,
+            shared,
         } = self;
         for (field, value) in [
             ("max_file_rows", max_file_rows),
@@ -253,6 +269,7 @@ impl ParquetSinkConfigBuilder {
             zstd_level: level,
             max_held_rows,
             journal,
+            shared,
         })
     }
 }

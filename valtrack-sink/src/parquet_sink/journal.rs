@@ -188,7 +188,12 @@ pub(crate) fn read(path: &Path) -> io::Result<Replayed> {
 /// `part-<ms>-<seq>`.
 pub(crate) fn stem_of(name: &str) -> Option<&str> {
     let stem = name.strip_prefix('.')?.strip_suffix(".journal")?;
-    let digits = stem.strip_prefix("part-")?;
+    let rest = stem.strip_prefix("part-")?;
+    // `<ms>-<seq>`, or `<ms>-<seq>-<tag>` in a shared directory
+    let digits = match rest.rsplit_once("-w") {
+        Some((digits, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => digits,
+        _ => rest,
+    };
     (!digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'-')).then_some(stem)
 }
 

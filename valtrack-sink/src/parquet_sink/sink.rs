@@ -68,7 +68,9 @@ impl ParquetStats {
 /// a footerless file in the dataset, only a stray `.tmp` file (events in it are lost; they were
 /// never acknowledged by a flush). A sink owns its directory: [`open`](Self::open) removes the
 /// stray `.part-….parquet.tmp` files a crashed writer left in its tables (only files of that
-/// name, only in `<table>/date=…/`), so do not point two sinks at one directory.
+/// name, only in `<table>/date=…/`), so do not point two sinks at one directory, unless each
+/// is [`shared`](crate::ParquetSinkConfigBuilder::shared): then each takes a writer slot `N`
+/// of the directory, writes `part-<ms>-<seq>-wN` files and clears only its slot's leftovers.
 ///
 /// **Nothing accepted is dropped.** The sink holds every row in memory until the file it is
 /// in is published. When a write fails (disk full, directory unwritable), the file's
@@ -90,6 +92,10 @@ pub struct ParquetSink {
     shared: Arc<Shared>,
     thread: Mutex<Option<JoinHandle<()>>>,
     dir: PathBuf,
+    /// The writer slot's lock in a shared directory, held while the sink lives.
+    #[allow(dead_code)]
+    slot: Option<std::fs::File>,
+    tag: Option<String>,
 }
 
 impl ParquetSink {
@@ -98,7 +104,13 @@ impl ParquetSink {
     /// sink journals), and starts the writer thread.
     pub fn open(config: ParquetSinkConfig) -> Result<Self, SinkError> {
         std::fs::create_dir_all(&config.dir)?;
-        let found = scan(&config.dir)?;
+        let slot = if config.shared {
+            Some(claim_slot(&config.dir)?)
+        } else {
+            None
+        };
+        let tag = slot.as_ref().map(|(n, _)| format!("w{n}"));
+        let found = scan(&config.dir, tag.as_deref())?;
         if found.stale_tmp > 0 || found.stale_journals > 0 {
             tracing::info!(target: "valtrack::parquet", dir = %config.dir.display(),
                 temporary_files = found.stale_tmp, published_journals = found.stale_journals,
@@ -107,7 +119,7 @@ impl ParquetSink {
         let dir = config.dir.clone();
         let (tx, rx) = mpsc::channel(config.channel_capacity);
         let shared = Arc::new(Shared::new(config.max_held_rows));
-        let mut writer = Writer::new(config, shared.clone());
+        let mut writer = Writer::new(config, shared.clone(), tag.clone());
         let (mut rows, mut torn) = (0, 0);
         let journals = found.journals.len();
         for (kind, day_dir, stem, replayed) in found.journals {
@@ -125,12 +137,22 @@ impl ParquetSink {
         let thread = std::thread::Builder::new()
             .name("valtrack-parquet".into())
             .spawn(move || runtime.block_on(writer.run(rx)))?;
+        if let Some(tag) = &tag {
+            tracing::info!(target: "valtrack::parquet", dir = %dir.display(), writer = %tag, "writing to a shared directory");
+        }
         Ok(Self {
             tx,
             shared,
             thread: Mutex::new(Some(thread)),
             dir,
+            slot: slot.map(|(_, lock)| lock),
+            tag,
         })
+    }
+
+    /// The writer slot's tag (`wN`) in a shared directory; `None` when the sink owns it.
+    pub fn writer_tag(&self) -> Option<&str> {
+        self.tag.as_deref()
     }
 
     /// Rows published, held and journaled, write errors, and the failure going on.
@@ -211,13 +233,53 @@ fn stats_of(shared: &Shared) -> ParquetStats {
     }
 }
 
-/// Whether `name` is one of our temporary file names: `.part-<ms>-<seq>.parquet.tmp`.
-fn is_our_tmp(name: &str) -> bool {
-    name.strip_prefix(".part-")
+/// Takes the first free writer slot of a shared directory: `(N, the locked .writer-N.lock)`.
+fn claim_slot(dir: &Path) -> Result<(usize, std::fs::File), SinkError> {
+    for n in 1..=super::config::MAX_WRITERS {
+        let path = dir.join(format!(".writer-{n}.lock"));
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)?;
+        match file.try_lock() {
+            Ok(()) => return Ok((n, file)),
+            Err(std::fs::TryLockError::WouldBlock) => continue,
+            Err(std::fs::TryLockError::Error(e)) => return Err(e.into()),
+        }
+    }
+    Err(SinkError::Backend {
+        backend: "parquet",
+        source: format!(
+            "all {} writer slots of {} are taken by running writers",
+            super::config::MAX_WRITERS,
+            dir.display()
+        )
+        .into(),
+    })
+}
+
+/// Whether a file stem (`part-<ms>-<seq>`, or `part-<ms>-<seq>-<tag>` in a shared
+/// directory) is one a sink with `tag` writes.
+pub(crate) fn stem_is_ours(stem: &str, tag: Option<&str>) -> bool {
+    let Some(rest) = stem.strip_prefix("part-") else {
+        return false;
+    };
+    let digits = match tag {
+        None => rest,
+        Some(t) => match rest.strip_suffix(t).and_then(|r| r.strip_suffix('-')) {
+            Some(d) => d,
+            None => return false,
+        },
+    };
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit() || b == b'-')
+}
+
+/// Whether `name` is one of our temporary file names: `.<stem>.parquet.tmp`.
+fn is_our_tmp(name: &str, tag: Option<&str>) -> bool {
+    name.strip_prefix('.')
         .and_then(|rest| rest.strip_suffix(".parquet.tmp"))
-        .is_some_and(|stem| {
-            !stem.is_empty() && stem.bytes().all(|b| b.is_ascii_digit() || b == b'-')
-        })
+        .is_some_and(|stem| stem_is_ours(stem, tag))
 }
 
 /// What an earlier writer left in a dataset.
@@ -230,8 +292,8 @@ struct Found {
 }
 
 /// Removes our temporary files and the journals of published files from
-/// `<dir>/<table>/date=…/`, and reads the other journals.
-fn scan(dir: &Path) -> std::io::Result<Found> {
+/// `<dir>/<table>/date=…/`, and reads the other journals; only those of a writer with `tag`.
+fn scan(dir: &Path, tag: Option<&str>) -> std::io::Result<Found> {
     let mut found = Found::default();
     for kind in EventKind::ALL {
         let Ok(days) = std::fs::read_dir(dir.join(kind.table())) else {
@@ -249,10 +311,12 @@ fn scan(dir: &Path) -> std::io::Result<Found> {
                 if !file.path().is_file() {
                     continue;
                 }
-                if is_our_tmp(&name) {
+                if is_our_tmp(&name, tag) {
                     std::fs::remove_file(file.path())?;
                     found.stale_tmp += 1;
-                } else if let Some(stem) = journal::stem_of(&name) {
+                } else if let Some(stem) =
+                    journal::stem_of(&name).filter(|stem| stem_is_ours(stem, tag))
+                {
                     if day.path().join(format!("{stem}.parquet")).exists() {
                         std::fs::remove_file(file.path())?;
                         found.stale_journals += 1;
@@ -288,7 +352,27 @@ mod tests {
 
     #[test]
     fn only_our_temporary_names_count() {
-        assert!(is_our_tmp(".part-1764763200000-000001.parquet.tmp"));
+        assert!(is_our_tmp(".part-1764763200000-000001.parquet.tmp", None));
+        assert!(is_our_tmp(
+            ".part-1764763200000-000001-w3.parquet.tmp",
+            Some("w3")
+        ));
+        assert!(!is_our_tmp(
+            ".part-1764763200000-000001-w3.parquet.tmp",
+            None
+        ));
+        assert!(!is_our_tmp(
+            ".part-1764763200000-000001-w3.parquet.tmp",
+            Some("w1")
+        ));
+        assert!(!is_our_tmp(
+            ".part-1764763200000-000001-w13.parquet.tmp",
+            Some("w3")
+        ));
+        assert!(!is_our_tmp(
+            ".part-1764763200000-000001.parquet.tmp",
+            Some("w3")
+        ));
         for other in [
             "part-1764763200000-000001.parquet",
             ".part-.parquet.tmp",
@@ -297,7 +381,7 @@ mod tests {
             ".part-1-1.parquet.tmp.bak",
             "notes.txt",
         ] {
-            assert!(!is_our_tmp(other), "{other}");
+            assert!(!is_our_tmp(other, None), "{other}");
         }
     }
 }

@@ -252,6 +252,8 @@ pub(crate) struct Writer {
     /// Segments whose publication failed, waiting for a retry.
     failed: Vec<Segment>,
     next_seq: u64,
+    /// The writer slot's tag in a shared directory, appended to file stems.
+    tag: Option<String>,
     fault: Option<Fault>,
     /// Whether the last journal sync failed (a fault goes on even when files publish).
     journal_failing: bool,
@@ -261,7 +263,11 @@ pub(crate) struct Writer {
 }
 
 impl Writer {
-    pub(crate) fn new(config: ParquetSinkConfig, shared: std::sync::Arc<Shared>) -> Self {
+    pub(crate) fn new(
+        config: ParquetSinkConfig,
+        shared: std::sync::Arc<Shared>,
+        tag: Option<String>,
+    ) -> Self {
         let row_group_rows = config
             .row_group_rows
             .min(usize::try_from(config.max_file_rows).unwrap_or(usize::MAX));
@@ -277,6 +283,7 @@ impl Writer {
             open: HashMap::new(),
             failed: Vec::new(),
             next_seq: 0,
+            tag,
             fault: None,
             journal_failing: false,
             error: None,
@@ -555,7 +562,10 @@ impl Writer {
             .map_or(0, |d| d.as_millis());
         let seq = self.next_seq;
         self.next_seq += 1;
-        format!("part-{now_ms}-{seq:06}")
+        match &self.tag {
+            Some(tag) => format!("part-{now_ms}-{seq:06}-{tag}"),
+            None => format!("part-{now_ms}-{seq:06}"),
+        }
     }
 
     fn write(&mut self, event: Event) {

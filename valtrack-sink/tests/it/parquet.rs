@@ -534,3 +534,71 @@ async fn opening_removes_stale_temporary_files_it_owns() {
     assert_eq!(parquet_files(dir).len(), published);
     sink.close().await.unwrap();
 }
+
+/// Sinks in one directory with `shared`: each takes its own writer slot, names its files by
+/// it, and at open clears only what an earlier writer of its slot left.
+#[tokio::test]
+async fn shared_sinks_take_writer_slots_and_clear_only_their_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let open = || {
+        ParquetSink::open(
+            ParquetSinkConfig::builder(dir.path())
+                .shared(true)
+                .build()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    let a = open();
+    let b = open();
+    assert_eq!((a.writer_tag(), b.writer_tag()), (Some("w1"), Some("w2")));
+    for i in 0..10 {
+        let sink = if i % 2 == 0 { &a } else { &b };
+        sink.send(fixtures::discovery(i)).await.unwrap();
+    }
+    a.flush().await.unwrap();
+    b.flush().await.unwrap();
+    let published: Vec<String> = files(dir.path())
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+        .map(|p| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert_eq!(published.len(), 2, "{published:?}");
+    assert!(
+        published.iter().any(|n| n.ends_with("-w1.parquet")),
+        "{published:?}"
+    );
+    assert!(
+        published.iter().any(|n| n.ends_with("-w2.parquet")),
+        "{published:?}"
+    );
+    let ids = valtrack_sink::recent_event_ids(dir.path(), usize::MAX).unwrap();
+    assert_eq!(ids.len(), 10);
+
+    // a temporary file of slot 2, as a writer of that slot would have it mid-write
+    let day = files(dir.path())
+        .into_iter()
+        .find(|p| p.to_string_lossy().ends_with("-w2.parquet"))
+        .unwrap()
+        .parent()
+        .unwrap()
+        .to_owned();
+    let stray = day.join(".part-1-000009-w2.parquet.tmp");
+    std::fs::write(&stray, b"mid-write").unwrap();
+    // a third sink takes slot 3 and leaves it alone while slot 2's writer runs
+    let c = open();
+    assert_eq!(c.writer_tag(), Some("w3"));
+    assert!(stray.exists());
+    // slot 2's writer gone (crashed): the next sink takes slot 2 and clears its leftover
+    drop(b);
+    let d = open();
+    assert_eq!(d.writer_tag(), Some("w2"));
+    assert!(!stray.exists());
+    // an unshared sink clears nothing of the slots'
+    std::fs::write(&stray, b"mid-write").unwrap();
+    drop(ParquetSink::open(ParquetSinkConfig::builder(dir.path()).build().unwrap()).unwrap());
+    assert!(stray.exists());
+    for s in [a, c, d] {
+        s.close().await.unwrap();
+    }
+}

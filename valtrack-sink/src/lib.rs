@@ -149,6 +149,7 @@ mod channel;
 pub mod consumer;
 mod derive;
 mod error;
+mod event_key;
 mod fanout;
 #[doc(hidden)]
 pub mod fuzz;
@@ -206,8 +207,8 @@ pub use crate::stdout::StdoutSink;
 pub use crate::store::{Store, StoreConfig, StoreError, StoreSink, TableCounts};
 pub use crate::tracker::{
     EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
-    DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE,
-    DEFAULT_SYNC_INTERVAL,
+    DEFAULT_APPLIED_IDS, DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER,
+    DEFAULT_MAX_PAGE, DEFAULT_SYNC_INTERVAL,
 };
 
 /// A small discovery event for unit tests, at `timestamp`.

@@ -11,6 +11,6 @@ mod store;
 pub use record::{EstimateRecord, PeerPage, PeerRecord, Stats};
 pub use sink::TrackerSink;
 pub use store::{
-    TrackerConfig, TrackerStore, DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER,
-    DEFAULT_MAX_PAGE, DEFAULT_SYNC_INTERVAL,
+    TrackerConfig, TrackerStore, DEFAULT_APPLIED_IDS, DEFAULT_HISTORY_PER_PEER,
+    DEFAULT_MAX_ATTRIBUTED_PER_PEER, DEFAULT_MAX_PAGE, DEFAULT_SYNC_INTERVAL,
 };

@@ -40,6 +40,15 @@ const HISTORY: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("est
 /// (peer id, validator index) → attestations attributed.
 const ATTRIBUTIONS: TableDefinition<'_, (&str, u64), u64> = TableDefinition::new("attributions");
 
+/// Default for [`TrackerConfig::applied_ids`]: event ids remembered as applied (twice a
+/// consumer's default unacknowledged window).
+pub const DEFAULT_APPLIED_IDS: u64 = 250_000;
+
+/// event id key (`u128`, as the consumer's dedupe keys it) → order applied.
+const APPLIED: TableDefinition<'_, u128, u64> = TableDefinition::new("applied_ids");
+/// order applied → event id key: the oldest go first past the bound.
+const APPLIED_ORDER: TableDefinition<'_, u64, u128> = TableDefinition::new("applied_order");
+
 /// Bounds of a [`TrackerStore`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct TrackerConfig {
@@ -55,6 +64,11 @@ pub struct TrackerConfig {
     /// pages only at durable commits) does not grow without bound between
     /// [`sync`](TrackerStore::sync)s. Default: [`DEFAULT_SYNC_INTERVAL`].
     pub sync_interval: Duration,
+    /// Event ids remembered as applied, in the same transactions as the updates they made:
+    /// an event whose id is among them is skipped (a message JetStream delivered again), and
+    /// [`applied_event_ids`](TrackerStore::applied_event_ids) seeds a consumer's dedupe from
+    /// them. 0: none remembered. Default: [`DEFAULT_APPLIED_IDS`].
+    pub applied_ids: u64,
 }
 
 impl Default for TrackerConfig {
@@ -64,6 +78,7 @@ impl Default for TrackerConfig {
             max_attributed_per_peer: DEFAULT_MAX_ATTRIBUTED_PER_PEER,
             max_page: DEFAULT_MAX_PAGE,
             sync_interval: DEFAULT_SYNC_INTERVAL,
+            applied_ids: DEFAULT_APPLIED_IDS,
         }
     }
 }
@@ -75,6 +90,7 @@ impl TrackerConfig {
             max_attributed_per_peer,
             max_page,
             sync_interval: _,
+            applied_ids: _,
         } = *self;
         for (field, v) in [
             ("history_per_peer", history_per_peer),
@@ -127,6 +143,8 @@ impl TrackerStore {
             txn.open_table(ESTIMATES)?;
             txn.open_table(HISTORY)?;
             txn.open_table(ATTRIBUTIONS)?;
+            txn.open_table(APPLIED)?;
+            txn.open_table(APPLIED_ORDER)?;
         }
         txn.commit()?;
         Ok(Self {
@@ -261,10 +279,57 @@ impl TrackerStore {
             let durability = self.durability();
             txn.set_durability(durability);
             for event in events {
-                self.apply_in(&txn, event, geoip)?;
+                if self.first_application(&txn, event)? {
+                    self.apply_in(&txn, event, geoip)?;
+                }
             }
             self.commit(txn, matches!(durability, Durability::Immediate))
         })
+    }
+
+    /// Remembers `event`'s id as applied; `false` when it already was (skip it). Past
+    /// [`TrackerConfig::applied_ids`] ids, the oldest are forgotten.
+    fn first_application(
+        &self,
+        txn: &WriteTransaction,
+        event: &Event,
+    ) -> Result<bool, TrackerError> {
+        let bound = self.config.applied_ids;
+        if bound == 0 {
+            return Ok(true);
+        }
+        let k = crate::event_key::event_key(&event.meta().event_id);
+        let mut applied = txn.open_table(APPLIED)?;
+        if applied.get(k)?.is_some() {
+            return Ok(false);
+        }
+        let mut order = txn.open_table(APPLIED_ORDER)?;
+        let next = order.last()?.map_or(0, |(n, _)| n.value() + 1);
+        applied.insert(k, next)?;
+        order.insert(next, k)?;
+        while order.len()? > bound {
+            match order.pop_first()? {
+                Some((_, old)) => {
+                    applied.remove(old.value())?;
+                }
+                None => break,
+            }
+        }
+        Ok(true)
+    }
+
+    /// The ids of the events applied last (at most [`TrackerConfig::applied_ids`]), newest
+    /// first, as 32 hex digits (the form of the ids `EventMeta::new` makes; other ids are
+    /// kept as a 128-bit hash, which a consumer's dedupe keys the same way).
+    pub fn applied_event_ids(&self) -> Result<Vec<String>, TrackerError> {
+        let txn = self.read_txn()?;
+        let order = txn.open_table(APPLIED_ORDER)?;
+        let mut out = Vec::new();
+        for row in order.iter()?.rev() {
+            let (_, k) = row?;
+            out.push(format!("{:032x}", k.value()));
+        }
+        Ok(out)
     }
 
     fn apply_in(

@@ -152,9 +152,13 @@ fn attributions_are_counted_and_bounded() {
     };
     let store = TrackerStore::open_with(dir.path().join("t.redb"), config).unwrap();
     let p = peer(4);
-    for (v, attributed) in [(10, true), (10, true), (11, false), (12, true), (13, true)] {
+    // (distinct times: distinct events, each with its own id)
+    for (ts, (v, attributed)) in [(10, true), (10, true), (11, false), (12, true), (13, true)]
+        .into_iter()
+        .enumerate()
+    {
         store
-            .apply(&attestation(p, 1, v, attributed), None)
+            .apply(&attestation(p, ts as u64, v, attributed), None)
             .unwrap();
     }
     let rec = store.peer(&p).unwrap().unwrap();
@@ -350,4 +354,45 @@ fn updates_become_durable_every_sync_interval_without_a_flush() {
         (false, false),
         "without a durable commit nothing survives"
     );
+}
+
+#[test]
+fn an_event_applied_again_changes_nothing_within_the_remembered_ids() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = TrackerConfig {
+        applied_ids: 3,
+        ..TrackerConfig::default()
+    };
+    let store = TrackerStore::open_with(dir.path().join("t.redb"), config).unwrap();
+    let p = peer(5);
+    let events: Vec<Event> = (0..5)
+        .map(|v| attestation(p, 1 + v, 20 + v, true))
+        .collect();
+    store.apply_all(&events, None).unwrap();
+    // the last three again (a redelivery): skipped
+    store.apply_all(&events[2..], None).unwrap();
+    assert_eq!(store.peer(&p).unwrap().unwrap().attestations_delivered, 5);
+    let ids = store.applied_event_ids().unwrap();
+    let newest: Vec<String> = events[2..]
+        .iter()
+        .rev()
+        .map(|e| e.meta().event_id.clone())
+        .collect();
+    assert_eq!(ids, newest, "newest first, bounded");
+    // the oldest was forgotten: applied again
+    store.apply(&events[0], None).unwrap();
+    assert_eq!(store.peer(&p).unwrap().unwrap().attestations_delivered, 6);
+    // and with none remembered, every application counts
+    let store = TrackerStore::open_with(
+        dir.path().join("u.redb"),
+        TrackerConfig {
+            applied_ids: 0,
+            ..TrackerConfig::default()
+        },
+    )
+    .unwrap();
+    store.apply(&events[0], None).unwrap();
+    store.apply(&events[0], None).unwrap();
+    assert_eq!(store.peer(&p).unwrap().unwrap().attestations_delivered, 2);
+    assert!(store.applied_event_ids().unwrap().is_empty());
 }

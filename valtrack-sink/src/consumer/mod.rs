@@ -25,6 +25,16 @@
 //! `max_ack_pending` = 2 × `commit_events` + `batch_size`) and every publish retried by a
 //! [`NatsSink`](crate::NatsSink) within that many events.
 //!
+//! **Several consumers** may pull one durable and write one dataset (each with a
+//! [`shared`](crate::ParquetSinkConfigBuilder::shared) ParquetSink): JetStream hands each
+//! message to one of them. When one dies between making rows durable and acknowledging them,
+//! its messages are redelivered, after `ack_wait`, to another; so on a redelivered message
+//! (delivery count > 1) the consumer first reads the ids of the dataset's files published
+//! since it last looked (at most every 250 ms; each file once), which holds every row the
+//! dead consumer made durable. What remains is a consumer that stalls (not dies) for longer
+//! than `ack_wait` between writing rows and acknowledging them: its messages go to another
+//! consumer meanwhile, and both may write them.
+//!
 //! **Dead letters.** A message whose payload is not an [`Event`] is published to the
 //! dead-letter stream (default [`DEFAULT_DEAD_LETTER_STREAM`], subjects
 //! `valtrack-dlq.>`: the message from `valtrack.metadata` goes to
@@ -72,6 +82,8 @@ pub struct ConsumerStats {
     pub written: u64,
     /// Messages dropped as duplicates of an event already written.
     pub duplicates: u64,
+    /// Messages delivered more than once (after a consumer died or an ack was lost).
+    pub redelivered: u64,
     /// Malformed messages sent to the dead-letter stream.
     pub dead_lettered: u64,
     /// Commits (sink flushes followed by acks).
@@ -104,6 +116,18 @@ pub struct Consumer<S> {
     config: ConsumerConfig,
     sink: S,
     live: ConsumerStatsReader,
+    /// Ids known written before the run (taken by `run`).
+    seed: std::sync::Mutex<Vec<String>>,
+}
+
+/// Least time between two reads of the dataset's new files on redelivery.
+const REREAD_EVERY: Duration = Duration::from_millis(250);
+
+/// The dataset the consumer writes (and maybe other consumers too), read for ids.
+struct Dataset {
+    /// `None` only while a read runs.
+    ids: Option<crate::parquet_sink::DatasetIds>,
+    read_at: Option<Instant>,
 }
 
 /// Work since the last commit.
@@ -146,7 +170,19 @@ impl<S: EventSink> Consumer<S> {
             config,
             sink,
             live: ConsumerStatsReader::default(),
+            seed: std::sync::Mutex::new(Vec::new()),
         }
+    }
+
+    /// Event ids already written where this consumer writes (newest first), for its dedupe:
+    /// what the sink itself remembers, e.g. the tracker store's
+    /// [`applied_event_ids`](crate::TrackerStore::applied_event_ids) when it writes no
+    /// Parquet dataset to seed from.
+    pub fn seed_event_ids(self, ids: Vec<String>) -> Self {
+        if let Ok(mut seed) = self.seed.lock() {
+            *seed = ids;
+        }
+        self
     }
 
     /// A reader of the counters while [`run`](Self::run) goes on.
@@ -173,26 +209,38 @@ impl<S: EventSink> Consumer<S> {
     ) -> Result<ConsumerStats, ConsumerError> {
         let mut stats = ConsumerStats::default();
         let mut recent = RecentIds::new(self.config.dedupe_capacity);
+        if let Ok(mut seed) = self.seed.lock() {
+            for id in seed.drain(..).rev() {
+                recent.insert(key(&id));
+            }
+        }
+        let mut dataset = None;
         if let Some(dir) = &self.config.seed_from_parquet {
             let dir2 = dir.clone();
             let max = self.config.dedupe_capacity;
-            let ids = tokio::task::spawn_blocking(move || crate::recent_event_ids(&dir2, max))
-                .await
-                .map_err(|e| ConsumerError::Seed {
-                    dir: dir.clone(),
-                    source: valtrack_core::SinkError::Backend {
-                        backend: "parquet",
-                        source: Box::new(e),
-                    },
-                })?
-                .map_err(|source| ConsumerError::Seed {
-                    dir: dir.clone(),
-                    source,
-                })?;
+            let (ids_of, ids) = tokio::task::spawn_blocking(move || {
+                crate::parquet_sink::DatasetIds::seed(&dir2, max)
+            })
+            .await
+            .map_err(|e| ConsumerError::Seed {
+                dir: dir.clone(),
+                source: valtrack_core::SinkError::Backend {
+                    backend: "parquet",
+                    source: Box::new(e),
+                },
+            })?
+            .map_err(|source| ConsumerError::Seed {
+                dir: dir.clone(),
+                source,
+            })?;
             // oldest first, so the newest are the last evicted
             for id in ids.iter().rev() {
                 recent.insert(key(id));
             }
+            dataset = Some(Dataset {
+                ids: Some(ids_of),
+                read_at: None,
+            });
             tracing::info!(target: TARGET, ids = recent.len(), dir = %dir.display(), "dedupe seeded from the dataset");
         }
         let client = self.config.nats.connect().await?;
@@ -255,7 +303,7 @@ impl<S: EventSink> Consumer<S> {
                 next = stream.next() => match next {
                     Some(Ok(message)) => {
                         let committing = in_commit.as_ref().map(|c| &c.work.set);
-                        self.handle(&js, message, &mut pending, &recent, committing, &mut stats).await?;
+                        self.handle(&js, message, &mut pending, &mut recent, &mut dataset, committing, &mut stats).await?;
                         if pending.ackers.len() >= self.config.commit_events {
                             in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
                             armed = false;
@@ -373,20 +421,29 @@ impl<S: EventSink> Consumer<S> {
             })
     }
 
+    #[allow(clippy::too_many_arguments)]
     async fn handle(
         &self,
         js: &Context,
         message: jetstream::Message,
         pending: &mut Pending,
-        recent: &RecentIds,
+        recent: &mut RecentIds,
+        dataset: &mut Option<Dataset>,
         committing: Option<&HashSet<u128>>,
         stats: &mut ConsumerStats,
     ) -> Result<(), ConsumerError> {
         stats.received += 1;
-        let (sequence, lag) = message
-            .info()
-            .map_or((0, stats.pending), |i| (i.stream_sequence, i.pending));
+        let (sequence, lag, delivered) = message.info().map_or((0, stats.pending, 1), |i| {
+            (i.stream_sequence, i.pending, i.delivered)
+        });
         stats.pending = lag;
+        if delivered > 1 {
+            stats.redelivered += 1;
+            if let Some(dataset) = dataset {
+                // Another consumer of this durable may have written it before it died.
+                self.read_new_files(dataset, recent).await?;
+            }
+        }
         let (message, acker) = message.split();
         match decode(&message.payload) {
             Ok(event) => {
@@ -409,6 +466,43 @@ impl<S: EventSink> Consumer<S> {
                     .await;
             }
         }
+        Ok(())
+    }
+
+    /// Adds to `recent` the ids of the dataset's files published since it last looked (by
+    /// this consumer or another sharing the directory); at most every
+    /// [`REREAD_EVERY`], so a burst of redeliveries costs one directory listing per interval.
+    async fn read_new_files(
+        &self,
+        dataset: &mut Dataset,
+        recent: &mut RecentIds,
+    ) -> Result<(), ConsumerError> {
+        if dataset.read_at.is_some_and(|t| t.elapsed() < REREAD_EVERY) {
+            return Ok(());
+        }
+        let Some(mut ids_of) = dataset.ids.take() else {
+            return Ok(());
+        };
+        let dir = self.config.seed_from_parquet.clone().unwrap_or_default();
+        let (ids_of, ids) = tokio::task::spawn_blocking(move || {
+            let ids = ids_of.read_new();
+            (ids_of, ids)
+        })
+        .await
+        .map_err(|e| ConsumerError::Seed {
+            dir: dir.clone(),
+            source: SinkError::Backend {
+                backend: "parquet",
+                source: Box::new(e),
+            },
+        })?;
+        dataset.ids = Some(ids_of);
+        dataset.read_at = Some(Instant::now());
+        let ids = ids.map_err(|source| ConsumerError::Seed { dir, source })?;
+        for id in &ids {
+            recent.insert(key(id));
+        }
+        tracing::debug!(target: TARGET, ids = ids.len(), "redelivery: read the dataset's new files");
         Ok(())
     }
 

@@ -14,5 +14,6 @@ pub use config::{
     MAX_WRITERS,
 };
 pub use recent::recent_event_ids;
+pub(crate) use recent::DatasetIds;
 pub use schema::schema;
 pub use sink::{ParquetSink, ParquetStats};

@@ -756,3 +756,77 @@ async fn a_crawler_id_runs_once_per_stream() {
 fn hex_id(id: &str) -> String {
     id.bytes().map(|b| format!("{b:02x}")).collect()
 }
+
+fn shared_parquet(dir: &Path) -> ParquetSink {
+    ParquetSink::open(
+        ParquetSinkConfig::builder(dir)
+            .shared(true)
+            .build()
+            .unwrap(),
+    )
+    .unwrap()
+}
+
+/// Two consumers of one durable and one directory: one takes messages, writes their rows
+/// and dies before acknowledging them; JetStream redelivers them to the other, which finds
+/// them in the dataset (files it never saw at its start) and writes none of them again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_consumer_dying_unacked_leaves_its_rows_to_a_sharing_consumer() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let events: Vec<Event> = (0..1000).map(fixtures::discovery).collect();
+    publish_all(&server, &events).await;
+    let config = consumer_config(&server, "shared", out.path());
+    // The durable as the consumers make it (their setup finds it as is).
+    let survivor = Consumer::new(config.clone(), shared_parquet(out.path()));
+    let live = survivor.stats_reader();
+    // The doomed consumer: takes the first 300 messages from the durable…
+    let js = js(&server).await;
+    let stream = js.get_stream("valtrack").await.unwrap();
+    let doomed: jetstream::consumer::PullConsumer = stream
+        .create_consumer(jetstream::consumer::pull::Config {
+            durable_name: Some("shared".into()),
+            description: Some("valtrack consumer".into()),
+            deliver_policy: jetstream::consumer::DeliverPolicy::All,
+            ack_policy: jetstream::consumer::AckPolicy::Explicit,
+            ack_wait: Duration::from_secs(2),
+            max_ack_pending: 2 * 200 + 100,
+            filter_subject: "valtrack.>".into(),
+            ..Default::default()
+        })
+        .await
+        .unwrap();
+    let mut batch = doomed.fetch().max_messages(300).messages().await.unwrap();
+    let mut taken = Vec::new();
+    while let Some(m) = futures::StreamExt::next(&mut batch).await {
+        taken.push(Event::from_json(&m.unwrap().payload).unwrap());
+    }
+    assert_eq!(taken.len(), 300);
+    // …the survivor starts (its dataset is empty) and takes the rest…
+    let task = tokio::spawn(async move {
+        survivor
+            .run(until_caught_up(&server, "shared"))
+            .await
+            .map(|s| (s, server))
+    });
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while live.stats().received == 0 {
+        assert!(Instant::now() < deadline, "the survivor received nothing");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // …and the doomed one writes the 300 rows durably, then dies without acking.
+    let sink = shared_parquet(out.path());
+    assert_eq!(sink.writer_tag(), Some("w2"));
+    for e in taken {
+        sink.send(e).await.unwrap();
+    }
+    sink.close().await.unwrap();
+    let (stats, _server) = task.await.unwrap().unwrap();
+    assert_eq!(stats.redelivered, 300, "{stats:?}");
+    assert_eq!(stats.duplicates, 300, "{stats:?}");
+    let ids = &parquet_ids(out.path())["discovery_events"];
+    let unique: HashSet<&String> = ids.iter().collect();
+    assert_eq!((ids.len(), unique.len()), (1000, 1000), "every event once");
+}

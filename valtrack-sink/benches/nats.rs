@@ -184,7 +184,7 @@ async fn run(n: usize) {
     assert_eq!(stats.written as usize, n, "{stats:?}");
 
     // 4. the consumer into Parquet
-    let config = ConsumerConfig::builder(nats)
+    let config = ConsumerConfig::builder(nats.clone())
         .name("bench")
         // a commit every 200 ms: several during the run, each closing and fsyncing the files
         .commit_interval(Duration::from_millis(200))
@@ -205,6 +205,35 @@ async fn run(n: usize) {
         .expect("consumer");
     let consume = start.elapsed();
     assert_eq!(stats.written as usize, n, "{stats:?}");
+
+    // 5. two consumers sharing one durable and one dataset (each its own writer slot), as
+    // `valtrack consumer --role tables` twice
+    let shared = tempfile::tempdir().expect("tempdir");
+    let member = || {
+        let config = ConsumerConfig::builder(nats.clone())
+            .name("bench-2")
+            .commit_interval(Duration::from_millis(200))
+            .seed_from_parquet(shared.path())
+            .build()
+            .expect("config");
+        let parquet = ParquetSink::open(
+            ParquetSinkConfig::builder(shared.path())
+                .shared(true)
+                .build()
+                .expect("config"),
+        )
+        .expect("parquet");
+        Consumer::new(config, parquet)
+    };
+    let (a, b) = (member(), member());
+    let start = Instant::now();
+    let (sa, sb) = tokio::join!(
+        a.run(until_caught_up(&js, "bench-2", last)),
+        b.run(until_caught_up(&js, "bench-2", last))
+    );
+    let consume_two = start.elapsed();
+    let (sa, sb) = (sa.expect("consumer"), sb.expect("consumer"));
+    assert_eq!((sa.written + sb.written) as usize, n, "{sa:?} {sb:?}");
 
     println!(
         "NATS JetStream, {n} events ({} bytes each on average), nats-server on loopback",
@@ -242,8 +271,15 @@ async fn run(n: usize) {
         rate(n, consume)
     );
     println!(
-        "consumer → Parquet / raw fetch: {:.0}%",
-        100.0 * fetch.as_secs_f64() / consume.as_secs_f64()
+        "| 2 consumers, one durable → one shared dataset ({} + {} events) | {consume_two:.2?} | {:.0} |",
+        sa.written,
+        sb.written,
+        rate(n, consume_two)
+    );
+    println!(
+        "consumer → Parquet / raw fetch: {:.0}%; 2 consumers / 1: {:.2}×",
+        100.0 * fetch.as_secs_f64() / consume.as_secs_f64(),
+        consume.as_secs_f64() / consume_two.as_secs_f64()
     );
 }
 

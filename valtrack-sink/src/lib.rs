@@ -204,7 +204,7 @@ pub use crate::parquet_sink::{
     DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_WRITERS,
 };
 pub use crate::stdout::StdoutSink;
-pub use crate::store::{Store, StoreConfig, StoreError, StoreSink, TableCounts};
+pub use crate::store::{Store, StoreConfig, StoreError, StoreRole, StoreSink, TableCounts};
 pub use crate::tracker::{
     EstimateRecord, PeerPage, PeerRecord, Stats, TrackerConfig, TrackerSink, TrackerStore,
     DEFAULT_APPLIED_IDS, DEFAULT_HISTORY_PER_PEER, DEFAULT_MAX_ATTRIBUTED_PER_PEER,

@@ -33,7 +33,7 @@ use valtrack_core::{DynEventSink, Event, EventKind, EventSink, Network, SinkErro
 use crate::derive::DeriveSink;
 use crate::fanout::FanoutSink;
 use crate::geoip::{GeoIp, GeoIpError};
-use crate::parquet_sink::{ParquetSink, ParquetSinkConfig, ParquetStats};
+use crate::parquet_sink::{DatasetIds, ParquetSink, ParquetSinkConfig, ParquetStats};
 use crate::tracker::{TrackerSink, TrackerStore};
 
 /// Default data directory of the tables and the tracker store.
@@ -44,6 +44,32 @@ pub const DEFAULT_MAX_FILE_AGE: Duration = Duration::from_secs(60);
 /// The tracker store's file in the data directory.
 pub const TRACKER_FILE: &str = "tracker.redb";
 
+/// What a [`Store`] writes: everything in one process, or one part of a fleet's consumers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreRole {
+    /// Derived estimates and locations, every Parquet table and the tracker store.
+    #[default]
+    All,
+    /// The events as received, in a [`shared`](crate::ParquetSinkConfigBuilder::shared)
+    /// dataset, nothing derived, no tracker: any number of these share a durable consumer
+    /// (events are split among them), since writing an event depends on no other event.
+    Tables,
+    /// Derived estimates and locations, the tracker store, and the derived tables
+    /// (`validator_metadata_events`, `peer_locations`) in a shared dataset: one of these
+    /// reads every event (its own durable), since what it derives depends on what came
+    /// before. Derived rows whose id is already in the dataset are not written again, and
+    /// the tables are flushed before the tracker, so a kill between the two repeats nothing.
+    Tracker,
+}
+
+impl StoreRole {
+    /// Whether this role writes the tracker store (and may serve the API).
+    pub fn has_tracker(self) -> bool {
+        matches!(self, Self::All | Self::Tracker)
+    }
+}
+
 /// Settings of a [`Store`]. Build with [`StoreConfig::builder`].
 #[derive(Debug, Clone)]
 pub struct StoreConfig {
@@ -53,6 +79,7 @@ pub struct StoreConfig {
     geoip_asn: Option<PathBuf>,
     max_file_age: Duration,
     journal: bool,
+    role: StoreRole,
     #[cfg(feature = "api")]
     api_listen: Option<std::net::SocketAddr>,
     #[cfg(feature = "api")]
@@ -69,6 +96,7 @@ impl StoreConfig {
             geoip_asn: None,
             max_file_age: DEFAULT_MAX_FILE_AGE,
             journal: false,
+            role: StoreRole::All,
             #[cfg(feature = "api")]
             api_listen: None,
             #[cfg(feature = "api")]
@@ -124,6 +152,12 @@ impl StoreConfigBuilder {
         self
     }
 
+    /// What the store writes (see [`StoreRole`]). Default: [`StoreRole::All`].
+    pub fn role(mut self, role: StoreRole) -> Self {
+        self.0.role = role;
+        self
+    }
+
     /// Serve the tracker's HTTP API on this address (port 0: any free port, see
     /// [`Store::api_addr`]). Default: no API.
     #[cfg(feature = "api")]
@@ -150,11 +184,18 @@ impl StoreConfigBuilder {
             geoip_asn: _,
             max_file_age,
             journal: _,
+            role,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
             api_keys_file,
         } = &self.0;
+        #[cfg(feature = "api")]
+        if api_listen.is_some() && !role.has_tracker() {
+            return Err(StoreError::ApiWithoutTracker);
+        }
+        #[cfg(not(feature = "api"))]
+        let _ = role;
         if data_dir.as_os_str().is_empty() {
             return Err(StoreError::EmptyDataDir);
         }
@@ -182,6 +223,9 @@ pub enum StoreError {
     /// API keys were given without an API to use them.
     #[error("API keys need an API listen address")]
     KeysWithoutApi,
+    /// An API was asked of a store that keeps no tracker (the tables role).
+    #[error("the API serves the tracker store, which the tables role does not keep")]
+    ApiWithoutTracker,
     /// The data directory cannot be created.
     #[error("{}", path.display())]
     DataDir {
@@ -289,18 +333,106 @@ impl TableCounts {
 /// and the tracker store. Sending is as durable as [`ParquetSink`]'s; [`flush`](EventSink::flush)
 /// makes every accepted row durable.
 #[derive(Debug)]
-pub struct StoreSink(DeriveSink<FanoutSink>);
+pub struct StoreSink(Inner);
+
+#[derive(Debug)]
+enum Inner {
+    All(DeriveSink<FanoutSink>),
+    Tables(ParquetSink),
+    Tracker(DeriveSink<TablesThenTracker>),
+}
 
 impl EventSink for StoreSink {
-    fn send(
-        &self,
-        event: Event,
-    ) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
-        self.0.send(event)
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        match &self.0 {
+            Inner::All(s) => s.send(event).await,
+            Inner::Tables(s) => s.send(event).await,
+            Inner::Tracker(s) => s.send(event).await,
+        }
     }
 
-    fn flush(&self) -> impl std::future::Future<Output = Result<(), SinkError>> + Send {
-        self.0.flush()
+    async fn flush(&self) -> Result<(), SinkError> {
+        match &self.0 {
+            Inner::All(s) => s.flush().await,
+            Inner::Tables(s) => s.flush().await,
+            Inner::Tracker(s) => s.flush().await,
+        }
+    }
+}
+
+/// Derived ids of the dataset remembered by the tracker role, so a derived row made again
+/// after a restart is not written twice.
+const DERIVED_IDS_SEEN: usize = 1_000_000;
+
+/// The tables the tracker role writes.
+const DERIVED_KINDS: [EventKind; 2] = [EventKind::ValidatorMetadata, EventKind::PeerLocation];
+
+fn derive<S: EventSink>(
+    inner: S,
+    network: Option<Network>,
+    geoip: Option<Arc<GeoIp>>,
+) -> DeriveSink<S> {
+    let mut sink = DeriveSink::new(inner);
+    if let Some(n) = network {
+        sink = sink.with_network(n);
+    }
+    if let Some(g) = geoip {
+        sink = sink.with_geoip(g);
+    }
+    sink
+}
+
+/// The tracker role's tables: only the derived kinds, each row once by id.
+#[derive(Debug)]
+struct DerivedTables {
+    parquet: ParquetSink,
+    seen: std::sync::Mutex<crate::event_key::RecentIds>,
+}
+
+impl DerivedTables {
+    fn new(parquet: ParquetSink, ids: &[String]) -> Self {
+        let mut seen = crate::event_key::RecentIds::new(DERIVED_IDS_SEEN);
+        for id in ids.iter().rev() {
+            seen.insert(crate::event_key::event_key(id));
+        }
+        Self {
+            parquet,
+            seen: std::sync::Mutex::new(seen),
+        }
+    }
+}
+
+/// Sends to the derived tables and the tracker; flushes the tables first, then the tracker.
+/// A kill between the two leaves the tracker behind the tables: the events come back (not
+/// acknowledged), the tracker applies them, and their derived rows, made with the same ids,
+/// are found in [`DerivedTables::seen`] and not written again.
+#[derive(Debug)]
+struct TablesThenTracker {
+    tables: DerivedTables,
+    tracker: TrackerSink,
+}
+
+impl EventSink for TablesThenTracker {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        if DERIVED_KINDS.contains(&event.kind()) {
+            let first = self
+                .tables
+                .seen
+                .lock()
+                .map(|mut seen| {
+                    seen.insert_new(crate::event_key::event_key(&event.meta().event_id))
+                })
+                .unwrap_or(true);
+            if first {
+                self.tables.parquet.send(event.clone()).await?;
+            }
+        }
+        self.tracker.send(event).await
+    }
+
+    async fn flush(&self) -> Result<(), SinkError> {
+        self.tables.parquet.flush().await?;
+        self.tracker.flush().await
     }
 }
 
@@ -315,7 +447,7 @@ type Api = (
 pub struct Store {
     stats: Arc<dyn Fn() -> ParquetStats + Send + Sync>,
     data_dir: PathBuf,
-    tracker: Arc<TrackerStore>,
+    tracker: Option<Arc<TrackerStore>>,
     #[cfg(feature = "api")]
     api: Option<Api>,
 }
@@ -341,6 +473,7 @@ impl Store {
             geoip_asn,
             max_file_age,
             journal,
+            role,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
@@ -353,11 +486,23 @@ impl Store {
         let parquet_config = ParquetSinkConfig::builder(&data_dir)
             .max_file_age(max_file_age)
             .journal(journal)
+            .shared(role != StoreRole::All)
             .build()?;
         let parquet = ParquetSink::open(parquet_config).map_err(|source| StoreError::Parquet {
             path: data_dir.clone(),
             source,
         })?;
+        let stats = Arc::new(parquet.stats_reader());
+        if role == StoreRole::Tables {
+            let store = Self {
+                stats,
+                data_dir,
+                tracker: None,
+                #[cfg(feature = "api")]
+                api: None,
+            };
+            return Ok((store, StoreSink(Inner::Tables(parquet))));
+        }
         let db = data_dir.join(TRACKER_FILE);
         let tracker = Arc::new(
             TrackerStore::open(&db).map_err(|source| StoreError::Tracker { path: db, source })?,
@@ -395,23 +540,49 @@ impl Store {
             }
             None => None,
         };
-        let stats = Arc::new(parquet.stats_reader());
-        let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker_sink)];
-        let mut sink = DeriveSink::new(FanoutSink::new(sinks));
-        if let Some(n) = network {
-            sink = sink.with_network(n);
-        }
-        if let Some(g) = geoip {
-            sink = sink.with_geoip(g);
-        }
+        let inner = if role == StoreRole::Tracker {
+            let dir = data_dir.clone();
+            // the derived tables only: the rows this role writes
+            let (_, ids) = tokio::task::spawn_blocking(move || {
+                let mut ids = Vec::new();
+                for kind in DERIVED_KINDS {
+                    ids.extend(DatasetIds::seed(&dir.join(kind.table()), DERIVED_IDS_SEEN)?.1);
+                }
+                Ok::<_, SinkError>(((), ids))
+            })
+            .await
+            .map_err(|e| StoreError::Parquet {
+                path: data_dir.clone(),
+                source: SinkError::Backend {
+                    backend: "parquet",
+                    source: Box::new(e),
+                },
+            })?
+            .map_err(|source| StoreError::Parquet {
+                path: data_dir.clone(),
+                source,
+            })?;
+            let tables = DerivedTables::new(parquet, &ids);
+            Inner::Tracker(derive(
+                TablesThenTracker {
+                    tables,
+                    tracker: tracker_sink,
+                },
+                network,
+                geoip,
+            ))
+        } else {
+            let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker_sink)];
+            Inner::All(derive(FanoutSink::new(sinks), network, geoip))
+        };
         let store = Self {
             stats,
             data_dir,
-            tracker,
+            tracker: Some(tracker),
             #[cfg(feature = "api")]
             api,
         };
-        Ok((store, StoreSink(sink)))
+        Ok((store, StoreSink(inner)))
     }
 
     /// Rows published in each table so far.
@@ -436,9 +607,9 @@ impl Store {
         &self.data_dir
     }
 
-    /// The tracker store (shared with the API).
-    pub fn tracker(&self) -> &Arc<TrackerStore> {
-        &self.tracker
+    /// The tracker store (shared with the API); `None` for [`StoreRole::Tables`].
+    pub fn tracker(&self) -> Option<&Arc<TrackerStore>> {
+        self.tracker.as_ref()
     }
 
     /// The address the API listens on, if it was asked for.

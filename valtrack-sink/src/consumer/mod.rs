@@ -43,7 +43,6 @@
 //! never redelivered, counted and logged; the consumer goes on.
 
 mod config;
-mod dedupe;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -65,8 +64,8 @@ pub use self::config::{
     DEFAULT_BATCH_SIZE, DEFAULT_COMMIT_EVENTS, DEFAULT_COMMIT_INTERVAL, DEFAULT_CONSUMER_NAME,
     DEFAULT_DEAD_LETTER_STREAM, DEFAULT_DEDUPE_CAPACITY, DEFAULT_MAX_WAIT,
 };
-use self::dedupe::{key, RecentIds};
 use crate::error::{ConsumerError, NatsError};
+use crate::event_key::{event_key as key, RecentIds};
 
 const TARGET: &str = "valtrack::consumer";
 /// Longest pause between attempts to set up the consumer while NATS is unreachable.

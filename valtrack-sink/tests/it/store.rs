@@ -57,7 +57,7 @@ async fn a_store_writes_every_table_counts_them_and_serves_the_api() {
     assert!(counts
         .to_string()
         .starts_with("discovery_events 3, metadata_events 3, "));
-    assert!(store.tracker().stats().unwrap().peers > 0);
+    assert!(store.tracker().unwrap().stats().unwrap().peers > 0);
 
     drop(sink); // closes the tables
     store.close().await;
@@ -107,4 +107,78 @@ async fn a_store_refuses_bad_settings_naming_the_cause() {
         "{err}"
     );
     assert!(std::error::Error::source(&err).is_some());
+}
+
+/// A fleet's roles on one directory: `Tables` writes the events as received (nothing
+/// derived, no tracker, no API); `Tracker` writes only what it derives and the tracker, and
+/// an event sent to it again (a redelivery after a restart) changes nothing.
+#[tokio::test]
+async fn fleet_roles_split_the_tables_and_repeat_nothing() {
+    use valtrack_sink::StoreRole;
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let config = |role| {
+        StoreConfig::builder(&data)
+            .network(Network::mainnet())
+            .role(role)
+    };
+    assert!(matches!(
+        config(StoreRole::Tables)
+            .api_listen("127.0.0.1:0".parse().unwrap())
+            .build(),
+        Err(StoreError::ApiWithoutTracker)
+    ));
+    let events: Vec<_> = (0..3).map(fixtures::metadata).collect();
+
+    let (tables, sink) = Store::open(config(StoreRole::Tables).build().unwrap())
+        .await
+        .unwrap();
+    assert!(tables.tracker().is_none());
+    for e in &events {
+        sink.send(e.clone()).await.unwrap();
+    }
+    sink.flush().await.unwrap();
+    assert_eq!(tables.counts().metadata_events, 3);
+    assert_eq!(
+        tables.counts().validator_metadata_events,
+        0,
+        "nothing derived"
+    );
+    assert!(!data.join(TRACKER_FILE).exists());
+
+    let derived_rows = || rows(&read_table(&data, EventKind::ValidatorMetadata));
+    let mut derived = 0;
+    for round in 0..2 {
+        // the second round: a restarted tracker process given the same events again
+        let (tracker, sink) = Store::open(config(StoreRole::Tracker).build().unwrap())
+            .await
+            .unwrap();
+        for e in &events {
+            sink.send(e.clone()).await.unwrap();
+        }
+        sink.flush().await.unwrap();
+        let counts = tracker.counts();
+        assert_eq!(counts.metadata_events, 0, "the tables role writes those");
+        if round == 0 {
+            derived = counts.validator_metadata_events;
+            assert!(derived > 0, "{counts}");
+        } else {
+            assert_eq!(
+                counts.validator_metadata_events, 0,
+                "already in the dataset"
+            );
+        }
+        // every event (given and derived) applied once, the second round none again
+        let applied = tracker
+            .tracker()
+            .unwrap()
+            .applied_event_ids()
+            .unwrap()
+            .len() as u64;
+        assert_eq!(applied, 3 + derived);
+        drop(sink);
+        tracker.close().await;
+    }
+    assert_eq!(derived_rows() as u64, derived);
+    assert_eq!(rows(&read_table(&data, EventKind::Metadata)), 3);
 }

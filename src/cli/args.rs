@@ -331,7 +331,18 @@ impl StoreArgs {
         network: Option<valtrack::core::Network>,
         journal: bool,
     ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
-        let config = self.builder(network).journal(journal).build()?;
+        self.open_as(network, journal, valtrack::sink::StoreRole::All)
+            .await
+    }
+
+    /// Opens the store in a fleet `role`.
+    pub(crate) async fn open_as(
+        &self,
+        network: Option<valtrack::core::Network>,
+        journal: bool,
+        role: valtrack::sink::StoreRole,
+    ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
+        let config = self.builder(network).journal(journal).role(role).build()?;
         Ok(valtrack::sink::Store::open(config).await?)
     }
 }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use valtrack::sink::consumer::{self, Consumer, ConsumerConfig};
+use valtrack::sink::StoreRole;
 
 use super::args::{
     final_storage_lines, storage_line, HumanDuration, NatsArgs, NetworkArgs, StoreArgs,
@@ -19,9 +20,17 @@ pub(crate) struct ConsumerArgs {
     /// directory), and for a directory its genesis time.
     #[command(flatten)]
     pub(crate) network: NetworkArgs,
-    /// Durable consumer name: keep it stable so a restart resumes where it stopped.
-    #[arg(long, default_value = consumer::DEFAULT_CONSUMER_NAME)]
-    pub(crate) name: String,
+    /// What this consumer writes: `all` (derived rows, every table and the tracker store),
+    /// or one part of a fleet: `tables` (the events as received, into a data directory any
+    /// number of `tables` consumers share, splitting the stream's messages among them) or
+    /// `tracker` (derived rows, their tables and the tracker store, for the API: run one).
+    #[arg(long, value_enum, default_value_t = Role::All)]
+    pub(crate) role: Role,
+    /// Durable consumer name: keep it stable so a restart resumes where it stopped; consumers
+    /// with one name share its messages [default: `valtrack-consumer`, `valtrack-tables` or
+    /// `valtrack-tracker` by --role].
+    #[arg(long)]
+    pub(crate) name: Option<String>,
     /// Messages per pull request.
     #[arg(long, default_value_t = consumer::DEFAULT_BATCH_SIZE)]
     pub(crate) batch_size: usize,
@@ -43,17 +52,55 @@ pub(crate) struct ConsumerArgs {
     pub(crate) metrics: MetricsArgs,
 }
 
+/// `--role`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub(crate) enum Role {
+    /// Derived rows, every table and the tracker store, from one durable.
+    All,
+    /// The events as received, into a shared data directory; run any number.
+    Tables,
+    /// Derived rows, their tables and the tracker store; run one.
+    Tracker,
+}
+
+impl Role {
+    fn store_role(self) -> StoreRole {
+        match self {
+            Self::All => StoreRole::All,
+            Self::Tables => StoreRole::Tables,
+            Self::Tracker => StoreRole::Tracker,
+        }
+    }
+
+    fn default_name(self) -> &'static str {
+        match self {
+            Self::All => consumer::DEFAULT_CONSUMER_NAME,
+            Self::Tables => "valtrack-tables",
+            Self::Tracker => "valtrack-tracker",
+        }
+    }
+}
+
 impl ConsumerArgs {
+    fn name(&self) -> &str {
+        self.name
+            .as_deref()
+            .unwrap_or_else(|| self.role.default_name())
+    }
+
     /// The consumer's configuration.
     fn config(&self) -> Result<ConsumerConfig, CliError> {
         let nats = self.nats.config(&self.stream)?;
-        Ok(ConsumerConfig::builder(nats)
-            .name(&self.name)
+        let mut builder = ConsumerConfig::builder(nats)
+            .name(self.name())
             .batch_size(self.batch_size)
             .commit_interval(self.commit_interval.0)
-            .ack_wait(self.ack_wait.0)
-            .seed_from_parquet(&self.store.data_dir)
-            .build()?)
+            .ack_wait(self.ack_wait.0);
+        // The tracker role's dedupe is the tracker's applied ids (it writes no events' rows).
+        if self.role != Role::Tracker {
+            builder = builder.seed_from_parquet(&self.store.data_dir);
+        }
+        Ok(builder.build()?)
     }
 }
 
@@ -74,12 +121,21 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     };
     let config = args.config()?;
     let metrics = args.metrics.bind().await?;
-    let (store, sink) = args.store.open(network, false).await?;
+    if args.role == Role::Tables && args.store.api_listen.is_some() {
+        return Err(CliError(
+            "--api-listen serves the tracker store, which --role tables does not keep: give it to the --role tracker consumer".into(),
+        ));
+    }
+    let (store, sink) = args
+        .store
+        .open_as(network, false, args.role.store_role())
+        .await?;
     tracing::info!(
         target: "valtrack",
         nats = %args.nats.nats_url,
         stream = %args.stream,
-        consumer = %args.name,
+        consumer = %args.name(),
+        role = ?args.role,
         data_dir = %args.store.data_dir.display(),
         "consumer started"
     );
@@ -87,7 +143,16 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         let stats = store.stats_reader();
         spawn_reporter(move || storage_line(&stats()))
     };
-    let consumer = Consumer::new(config, sink);
+    let mut consumer = Consumer::new(config, sink);
+    if let Some(tracker) = store.tracker().filter(|_| args.role == Role::Tracker) {
+        let tracker = tracker.clone();
+        let ids = tokio::task::spawn_blocking(move || tracker.applied_event_ids())
+            .await
+            .map_err(|e| CliError(e.to_string()))?
+            .map_err(|e| CliError(format!("reading the tracker's applied event ids: {e}")))?;
+        tracing::info!(target: "valtrack", ids = ids.len(), "dedupe seeded from the tracker store");
+        consumer = consumer.seed_event_ids(ids);
+    }
     let mut registry = valtrack::sink::metrics::registry();
     valtrack::sink::metrics::ProcessCollector::register(&mut registry);
     valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);
@@ -104,10 +169,11 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     let stats = result?;
     tracing::info!(
         target: "valtrack",
-        "stopped: received {}, written {}, duplicates {}, dead-lettered {}; {line}",
+        "stopped: received {}, written {}, duplicates {}, redelivered {}, dead-lettered {}; {line}",
         stats.received,
         stats.written,
         stats.duplicates,
+        stats.redelivered,
         stats.dead_lettered,
     );
     Ok(())

@@ -103,6 +103,173 @@ async fn raw_fetch(
     start.elapsed()
 }
 
+/// A NATS sink publishing with `nats`, spooling under `spool`.
+async fn nats_sink(nats: &NatsConfig, spool: &std::path::Path) -> NatsSink {
+    NatsSink::connect(
+        NatsSinkConfig::builder(nats.clone(), spool)
+            .build()
+            .expect("config"),
+    )
+    .await
+    .expect("sink")
+}
+
+/// A consumer of durable `name` into a shared dataset under `dir` (`--role tables`).
+fn member(
+    nats: &NatsConfig,
+    name: &str,
+    dir: &std::path::Path,
+    commit_interval: Duration,
+) -> Consumer<ParquetSink> {
+    let config = ConsumerConfig::builder(nats.clone())
+        .name(name)
+        .commit_interval(commit_interval)
+        .seed_from_parquet(dir)
+        .build()
+        .expect("config");
+    let parquet = ParquetSink::open(
+        ParquetSinkConfig::builder(dir)
+            .shared(true)
+            .build()
+            .expect("config"),
+    )
+    .expect("parquet");
+    Consumer::new(config, parquet)
+}
+
+/// Deletes the event stream: the next durable starts with nothing behind it.
+async fn fresh(js: &jetstream::Context) {
+    let _ = js.delete_stream("valtrack").await;
+}
+
+/// Mainnet's event rate into the stream: ~2,900 attestations/s plus the handshakes of
+/// ~10,000 peers an epoch (~26/s); sent in bursts every 100 ms.
+const MAINNET_RATE: usize = 3_000;
+
+/// Peers of the mainnet-shaped stream.
+const MAINNET_PEERS: u64 = 10_000;
+
+/// A valid peer id, different for each `n`.
+fn mainnet_peer(n: u64) -> valtrack_core::PeerId {
+    (0..=255u8)
+        .find_map(|b| {
+            let mut key = [7u8; 33];
+            key[0] = 2;
+            key[1..9].copy_from_slice(&n.to_le_bytes());
+            key[9] = b;
+            valtrack_core::PeerId::from_secp256k1(&key).ok()
+        })
+        .expect("some x coordinate is on the curve")
+}
+
+/// Event `i` of a mainnet-shaped stream: 99 attestations for one metadata event, from
+/// [`MAINNET_PEERS`] peers, ids apart from every other fixture of the run.
+fn mainnet_event(i: u64, peers: &[valtrack_core::PeerId]) -> Event {
+    let i = 10_000_000 + i;
+    let mut e = if i.is_multiple_of(100) {
+        fixtures::metadata(i)
+    } else {
+        fixtures::attestation(i)
+    };
+    let peer = peers[(i % peers.len() as u64) as usize];
+    let meta = match &mut e {
+        Event::Metadata(m) => &mut m.meta,
+        Event::Attestation(a) => &mut a.meta,
+        _ => unreachable!("only these two kinds"),
+    };
+    meta.peer_id = peer;
+    meta.node_id = peer.node_id();
+    e
+}
+
+/// Publishes `secs` seconds of the mainnet-shaped stream while `members` (consumers of one
+/// durable `name`, made after the stream was emptied by `fresh`) write it; samples the
+/// durable's lag every 250 ms. Returns (events, max messages not yet delivered, max
+/// messages not yet committed: undelivered plus delivered-unacknowledged, seconds to drain
+/// after the last publish).
+#[allow(clippy::too_many_arguments)]
+async fn lag_run<S: EventSink>(
+    nats: &NatsConfig,
+    js: &jetstream::Context,
+    first: u64,
+    secs: u64,
+    name: &str,
+    members: &[Consumer<S>],
+    peers: &[valtrack_core::PeerId],
+) -> (u64, u64, u64, Duration) {
+    let spool = tempfile::tempdir().expect("tempdir");
+    let sink = nats_sink(nats, spool.path()).await;
+    let (done_tx, done_rx) = tokio::sync::watch::channel(None::<u64>);
+    let publisher = async {
+        let per_tick = MAINNET_RATE / 10;
+        let start = tokio::time::Instant::now();
+        let mut i = first;
+        for tick in 0..secs * 10 {
+            for _ in 0..per_tick {
+                sink.send(mainnet_event(i, peers)).await.expect("send");
+                i += 1;
+            }
+            tokio::time::sleep_until(start + Duration::from_millis(100 * (tick + 1))).await;
+        }
+        sink.flush().await.expect("flush");
+        let last = js
+            .get_stream("valtrack")
+            .await
+            .expect("stream")
+            .info()
+            .await
+            .expect("info")
+            .state
+            .last_sequence;
+        let _ = done_tx.send(Some(last));
+        (i - first, tokio::time::Instant::now())
+    };
+    let sampler = async {
+        let (mut max_pending, mut max_uncommitted) = (0u64, 0u64);
+        loop {
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let stream = js.get_stream("valtrack").await.expect("stream");
+            let consumer: Result<jetstream::consumer::PullConsumer, _> =
+                stream.get_consumer(name).await;
+            if let Ok(mut c) = consumer {
+                if let Ok(info) = c.info().await {
+                    max_pending = max_pending.max(info.num_pending);
+                    max_uncommitted =
+                        max_uncommitted.max(info.num_pending + info.num_ack_pending as u64);
+                    if let Some(last) = *done_rx.borrow() {
+                        if info.ack_floor.stream_sequence >= last && info.num_ack_pending == 0 {
+                            return (max_pending, max_uncommitted, tokio::time::Instant::now());
+                        }
+                    }
+                }
+            }
+        }
+    };
+    let runs = futures::future::join_all(members.iter().map(|m| {
+        let mut done = done_rx.clone();
+        let stop = async move {
+            let _ = done.wait_for(Option::is_some).await;
+            let last = done.borrow().unwrap_or(0);
+            until_caught_up(js, name, last).await;
+        };
+        m.run(stop)
+    }));
+    let ((sent, published_at), (max_pending, max_uncommitted, drained_at), results) =
+        tokio::join!(publisher, sampler, runs);
+    let written: u64 = results
+        .into_iter()
+        .map(|r| r.expect("consumer").written)
+        .sum();
+    assert_eq!(written, sent, "every event written");
+    sink.close().await.expect("close");
+    (
+        sent,
+        max_pending,
+        max_uncommitted,
+        drained_at.saturating_duration_since(published_at),
+    )
+}
+
 async fn run(n: usize) {
     let Some(server) = NatsServer::start() else {
         return;
@@ -143,13 +310,7 @@ async fn run(n: usize) {
     drop(parquet);
 
     // 1. publish through the sink
-    let sink = NatsSink::connect(
-        NatsSinkConfig::builder(nats.clone(), spool.path())
-            .build()
-            .expect("config"),
-    )
-    .await
-    .expect("sink");
+    let sink = nats_sink(&nats, spool.path()).await;
     let start = Instant::now();
     for e in events {
         sink.send(e).await.expect("send");
@@ -209,23 +370,8 @@ async fn run(n: usize) {
     // 5. two consumers sharing one durable and one dataset (each its own writer slot), as
     // `valtrack consumer --role tables` twice
     let shared = tempfile::tempdir().expect("tempdir");
-    let member = || {
-        let config = ConsumerConfig::builder(nats.clone())
-            .name("bench-2")
-            .commit_interval(Duration::from_millis(200))
-            .seed_from_parquet(shared.path())
-            .build()
-            .expect("config");
-        let parquet = ParquetSink::open(
-            ParquetSinkConfig::builder(shared.path())
-                .shared(true)
-                .build()
-                .expect("config"),
-        )
-        .expect("parquet");
-        Consumer::new(config, parquet)
-    };
-    let (a, b) = (member(), member());
+    let pair = || member(&nats, "bench-2", shared.path(), Duration::from_millis(200));
+    let (a, b) = (pair(), pair());
     let start = Instant::now();
     let (sa, sb) = tokio::join!(
         a.run(until_caught_up(&js, "bench-2", last)),
@@ -234,6 +380,55 @@ async fn run(n: usize) {
     let consume_two = start.elapsed();
     let (sa, sb) = (sa.expect("consumer"), sb.expect("consumer"));
     assert_eq!((sa.written + sb.written) as usize, n, "{sa:?} {sb:?}");
+
+    // 6. the lag at mainnet's rate: 1 and 2 table consumers, and the tracker consumer
+    let lag_secs = if n >= 100_000 { 30 } else { 2 };
+    let peers: Vec<_> = (0..MAINNET_PEERS).map(mainnet_peer).collect();
+    let commit = valtrack_sink::consumer::DEFAULT_COMMIT_INTERVAL;
+    let mut lags = Vec::new();
+    for (k, label) in [(1u64, "1 × --role tables"), (2, "2 × --role tables")] {
+        fresh(&js).await;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let name = format!("lag-{k}");
+        let members: Vec<_> = (0..k)
+            .map(|_| member(&nats, &name, dir.path(), commit))
+            .collect();
+        let first = k << 30;
+        lags.push((
+            label,
+            lag_run(&nats, &js, first, lag_secs, &name, &members, &peers).await,
+        ));
+    }
+    fresh(&js).await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (store, sink) = valtrack_sink::Store::open(
+        valtrack_sink::StoreConfig::builder(dir.path())
+            .role(valtrack_sink::StoreRole::Tracker)
+            .build()
+            .expect("config"),
+    )
+    .await
+    .expect("store");
+    let config = ConsumerConfig::builder(nats.clone())
+        .name("lag-tracker")
+        .build()
+        .expect("config");
+    let tracker = [Consumer::new(config, sink)];
+    lags.push((
+        "1 × --role tracker (tracker store, derived tables)",
+        lag_run(
+            &nats,
+            &js,
+            3 << 30,
+            lag_secs,
+            "lag-tracker",
+            &tracker,
+            &peers,
+        )
+        .await,
+    ));
+    drop(tracker);
+    store.close().await;
 
     println!(
         "NATS JetStream, {n} events ({} bytes each on average), nats-server on loopback",
@@ -276,6 +471,16 @@ async fn run(n: usize) {
         sb.written,
         rate(n, consume_two)
     );
+    println!();
+    println!(
+        "Lag at mainnet's rate: {MAINNET_RATE} events/s (99% attestations, 1% metadata) from {MAINNET_PEERS} peers in 100 ms bursts for {lag_secs} s, default commit interval ({:?})",
+        valtrack_sink::consumer::DEFAULT_COMMIT_INTERVAL
+    );
+    println!("| consumers | events | max undelivered | max uncommitted (undelivered + unacked) | drained after the last publish |");
+    println!("|---|---|---|---|---|");
+    for (label, (sent, pending, uncommitted, drain)) in lags {
+        println!("| {label} | {sent} | {pending} | {uncommitted} | {drain:.2?} |");
+    }
     println!(
         "consumer → Parquet / raw fetch: {:.0}%; 2 consumers / 1: {:.2}×",
         100.0 * fetch.as_secs_f64() / consume.as_secs_f64(),

@@ -329,7 +329,7 @@ fn a_second_sentry_with_the_same_id_is_refused() {
                 server.store().display()
             ))
             .output()
-            .map(|o| String::from_utf8_lossy(&o.stdout).contains("KV_valtrack_sentries"))
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains("valtrack_sentries"))
             .unwrap_or(false)
     };
     while !claimed() {
@@ -339,7 +339,7 @@ fn a_second_sentry_with_the_same_id_is_refused() {
         );
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
-    // (the bucket is made just before the key is written)
+    // (the claims' stream is made just before the claim is written)
     std::thread::sleep(std::time::Duration::from_millis(500));
     let second = sentry("b", "2s").output().expect("runs");
     let err = String::from_utf8_lossy(&second.stderr).into_owned();

@@ -1,16 +1,20 @@
 //! [`SentryClaim`]: one running sentry per crawler id on a stream.
 //!
 //! Every event carries its sentry's `crawler_id`; two sentries publishing under one id would
-//! mix two vantage points into one, silently. So a sentry claims its id in a JetStream
-//! key-value bucket beside the stream (`<stream>_sentries`, key: the id in hex) and renews
-//! the claim every [`CLAIM_RENEW`]; the bucket forgets a claim not renewed for
-//! [`CLAIM_TTL`]. A second sentry with the same id is refused while the first runs, unless
+//! mix two vantage points into one, silently. So a sentry claims its id in a small JetStream
+//! stream beside the event stream (`<stream>_sentries`, one message per id on subject
+//! `valtrack-claims.<stream>.<id in hex>`, written with an expected last sequence, the
+//! compare-and-set a key-value bucket does) and renews the claim every [`CLAIM_RENEW`]; the
+//! stream forgets a claim not renewed for [`CLAIM_TTL`]. (Not a key-value bucket: its
+//! `$KV.…` subjects do not cross a leaf node, the way a remote sentry site connects, while
+//! these do, like the events.) A second sentry with the same id is refused while the first runs, unless
 //! the claim's holder is a process of this host that no longer exists (a sentry killed and
 //! restarted at once takes its claim over instead of waiting out the TTL).
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use async_nats::jetstream::kv::{self, CreateErrorKind, Operation, UpdateErrorKind};
+use async_nats::jetstream::context::PublishErrorKind;
+use async_nats::jetstream::stream::{self, LastRawMessageErrorKind};
 use bytes::Bytes;
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
@@ -75,13 +79,18 @@ impl ClaimHolder {
 pub struct SentryClaim {
     task: JoinHandle<()>,
     lost: watch::Receiver<Option<String>>,
-    store: Option<kv::Store>,
-    key: String,
+    claims: Option<stream::Stream>,
+    subject: String,
 }
 
-/// The bucket of a stream's claims.
+/// The stream of an event stream's claims.
 pub fn claim_bucket(stream: &str) -> String {
     format!("{stream}_sentries")
+}
+
+/// The subjects of an event stream's claims.
+fn claim_subjects(stream: &str) -> String {
+    format!("valtrack-claims.{stream}.>")
 }
 
 impl SentryClaim {
@@ -98,36 +107,40 @@ impl SentryClaim {
         let (tx, lost) = watch::channel(None);
         let client = nats.connect().await?;
         let js = nats.jetstream(client, 16);
-        let bucket = claim_bucket(nats.stream());
-        let config = kv::Config {
-            bucket: bucket.clone(),
-            description: "valtrack: which sentry runs under each crawler id".into(),
-            history: 1,
+        let config = stream::Config {
+            name: claim_bucket(nats.stream()),
+            description: Some("valtrack: which sentry runs under each crawler id".into()),
+            subjects: vec![claim_subjects(nats.stream())],
+            max_messages_per_subject: 1,
             max_age: CLAIM_TTL,
+            duplicate_window: CLAIM_RENEW,
+            storage: stream::StorageType::File,
             num_replicas: nats.replicas.unwrap_or(1),
             ..Default::default()
         };
+        let subject = format!("valtrack-claims.{}.{key}", nats.stream());
         let mut claimer = Claimer {
             js,
             config,
-            key: key.clone(),
+            subject: subject.clone(),
             crawler_id: crawler_id.to_owned(),
             holder,
-            store: None,
+            stream: None,
             revision: None,
         };
         let first = tokio::time::timeout(nats.request_timeout * 2, claimer.renew()).await;
         match first {
             Ok(Err(e @ NatsError::SentryIdTaken { .. })) => return Err(e),
             Ok(Err(e)) => {
-                tracing::warn!(target: TARGET, error = %e, crawler_id, "cannot claim the crawler id yet; trying again in the background");
+                let cause = std::error::Error::source(&e).map(ToString::to_string);
+                tracing::warn!(target: TARGET, error = %e, cause, crawler_id, "cannot claim the crawler id yet; trying again in the background");
             }
             Err(_) => {
                 tracing::warn!(target: TARGET, crawler_id, "NATS did not answer: the crawler id is claimed in the background as soon as it does");
             }
             Ok(Ok(())) => {}
         }
-        let store = claimer.store.clone();
+        let claims = claimer.stream.clone();
         let task = tokio::spawn(async move {
             let mut tick = tokio::time::interval(CLAIM_RENEW);
             tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -142,7 +155,8 @@ impl SentryClaim {
                         return;
                     }
                     Err(e) => {
-                        tracing::debug!(target: TARGET, error = %e, "cannot renew the crawler id claim; trying again");
+                        let cause = std::error::Error::source(&e).map(ToString::to_string);
+                        tracing::debug!(target: TARGET, error = %e, cause, "cannot renew the crawler id claim; trying again");
                     }
                 }
             }
@@ -150,8 +164,8 @@ impl SentryClaim {
         Ok(Self {
             task,
             lost,
-            store,
-            key,
+            claims,
+            subject,
         })
     }
 
@@ -173,8 +187,9 @@ impl SentryClaim {
     /// Stops renewing and deletes the claim, so the id is free at once.
     pub async fn release(self) {
         self.task.abort();
-        if let Some(store) = &self.store {
-            let _ = tokio::time::timeout(Duration::from_secs(2), store.delete(&self.key)).await;
+        if let Some(claims) = &self.claims {
+            let purge = claims.purge().filter(self.subject.as_str());
+            let _ = tokio::time::timeout(Duration::from_secs(2), purge).await;
         }
     }
 }
@@ -187,91 +202,104 @@ impl Drop for SentryClaim {
 
 struct Claimer {
     js: async_nats::jetstream::Context,
-    config: kv::Config,
-    key: String,
+    config: stream::Config,
+    subject: String,
     crawler_id: String,
     holder: ClaimHolder,
-    store: Option<kv::Store>,
-    /// The revision of our claim, once made.
+    stream: Option<stream::Stream>,
+    /// The stream sequence of our claim, once made.
     revision: Option<u64>,
 }
 
 impl Claimer {
     fn error(&self, e: impl std::error::Error + Send + Sync + 'static) -> NatsError {
         NatsError::Stream {
-            stream: self.config.bucket.clone(),
+            stream: self.config.name.clone(),
             source: Box::new(e),
         }
     }
 
-    async fn store(&mut self) -> Result<kv::Store, NatsError> {
-        if let Some(store) = &self.store {
-            return Ok(store.clone());
+    async fn stream(&mut self) -> Result<stream::Stream, NatsError> {
+        if let Some(stream) = &self.stream {
+            return Ok(stream.clone());
         }
-        let store = match self.js.get_key_value(&self.config.bucket).await {
-            Ok(store) => store,
-            Err(_) => self
-                .js
-                .create_key_value(self.config.clone())
-                .await
-                .map_err(|e| self.error(e))?,
-        };
-        self.store = Some(store.clone());
-        Ok(store)
+        let stream = self
+            .js
+            .get_or_create_stream(self.config.clone())
+            .await
+            .map_err(|e| self.error(e))?;
+        self.stream = Some(stream.clone());
+        Ok(stream)
+    }
+
+    /// Writes our claim if the subject's last sequence is `expected` (0: no claim); the new
+    /// sequence, or `None` when another write came first.
+    async fn write(&self, expected: u64) -> Result<Option<u64>, NatsError> {
+        let mut headers = async_nats::HeaderMap::new();
+        headers.insert(
+            async_nats::header::NATS_EXPECTED_LAST_SUBJECT_SEQUENCE,
+            expected.to_string().as_str(),
+        );
+        let value = Bytes::from(serde_json::to_vec(&self.holder).unwrap_or_default());
+        let ack = self
+            .js
+            .publish_with_headers(self.subject.clone(), headers, value)
+            .await
+            .map_err(|e| self.error(e))?;
+        match ack.await {
+            Ok(ack) => Ok(Some(ack.sequence)),
+            Err(e) if e.kind() == PublishErrorKind::WrongLastSequence => Ok(None),
+            Err(e) => Err(self.error(e)),
+        }
     }
 
     /// Makes or renews the claim.
     async fn renew(&mut self) -> Result<(), NatsError> {
-        let store = self.store().await?;
-        let value = Bytes::from(serde_json::to_vec(&self.holder).unwrap_or_default());
+        let stream = self.stream().await?;
         if let Some(revision) = self.revision {
-            match store.update(&self.key, value.clone(), revision).await {
-                Ok(r) => {
-                    self.revision = Some(r);
-                    return Ok(());
-                }
-                // expired during an outage, or taken: claim again below
-                Err(e) if e.kind() == UpdateErrorKind::WrongLastRevision => self.revision = None,
-                Err(e) => return Err(self.error(e)),
-            }
-        }
-        match store.create(&self.key, value.clone()).await {
-            Ok(r) => {
+            if let Some(r) = self.write(revision).await? {
                 self.revision = Some(r);
+                return Ok(());
+            }
+            // expired during an outage, or taken: claim again below
+            self.revision = None;
+        }
+        if let Some(r) = self.write(0).await? {
+            self.revision = Some(r);
+            return Ok(());
+        }
+        let current = match stream.get_last_raw_message_by_subject(&self.subject).await {
+            Ok(m) => m,
+            // gone meanwhile (expired): the next round claims it
+            Err(e) if e.kind() == LastRawMessageErrorKind::NoMessageFound => {
+                return Err(self.error(std::io::Error::other("claim changed meanwhile")));
+            }
+            Err(e) => return Err(self.error(e)),
+        };
+        let other: Option<ClaimHolder> = serde_json::from_slice(&current.payload).ok();
+        match other {
+            Some(other) if other.instance == self.holder.instance => {
+                self.revision = Some(current.sequence);
                 Ok(())
             }
-            Err(e) if e.kind() == CreateErrorKind::AlreadyExists => {
-                let entry = store.entry(&self.key).await.map_err(|e| self.error(e))?;
-                let Some(entry) = entry.filter(|e| e.operation == Operation::Put) else {
-                    // deleted or expired meanwhile: the next round creates it
-                    return Err(self.error(std::io::Error::other("claim changed meanwhile")));
-                };
-                let other: Option<ClaimHolder> = serde_json::from_slice(&entry.value).ok();
-                match other {
-                    Some(other) if other.instance == self.holder.instance => {
-                        self.revision = Some(entry.revision);
-                        Ok(())
-                    }
-                    Some(other) if other.is_dead_here(&self.holder) => {
-                        tracing::info!(target: TARGET, crawler_id = %self.crawler_id, dead_pid = other.pid, "taking over the crawler id of a sentry of this host that is gone");
-                        let r = store
-                            .update(&self.key, value, entry.revision)
-                            .await
-                            .map_err(|e| self.error(e))?;
+            Some(other) if other.is_dead_here(&self.holder) => {
+                tracing::info!(target: TARGET, crawler_id = %self.crawler_id, dead_pid = other.pid, "taking over the crawler id of a sentry of this host that is gone");
+                match self.write(current.sequence).await? {
+                    Some(r) => {
                         self.revision = Some(r);
                         Ok(())
                     }
-                    other => Err(NatsError::SentryIdTaken {
-                        crawler_id: self.crawler_id.clone(),
-                        holder: other.map_or_else(
-                            || "an unknown holder".into(),
-                            |o| format!("pid {} on host {}", o.pid, o.host),
-                        ),
-                        ttl: CLAIM_TTL,
-                    }),
+                    None => Err(self.error(std::io::Error::other("claim changed meanwhile"))),
                 }
             }
-            Err(e) => Err(self.error(e)),
+            other => Err(NatsError::SentryIdTaken {
+                crawler_id: self.crawler_id.clone(),
+                holder: other.map_or_else(
+                    || "an unknown holder".into(),
+                    |o| format!("pid {} on host {}", o.pid, o.host),
+                ),
+                ttl: CLAIM_TTL,
+            }),
         }
     }
 }

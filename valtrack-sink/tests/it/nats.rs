@@ -720,18 +720,26 @@ async fn a_crawler_id_runs_once_per_stream() {
     let dead_pid = gone.id();
     gone.wait().unwrap();
     let js = js(&server).await;
-    let kv = js
-        .get_key_value(valtrack_sink::claim_bucket("valtrack"))
-        .await
-        .unwrap();
+    let plant = |id: &str, holder: &ClaimHolder| {
+        let (js, subject) = (
+            js.clone(),
+            format!("valtrack-claims.valtrack.{}", hex_id(id)),
+        );
+        let payload = serde_json::to_vec(holder).unwrap();
+        async move {
+            js.publish(subject, payload.into())
+                .await
+                .unwrap()
+                .await
+                .unwrap();
+        }
+    };
     let dead = ClaimHolder {
         pid: dead_pid,
         instance: "dead".into(),
         ..here.clone()
     };
-    kv.put(hex_id("ap-1"), serde_json::to_vec(&dead).unwrap().into())
-        .await
-        .unwrap();
+    plant("ap-1", &dead).await;
     let d = SentryClaim::claim(&nats, "ap-1", here.clone())
         .await
         .unwrap();
@@ -741,9 +749,7 @@ async fn a_crawler_id_runs_once_per_stream() {
         instance: "live".into(),
         ..here.clone()
     };
-    kv.put(hex_id("ap-2"), serde_json::to_vec(&live).unwrap().into())
-        .await
-        .unwrap();
+    plant("ap-2", &live).await;
     let e = SentryClaim::claim(&nats, "ap-2", here.clone())
         .await
         .unwrap_err();

@@ -2,10 +2,10 @@
 //! through, for anyone embedding valtrack.
 //!
 //! [`Store::open`] puts together, under one data directory: a [`DeriveSink`] (validator
-//! estimates and, with GeoIP databases, peer locations) in front of a [`FanoutSink`] to the
-//! Parquet tables ([`ParquetSink`]) and the tracker store ([`TrackerSink`] over
-//! `tracker.redb`), counts the rows each table was handed, and (feature `api`) serves the
-//! tracker's HTTP API. It returns the [`StoreSink`] to send events to and the [`Store`]
+//! estimates and, with GeoIP databases, peer locations) in front of the Parquet tables
+//! ([`ParquetSink`]) and the tracker store ([`TrackerSink`] over `tracker.redb`), counts the
+//! rows each table was handed, and (feature `api`) serves the tracker's HTTP API; or, in a
+//! fleet, one part of that (see [`StoreRole`]). It returns the [`StoreSink`] to send events to and the [`Store`]
 //! handle that reports the counts and stops the API.
 //!
 //! ```no_run
@@ -28,10 +28,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Duration;
 
-use valtrack_core::{DynEventSink, Event, EventKind, EventSink, Network, SinkError};
+use valtrack_core::{Event, EventKind, EventSink, Network, SinkError};
 
 use crate::derive::DeriveSink;
-use crate::fanout::FanoutSink;
 use crate::geoip::{GeoIp, GeoIpError};
 use crate::parquet_sink::{DatasetIds, ParquetSink, ParquetSinkConfig, ParquetStats};
 use crate::tracker::{TrackerSink, TrackerStore};
@@ -337,7 +336,7 @@ pub struct StoreSink(Inner);
 
 #[derive(Debug)]
 enum Inner {
-    All(DeriveSink<FanoutSink>),
+    All(DeriveSink<TrackerThenTables>),
     Tables(ParquetSink),
     Tracker(DeriveSink<TablesThenTracker>),
 }
@@ -357,6 +356,29 @@ impl EventSink for StoreSink {
             Inner::Tables(s) => s.flush().await,
             Inner::Tracker(s) => s.flush().await,
         }
+    }
+}
+
+/// The one-process store's sinks: every event to both; the tracker flushed before the
+/// tables. The consumer's dedupe is seeded from the tables, so a kill between the two must
+/// leave the tables behind: the events come back (not acknowledged), the tables write them,
+/// and the tracker skips them (it remembers the ids it applied). The other order would lose
+/// them from the tracker: the consumer would drop them as already written.
+#[derive(Debug)]
+struct TrackerThenTables {
+    tracker: TrackerSink,
+    tables: ParquetSink,
+}
+
+impl EventSink for TrackerThenTables {
+    async fn send(&self, event: Event) -> Result<(), SinkError> {
+        let (a, b) = futures::join!(self.tracker.send(event.clone()), self.tables.send(event));
+        a.and(b)
+    }
+
+    async fn flush(&self) -> Result<(), SinkError> {
+        self.tracker.flush().await?;
+        self.tables.flush().await
     }
 }
 
@@ -572,8 +594,11 @@ impl Store {
                 geoip,
             ))
         } else {
-            let sinks: Vec<Box<dyn DynEventSink>> = vec![Box::new(parquet), Box::new(tracker_sink)];
-            Inner::All(derive(FanoutSink::new(sinks), network, geoip))
+            let both = TrackerThenTables {
+                tracker: tracker_sink,
+                tables: parquet,
+            };
+            Inner::All(derive(both, network, geoip))
         };
         let store = Self {
             stats,

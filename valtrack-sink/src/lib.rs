@@ -188,7 +188,7 @@ pub use crate::fanout::FanoutSink;
 pub use crate::geoip::{is_hosting_asn, GeoIp, GeoIpError, HOSTING_ASNS, MAX_GEO_STRING_LEN};
 pub use crate::jsonl::{JsonlSink, DEFAULT_JSONL_BUFFER_BYTES};
 #[cfg(feature = "nats")]
-pub use crate::nats::{claim_bucket, ClaimHolder, SentryClaim, CLAIM_RENEW, CLAIM_TTL};
+pub use crate::nats::{claims_stream, ClaimHolder, SentryClaim, CLAIM_RENEW, CLAIM_TTL};
 #[cfg(feature = "nats")]
 pub use crate::nats::{
     NatsConfig, NatsConfigBuilder, NatsSink, NatsSinkConfig, NatsSinkConfigBuilder, NatsSinkStats,

@@ -84,7 +84,7 @@ pub struct SentryClaim {
 }
 
 /// The stream of an event stream's claims.
-pub fn claim_bucket(stream: &str) -> String {
+pub fn claims_stream(stream: &str) -> String {
     format!("{stream}_sentries")
 }
 
@@ -108,7 +108,7 @@ impl SentryClaim {
         let client = nats.connect().await?;
         let js = nats.jetstream(client, 16);
         let config = stream::Config {
-            name: claim_bucket(nats.stream()),
+            name: claims_stream(nats.stream()),
             description: Some("valtrack: which sentry runs under each crawler id".into()),
             subjects: vec![claim_subjects(nats.stream())],
             max_messages_per_subject: 1,

@@ -6,7 +6,7 @@ mod pump;
 mod sink;
 pub(crate) mod spool;
 
-pub use claim::{claim_bucket, ClaimHolder, SentryClaim, CLAIM_RENEW, CLAIM_TTL};
+pub use claim::{claims_stream, ClaimHolder, SentryClaim, CLAIM_RENEW, CLAIM_TTL};
 pub(crate) use config::check_name;
 pub use config::{
     NatsConfig, NatsConfigBuilder, NatsSinkConfig, NatsSinkConfigBuilder, DEFAULT_DUPLICATE_WINDOW,

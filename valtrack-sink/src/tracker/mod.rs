@@ -6,7 +6,7 @@
 pub(crate) mod fixtures;
 mod record;
 mod sink;
-mod store;
+pub(crate) mod store;
 
 pub use record::{EstimateRecord, PeerPage, PeerRecord, Stats};
 pub use sink::TrackerSink;

@@ -84,7 +84,7 @@ impl Default for TrackerConfig {
 }
 
 impl TrackerConfig {
-    fn validate(&self) -> Result<(), TrackerError> {
+    pub(crate) fn validate(&self) -> Result<(), TrackerError> {
         let Self {
             history_per_peer,
             max_attributed_per_peer,
@@ -346,37 +346,22 @@ impl TrackerStore {
                 Some(v) => serde_json::from_slice(v.value())?,
                 None => PeerRecord::new(meta.peer_id, meta.timestamp),
             };
-            rec.first_seen_ms = rec.first_seen_ms.min(meta.timestamp);
-            rec.last_seen_ms = rec.last_seen_ms.max(meta.timestamp);
-            if meta.enr.is_some() {
-                rec.enr.clone_from(&meta.enr);
-            }
-            let old_ip = rec.ip;
-            let mut located = false;
-            match event {
-                Event::Discovery(e) => on_discovery(&mut rec, e),
-                Event::Metadata(e) => on_metadata(&mut rec, e),
+            let old_ip = begin(&mut rec, event);
+            let located = match event {
                 Event::ValidatorMetadata(e) => {
                     let mut estimates = txn.open_table(ESTIMATES)?;
                     let mut history = txn.open_table(HISTORY)?;
                     self.on_estimate(&mut rec, e, &key, &mut estimates, &mut history)?;
+                    false
                 }
                 Event::Attestation(e) => {
                     let mut attributions = txn.open_table(ATTRIBUTIONS)?;
                     self.on_attestation(&mut rec, e, &key, &mut attributions)?;
+                    false
                 }
-                Event::PeerLocation(e) => {
-                    rec.ip = Some(e.location.ip);
-                    rec.location = Some(e.location.clone());
-                    located = true;
-                }
-                _ => {}
-            }
-            if let (Some(ip), false) = (rec.ip, located) {
-                if old_ip != Some(ip) || rec.location.is_none() {
-                    rec.location = Some(locate(geoip, ip));
-                }
-            }
+                other => on_identity(&mut rec, other),
+            };
+            finish(&mut rec, old_ip, located, geoip);
             peers.insert(key.as_str(), serde_json::to_vec(&rec)?.as_slice())?;
         }
         Ok(())
@@ -589,8 +574,7 @@ impl TrackerStore {
         key: &str,
         attributions: &mut redb::Table<'_, (&'static str, u64), u64>,
     ) -> Result<(), TrackerError> {
-        rec.attestations_delivered = rec.attestations_delivered.saturating_add(1);
-        let (Some(_), Some(index)) = (e.evidence, e.attester_index) else {
+        let Some(index) = delivered(rec, e) else {
             return Ok(());
         };
         let count = attributions.get((key, index))?.map(|v| v.value());
@@ -605,6 +589,59 @@ impl TrackerStore {
             None => {}
         }
         Ok(())
+    }
+}
+
+/// The part of applying an event every store shares, before the event's own update:
+/// first and last seen, the ENR. Returns the IP the record had.
+pub(crate) fn begin(rec: &mut PeerRecord, event: &Event) -> Option<IpAddr> {
+    let meta = event.meta();
+    rec.first_seen_ms = rec.first_seen_ms.min(meta.timestamp);
+    rec.last_seen_ms = rec.last_seen_ms.max(meta.timestamp);
+    if meta.enr.is_some() {
+        rec.enr.clone_from(&meta.enr);
+    }
+    rec.ip
+}
+
+/// The identity part of an event (discovery, handshake, location): the whole update of
+/// those kinds; other kinds change nothing here. Returns whether it set the location.
+pub(crate) fn on_identity(rec: &mut PeerRecord, event: &Event) -> bool {
+    match event {
+        Event::Discovery(e) => on_discovery(rec, e),
+        Event::Metadata(e) => on_metadata(rec, e),
+        Event::PeerLocation(e) => {
+            rec.ip = Some(e.location.ip);
+            rec.location = Some(e.location.clone());
+            return true;
+        }
+        _ => {}
+    }
+    false
+}
+
+/// After the event's update: locates a peer whose IP is new (or never located), unless the
+/// event set the location itself.
+pub(crate) fn finish(
+    rec: &mut PeerRecord,
+    old_ip: Option<IpAddr>,
+    located: bool,
+    geoip: Option<&GeoIp>,
+) {
+    if let (Some(ip), false) = (rec.ip, located) {
+        if old_ip != Some(ip) || rec.location.is_none() {
+            rec.location = Some(locate(geoip, ip));
+        }
+    }
+}
+
+/// Counts an attestation the peer delivered first; the validator to attribute to it, when
+/// the event carries evidence and an attester index.
+pub(crate) fn delivered(rec: &mut PeerRecord, e: &AttestationEvent) -> Option<u64> {
+    rec.attestations_delivered = rec.attestations_delivered.saturating_add(1);
+    match (e.evidence, e.attester_index) {
+        (Some(_), Some(index)) => Some(index),
+        _ => None,
     }
 }
 

@@ -163,6 +163,8 @@ pub mod metrics;
 #[cfg(feature = "nats")]
 mod nats;
 mod parquet_sink;
+#[cfg(feature = "postgres")]
+mod postgres;
 mod stdout;
 pub mod store;
 mod tracker;
@@ -202,6 +204,11 @@ pub use crate::parquet_sink::{
     ParquetStats, DEFAULT_BATCH_ROWS, DEFAULT_CHANNEL_CAPACITY, DEFAULT_MAX_FILE_AGE,
     DEFAULT_MAX_FILE_BYTES, DEFAULT_MAX_FILE_ROWS, DEFAULT_MAX_HELD_ROWS, DEFAULT_MAX_OPEN_FILES,
     DEFAULT_ROW_GROUP_BYTES, DEFAULT_ROW_GROUP_ROWS, DEFAULT_ZSTD_LEVEL, MAX_WRITERS,
+};
+#[cfg(feature = "postgres")]
+pub use crate::postgres::{
+    PgError, PgSink, PgSinkStats, PgStore, PgStoreConfig, PgWrites, CONNECT_TIMEOUT,
+    DEFAULT_APPLIED_RETENTION, DEFAULT_POOL_SIZE, WRITE_TIMEOUT,
 };
 pub use crate::stdout::StdoutSink;
 pub use crate::store::{Store, StoreConfig, StoreError, StoreRole, StoreSink, TableCounts};

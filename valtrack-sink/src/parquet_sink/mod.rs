@@ -15,5 +15,7 @@ pub use config::{
 };
 pub use recent::recent_event_ids;
 pub(crate) use recent::DatasetIds;
+#[cfg(feature = "postgres")]
+pub(crate) use schema::encode;
 pub use schema::schema;
 pub use sink::{ParquetSink, ParquetStats};

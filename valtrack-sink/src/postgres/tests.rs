@@ -1,0 +1,82 @@
+//! The PostgreSQL store against a real server.
+
+use std::sync::Arc;
+
+use valtrack_core::{EventKind, EventSink};
+
+use super::rows::pg_type;
+use super::testdb::TestDb;
+use super::{PgSink, PgStore, PgWrites};
+
+#[tokio::test]
+async fn the_migrations_make_the_parquet_tables_columns() {
+    let db = TestDb::new().await;
+    let store = PgStore::connect(&db.url).await.unwrap();
+    let client = store.client().await.unwrap();
+    for kind in EventKind::ALL {
+        let rows = client
+            .query(
+                "SELECT column_name::text, udt_name::text, is_nullable::text FROM information_schema.columns \
+                 WHERE table_name = $1 ORDER BY ordinal_position",
+                &[&kind.table()],
+            )
+            .await
+            .unwrap();
+        let got: Vec<(String, String, bool)> = rows
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get::<_, String>(2) == "YES"))
+            .collect();
+        let schema = crate::parquet_sink::schema(kind);
+        let want: Vec<(String, String, bool)> = schema
+            .fields()
+            .iter()
+            .map(|f| {
+                let (_, udt) = pg_type(f.data_type()).expect("every column has a type");
+                // the primary key is NOT NULL whatever Arrow says
+                (f.name().clone(), udt.to_owned(), f.is_nullable())
+            })
+            .collect();
+        assert_eq!(got, want, "{}", kind.table());
+    }
+}
+
+#[tokio::test]
+async fn two_processes_migrating_at_once_apply_each_migration_once() {
+    let db = TestDb::new().await;
+    let (a, b) = tokio::join!(PgStore::connect(&db.url), PgStore::connect(&db.url));
+    let (a, _b) = (a.unwrap(), b.unwrap());
+    let client = a.client().await.unwrap();
+    let n: i64 = client
+        .query_one("SELECT count(*) FROM refinery_schema_history", &[])
+        .await
+        .unwrap()
+        .get(0);
+    let files = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/migrations"))
+        .unwrap()
+        .count();
+    assert_eq!(n, files as i64);
+}
+
+#[tokio::test]
+async fn events_written_twice_are_one_row_each_and_applied_once() {
+    let db = TestDb::new().await;
+    let store = Arc::new(PgStore::connect(&db.url).await.unwrap());
+    let events: Vec<_> = (0..50).map(crate::test_event).collect();
+    let sink = PgSink::new(store.clone(), PgWrites::all(), None);
+    for e in &events {
+        sink.send(e.clone()).await.unwrap();
+    }
+    sink.flush().await.unwrap();
+    // again, through a second sink (another consumer)
+    let again = PgSink::new(store.clone(), PgWrites::all(), None);
+    for e in &events {
+        again.send(e.clone()).await.unwrap();
+    }
+    again.flush().await.unwrap();
+    let rows = store.table_rows().await.unwrap();
+    assert_eq!(rows.iter().sum::<u64>(), 50);
+    assert_eq!(sink.stats().applied, 50);
+    assert_eq!(again.stats().applied, 0);
+    assert_eq!(again.stats().present.iter().sum::<u64>(), 50);
+    assert_eq!(again.stats().held, 0);
+}

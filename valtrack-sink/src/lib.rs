@@ -173,9 +173,9 @@ mod tracker;
 pub use crate::api::request_counts as api_request_counts;
 #[cfg(feature = "api")]
 pub use crate::api::{
-    openapi, router, serve, ApiKeys, API_KEY_HEADER, DEFAULT_PEERS_LIMIT, DEFAULT_VALIDATORS_LIMIT,
-    HEADER_READ_TIMEOUT, MAX_API_KEYS, MAX_CONCURRENT_REQUESTS, MAX_CONNECTIONS,
-    MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN, PEER_HISTORY_LIMIT,
+    openapi, router, serve, ApiKeys, TrackerSource, API_KEY_HEADER, DEFAULT_PEERS_LIMIT,
+    DEFAULT_VALIDATORS_LIMIT, HEADER_READ_TIMEOUT, MAX_API_KEYS, MAX_CONCURRENT_REQUESTS,
+    MAX_CONNECTIONS, MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN, PEER_HISTORY_LIMIT,
 };
 pub use crate::channel::ChannelSink;
 pub use crate::derive::{

@@ -21,6 +21,7 @@
 
 mod keys;
 mod openapi;
+mod source;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -40,9 +41,9 @@ use valtrack_core::PeerId;
 
 pub use keys::{ApiKeys, API_KEY_HEADER, MAX_API_KEYS, MAX_PRESENTED_KEY_LEN, MIN_API_KEY_LEN};
 pub use openapi::openapi;
+pub use source::TrackerSource;
 
-use crate::error::TrackerError;
-use crate::tracker::TrackerStore;
+use source::SourceError;
 
 /// Peers per page when `limit` is not given.
 pub const DEFAULT_PEERS_LIMIT: u64 = 100;
@@ -59,7 +60,7 @@ const MAX_CONCURRENT_QUERIES: usize = 4;
 
 #[derive(Debug, Clone)]
 struct AppState {
-    store: Arc<TrackerStore>,
+    store: TrackerSource,
     keys: Arc<ApiKeys>,
     inflight: Arc<tokio::sync::Semaphore>,
     queries: Arc<tokio::sync::Semaphore>,
@@ -95,9 +96,9 @@ impl ApiError {
     }
 }
 
-impl From<TrackerError> for ApiError {
-    fn from(error: TrackerError) -> Self {
-        warn!(target: "valtrack::api", %error, "tracker store failed");
+impl From<SourceError> for ApiError {
+    fn from(error: SourceError) -> Self {
+        warn!(target: "valtrack::api", error = %crate::error::chain(&error), "tracker store failed");
         Self {
             status: StatusCode::INTERNAL_SERVER_ERROR,
             message: "tracker store failed".into(),
@@ -111,33 +112,22 @@ impl IntoResponse for ApiError {
     }
 }
 
-/// Runs a blocking store query, at most [`MAX_CONCURRENT_QUERIES`] at once: the slot goes
-/// into the blocking thread, so a client that disconnects cannot start more scans than that.
-async fn blocking<T: Send + 'static>(
-    state: &AppState,
-    f: impl FnOnce(&TrackerStore) -> Result<T, TrackerError> + Send + 'static,
-) -> Result<T, ApiError> {
-    let store = Arc::clone(&state.store);
-    let slot = Arc::clone(&state.queries)
+/// A query slot: at most [`MAX_CONCURRENT_QUERIES`] store queries run at once.
+async fn slot(state: &AppState) -> Result<tokio::sync::OwnedSemaphorePermit, ApiError> {
+    Arc::clone(&state.queries)
         .acquire_owned()
         .await
         .map_err(|_| ApiError {
             status: StatusCode::SERVICE_UNAVAILABLE,
             message: "shutting down".into(),
-        })?;
-    tokio::task::spawn_blocking(move || {
-        let _slot = slot;
-        f(&store)
-    })
-    .await
-    .map_err(TrackerError::from)?
-    .map_err(ApiError::from)
+        })
 }
 
-/// The router, for embedding in a larger axum application.
-pub fn router(store: Arc<TrackerStore>, keys: ApiKeys) -> Router {
+/// The router, for embedding in a larger axum application; `store` is an
+/// `Arc<TrackerStore>` or a [`TrackerSource`].
+pub fn router(store: impl Into<TrackerSource>, keys: ApiKeys) -> Router {
     let state = AppState {
-        store,
+        store: store.into(),
         keys: Arc::new(keys),
         inflight: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_REQUESTS)),
         queries: Arc::new(tokio::sync::Semaphore::new(MAX_CONCURRENT_QUERIES)),
@@ -209,7 +199,7 @@ async fn count_request(req: Request, next: Next) -> Response {
 }
 
 /// Serves the API on `listener` until `shutdown` resolves, then finishes the requests in
-/// flight and returns.
+/// flight and returns. `store`: an `Arc<TrackerStore>` or a [`TrackerSource`].
 ///
 /// ```no_run
 /// # async fn run() -> std::io::Result<()> {
@@ -224,7 +214,7 @@ async fn count_request(req: Request, next: Next) -> Response {
 /// ```
 pub async fn serve(
     listener: tokio::net::TcpListener,
-    store: Arc<TrackerStore>,
+    store: impl Into<TrackerSource>,
     keys: ApiKeys,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
@@ -367,12 +357,15 @@ async fn validators(
     if from > to {
         return Err(ApiError::bad_request("from is after to"));
     }
-    let max = state.store.config().max_page;
+    let max = state.store.max_page();
     let limit = parse_u64("limit", q.limit.as_deref(), DEFAULT_VALIDATORS_LIMIT)?;
     if limit == 0 || limit > max {
         return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
     }
-    let estimates = blocking(&state, move |s| s.estimates(from, to, limit)).await?;
+    let estimates = state
+        .store
+        .estimates(slot(&state).await?, from, to, limit)
+        .await?;
     // Typed, not `json!`: a `Value` would print an f32 confidence as its f64 widening
     // (0.6499999761581421 for 0.65).
     Ok(Json(ValidatorsAnswer {
@@ -412,13 +405,16 @@ async fn peers(
     q: Result<Query<PeersQuery>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let q = query(q)?;
-    let max = state.store.config().max_page;
+    let max = state.store.max_page();
     let limit = parse_u64("limit", q.limit.as_deref(), DEFAULT_PEERS_LIMIT)?;
     if limit == 0 || limit > max {
         return Err(ApiError::bad_request(format!("limit must be in 1..={max}")));
     }
     let offset = parse_u64("offset", q.offset.as_deref(), 0)?;
-    let mut page = blocking(&state, move |s| s.peers(limit, offset)).await?;
+    let mut page = state
+        .store
+        .peers(slot(&state).await?, limit, offset)
+        .await?;
     if access == Access::Public {
         for p in &mut page.peers {
             *p = p.public_view();
@@ -445,13 +441,10 @@ async fn peer(
         }
         Err(e) => return Err(ApiError::bad_request(format!("malformed peer id: {e}"))),
     };
-    let found = blocking(&state, move |s| {
-        Ok(match s.peer(&peer_id)? {
-            Some(rec) => Some((rec, s.history(&peer_id, PEER_HISTORY_LIMIT)?)),
-            None => None,
-        })
-    })
-    .await?;
+    let found = state
+        .store
+        .peer(slot(&state).await?, peer_id, PEER_HISTORY_LIMIT)
+        .await?;
     let Some((mut rec, history)) = found else {
         return Err(ApiError {
             status: StatusCode::NOT_FOUND,
@@ -476,14 +469,14 @@ async fn stats(State(state): State<AppState>) -> Result<Response, ApiError> {
     if let Some(stats) = cached(&state) {
         return Ok(Json(stats).into_response());
     }
-    let stats = blocking(&state, |s| s.stats()).await?;
+    let stats = state.store.stats(slot(&state).await?).await?;
     *state.stats.lock().unwrap_or_else(|p| p.into_inner()) =
         Some((std::time::Instant::now(), stats.clone()));
     Ok(Json(stats).into_response())
 }
 
 async fn healthz(State(state): State<AppState>) -> Result<Response, ApiError> {
-    blocking(&state, |s| s.peers(1, 0)).await?;
+    state.store.peers(slot(&state).await?, 1, 0).await?;
     Ok(Json(json!({ "status": "ok" })).into_response())
 }
 

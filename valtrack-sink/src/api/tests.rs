@@ -9,9 +9,12 @@ use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 use valtrack_core::events::DiscoveryReason;
 
-use super::{serve, ApiKeys, Arc, TrackerStore};
+use valtrack_core::Event;
+
+use super::{serve, ApiKeys, Arc, TrackerSource};
 use crate::geoip::GeoIp;
-use crate::tracker::fixtures::{discovery, estimate, handshake, peer};
+use crate::tracker::fixtures::{attestation, discovery, estimate, failure, handshake, peer};
+use crate::tracker::{TrackerConfig, TrackerStore};
 
 const KEY: &str = "admin-key-0123456789";
 
@@ -22,7 +25,7 @@ struct Server {
 }
 
 impl Server {
-    async fn start(store: Arc<TrackerStore>) -> Self {
+    async fn start(store: TrackerSource) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (tx, rx) = oneshot::channel();
@@ -94,51 +97,182 @@ fn testdata(name: &str) -> std::path::PathBuf {
         .join(name)
 }
 
-/// A store with two located peers, estimates and a handshake.
-fn populate(store: &TrackerStore) {
-    let g = GeoIp::open(
-        Some(&testdata("test-city.mmdb")),
-        Some(&testdata("test-asn.mmdb")),
-    )
-    .unwrap();
-    let agent = "Lighthouse/v5.3.0-2e0eb6d/x86_64-linux";
-    store
-        .apply(
-            &handshake(peer(1), 1_000, "/ip4/88.198.1.1/tcp/9000", agent, 10),
-            Some(&g),
-        )
-        .unwrap();
-    store
-        .apply(
-            &discovery(peer(1), 1_100, "88.198.1.1", DiscoveryReason::SeqChanged),
-            Some(&g),
-        )
-        .unwrap();
-    store
-        .apply(
-            &discovery(peer(2), 1_200, "81.2.69.160", DiscoveryReason::FirstSeen),
-            Some(&g),
-        )
-        .unwrap();
-    // 2026-01-01T00:00:00Z = 1_767_225_600_000 ms.
-    store
-        .apply(&estimate(peer(1), 1_767_225_600_000, 100, 10), None)
-        .unwrap();
-    store
-        .apply(&estimate(peer(1), 1_767_225_700_000, 101, 11), None)
-        .unwrap();
-    store
-        .apply(&estimate(peer(2), 1_767_225_800_000, 101, 3), None)
-        .unwrap();
-    store.sync().unwrap();
+/// The stores the suite runs against: every test of the API's answers runs on both, so
+/// the two answer alike.
+#[derive(Debug, Clone, Copy)]
+enum Backend {
+    Embedded,
+    #[cfg(feature = "postgres")]
+    Postgres,
 }
 
-#[tokio::test]
-async fn public_and_admin_views_and_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    populate(&store);
-    let server = Server::start(Arc::clone(&store)).await;
+/// A tracker store of one backend, and what keeps it alive.
+struct TestStore {
+    embedded: Option<Arc<TrackerStore>>,
+    #[cfg(feature = "postgres")]
+    pg: Option<Arc<crate::PgStore>>,
+    #[cfg(feature = "postgres")]
+    _db: Option<crate::postgres::testdb::TestDb>,
+    dir: tempfile::TempDir,
+    config: TrackerConfig,
+}
+
+impl TestStore {
+    async fn open(backend: Backend) -> Self {
+        Self::open_with(backend, TrackerConfig::default()).await
+    }
+
+    async fn open_with(backend: Backend, config: TrackerConfig) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let mut store = Self {
+            embedded: None,
+            #[cfg(feature = "postgres")]
+            pg: None,
+            #[cfg(feature = "postgres")]
+            _db: None,
+            dir,
+            config,
+        };
+        match backend {
+            Backend::Embedded => {
+                store.embedded = Some(Arc::new(
+                    TrackerStore::open_with(store.dir.path().join("t.redb"), config).unwrap(),
+                ));
+            }
+            #[cfg(feature = "postgres")]
+            Backend::Postgres => {
+                let db = crate::postgres::testdb::TestDb::new().await;
+                let pg = crate::PgStore::connect_with(
+                    &db.url,
+                    crate::PgStoreConfig {
+                        tracker: config,
+                        ..Default::default()
+                    },
+                )
+                .await
+                .unwrap();
+                store.pg = Some(Arc::new(pg));
+                store._db = Some(db);
+            }
+        }
+        store
+    }
+
+    fn source(&self) -> TrackerSource {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = &self.pg {
+            return TrackerSource::from(pg.clone());
+        }
+        TrackerSource::from(self.embedded.clone().expect("one backend is open"))
+    }
+
+    /// Applies `events` as the store's writer does (durably).
+    async fn apply(&self, events: Vec<Event>, geoip: Option<Arc<GeoIp>>) {
+        if let Some(store) = &self.embedded {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || {
+                store.apply_all(&events, geoip.as_deref()).unwrap();
+                store.sync().unwrap();
+            })
+            .await
+            .unwrap();
+            return;
+        }
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = &self.pg {
+            use valtrack_core::EventSink;
+            let sink = crate::PgSink::new(pg.clone(), crate::PgWrites::all(), geoip);
+            for e in events {
+                sink.send(e).await.unwrap();
+            }
+            sink.flush().await.unwrap();
+        }
+    }
+
+    /// The same store, closed and opened again.
+    async fn reopen(mut self) -> Self {
+        if let Some(store) = self.embedded.take() {
+            drop(store);
+            self.embedded = Some(Arc::new(
+                TrackerStore::open_with(self.dir.path().join("t.redb"), self.config).unwrap(),
+            ));
+        }
+        #[cfg(feature = "postgres")]
+        if let (Some(pg), Some(db)) = (self.pg.take(), &self._db) {
+            drop(pg);
+            let pg = crate::PgStore::connect_with(
+                &db.url,
+                crate::PgStoreConfig {
+                    tracker: self.config,
+                    ..Default::default()
+                },
+            )
+            .await
+            .unwrap();
+            self.pg = Some(Arc::new(pg));
+        }
+        self
+    }
+}
+
+/// Runs each listed `async fn(Backend)` as a test per backend:
+/// `api::tests::embedded::NAME` and `api::tests::postgres::NAME`.
+macro_rules! on_both_stores {
+    ($($name:ident),* $(,)?) => {
+        mod embedded {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Embedded).await;
+            })*
+        }
+        #[cfg(feature = "postgres")]
+        mod postgres {
+            $(#[tokio::test]
+            async fn $name() {
+                super::$name(super::Backend::Postgres).await;
+            })*
+        }
+    };
+}
+
+on_both_stores!(
+    public_and_admin_views_and_errors,
+    unknown_routes_and_methods_are_json_errors,
+    stats_are_reused_briefly_then_recomputed,
+    data_survives_a_restart,
+    a_peer_id_shaped_right_but_off_the_curve_is_not_known,
+    other_methods_are_405_whatever_the_key,
+);
+
+fn test_geoip() -> Arc<GeoIp> {
+    Arc::new(
+        GeoIp::open(
+            Some(&testdata("test-city.mmdb")),
+            Some(&testdata("test-asn.mmdb")),
+        )
+        .unwrap(),
+    )
+}
+
+/// A store with two located peers, estimates and a handshake.
+async fn populate(store: &TestStore) {
+    let agent = "Lighthouse/v5.3.0-2e0eb6d/x86_64-linux";
+    let events = vec![
+        handshake(peer(1), 1_000, "/ip4/88.198.1.1/tcp/9000", agent, 10),
+        discovery(peer(1), 1_100, "88.198.1.1", DiscoveryReason::SeqChanged),
+        discovery(peer(2), 1_200, "81.2.69.160", DiscoveryReason::FirstSeen),
+        // 2026-01-01T00:00:00Z = 1_767_225_600_000 ms.
+        estimate(peer(1), 1_767_225_600_000, 100, 10),
+        estimate(peer(1), 1_767_225_700_000, 101, 11),
+        estimate(peer(2), 1_767_225_800_000, 101, 3),
+    ];
+    store.apply(events, Some(test_geoip())).await;
+}
+
+async fn public_and_admin_views_and_errors(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    populate(&store).await;
+    let server = Server::start(store.source()).await;
     let p1 = peer(1).to_string();
 
     let (status, body) = server.get("/healthz", None).await;
@@ -286,11 +420,9 @@ async fn public_and_admin_views_and_errors() {
 }
 
 /// Unknown routes and methods other than GET answer in JSON too, as the module docs promise.
-#[tokio::test]
-async fn unknown_routes_and_methods_are_json_errors() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    let server = Server::start(store).await;
+async fn unknown_routes_and_methods_are_json_errors(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    let server = Server::start(store.source()).await;
     let (status, body) = server.get("/nosuchroute", None).await;
     assert_eq!(status, 404);
     assert!(body["error"].is_string(), "{body}");
@@ -310,7 +442,7 @@ async fn unknown_routes_and_methods_are_json_errors() {
 async fn slow_headers_and_idle_connections_are_closed() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    let server = Server::start(store).await;
+    let server = Server::start(store.into()).await;
     let mut slow = TcpStream::connect(server.addr).await.unwrap();
     slow.write_all(b"GET /stats HTTP/1.1\r\nHost: te")
         .await
@@ -338,21 +470,24 @@ async fn slow_headers_and_idle_connections_are_closed() {
 }
 
 /// `/stats` reads every peer record, so an answer is reused for a while, then recomputed.
-#[tokio::test]
-async fn stats_are_reused_briefly_then_recomputed() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    populate(&store);
-    let server = Server::start(Arc::clone(&store)).await;
+async fn stats_are_reused_briefly_then_recomputed(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    populate(&store).await;
+    let server = Server::start(store.source()).await;
     let asked = std::time::Instant::now();
     let (_, body) = server.get("/stats", None).await;
     assert_eq!(body["peers"].as_u64(), Some(2));
     store
         .apply(
-            &discovery(peer(3), 1_300, "81.2.69.161", DiscoveryReason::FirstSeen),
+            vec![discovery(
+                peer(3),
+                1_300,
+                "81.2.69.161",
+                DiscoveryReason::FirstSeen,
+            )],
             None,
         )
-        .unwrap();
+        .await;
     let (_, body) = server.get("/stats", None).await;
     if asked.elapsed() < std::time::Duration::from_millis(1500) {
         assert_eq!(body["peers"].as_u64(), Some(2), "reused");
@@ -370,7 +505,7 @@ async fn stats_are_reused_briefly_then_recomputed() {
 async fn openapi_lists_every_route_and_parameter() {
     let dir = tempfile::tempdir().unwrap();
     let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    let server = Server::start(store).await;
+    let server = Server::start(store.into()).await;
     let (status, doc) = server.get("/openapi.json", None).await;
     assert_eq!(status, 200);
     assert_eq!(doc["openapi"].as_str(), Some("3.0.3"));
@@ -398,20 +533,17 @@ async fn openapi_lists_every_route_and_parameter() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn data_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("t.redb");
+async fn data_survives_a_restart(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    populate(&store).await;
     {
-        let store = Arc::new(TrackerStore::open(&path).unwrap());
-        populate(&store);
-        let server = Server::start(Arc::clone(&store)).await;
+        let server = Server::start(store.source()).await;
         let (_, body) = server.get("/stats", None).await;
         assert_eq!(body["peers"].as_u64(), Some(2));
         server.stop().await;
     }
-    let store = Arc::new(TrackerStore::open(&path).unwrap());
-    let server = Server::start(store).await;
+    let store = store.reopen().await;
+    let server = Server::start(store.source()).await;
     let (status, body) = server.get(&format!("/peers/{}", peer(2)), Some(KEY)).await;
     assert_eq!(status, 200);
     assert_eq!(body["peer"]["ip"].as_str(), Some("81.2.69.160"));
@@ -448,11 +580,9 @@ fn rfc3339_times_take_any_utc_offset() {
     assert!(super::parse_time("from", "2026-01-07T01:01:1é1:11").is_err());
 }
 
-#[tokio::test]
-async fn a_peer_id_shaped_right_but_off_the_curve_is_not_known() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    let server = Server::start(store).await;
+async fn a_peer_id_shaped_right_but_off_the_curve_is_not_known(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    let server = Server::start(store.source()).await;
     let (status, body) = server
         .get(
             "/peers/16Uiu2HA1WjT9t9yUMn5FJKRifpmXJZi6hWzEUvx41gvy8XaRFqCu",
@@ -469,11 +599,9 @@ async fn a_peer_id_shaped_right_but_off_the_curve_is_not_known() {
     server.stop().await;
 }
 
-#[tokio::test]
-async fn other_methods_are_405_whatever_the_key() {
-    let dir = tempfile::tempdir().unwrap();
-    let store = Arc::new(TrackerStore::open(dir.path().join("t.redb")).unwrap());
-    let server = Server::start(store).await;
+async fn other_methods_are_405_whatever_the_key(backend: Backend) {
+    let store = TestStore::open(backend).await;
+    let server = Server::start(store.source()).await;
     for method in ["POST", "TRACE", "DELETE"] {
         let (status, _) = server
             .request(method, "/validators", Some("no-such-key"))
@@ -481,4 +609,118 @@ async fn other_methods_are_405_whatever_the_key() {
         assert_eq!(status, 405, "{method}");
     }
     server.stop().await;
+}
+
+/// Many peers and every kind of update, with small bounds so the history and attribution
+/// limits bite: both stores give byte-identical answers on every route.
+#[cfg(feature = "postgres")]
+#[tokio::test]
+async fn both_stores_answer_alike() {
+    let config = TrackerConfig {
+        history_per_peer: 5,
+        max_attributed_per_peer: 4,
+        ..TrackerConfig::default()
+    };
+    let embedded = TestStore::open_with(Backend::Embedded, config).await;
+    let pg = TestStore::open_with(Backend::Postgres, config).await;
+    let agents = [
+        "Lighthouse/v5.3.0-2e0eb6d/x86_64-linux",
+        "Prysm/v5.1.0/abc",
+        "teku/v24.8.0/linux-x86_64/-eclipseadoptium-openjdk64bitservervm-java-21",
+        "nimbus",
+        "",
+    ];
+    let ips = [
+        "88.198.1.1",
+        "81.2.69.160",
+        "81.2.69.161",
+        "10.0.0.1",
+        "2.125.160.216",
+    ];
+    let mut events = Vec::new();
+    let mut x: u64 = 0x2545_f491_4f6c_dd1d;
+    let mut next = |n: u64| {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x % n
+    };
+    let mut ts = 1_767_225_600_000u64;
+    for round in 0..4u64 {
+        for n in 0..40u8 {
+            let p = peer(n);
+            ts += 1 + next(3);
+            let ip = ips[next(ips.len() as u64) as usize];
+            let reason = if round == 0 {
+                DiscoveryReason::FirstSeen
+            } else if next(6) == 0 {
+                DiscoveryReason::Disappeared
+            } else {
+                DiscoveryReason::SeqChanged
+            };
+            events.push(discovery(p, ts, ip, reason));
+            ts += 1;
+            if next(5) == 0 {
+                events.push(failure(p, ts));
+            } else {
+                let agent = agents[next(agents.len() as u64) as usize];
+                let addr = format!("/ip4/{}/tcp/9000", ips[next(ips.len() as u64) as usize]);
+                events.push(handshake(p, ts, &addr, agent, 4 + next(128)));
+            }
+            for _ in 0..3 {
+                ts += 1;
+                // epochs repeat across rounds: replaced, not added
+                let epoch = round * 2 + next(4);
+                events.push(estimate(p, ts, epoch, next(200)));
+            }
+            for _ in 0..4 {
+                ts += 1;
+                events.push(attestation(p, ts, next(8), next(3) != 0));
+            }
+        }
+    }
+    // one event delivered twice: applied once
+    events.push(events[7].clone());
+    let geoip = test_geoip();
+    for chunk in events.chunks(97) {
+        embedded.apply(chunk.to_vec(), Some(geoip.clone())).await;
+    }
+    pg.apply(events, Some(geoip)).await;
+
+    let (a, b) = (
+        Server::start(embedded.source()).await,
+        Server::start(pg.source()).await,
+    );
+    let mut paths = vec![
+        "/peers?limit=10000".to_owned(),
+        "/peers?limit=7&offset=13".to_owned(),
+        "/validators?limit=10000".to_owned(),
+        "/validators?from=1767225600100&to=1767225601000&limit=50".to_owned(),
+        "/stats".to_owned(),
+    ];
+    paths.extend((0..41u8).map(|n| format!("/peers/{}", peer(n))));
+    for path in &paths {
+        for key in [None, Some(KEY)] {
+            let (sa, ja) = a.get(path, key).await;
+            let (sb, jb) = b.get(path, key).await;
+            assert_eq!(sa, sb, "{path}");
+            assert_eq!(ja, jb, "{path} (key: {})", key.is_some());
+        }
+    }
+    let (_, all) = a.get("/peers?limit=10000", Some(KEY)).await;
+    assert_eq!(all["total"].as_u64(), Some(40));
+    let (_, stats) = a.get("/stats", None).await;
+    assert!(
+        stats["countries"].as_object().unwrap().len() >= 2,
+        "{stats}"
+    );
+    for n in 0..40u8 {
+        let (sa, sb) = (embedded.embedded.as_ref().unwrap(), pg.pg.as_ref().unwrap());
+        let va = sa.attributed_validators(&peer(n), 100).unwrap();
+        let vb = sb.attributed_validators(&peer(n), 100).await.unwrap();
+        assert_eq!(va, vb, "peer {n}");
+        assert!(va.len() <= 4);
+    }
+    a.stop().await;
+    b.stop().await;
 }

@@ -79,6 +79,8 @@ pub struct StoreConfig {
     max_file_age: Duration,
     journal: bool,
     role: StoreRole,
+    #[cfg(feature = "postgres")]
+    database: Option<String>,
     #[cfg(feature = "api")]
     api_listen: Option<std::net::SocketAddr>,
     #[cfg(feature = "api")]
@@ -96,6 +98,8 @@ impl StoreConfig {
             max_file_age: DEFAULT_MAX_FILE_AGE,
             journal: false,
             role: StoreRole::All,
+            #[cfg(feature = "postgres")]
+            database: None,
             #[cfg(feature = "api")]
             api_listen: None,
             #[cfg(feature = "api")]
@@ -157,6 +161,16 @@ impl StoreConfigBuilder {
         self
     }
 
+    /// Write to the PostgreSQL database at `url` (`postgres://user:password@host/db`) instead
+    /// of Parquet files and `tracker.redb`: the event tables, and the tracker the API
+    /// serves, in one database that several consumers share (see [`PgSink`](crate::PgSink)).
+    /// Every role writes its part there; any role may then serve the API. Default: none.
+    #[cfg(feature = "postgres")]
+    pub fn database(mut self, url: impl Into<String>) -> Self {
+        self.0.database = Some(url.into());
+        self
+    }
+
     /// Serve the tracker's HTTP API on this address (port 0: any free port, see
     /// [`Store::api_addr`]). Default: no API.
     #[cfg(feature = "api")]
@@ -184,15 +198,23 @@ impl StoreConfigBuilder {
             max_file_age,
             journal: _,
             role,
+            #[cfg(feature = "postgres")]
+            database,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
             api_keys_file,
         } = &self.0;
+        #[cfg(feature = "postgres")]
+        let shared_tracker = database.is_some();
+        #[cfg(not(feature = "postgres"))]
+        let shared_tracker = false;
         #[cfg(feature = "api")]
-        if api_listen.is_some() && !role.has_tracker() {
+        if api_listen.is_some() && !role.has_tracker() && !shared_tracker {
             return Err(StoreError::ApiWithoutTracker);
         }
+        #[cfg(not(feature = "api"))]
+        let _ = shared_tracker;
         #[cfg(not(feature = "api"))]
         let _ = role;
         if data_dir.as_os_str().is_empty() {
@@ -258,6 +280,10 @@ pub enum StoreError {
     /// A GeoIP database cannot be opened.
     #[error(transparent)]
     GeoIp(#[from] GeoIpError),
+    /// The PostgreSQL database cannot be used.
+    #[cfg(feature = "postgres")]
+    #[error(transparent)]
+    Database(#[from] crate::PgError),
     /// The API keys file cannot be read.
     #[cfg(feature = "api")]
     #[error(transparent)]
@@ -339,6 +365,12 @@ enum Inner {
     All(DeriveSink<TrackerThenTables>),
     Tables(ParquetSink),
     Tracker(DeriveSink<TablesThenTracker>),
+    /// PostgreSQL, all roles but the tables one: derived rows in front.
+    #[cfg(feature = "postgres")]
+    Database(DeriveSink<crate::PgSink>),
+    /// PostgreSQL, the tables role: the events as received.
+    #[cfg(feature = "postgres")]
+    DatabaseTables(crate::PgSink),
 }
 
 impl EventSink for StoreSink {
@@ -347,6 +379,10 @@ impl EventSink for StoreSink {
             Inner::All(s) => s.send(event).await,
             Inner::Tables(s) => s.send(event).await,
             Inner::Tracker(s) => s.send(event).await,
+            #[cfg(feature = "postgres")]
+            Inner::Database(s) => s.send(event).await,
+            #[cfg(feature = "postgres")]
+            Inner::DatabaseTables(s) => s.send(event).await,
         }
     }
 
@@ -355,6 +391,10 @@ impl EventSink for StoreSink {
             Inner::All(s) => s.flush().await,
             Inner::Tables(s) => s.flush().await,
             Inner::Tracker(s) => s.flush().await,
+            #[cfg(feature = "postgres")]
+            Inner::Database(s) => s.flush().await,
+            #[cfg(feature = "postgres")]
+            Inner::DatabaseTables(s) => s.flush().await,
         }
     }
 }
@@ -458,6 +498,49 @@ impl EventSink for TablesThenTracker {
     }
 }
 
+/// A database writer's counts in the shape of the Parquet tables' (for the CLI's lines and
+/// the metrics): rows committed (inserted, or found there already) as published, one
+/// commit as one file.
+#[cfg(feature = "postgres")]
+fn database_stats(s: &crate::PgSinkStats) -> ParquetStats {
+    let mut published = [0u64; 5];
+    for (i, p) in published.iter_mut().enumerate() {
+        *p = s.inserted[i] + s.present[i];
+    }
+    ParquetStats {
+        published,
+        files: [s.commits, 0, 0, 0, 0],
+        held: s.held,
+        journaled: 0,
+        write_errors: s.write_errors,
+        fault: s.fault.clone(),
+    }
+}
+
+/// Binds the API's address and starts serving `source`.
+#[cfg(feature = "api")]
+async fn start_api(
+    addr: std::net::SocketAddr,
+    keys_file: Option<&Path>,
+    source: crate::TrackerSource,
+) -> Result<Api, StoreError> {
+    let keys = match keys_file {
+        Some(path) => crate::ApiKeys::from_file(path)?,
+        None => crate::ApiKeys::none(),
+    };
+    let listener = tokio::net::TcpListener::bind(addr)
+        .await
+        .map_err(|source| StoreError::ApiListen { addr, source })?;
+    let bound = listener
+        .local_addr()
+        .map_err(|source| StoreError::ApiListen { addr, source })?;
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let served = tokio::spawn(crate::serve(listener, source, keys, async {
+        let _ = stopped.await;
+    }));
+    Ok((served, stop, bound))
+}
+
 #[cfg(feature = "api")]
 type Api = (
     tokio::task::JoinHandle<std::io::Result<()>>,
@@ -470,6 +553,8 @@ pub struct Store {
     stats: Arc<dyn Fn() -> ParquetStats + Send + Sync>,
     data_dir: PathBuf,
     tracker: Option<Arc<TrackerStore>>,
+    #[cfg(feature = "postgres")]
+    database: Option<Arc<crate::PgStore>>,
     #[cfg(feature = "api")]
     api: Option<Api>,
 }
@@ -496,11 +581,67 @@ impl Store {
             max_file_age,
             journal,
             role,
+            #[cfg(feature = "postgres")]
+            database,
             #[cfg(feature = "api")]
             api_listen,
             #[cfg(feature = "api")]
             api_keys_file,
         } = config;
+        let geoip = if geoip_city.is_some() || geoip_asn.is_some() {
+            Some(Arc::new(GeoIp::open(
+                geoip_city.as_deref(),
+                geoip_asn.as_deref(),
+            )?))
+        } else {
+            None
+        };
+        #[cfg(feature = "postgres")]
+        if let Some(url) = database {
+            let pg = Arc::new(crate::PgStore::connect(&url).await?);
+            let (writes, derived) = match role {
+                StoreRole::All => (crate::PgWrites::all(), true),
+                StoreRole::Tables => (crate::PgWrites::tables(), false),
+                StoreRole::Tracker => (
+                    crate::PgWrites {
+                        tables: DERIVED_KINDS.to_vec(),
+                        tracker: true,
+                    },
+                    true,
+                ),
+            };
+            let sink = crate::PgSink::new(pg.clone(), writes, geoip.clone());
+            let stats = {
+                let read = sink.stats_reader();
+                Arc::new(move || database_stats(&read()))
+            };
+            #[cfg(feature = "api")]
+            let api = match api_listen {
+                Some(addr) => Some(
+                    start_api(
+                        addr,
+                        api_keys_file.as_deref(),
+                        crate::TrackerSource::from(pg.clone()),
+                    )
+                    .await?,
+                ),
+                None => None,
+            };
+            let inner = if derived {
+                Inner::Database(derive(sink, network, geoip))
+            } else {
+                Inner::DatabaseTables(sink)
+            };
+            let store = Self {
+                stats,
+                data_dir,
+                tracker: None,
+                database: Some(pg),
+                #[cfg(feature = "api")]
+                api,
+            };
+            return Ok((store, StoreSink(inner)));
+        }
         std::fs::create_dir_all(&data_dir).map_err(|source| StoreError::DataDir {
             path: data_dir.clone(),
             source,
@@ -520,6 +661,8 @@ impl Store {
                 stats,
                 data_dir,
                 tracker: None,
+                #[cfg(feature = "postgres")]
+                database: None,
                 #[cfg(feature = "api")]
                 api: None,
             };
@@ -529,37 +672,20 @@ impl Store {
         let tracker = Arc::new(
             TrackerStore::open(&db).map_err(|source| StoreError::Tracker { path: db, source })?,
         );
-        let geoip = if geoip_city.is_some() || geoip_asn.is_some() {
-            Some(Arc::new(GeoIp::open(
-                geoip_city.as_deref(),
-                geoip_asn.as_deref(),
-            )?))
-        } else {
-            None
-        };
         let mut tracker_sink = TrackerSink::new(tracker.clone());
         if let Some(g) = &geoip {
             tracker_sink = tracker_sink.with_geoip(g.clone());
         }
         #[cfg(feature = "api")]
         let api = match api_listen {
-            Some(addr) => {
-                let keys = match &api_keys_file {
-                    Some(path) => crate::ApiKeys::from_file(path)?,
-                    None => crate::ApiKeys::none(),
-                };
-                let listener = tokio::net::TcpListener::bind(addr)
-                    .await
-                    .map_err(|source| StoreError::ApiListen { addr, source })?;
-                let bound = listener
-                    .local_addr()
-                    .map_err(|source| StoreError::ApiListen { addr, source })?;
-                let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-                let served = tokio::spawn(crate::serve(listener, tracker.clone(), keys, async {
-                    let _ = stopped.await;
-                }));
-                Some((served, stop, bound))
-            }
+            Some(addr) => Some(
+                start_api(
+                    addr,
+                    api_keys_file.as_deref(),
+                    crate::TrackerSource::from(tracker.clone()),
+                )
+                .await?,
+            ),
             None => None,
         };
         let inner = if role == StoreRole::Tracker {
@@ -604,6 +730,8 @@ impl Store {
             stats,
             data_dir,
             tracker: Some(tracker),
+            #[cfg(feature = "postgres")]
+            database: None,
             #[cfg(feature = "api")]
             api,
         };
@@ -632,9 +760,26 @@ impl Store {
         &self.data_dir
     }
 
-    /// The tracker store (shared with the API); `None` for [`StoreRole::Tables`].
+    /// The embedded tracker store (shared with the API); `None` for [`StoreRole::Tables`]
+    /// and with a database.
     pub fn tracker(&self) -> Option<&Arc<TrackerStore>> {
         self.tracker.as_ref()
+    }
+
+    /// The PostgreSQL database written to, if one was configured.
+    #[cfg(feature = "postgres")]
+    pub fn database(&self) -> Option<&Arc<crate::PgStore>> {
+        self.database.as_ref()
+    }
+
+    /// Where the rows go, for logs: the data directory, or the database's
+    /// `postgres://host:port/db` (no credentials).
+    pub fn location(&self) -> String {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = &self.database {
+            return pg.target().to_owned();
+        }
+        self.data_dir.display().to_string()
     }
 
     /// The address the API listens on, if it was asked for.

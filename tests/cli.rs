@@ -689,3 +689,129 @@ impl Drop for KillOnDrop {
         }
     }
 }
+
+#[test]
+fn bad_database_urls_are_one_line_errors_without_the_password() {
+    // (-l warn: the simulated network's start line comes first)
+    let o = valtrack(&[
+        "-l",
+        "warn",
+        "run",
+        "--network",
+        "sim",
+        "--sim-nodes",
+        "2",
+        "--database",
+        "postgres://valtrack:s3cret-pw@127.0.0.1:1/valtrack",
+    ]);
+    assert_one_error_line(
+        &o,
+        "cannot connect to the database postgres://127.0.0.1:1/valtrack",
+    );
+    assert!(!stderr(&o).contains("s3cret-pw"), "{}", stderr(&o));
+    let o = valtrack(&[
+        "-l",
+        "warn",
+        "run",
+        "--network",
+        "sim",
+        "--database",
+        "postgres://[::1",
+    ]);
+    assert_one_error_line(&o, "invalid database URL");
+}
+
+/// A database for one CLI test on the server `VALTRACK_TEST_DATABASE_URL` names (scripts/check
+/// starts one), made and dropped with psql; the test fails without them.
+struct TestDatabase {
+    admin: String,
+    name: String,
+    url: String,
+}
+
+impl TestDatabase {
+    fn new(tag: &str) -> Self {
+        let admin = std::env::var("VALTRACK_TEST_DATABASE_URL").expect(
+            "VALTRACK_TEST_DATABASE_URL names a PostgreSQL server (scripts/check starts one)",
+        );
+        let name = format!("vt_cli_{tag}_{}", std::process::id());
+        psql(&admin, &format!("DROP DATABASE IF EXISTS {name}"));
+        psql(&admin, &format!("CREATE DATABASE {name}"));
+        let base = admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b);
+        let url = format!("{base}/{name}");
+        Self { admin, name, url }
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let _ = Command::new("psql")
+            .args([
+                &self.admin,
+                "-qAtXc",
+                &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+            ])
+            .output();
+    }
+}
+
+fn psql(url: &str, sql: &str) -> String {
+    let o = Command::new("psql")
+        .args([url, "-qAtXc", sql])
+        .output()
+        .expect("psql runs (Debian's postgresql-client)");
+    assert!(o.status.success(), "psql {sql}: {}", stderr(&o));
+    String::from_utf8_lossy(&o.stdout).trim().to_owned()
+}
+
+#[test]
+fn run_writes_the_tables_and_the_tracker_to_a_database() {
+    let db = TestDatabase::new("run");
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    let o = valtrack(&[
+        "run",
+        "--network",
+        "sim",
+        "--sim-nodes",
+        "10",
+        "--duration",
+        "8s",
+        "--data-dir",
+        data.to_str().unwrap(),
+        "--database",
+        &db.url,
+    ]);
+    let err = stderr(&o);
+    assert!(o.status.success(), "{err}");
+    let last = err.lines().last().unwrap_or_default();
+    assert!(last.contains("written to postgres://"), "{err}");
+    let discovered: u64 = psql(&db.url, "SELECT count(*) FROM discovery_events")
+        .parse()
+        .unwrap();
+    let handshakes: u64 = psql(&db.url, "SELECT count(*) FROM metadata_events")
+        .parse()
+        .unwrap();
+    let peers: u64 = psql(&db.url, "SELECT count(*) FROM tracker_peers")
+        .parse()
+        .unwrap();
+    assert!(
+        discovered >= 10 && handshakes > 0,
+        "{discovered} {handshakes}\n{err}"
+    );
+    assert_eq!(
+        psql(
+            &db.url,
+            "SELECT count(DISTINCT peer_id) FROM discovery_events"
+        )
+        .parse::<u64>()
+        .unwrap(),
+        peers
+    );
+    assert!(
+        last.contains(&format!("discovery_events {discovered},")),
+        "{last}"
+    );
+    // Nothing went to the data directory.
+    assert!(!data.exists(), "{}", data.display());
+}

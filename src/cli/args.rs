@@ -300,6 +300,12 @@ pub(crate) struct StoreArgs {
     /// (IPs, ENRs, multiaddrs, exact coordinates).
     #[arg(long, env = "VALTRACK_API_KEYS_FILE", requires = "api_listen")]
     pub(crate) api_keys_file: Option<PathBuf>,
+    /// PostgreSQL database to write to instead of Parquet files and tracker.redb
+    /// (postgres://user:password@host:port/dbname): the event tables and the tracker, shared
+    /// by every consumer; the API then serves from it. The schema is created or migrated at
+    /// start.
+    #[arg(long, env = "VALTRACK_DATABASE_URL", hide_env_values = true)]
+    pub(crate) database: Option<String>,
 }
 
 impl StoreArgs {
@@ -321,6 +327,9 @@ impl StoreArgs {
         }
         if let Some(p) = &self.api_keys_file {
             builder = builder.api_keys_file(p);
+        }
+        if let Some(url) = &self.database {
+            builder = builder.database(url);
         }
         builder
     }
@@ -366,12 +375,12 @@ pub(crate) fn storage_line(stats: &valtrack::sink::ParquetStats) -> String {
 /// rows came from JetStream and were acknowledged only once published (the consumer).
 pub(crate) fn final_storage_lines(store: &valtrack::sink::Store, acked_only: bool) {
     let stats = store.stats();
-    tracing::info!(target: "valtrack", "written to {}: {}", store.data_dir().display(), store.counts());
+    tracing::info!(target: "valtrack", "written to {}: {}", store.location(), store.counts());
     if stats.held == 0 {
         return;
     }
     let fault = stats.fault.as_deref().unwrap_or("the last write failed");
-    let dir = store.data_dir().display();
+    let dir = store.location();
     if acked_only {
         tracing::error!(
             target: "valtrack",

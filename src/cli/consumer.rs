@@ -96,8 +96,9 @@ impl ConsumerArgs {
             .batch_size(self.batch_size)
             .commit_interval(self.commit_interval.0)
             .ack_wait(self.ack_wait.0);
-        // The tracker role's dedupe is the tracker's applied ids (it writes no events' rows).
-        if self.role != Role::Tracker {
+        // The tracker role's dedupe is the tracker's applied ids (it writes no events' rows);
+        // a database dedupes by itself (the event id is each table's key).
+        if self.role != Role::Tracker && self.store.database.is_none() {
             builder = builder.seed_from_parquet(&self.store.data_dir);
         }
         Ok(builder.build()?)
@@ -121,9 +122,10 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     };
     let config = args.config()?;
     let metrics = args.metrics.bind().await?;
-    if args.role == Role::Tables && args.store.api_listen.is_some() {
+    if args.role == Role::Tables && args.store.api_listen.is_some() && args.store.database.is_none()
+    {
         return Err(CliError(
-            "--api-listen serves the tracker store, which --role tables does not keep: give it to the --role tracker consumer".into(),
+            "--api-listen serves the tracker store, which --role tables does not keep: give it to the --role tracker consumer (with --database, any consumer can serve it)".into(),
         ));
     }
     let (store, sink) = args
@@ -136,7 +138,7 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
         stream = %args.stream,
         consumer = %args.name(),
         role = ?args.role,
-        data_dir = %args.store.data_dir.display(),
+        writing_to = %store.location(),
         "consumer started"
     );
     let reporter = {

@@ -29,7 +29,7 @@ pub(crate) async fn run(args: RunArgs) -> Result<(), CliError> {
     service.register_metrics(&mut registry);
     valtrack::sink::metrics::StoreCollector::register(&mut registry, &store);
     let metrics = metrics.serve(registry);
-    tracing::info!(target: "valtrack", data_dir = %store.data_dir().display(), "writing Parquet tables and the tracker store");
+    tracing::info!(target: "valtrack", writing_to = %store.location(), "writing the tables and the tracker store");
     let summary = service.summary();
     let reporter = {
         let summary = service.summary();

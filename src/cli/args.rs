@@ -301,8 +301,9 @@ pub(crate) struct StoreArgs {
     #[arg(long, env = "VALTRACK_API_KEYS_FILE", requires = "api_listen")]
     pub(crate) api_keys_file: Option<PathBuf>,
     /// PostgreSQL database to write to instead of Parquet files and tracker.redb
-    /// (postgres://user:password@host:port/dbname): the event tables and the tracker, shared
-    /// by every consumer; the API then serves from it. The schema is created or migrated at
+    /// (postgres://user:password@host:port/dbname, TLS as libpq's sslmode, e.g.
+    /// ?sslmode=verify-full&sslrootcert=ca.pem): the event tables and the tracker, shared by
+    /// every consumer; the API then serves from it. The schema is created or migrated at
     /// start.
     #[arg(long, env = "VALTRACK_DATABASE_URL", hide_env_values = true)]
     pub(crate) database: Option<String>,

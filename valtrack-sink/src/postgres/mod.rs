@@ -22,6 +22,7 @@ mod sink;
 pub(crate) mod testdb;
 #[cfg(test)]
 mod tests;
+mod tls;
 mod write;
 
 use std::fmt;
@@ -30,7 +31,7 @@ use std::time::Duration;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use thiserror::Error;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::NoTls;
+use tokio_postgres_rustls::MakeRustlsConnect;
 
 use crate::tracker::TrackerConfig;
 
@@ -106,6 +107,10 @@ pub enum PgError {
     /// A bound in the [`TrackerConfig`] is zero.
     #[error(transparent)]
     Config(#[from] crate::TrackerError),
+    /// The TLS settings (`sslmode`, `sslrootcert`) cannot be met: an unreadable root file,
+    /// no trusted roots.
+    #[error("database TLS: {0}")]
+    Tls(String),
     /// A batch took longer than [`WRITE_TIMEOUT`].
     #[error("database write timed out after {0:?}")]
     Timeout(Duration),
@@ -217,9 +222,8 @@ impl PgStore {
         if config.pool_size == 0 {
             return Err(crate::TrackerError::Zero { field: "pool_size" }.into());
         }
-        let mut pg: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e: tokio_postgres::Error| PgError::Url(e.to_string()))?;
+        let (mut pg, tls) = tls::split(url)?;
+        let connector = tls.connector()?;
         if pg.get_connect_timeout().is_none() {
             pg.connect_timeout(CONNECT_TIMEOUT);
         }
@@ -229,10 +233,10 @@ impl PgStore {
         // A peer that vanished without closing: notice within about a minute.
         pg.keepalives(true).keepalives_idle(Duration::from_secs(30));
         let target = target_of(&pg);
-        migrate(&pg, &target).await?;
+        migrate(&pg, connector.clone(), &target).await?;
         let manager = Manager::from_config(
             pg,
-            NoTls,
+            connector,
             ManagerConfig {
                 // a connection whose transaction was abandoned (timeout) is checked before reuse
                 recycling_method: RecyclingMethod::Verified,
@@ -275,12 +279,16 @@ impl PgStore {
 }
 
 /// Applies the migrations not yet applied, one process at a time.
-async fn migrate(config: &tokio_postgres::Config, target: &str) -> Result<(), PgError> {
+async fn migrate(
+    config: &tokio_postgres::Config,
+    connector: MakeRustlsConnect,
+    target: &str,
+) -> Result<(), PgError> {
     let connect = |source| PgError::Connect {
         target: target.to_owned(),
         source,
     };
-    let (mut client, connection) = config.connect(NoTls).await.map_err(connect)?;
+    let (mut client, connection) = config.connect(connector).await.map_err(connect)?;
     let driver = tokio::spawn(connection);
     let result = async {
         client

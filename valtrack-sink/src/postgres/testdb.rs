@@ -19,6 +19,20 @@ pub(crate) fn server_url() -> String {
     })
 }
 
+/// The variable naming the test server's TLS root (`scripts/pg-cluster` writes `DIR/ca.crt`).
+pub(crate) const CA_ENV: &str = "VALTRACK_TEST_DATABASE_CA";
+
+/// The PEM file of the CA that signed the test server's certificate (for `localhost`);
+/// panics with what to do when it is not set.
+pub(crate) fn server_ca() -> String {
+    std::env::var(CA_ENV).unwrap_or_else(|_| {
+        panic!(
+            "{CA_ENV} is not set: the TLS tests need the test server's CA. scripts/check sets it; \
+             by hand: `scripts/pg-cluster start DIR` writes DIR/ca.crt"
+        )
+    })
+}
+
 /// A database created for one test and dropped when this is.
 #[derive(Debug)]
 pub(crate) struct TestDb {
@@ -26,6 +40,8 @@ pub(crate) struct TestDb {
     pub(crate) url: String,
     name: String,
     admin: String,
+    port: u16,
+    user: String,
 }
 
 impl TestDb {
@@ -59,7 +75,21 @@ impl TestDb {
         let port = config.get_ports().first().copied().unwrap_or(5432);
         let user = config.get_user().unwrap_or("postgres");
         let url = format!("host={host} port={port} user={user} dbname={name}");
-        Self { url, name, admin }
+        Self {
+            url,
+            name,
+            admin,
+            port,
+            user: user.to_owned(),
+        }
+    }
+
+    /// Its URL in the `postgres://` form, through `host`, with `query` (`sslmode=…`).
+    pub(crate) fn uri(&self, host: &str, query: &str) -> String {
+        format!(
+            "postgres://{}@{host}:{}/{}?{query}",
+            self.user, self.port, self.name
+        )
     }
 }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use valtrack_core::{EventKind, EventSink};
 
 use super::rows::pg_type;
-use super::testdb::TestDb;
+use super::testdb::{server_ca, TestDb};
 use super::{PgSink, PgStore, PgWrites};
 
 #[tokio::test]
@@ -79,4 +79,69 @@ async fn events_written_twice_are_one_row_each_and_applied_once() {
     assert_eq!(again.stats().applied, 0);
     assert_eq!(again.stats().present.iter().sum::<u64>(), 50);
     assert_eq!(again.stats().held, 0);
+}
+
+/// Whether the store's connections are encrypted (the server's own view).
+async fn encrypted(store: &PgStore) -> bool {
+    let client = store.client().await.expect("a connection");
+    client
+        .query_one(
+            "SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            &[],
+        )
+        .await
+        .expect("pg_stat_ssl")
+        .get(0)
+}
+
+#[tokio::test]
+async fn sslmode_means_what_libpq_means() {
+    let db = TestDb::new().await;
+    let ca = server_ca();
+    // the test server offers TLS with a certificate for `localhost` signed by `ca`
+    let cases: [(&str, String, Option<bool>); 9] = [
+        ("127.0.0.1", "sslmode=disable".into(), Some(false)),
+        ("127.0.0.1", "sslmode=prefer".into(), Some(true)),
+        ("127.0.0.1", "sslmode=require".into(), Some(true)),
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-ca&sslrootcert={ca}"),
+            Some(true),
+        ),
+        (
+            "localhost",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            Some(true),
+        ),
+        // the certificate is not for 127.0.0.1
+        (
+            "127.0.0.1",
+            format!("sslmode=verify-full&sslrootcert={ca}"),
+            None,
+        ),
+        // the CA is not a system root
+        ("127.0.0.1", "sslmode=verify-ca".into(), None),
+        // a root file given to require checks the chain (libpq: as verify-ca)
+        (
+            "127.0.0.1",
+            format!("sslmode=require&sslrootcert={ca}"),
+            Some(true),
+        ),
+        (
+            "127.0.0.1",
+            "sslmode=require&sslrootcert=/etc/hostname".into(),
+            None,
+        ),
+    ];
+    for (host, query, want) in cases {
+        let url = db.uri(host, &query);
+        let got = match PgStore::connect(&url).await {
+            Ok(store) => Some(encrypted(&store).await),
+            Err(e) => {
+                assert!(!e.to_string().contains("postgres@"), "no user in {e}");
+                None
+            }
+        };
+        assert_eq!(got, want, "{host} {query}");
+    }
 }

@@ -21,7 +21,13 @@ CREATE TABLE tracker_peers (
     estimated_validators_max bigint,
     -- an estimate above zero without an upper bound (custody group count 128)
     unbounded boolean NOT NULL
-);
+)
+-- Every batch rewrites the rows of the peers it touches: room on each page for the new
+-- versions (HOT updates, pruned without a vacuum), and a vacuum after every 2,000 dead rows
+-- rather than after 20% of the table, so the visibility map stays current and /peers pages
+-- by an index-only scan of the primary key.
+WITH (fillfactor = 70, autovacuum_vacuum_scale_factor = 0, autovacuum_vacuum_threshold = 2000,
+      autovacuum_analyze_scale_factor = 0.05);
 
 -- Each peer's estimates, one per epoch, at most `history_per_peer` (the oldest go).
 CREATE TABLE tracker_estimates (

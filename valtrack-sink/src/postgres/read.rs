@@ -46,7 +46,10 @@ impl PgStore {
             .get(0);
         let rows = client
             .query(
-                "SELECT record::text FROM tracker_peers ORDER BY peer_id LIMIT $1 OFFSET $2",
+                // The page's ids first (the primary key's order; no record read for the
+                // rows skipped), then their records.
+                "SELECT p.record::text FROM (SELECT peer_id FROM tracker_peers ORDER BY peer_id \
+                 LIMIT $1 OFFSET $2) AS page JOIN tracker_peers p USING (peer_id) ORDER BY p.peer_id",
                 &[&self.limit(limit), &clamp(offset)],
             )
             .await

@@ -14,9 +14,11 @@ file being the test's record of every event it produced) and the consumers of --
            and one `consumer --role tracker`, all on the same database
 
 The first consumer serves the API (--api-listen) from the database. While the sentry runs,
-it SIGKILLs the second consumer at --kill-at s (restarted 5 s later, same arguments) and
+it SIGKILLs the last consumer at --kill-at s (restarted 5 s later, same arguments) and
 stops the database server at --pause-at s for --pause-for s (the consumers must keep
-running: their messages stay unacknowledged and are written when it is back). Once the
+running: their messages stay unacknowledged and are written when it is back); during the
+outage it sends the last consumer SIGINT, then a second one, which must make it exit at once
+with status 130 (it is restarted). Once the
 sentry exited and every durable drained, it stops the consumers (SIGINT) and checks with
 psql that
   * every event of the sentry's copy is a row of its table (none lost; the event id is the
@@ -141,6 +143,28 @@ def main():
         subprocess.run([PG_CLUSTER, "pause", pgdir], check=True)
         paused = time.time()
         say("database server stopped")
+        # Ctrl-C while the database is down: the consumer waits for its writes; a second
+        # Ctrl-C exits at once (130), losing nothing (its messages were not acknowledged).
+        sleep_until(paused + min(8, args.pause_for / 3))
+        victim.send(signal.SIGINT)
+        sleep_until(time.time() + 3)
+        if victim.alive():
+            second = time.time()
+            victim.send(signal.SIGINT)
+            try:
+                victim.p.wait(timeout=5)
+                figures.append(("second SIGINT with the database down: exit status, s to exit",
+                                f"{victim.p.returncode}, {time.time() - second:.1f}"))
+                if victim.p.returncode != 130:
+                    failed.append(f"{victim.name} exited {victim.p.returncode} on a second SIGINT, not 130")
+            except subprocess.TimeoutExpired:
+                failed.append(f"{victim.name} still ran 5 s after a second SIGINT")
+                victim.send(signal.SIGKILL)
+                victim.p.wait()
+        else:
+            figures.append(("SIGINT with the database down: exit status (nothing was pending)", victim.p.returncode))
+        say(f"SIGINT twice consumer {victim.name}; restarted")
+        victim.start()
         sleep_until(paused + args.pause_for)
         subprocess.run([PG_CLUSTER, "resume", pgdir], check=True)
         say(f"   database server started again after {time.time() - paused:.0f} s")

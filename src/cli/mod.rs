@@ -103,18 +103,38 @@ impl<E: std::error::Error> From<E> for CliError {
     }
 }
 
-/// Completes after `duration`, or at Ctrl-C.
-pub(crate) async fn shutdown_signal(duration: Option<Duration>) {
-    match duration {
-        Some(d) => {
-            tokio::select! {
-                _ = tokio::time::sleep(d) => {}
-                _ = tokio::signal::ctrl_c() => {}
+/// Completes after `duration`, or at Ctrl-C (SIGINT). From then on a second Ctrl-C exits at
+/// once (status 130) instead of waiting for the writes in progress, e.g. to a database that
+/// is down; a consumer loses nothing by it (what those writes held was not acknowledged).
+/// The signals are watched from now on by a task of their own, so they count even while
+/// the caller is busy (a consumer waiting for its store does not poll this future).
+pub(crate) fn shutdown_signal(duration: Option<Duration>) -> impl std::future::Future<Output = ()> {
+    let (tx, rx) = tokio::sync::oneshot::channel::<()>();
+    tokio::spawn(async move {
+        match duration {
+            Some(d) => {
+                tokio::select! {
+                    _ = tokio::time::sleep(d) => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            None => {
+                let _ = tokio::signal::ctrl_c().await;
             }
         }
-        None => {
-            let _ = tokio::signal::ctrl_c().await;
+        let _ = tx.send(());
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!(
+                target: "valtrack",
+                "second Ctrl-C: exiting without waiting for the writes in progress; what they \
+                 held is not written (a consumer's messages were not acknowledged: JetStream \
+                 delivers them again)"
+            );
+            std::process::exit(130);
         }
+    });
+    async move {
+        let _ = rx.await;
     }
 }
 

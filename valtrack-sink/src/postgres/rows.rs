@@ -92,6 +92,30 @@ pub(crate) fn scrub(s: &str) -> String {
     }
 }
 
+/// JSON text with every `\u0000` escape (a NUL in a string, which `jsonb` refuses) made
+/// `\ufffd`; an escaped backslash followed by `u0000` is left alone.
+pub(crate) fn scrub_json(json: String) -> String {
+    if !json.contains("\\u0000") {
+        return json;
+    }
+    let mut out = String::with_capacity(json.len());
+    let mut chars = json.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '\\' {
+            continue;
+        }
+        // an escape: `\uXXXX` or `\` and one character
+        if chars.as_str().starts_with("u0000") {
+            out.push_str("ufffd");
+            chars.nth(4);
+        } else if let Some(next) = chars.next() {
+            out.push(next);
+        }
+    }
+    out
+}
+
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
 }
@@ -266,11 +290,30 @@ pub(crate) async fn insert(
     let inserted = txn
         .execute(
             &format!(
-                "INSERT INTO {table} SELECT * FROM stage_{table} ON CONFLICT (event_id) DO NOTHING"
+                // in key order, as every writer does, so two writers never wait on each other
+                // in a cycle
+                "INSERT INTO {table} SELECT * FROM stage_{table} ORDER BY event_id \
+                 ON CONFLICT (event_id) DO NOTHING"
             ),
             &[],
         )
         .await
         .map_err(PgError::query("inserting rows"))?;
     Ok(inserted)
+}
+
+#[cfg(test)]
+mod scrub_tests {
+    use super::scrub_json;
+
+    #[test]
+    fn nul_escapes_go_and_escaped_backslashes_stay() {
+        let nul = serde_json::to_string(&"a\0b\\u0000c\\\0").unwrap();
+        assert_eq!(nul, r#""a\u0000b\\u0000c\\\u0000""#);
+        let clean = scrub_json(nul);
+        assert_eq!(clean, r#""a\ufffdb\\u0000c\\\ufffd""#);
+        let back: String = serde_json::from_str(&clean).unwrap();
+        assert_eq!(back, "a\u{fffd}b\\u0000c\\\u{fffd}");
+        assert_eq!(scrub_json("{}".into()), "{}");
+    }
 }

@@ -145,3 +145,56 @@ async fn sslmode_means_what_libpq_means() {
         assert_eq!(got, want, "{host} {query}");
     }
 }
+
+#[tokio::test]
+async fn nul_in_any_string_is_stored_not_refused() {
+    use crate::tracker::fixtures::{handshake, peer};
+    use valtrack_core::events::PeerLocationEvent;
+    use valtrack_core::{Event, Location};
+
+    let db = TestDb::new().await;
+    let store = Arc::new(PgStore::connect(&db.url).await.unwrap());
+    let p = peer(3);
+    let mut hs = handshake(
+        p,
+        1_700_000_000_000,
+        "/ip4/1.2.3.4/tcp/9000",
+        "Light\0house/v8",
+        4,
+    );
+    if let Event::Metadata(m) = &mut hs {
+        m.meta.event_id = "id-\0-1".into();
+    }
+    let mut location = Location::unknown("1.2.3.4".parse().unwrap());
+    location.country = Some("D\0E".into());
+    location.city = Some("Ber\0lin".into());
+    location.as_org = Some("AS\0".into());
+    let located = Event::PeerLocation(PeerLocationEvent {
+        meta: crate::tracker::fixtures::meta(
+            valtrack_core::EventKind::PeerLocation,
+            p,
+            1_700_000_000_001,
+            Some("enr:-\0"),
+        ),
+        location,
+    });
+    let sink = PgSink::new(store.clone(), PgWrites::all(), None);
+    for e in [hs.clone(), located.clone(), hs, located] {
+        sink.send(e).await.unwrap();
+    }
+    sink.flush().await.expect("NUL is replaced, not refused");
+    assert_eq!(store.table_rows().await.unwrap().iter().sum::<u64>(), 2);
+    assert_eq!(sink.stats().applied, 2);
+    let rec = store.peer(&p).await.unwrap().expect("the peer is tracked");
+    let loc = rec.location.expect("located");
+    assert_eq!(loc.country.as_deref(), Some("D\u{fffd}E"));
+    assert_eq!(loc.city.as_deref(), Some("Ber\u{fffd}lin"));
+    assert_eq!(rec.agent_version.as_deref(), Some("Light\u{fffd}house/v8"));
+    let client = store.client().await.unwrap();
+    let country: String = client
+        .query_one("SELECT country FROM tracker_peers", &[])
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(country, "D\u{fffd}E");
+}

@@ -8,7 +8,7 @@ use tokio_postgres::Transaction;
 use valtrack_core::events::ValidatorMetadataEvent;
 use valtrack_core::{Event, EventKind};
 
-use super::rows::{self, scrub, MAX_TIMESTAMP_MS};
+use super::rows::{self, scrub, scrub_json, MAX_TIMESTAMP_MS};
 use super::{PgError, PgStore};
 use crate::geoip::GeoIp;
 use crate::tracker::store::{begin, delivered, finish, on_identity};
@@ -32,41 +32,23 @@ fn index(kind: EventKind) -> usize {
         .unwrap_or_default()
 }
 
-/// The advisory-lock key of a peer: the tracker's writers serialize on it, so two
+/// The first key of the tracker's advisory locks (`vt`), apart from other users' locks.
+const LOCK_CLASS: i32 = 0x7674;
+/// Peers share this many locks: a batch takes at most this many (PostgreSQL's lock table
+/// holds 64 per connection by default, shared), whatever its number of peers.
+const LOCK_BUCKETS: u64 = 1024;
+
+/// The advisory lock of a peer (its bucket): the tracker's writers serialize on it, so two
 /// consumers never update one peer from stale copies.
-fn lock_key(peer: &str) -> i64 {
+fn lock_key(peer: &str) -> i32 {
     let digest = Sha256::digest(peer.as_bytes());
     let mut first = [0u8; 8];
     first.copy_from_slice(&digest[..8]);
-    i64::from_be_bytes(first)
+    (u64::from_be_bytes(first) % LOCK_BUCKETS) as i32
 }
 
 fn clamp(v: u64) -> i64 {
     i64::try_from(v).unwrap_or(i64::MAX)
-}
-
-/// A peer record with the strings a peer chose scrubbed of NUL (which `jsonb` refuses).
-fn scrubbed(rec: &PeerRecord) -> PeerRecord {
-    let mut r = rec.clone();
-    for s in [&mut r.enr, &mut r.multiaddr, &mut r.agent_version]
-        .into_iter()
-        .flatten()
-    {
-        if s.contains('\0') {
-            *s = scrub(s);
-        }
-    }
-    if let Some(c) = &mut r.client {
-        for s in [&mut c.version, &mut c.os, &mut c.arch]
-            .into_iter()
-            .flatten()
-        {
-            if s.contains('\0') {
-                *s = scrub(s);
-            }
-        }
-    }
-    r
 }
 
 impl PgStore {
@@ -84,6 +66,11 @@ impl PgStore {
             .transaction()
             .await
             .map_err(PgError::query("BEGIN"))?;
+        // A writer that vanished mid-transaction (its host gone, no FIN) must not hold its
+        // locks until the server's TCP keepalive notices, hours later.
+        txn.batch_execute("SET LOCAL idle_in_transaction_session_timeout = '120s'")
+            .await
+            .map_err(PgError::query("SET LOCAL"))?;
         let mut written = Written::default();
         for kind in EventKind::ALL {
             if !tables.contains(&kind) {
@@ -114,11 +101,12 @@ impl PgStore {
     ) -> Result<u64, PgError> {
         // Which are new: their ids go in now (a concurrent writer with the same ids waits
         // for this transaction, then finds them there).
-        let ids: Vec<&str> = events.iter().map(|e| e.meta().event_id.as_str()).collect();
+        // (NUL-free, as the tables store them; in key order, as every writer inserts)
+        let ids: Vec<String> = events.iter().map(|e| scrub(&e.meta().event_id)).collect();
         let fresh = txn
             .query(
-                "INSERT INTO tracker_applied (event_id) SELECT * FROM unnest($1::text[]) \
-                 ON CONFLICT DO NOTHING RETURNING event_id",
+                "INSERT INTO tracker_applied (event_id) SELECT id FROM unnest($1::text[]) AS t(id) \
+                 ORDER BY id ON CONFLICT DO NOTHING RETURNING event_id",
                 &[&ids],
             )
             .await
@@ -126,7 +114,9 @@ impl PgStore {
         let mut fresh: HashSet<String> = fresh.iter().map(|r| r.get(0)).collect();
         let events: Vec<&Event> = events
             .iter()
-            .filter(|e| fresh.remove(&e.meta().event_id))
+            .zip(&ids)
+            .filter(|(_, id)| fresh.remove(*id))
+            .map(|(e, _)| e)
             .collect();
         if events.is_empty() {
             return Ok(0);
@@ -136,12 +126,12 @@ impl PgStore {
         for e in &events {
             peers.entry(e.meta().peer_id.to_string()).or_default();
         }
-        let mut keys: Vec<i64> = peers.keys().map(|p| lock_key(p)).collect();
+        let mut keys: Vec<i32> = peers.keys().map(|p| lock_key(p)).collect();
         keys.sort_unstable();
         keys.dedup();
         txn.query(
-            "SELECT pg_advisory_xact_lock(k) FROM (SELECT k FROM unnest($1::bigint[]) AS k ORDER BY k) AS s",
-            &[&keys],
+            "SELECT pg_advisory_xact_lock($1, k) FROM (SELECT k FROM unnest($2::int4[]) AS k ORDER BY k) AS s",
+            &[&LOCK_CLASS, &keys],
         )
         .await
         .map_err(PgError::query("locking peers"))?;
@@ -201,7 +191,7 @@ impl PgStore {
         key: &str,
     ) -> Result<(), PgError> {
         let row = EstimateRecord::from(e);
-        let json = serde_json::to_string(&row)?;
+        let json = scrub_json(serde_json::to_string(&row)?);
         // The same (peer, epoch) again (another sentry, a retry): replace it.
         let inserted: bool = txn
             .query_one(
@@ -346,14 +336,14 @@ async fn save_peers<'a>(
     let mut est_max = Vec::new();
     let mut unbounded = Vec::new();
     for rec in records {
-        let rec = scrubbed(rec);
         ids.push(rec.peer_id.to_string());
-        json.push(serde_json::to_string(&rec)?);
+        // every string a peer or a message chose may hold a NUL
+        json.push(scrub_json(serde_json::to_string(rec)?));
         first.push(clamp(rec.first_seen_ms).min(MAX_TIMESTAMP_MS));
         last.push(clamp(rec.last_seen_ms).min(MAX_TIMESTAMP_MS));
         client.push(rec.client.as_ref().map(|c| c.kind.to_string()));
         let loc = rec.location.as_ref();
-        country.push(loc.and_then(|l| l.country.clone()));
+        country.push(loc.and_then(|l| l.country.as_deref().map(scrub)));
         asn.push(loc.and_then(|l| l.asn).map(i64::from));
         hosting.push(loc.is_some_and(|l| l.hosting));
         digest.push(rec.fork_digest.map(|d| d.to_string()));

@@ -16,6 +16,8 @@ const QUEUE: usize = 8192;
 const BATCH: usize = 4096;
 /// Longest wait between two attempts at a batch while the database is away.
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
+/// Applied ids deleted at most per batch.
+const PRUNE_CHUNK: i64 = 50_000;
 /// How often a failure that goes on is reported again.
 const REPORT_INTERVAL: Duration = Duration::from_secs(30);
 /// How often applied event ids past their retention are deleted.
@@ -300,7 +302,9 @@ impl Writer {
         }
     }
 
-    /// Deletes applied event ids past their retention, once an hour.
+    /// Deletes applied event ids past their retention, once an hour, at most
+    /// [`PRUNE_CHUNK`] a batch (a day of ids at mainnet's rate is millions: one DELETE of
+    /// them all would stall the writes behind it).
     async fn prune(&mut self) {
         if !self.writes.tracker || self.pruned_at.is_some_and(|t| t.elapsed() < PRUNE_INTERVAL) {
             return;
@@ -311,8 +315,9 @@ impl Writer {
             let client = self.store.client().await?;
             client
                 .execute(
-                    "DELETE FROM tracker_applied WHERE applied_at < now() - make_interval(secs => $1)",
-                    &[&retention],
+                    "DELETE FROM tracker_applied WHERE ctid = ANY(ARRAY(SELECT ctid FROM tracker_applied \
+                     WHERE applied_at < now() - make_interval(secs => $1) LIMIT $2))",
+                    &[&retention, &PRUNE_CHUNK],
                 )
                 .await
                 .map_err(PgError::query("deleting old applied ids"))
@@ -321,6 +326,10 @@ impl Writer {
         match result {
             Ok(n) if n > 0 => {
                 tracing::debug!(target: "valtrack::postgres", deleted = n, "old applied event ids deleted");
+                if n >= PRUNE_CHUNK as u64 {
+                    // more to go: the next chunk after the next batch
+                    self.pruned_at = None;
+                }
             }
             Ok(_) => {}
             Err(e) => {

@@ -198,3 +198,48 @@ async fn nul_in_any_string_is_stored_not_refused() {
         .get(0);
     assert_eq!(country, "D\u{fffd}E");
 }
+
+#[tokio::test]
+async fn applied_ids_past_retention_go_a_chunk_per_batch() {
+    let db = TestDb::new().await;
+    let config = super::PgStoreConfig {
+        applied_retention: std::time::Duration::from_secs(60),
+        ..Default::default()
+    };
+    let store = Arc::new(PgStore::connect_with(&db.url, config).await.unwrap());
+    let client = store.client().await.unwrap();
+    client
+        .batch_execute(
+            "INSERT INTO tracker_applied SELECT 'old-' || g, now() - interval '1 hour' \
+             FROM generate_series(1, 120000) AS g",
+        )
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let client = &client;
+        async move { client.query_one(sql, &[]).await.unwrap().get::<_, i64>(0) }
+    };
+    let sink = PgSink::new(store.clone(), PgWrites::all(), None);
+    // one chunk after each batch (the prune follows the batch's flush reply)
+    for (t, want) in [70_000, 20_000, 0].into_iter().enumerate() {
+        sink.send(crate::test_event(t as u64)).await.unwrap();
+        sink.flush().await.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        loop {
+            let old =
+                count("SELECT count(*) FROM tracker_applied WHERE event_id LIKE 'old-%'").await;
+            if old == want {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "batch {t}: {old} old ids, not {want}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+    assert_eq!(
+        count("SELECT count(*) FROM tracker_applied WHERE event_id NOT LIKE 'old-%'").await,
+        3
+    );
+}

@@ -121,13 +121,14 @@ impl PgError {
         move |source| Self::Query { what, source }
     }
 
-    /// Whether trying again later may succeed: the server is away, restarting, out of
-    /// resources, or chose this transaction as a deadlock or serialization victim. Other
-    /// failures (a missing table, no permission) need a person.
+    /// Whether trying again later may succeed: the server is away, restarting, read-only
+    /// for a failover, out of resources, or chose this transaction as a deadlock,
+    /// serialization, lock-wait or statement-timeout victim. Other failures (a wrong
+    /// password, no such database, a missing table, no permission) need a person.
     pub fn is_transient(&self) -> bool {
         match self {
-            Self::Connect { .. } | Self::Pool(_) | Self::Timeout(_) => true,
-            Self::Query { source, .. } => transient(source),
+            Self::Pool(_) | Self::Timeout(_) => true,
+            Self::Connect { source, .. } | Self::Query { source, .. } => transient(source),
             _ => false,
         }
     }
@@ -138,18 +139,41 @@ fn transient(e: &tokio_postgres::Error) -> bool {
         return true;
     }
     let Some(code) = e.code() else {
-        // I/O, or the connection's own failure: not an answer from the server.
-        return true;
+        // I/O, or the connection's own failure: not an answer from the server; but a
+        // certificate refused stays refused.
+        return !tls_refused(e);
     };
     let c = code.code();
     // 08: connection exception; 53: insufficient resources (disk full, too many
-    // connections); 57P0x: the server shutting down or starting; 40001/40P01: serialization
-    // failure or deadlock victim.
+    // connections); 57P01-57P03: the server shutting down, crashed or starting (57P04, the
+    // database dropped, is not); 57014: statement timeout or cancel; 25006: read-only (a
+    // standby just promoted or about to be); 55P03: lock not available; 40001/40P01:
+    // serialization failure or deadlock victim.
     c.starts_with("08")
         || c.starts_with("53")
-        || c.starts_with("57P")
+        || matches!(c, "57P01" | "57P02" | "57P03" | "57014" | "25006" | "55P03")
         || *code == SqlState::T_R_SERIALIZATION_FAILURE
         || *code == SqlState::T_R_DEADLOCK_DETECTED
+}
+
+/// Whether `e` is TLS refusing the server (its certificate, its protocol).
+fn tls_refused(e: &tokio_postgres::Error) -> bool {
+    let mut source = std::error::Error::source(e);
+    while let Some(s) = source {
+        if s.is::<rustls::Error>() {
+            return true;
+        }
+        if let Some(io) = s.downcast_ref::<std::io::Error>() {
+            if io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+            {
+                return true;
+            }
+        }
+        source = s.source();
+    }
+    false
 }
 
 /// Settings of a [`PgStore`] beyond its URL.

@@ -99,7 +99,7 @@ async fn sslmode_means_what_libpq_means() {
     let db = TestDb::new().await;
     let ca = server_ca();
     // the test server offers TLS with a certificate for `localhost` signed by `ca`
-    let cases: [(&str, String, Option<bool>); 9] = [
+    let cases: [(&str, String, Option<bool>); 10] = [
         ("127.0.0.1", "sslmode=disable".into(), Some(false)),
         ("127.0.0.1", "sslmode=prefer".into(), Some(true)),
         ("127.0.0.1", "sslmode=require".into(), Some(true)),
@@ -119,8 +119,10 @@ async fn sslmode_means_what_libpq_means() {
             format!("sslmode=verify-full&sslrootcert={ca}"),
             None,
         ),
-        // the CA is not a system root
+        // no roots given (and no ~/.postgresql/root.crt)
         ("127.0.0.1", "sslmode=verify-ca".into(), None),
+        // the CA is not a system root
+        ("localhost", "sslrootcert=system".into(), None),
         // a root file given to require checks the chain (libpq: as verify-ca)
         (
             "127.0.0.1",
@@ -139,6 +141,7 @@ async fn sslmode_means_what_libpq_means() {
             Ok(store) => Some(encrypted(&store).await),
             Err(e) => {
                 assert!(!e.to_string().contains("postgres@"), "no user in {e}");
+                assert!(!e.is_transient(), "a refusal is not retried: {e:?}");
                 None
             }
         };

@@ -4,14 +4,16 @@
 //! | `sslmode` | encrypted | certificate checked |
 //! |---|---|---|
 //! | `disable` | no | — |
-//! | `prefer` (default) | when the server offers it | no (yes against `sslrootcert` when given) |
-//! | `require` | yes | no (yes against `sslrootcert` when given) |
+//! | `prefer` (default) | when the server offers it | no, unless there is a root file (then as `verify-ca`) |
+//! | `require` | yes | no, unless there is a root file (then as `verify-ca`) |
 //! | `verify-ca` | yes | signed by a trusted root |
 //! | `verify-full` | yes | signed by a trusted root, and for the host connected to |
 //!
-//! Trusted roots: the PEM file `sslrootcert` names, or with `sslrootcert=system` (the
-//! default for the `verify-*` modes) the system's. `tokio-postgres` knows only the first
-//! three modes and no root file, so both settings are taken out of the URL here.
+//! Trusted roots: the PEM file `sslrootcert` names, else `~/.postgresql/root.crt` when it
+//! exists (the `verify-*` modes fail without either). `sslrootcert=system` trusts the
+//! system's roots and, as in libpq, needs `verify-full` (its default then): any public
+//! certificate would pass a weaker check. `tokio-postgres` knows only the first three
+//! modes and no root file, so both settings are taken out of the URL here.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -66,13 +68,29 @@ impl Mode {
     }
 }
 
+/// The roots a certificate is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// None given and no `~/.postgresql/root.crt`.
+    None,
+    /// A PEM file.
+    File(PathBuf),
+    /// `sslrootcert=system`.
+    System,
+}
+
 /// The TLS settings of a database URL.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Tls {
     pub(crate) mode: Mode,
-    /// `sslrootcert`: a PEM file, or `None` for the system's roots.
-    pub(crate) root: Option<PathBuf>,
-    root_given: bool,
+    pub(crate) roots: Roots,
+}
+
+/// libpq's default root file, when it exists.
+fn default_root() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    let path = PathBuf::from(home).join(".postgresql/root.crt");
+    path.is_file().then_some(path)
 }
 
 /// `%XX` escapes of a URL query value.
@@ -134,25 +152,28 @@ pub(crate) fn split(url: &str) -> Result<(tokio_postgres::Config, Tls), PgError>
     let mut config: tokio_postgres::Config = rest
         .parse()
         .map_err(|e: tokio_postgres::Error| PgError::Url(e.to_string()))?;
+    let roots = match root.as_deref() {
+        Some("system") => Roots::System,
+        Some(path) => Roots::File(PathBuf::from(path)),
+        None => default_root().map_or(Roots::None, Roots::File),
+    };
     let mode = match mode {
         Some(m) => m,
+        None if roots == Roots::System => Mode::VerifyFull,
         None => match config.get_ssl_mode() {
             SslMode::Disable => Mode::Disable,
             SslMode::Require => Mode::Require,
             _ => Mode::Prefer,
         },
     };
+    if roots == Roots::System && !matches!(mode, Mode::VerifyFull | Mode::Disable) {
+        return Err(PgError::Url(
+            "sslrootcert=system needs sslmode=verify-full (any public certificate would pass a weaker check)"
+                .into(),
+        ));
+    }
     config.ssl_mode(mode.negotiation());
-    let root_given = root.is_some();
-    let root = root.filter(|r| r != "system").map(PathBuf::from);
-    Ok((
-        config,
-        Tls {
-            mode,
-            root,
-            root_given,
-        },
-    ))
+    Ok((config, Tls { mode, roots }))
 }
 
 impl Tls {
@@ -162,7 +183,11 @@ impl Tls {
         let builder = ClientConfig::builder_with_provider(provider.clone())
             .with_safe_default_protocol_versions()
             .map_err(|e| PgError::Tls(e.to_string()))?;
-        let verify = matches!(self.mode, Mode::VerifyCa | Mode::VerifyFull) || self.root_given;
+        let verify = match self.mode {
+            Mode::Disable => false,
+            Mode::Prefer | Mode::Require => self.roots != Roots::None,
+            Mode::VerifyCa | Mode::VerifyFull => true,
+        };
         let config = if !verify {
             builder
                 .dangerous()
@@ -187,8 +212,8 @@ impl Tls {
 
     fn roots(&self) -> Result<RootCertStore, PgError> {
         let mut roots = RootCertStore::empty();
-        match &self.root {
-            Some(path) => {
+        match &self.roots {
+            Roots::File(path) => {
                 let certs = CertificateDer::pem_file_iter(path)
                     .and_then(|it| it.collect::<Result<Vec<_>, _>>())
                     .map_err(|e| PgError::Tls(format!("sslrootcert {}: {e}", path.display())))?;
@@ -200,14 +225,19 @@ impl Tls {
                     )));
                 }
             }
-            None => {
+            Roots::System => {
                 let found = rustls_native_certs::load_native_certs();
                 roots.add_parsable_certificates(found.certs);
                 if roots.is_empty() {
-                    return Err(PgError::Tls(
-                        "no system root certificates found: give sslrootcert=/path/ca.pem".into(),
-                    ));
+                    return Err(PgError::Tls("sslrootcert=system: the system has no root certificates".into()));
                 }
+            }
+            Roots::None => {
+                return Err(PgError::Tls(
+                    "a verify mode needs trusted roots: sslrootcert=/path/ca.pem (or ~/.postgresql/root.crt), \
+                     or sslrootcert=system with verify-full"
+                        .into(),
+                ))
             }
         }
         Ok(roots)
@@ -320,24 +350,22 @@ mod tests {
         let (c, t) = split("postgres://u:p@h:5/db?sslmode=verify-full&sslrootcert=%2Ftmp%2Fca.pem&application_name=x")
             .expect("parses");
         assert_eq!(t.mode, Mode::VerifyFull);
-        assert_eq!(t.root, Some(PathBuf::from("/tmp/ca.pem")));
+        assert_eq!(t.roots, Roots::File(PathBuf::from("/tmp/ca.pem")));
         assert_eq!(c.get_ssl_mode(), SslMode::Require);
         assert_eq!(c.get_application_name(), Some("x"));
         assert_eq!(c.get_dbname(), Some("db"));
 
         let (c, t) = split("postgres://u@h/db").expect("parses");
-        assert_eq!(
-            (t.mode, t.root, c.get_ssl_mode()),
-            (Mode::Prefer, None, SslMode::Prefer)
-        );
-        let (c, t) = split("postgres://u@h/db?sslmode=disable").expect("parses");
+        assert_eq!((t.mode, c.get_ssl_mode()), (Mode::Prefer, SslMode::Prefer));
+        let (c, t) =
+            split("postgres://u@h/db?sslmode=disable&sslrootcert=/nonexistent").expect("parses");
         assert_eq!(
             (t.mode, c.get_ssl_mode()),
             (Mode::Disable, SslMode::Disable)
         );
-        let (_, t) =
-            split("postgres://u@h/db?sslmode=verify-ca&sslrootcert=system").expect("parses");
-        assert_eq!((t.mode, t.root, t.root_given), (Mode::VerifyCa, None, true));
+        assert!(t.connector().is_ok(), "disable reads no root file");
+        let (_, t) = split("postgres://u@h/db?sslrootcert=system").expect("parses");
+        assert_eq!((t.mode, t.roots), (Mode::VerifyFull, Roots::System));
         let (c, t) = split("host=h user=u sslmode=require").expect("parses");
         assert_eq!(
             (t.mode, c.get_ssl_mode()),
@@ -346,19 +374,33 @@ mod tests {
     }
 
     #[test]
-    fn unknown_modes_and_key_value_verify_are_refused_clearly() {
+    fn weak_modes_and_missing_roots_are_refused_clearly() {
         let e = split("postgres://h/db?sslmode=allow").expect_err("allow is not offered");
         assert!(e.to_string().contains("sslmode=allow"), "{e}");
         let e = split("host=h sslmode=verify-full").expect_err("needs the URL form");
         assert!(e.to_string().contains("URL form"), "{e}");
+        for weak in ["prefer", "require", "verify-ca"] {
+            let e = split(&format!(
+                "postgres://h/db?sslmode={weak}&sslrootcert=system"
+            ))
+            .expect_err("system roots need verify-full");
+            assert!(e.to_string().contains("verify-full"), "{e}");
+        }
         let e = Tls {
             mode: Mode::VerifyCa,
-            root: Some("/nonexistent/ca.pem".into()),
-            root_given: true,
+            roots: Roots::File("/nonexistent/ca.pem".into()),
         }
         .connector()
         .err()
         .expect("no such file");
         assert!(e.to_string().contains("/nonexistent/ca.pem"), "{e}");
+        let e = Tls {
+            mode: Mode::VerifyFull,
+            roots: Roots::None,
+        }
+        .connector()
+        .err()
+        .expect("no roots");
+        assert!(e.to_string().contains("sslrootcert"), "{e}");
     }
 }

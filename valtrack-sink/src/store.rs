@@ -80,11 +80,23 @@ pub struct StoreConfig {
     journal: bool,
     role: StoreRole,
     #[cfg(feature = "postgres")]
-    database: Option<String>,
+    database: Option<DatabaseUrl>,
     #[cfg(feature = "api")]
     api_listen: Option<std::net::SocketAddr>,
     #[cfg(feature = "api")]
     api_keys_file: Option<PathBuf>,
+}
+
+/// A database URL, which may hold a password: its `Debug` does not show it.
+#[cfg(feature = "postgres")]
+#[derive(Clone)]
+struct DatabaseUrl(String);
+
+#[cfg(feature = "postgres")]
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("DatabaseUrl(..)")
+    }
 }
 
 impl StoreConfig {
@@ -167,7 +179,7 @@ impl StoreConfigBuilder {
     /// Every role writes its part there; any role may then serve the API. Default: none.
     #[cfg(feature = "postgres")]
     pub fn database(mut self, url: impl Into<String>) -> Self {
-        self.0.database = Some(url.into());
+        self.0.database = Some(DatabaseUrl(url.into()));
         self
     }
 
@@ -598,7 +610,7 @@ impl Store {
         };
         #[cfg(feature = "postgres")]
         if let Some(url) = database {
-            let pg = Arc::new(crate::PgStore::connect(&url).await?);
+            let pg = Arc::new(crate::PgStore::connect(&url.0).await?);
             let (writes, derived) = match role {
                 StoreRole::All => (crate::PgWrites::all(), true),
                 StoreRole::Tables => (crate::PgWrites::tables(), false),

@@ -72,7 +72,8 @@ def main():
         sys.exit("need kill-at + 5 < pause-at and pause-at + pause-for < duration")
     work = args.out or tempfile.mkdtemp(prefix="valtrack-pg-")
     os.makedirs(work, exist_ok=True)
-    pgdir = os.path.join(work, "pg")
+    # its own temp dir: pg-cluster hands it to the postgres user, who may not enter `work`
+    pgdir = tempfile.mkdtemp(prefix="valtrack-pg-cluster-")
     url = subprocess.run([PG_CLUSTER, "start", pgdir], check=True, capture_output=True, text=True).stdout.strip()
     client, monitor, api = free_ports(3)
     nats_url = f"nats://127.0.0.1:{client}"
@@ -81,7 +82,7 @@ def main():
     net = os.path.join(work, "net")
     sim = Proc("sim", [args.bin, "sim", "--sim-nodes", str(args.sim_nodes), "--attestations", "--out", net],
                os.path.join(work, "sim.log"))
-    procs, consumers, failed, figures = [nats, sim], [], [], []
+    procs, consumers, failed, figures, early = [nats, sim], [], [], [], []
     t0 = time.time()
 
     def say(what):
@@ -153,7 +154,7 @@ def main():
             victim.send(signal.SIGINT)
             try:
                 victim.p.wait(timeout=5)
-                figures.append(("second SIGINT with the database down: exit status, s to exit",
+                early.append(("second SIGINT with the database down: exit status, s to exit",
                                 f"{victim.p.returncode}, {time.time() - second:.1f}"))
                 if victim.p.returncode != 130:
                     failed.append(f"{victim.name} exited {victim.p.returncode} on a second SIGINT, not 130")
@@ -162,7 +163,7 @@ def main():
                 victim.send(signal.SIGKILL)
                 victim.p.wait()
         else:
-            figures.append(("SIGINT with the database down: exit status (nothing was pending)", victim.p.returncode))
+            early.append(("SIGINT with the database down: exit status (nothing was pending)", victim.p.returncode))
         say(f"SIGINT twice consumer {victim.name}; restarted")
         victim.start()
         sleep_until(paused + args.pause_for)
@@ -195,6 +196,7 @@ def main():
                 failed.append(f"consumer {c.name} exited with status {c.p.returncode} on SIGINT")
         logs = "".join(c.log_text() for c in consumers)
         retried = logs.count("database write failed; retrying")
+        waited = "database unreachable at start; waiting for it" in victim.log_text()
         resumed = logs.count("database writes resumed")
         if not retried or not resumed:
             failed.append(f"no consumer retried through the outage (retry lines {retried}, resumed lines {resumed})")
@@ -234,7 +236,11 @@ def main():
             ("peers in tracker_peers / in GET /stats / GET /peers total",
              f"{peers} / {(stats or {}).get('peers')} / {(page or {}).get('total')}"),
             ("consumer log lines: write failed / resumed", f"{retried} / {resumed}"),
+            ("consumer started during the outage waited for the database", waited),
+            *early,
         ]
+        if not waited:
+            failed.append(f"{victim.name}, restarted during the outage, did not say it waited for the database")
         if lost or dup or extra:
             failed.append(f"{len(lost)} lost, {dup} duplicated, {len(extra)} extra events")
         if derived != handshakes:
@@ -259,7 +265,7 @@ def main():
     for what, n in figures:
         print(f"| {what} | {n} |")
     if args.keep or args.out or failed:
-        print(f"logs and the database (scripts/pg-cluster resume {pgdir}) in {work}")
+        print(f"logs in {work}; the database: scripts/pg-cluster resume {pgdir}")
     else:
         shutil.rmtree(work, ignore_errors=True)
     if failed:

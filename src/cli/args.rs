@@ -355,6 +355,54 @@ impl StoreArgs {
         let config = self.builder(network).journal(journal).role(role).build()?;
         Ok(valtrack::sink::Store::open(config).await?)
     }
+
+    /// As [`open_as`](Self::open_as) (no journal), but a database that cannot be reached
+    /// yet is waited for (a consumer is a service: it starts before or during an outage of
+    /// its database), until Ctrl-C. Other errors, and a refusal (a wrong password, no such
+    /// database), return at once.
+    pub(crate) async fn open_waiting(
+        &self,
+        network: Option<valtrack::core::Network>,
+        role: valtrack::sink::StoreRole,
+    ) -> Result<(valtrack::sink::Store, valtrack::sink::StoreSink), CliError> {
+        let config = self.builder(network).role(role).build()?;
+        let mut backoff = Duration::from_millis(500);
+        let mut since: Option<(std::time::Instant, std::time::Instant)> = None;
+        loop {
+            match valtrack::sink::Store::open(config.clone()).await {
+                Err(valtrack::sink::StoreError::Database(e)) if e.is_transient() => {
+                    let now = std::time::Instant::now();
+                    match &mut since {
+                        None => {
+                            tracing::warn!(target: "valtrack", error = %CliError::from(&e).0, "database unreachable at start; waiting for it (Ctrl-C to stop)");
+                            since = Some((now, now));
+                        }
+                        Some((first, said))
+                            if now.duration_since(*said) >= Duration::from_secs(30) =>
+                        {
+                            tracing::warn!(target: "valtrack", error = %CliError::from(&e).0, waited = ?now.duration_since(*first), "database still unreachable");
+                            *said = now;
+                        }
+                        Some(_) => {}
+                    }
+                    tokio::select! {
+                        _ = tokio::time::sleep(backoff) => {}
+                        _ = tokio::signal::ctrl_c() => {
+                            return Err(CliError(format!("stopped while waiting for the database: {}", CliError::from(&e).0)));
+                        }
+                    }
+                    backoff = (backoff * 2).min(Duration::from_secs(5));
+                }
+                Err(e) => return Err(e.into()),
+                Ok(opened) => {
+                    if let Some((first, _)) = since {
+                        tracing::info!(target: "valtrack", waited = ?first.elapsed(), "database reachable; starting");
+                    }
+                    return Ok(opened);
+                }
+            }
+        }
+    }
 }
 
 /// `rows on disk N (J in journals), held H, write errors E` — the truth about the tables

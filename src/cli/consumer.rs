@@ -130,7 +130,7 @@ pub(crate) async fn run(args: ConsumerArgs) -> Result<(), CliError> {
     }
     let (store, sink) = args
         .store
-        .open_as(network, false, args.role.store_role())
+        .open_waiting(network, args.role.store_role())
         .await?;
     tracing::info!(
         target: "valtrack",

@@ -11,7 +11,7 @@ use valtrack_core::{Event, EventKind};
 use super::rows::{self, scrub, scrub_json, MAX_TIMESTAMP_MS};
 use super::{PgError, PgStore};
 use crate::geoip::GeoIp;
-use crate::tracker::store::{begin, delivered, finish, on_identity};
+use crate::tracker::store::{begin, delivered, finish, keep_latest, on_identity};
 use crate::tracker::{EstimateRecord, PeerRecord};
 
 /// What one batch did.
@@ -227,13 +227,7 @@ impl PgStore {
                 .map_err(PgError::query("dropping old estimates"))?;
             rec.estimates_stored = rec.estimates_stored.saturating_sub(dropped);
         }
-        if rec
-            .estimate
-            .as_ref()
-            .is_none_or(|cur| (row.epoch, row.timestamp) >= (cur.epoch, cur.timestamp))
-        {
-            rec.estimate = Some(row);
-        }
+        keep_latest(rec, row);
         Ok(())
     }
 }

@@ -557,13 +557,7 @@ impl TrackerStore {
             estimates.remove((ts, key, epoch))?;
             rec.estimates_stored -= 1;
         }
-        if rec
-            .estimate
-            .as_ref()
-            .is_none_or(|cur| (row.epoch, row.timestamp) >= (cur.epoch, cur.timestamp))
-        {
-            rec.estimate = Some(row);
-        }
+        keep_latest(rec, row);
         Ok(())
     }
 
@@ -632,6 +626,17 @@ pub(crate) fn finish(
         if old_ip != Some(ip) || rec.location.is_none() {
             rec.location = Some(locate(geoip, ip));
         }
+    }
+}
+
+/// Makes `row` the peer's current estimate unless it has a later one (by epoch, then time).
+pub(crate) fn keep_latest(rec: &mut PeerRecord, row: EstimateRecord) {
+    if rec
+        .estimate
+        .as_ref()
+        .is_none_or(|cur| (row.epoch, row.timestamp) >= (cur.epoch, cur.timestamp))
+    {
+        rec.estimate = Some(row);
     }
 }
 

@@ -532,10 +532,13 @@ fn database_stats(s: &crate::PgSinkStats) -> ParquetStats {
 /// Binds the API's address and starts serving `source`.
 #[cfg(feature = "api")]
 async fn start_api(
-    addr: std::net::SocketAddr,
+    addr: Option<std::net::SocketAddr>,
     keys_file: Option<&Path>,
     source: crate::TrackerSource,
-) -> Result<Api, StoreError> {
+) -> Result<Option<Api>, StoreError> {
+    let Some(addr) = addr else {
+        return Ok(None);
+    };
     let keys = match keys_file {
         Some(path) => crate::ApiKeys::from_file(path)?,
         None => crate::ApiKeys::none(),
@@ -550,7 +553,7 @@ async fn start_api(
     let served = tokio::spawn(crate::serve(listener, source, keys, async {
         let _ = stopped.await;
     }));
-    Ok((served, stop, bound))
+    Ok(Some((served, stop, bound)))
 }
 
 #[cfg(feature = "api")]
@@ -628,17 +631,12 @@ impl Store {
                 Arc::new(move || database_stats(&read()))
             };
             #[cfg(feature = "api")]
-            let api = match api_listen {
-                Some(addr) => Some(
-                    start_api(
-                        addr,
-                        api_keys_file.as_deref(),
-                        crate::TrackerSource::from(pg.clone()),
-                    )
-                    .await?,
-                ),
-                None => None,
-            };
+            let api = start_api(
+                api_listen,
+                api_keys_file.as_deref(),
+                crate::TrackerSource::from(pg.clone()),
+            )
+            .await?;
             let inner = if derived {
                 Inner::Database(derive(sink, network, geoip))
             } else {
@@ -689,17 +687,12 @@ impl Store {
             tracker_sink = tracker_sink.with_geoip(g.clone());
         }
         #[cfg(feature = "api")]
-        let api = match api_listen {
-            Some(addr) => Some(
-                start_api(
-                    addr,
-                    api_keys_file.as_deref(),
-                    crate::TrackerSource::from(tracker.clone()),
-                )
-                .await?,
-            ),
-            None => None,
-        };
+        let api = start_api(
+            api_listen,
+            api_keys_file.as_deref(),
+            crate::TrackerSource::from(tracker.clone()),
+        )
+        .await?;
         let inner = if role == StoreRole::Tracker {
             let dir = data_dir.clone();
             // the derived tables only: the rows this role writes

@@ -149,19 +149,6 @@ const MAINNET_RATE: usize = 3_000;
 /// Peers of the mainnet-shaped stream.
 const MAINNET_PEERS: u64 = 10_000;
 
-/// A valid peer id, different for each `n`.
-fn mainnet_peer(n: u64) -> valtrack_core::PeerId {
-    (0..=255u8)
-        .find_map(|b| {
-            let mut key = [7u8; 33];
-            key[0] = 2;
-            key[1..9].copy_from_slice(&n.to_le_bytes());
-            key[9] = b;
-            valtrack_core::PeerId::from_secp256k1(&key).ok()
-        })
-        .expect("some x coordinate is on the curve")
-}
-
 /// Event `i` of a mainnet-shaped stream: 99 attestations for one metadata event, from
 /// [`MAINNET_PEERS`] peers, ids apart from every other fixture of the run.
 fn mainnet_event(i: u64, peers: &[valtrack_core::PeerId]) -> Event {
@@ -383,7 +370,7 @@ async fn run(n: usize) {
 
     // 6. the lag at mainnet's rate: 1 and 2 table consumers, and the tracker consumer
     let lag_secs = if n >= 100_000 { 30 } else { 2 };
-    let peers: Vec<_> = (0..MAINNET_PEERS).map(mainnet_peer).collect();
+    let peers: Vec<_> = (0..MAINNET_PEERS).map(fixtures::mainnet_peer).collect();
     let commit = valtrack_sink::consumer::DEFAULT_COMMIT_INTERVAL;
     let mut lags = Vec::new();
     for (k, label) in [(1u64, "1 × --role tables"), (2, "2 × --role tables")] {

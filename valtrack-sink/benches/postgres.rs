@@ -33,18 +33,6 @@ const VALIDATORS: u64 = 1_000_000;
 /// Events between two flushes (the consumer's default commit size).
 const COMMIT: u64 = 50_000;
 
-fn peer(n: u64) -> PeerId {
-    (0..=255u8)
-        .find_map(|b| {
-            let mut key = [7u8; 33];
-            key[0] = 2;
-            key[1..9].copy_from_slice(&n.to_le_bytes());
-            key[9] = b;
-            PeerId::from_secp256k1(&key).ok()
-        })
-        .expect("some x coordinate is on the curve")
-}
-
 /// Event `i` of the stream, made from the two templates.
 fn event(i: u64, peers: &[PeerId], att: &Event, md: &Event) -> Event {
     let mut e = if i.is_multiple_of(100) {
@@ -207,7 +195,7 @@ async fn main() {
         "{}/{name}",
         admin.rsplit_once('/').map_or(admin.as_str(), |(b, _)| b)
     );
-    let peers: Vec<PeerId> = (0..PEERS).map(peer).collect();
+    let peers: Vec<PeerId> = (0..PEERS).map(fixtures::mainnet_peer).collect();
     let tail = (n / 10).max(1);
 
     // PostgreSQL.

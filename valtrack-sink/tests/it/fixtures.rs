@@ -11,6 +11,20 @@ use valtrack_core::{
     Location, SyncSubnets, Version,
 };
 
+/// A valid peer id, different for each `n` (the benches' mainnet-sized peer sets).
+#[allow(dead_code)] // used by the benches, which include this file
+pub(crate) fn mainnet_peer(n: u64) -> valtrack_core::PeerId {
+    (0..=255u8)
+        .find_map(|b| {
+            let mut key = [7u8; 33];
+            key[0] = 2;
+            key[1..9].copy_from_slice(&n.to_le_bytes());
+            key[9] = b;
+            valtrack_core::PeerId::from_secp256k1(&key).ok()
+        })
+        .expect("some x coordinate is on the curve")
+}
+
 /// A Lighthouse mainnet bootnode (from the consensus-specs bootnode list).
 pub(crate) const BOOTNODE: &str = "enr:-Ku4QHqVeJ8PPICcWk1vSn_XcSkjOkNiTg6Fmii5j6vUQgvzMc9L1goFnLKgXqBJspJjIsB91LTOleFmyWWrFVATGngBh2F0dG5ldHOIAAAAAAAAAACEZXRoMpC1MD8qAAAAAP__________gmlkgnY0gmlwhAMRHkWJc2VjcDI1NmsxoQKLVXFOhp2uX6jeT0DvvDpPcU8FWMjQdR4wMuORMhpX24N1ZHCCIyg";
 

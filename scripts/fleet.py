@@ -72,6 +72,16 @@ def free_ports(n):
     return ports
 
 
+def sim_network(sim, net):
+    """Starts `valtrack sim` (a Proc writing its network to `net`); the arguments that
+    crawl it, from the command line it prints."""
+    line = sim.start(stdout=subprocess.PIPE).p.stdout.readline()
+    genesis = line.split("--genesis-time")[-1].strip()
+    if not genesis.isdigit():
+        sys.exit(f"FAILED: valtrack sim did not start: {line!r}; see {sim.log_path}")
+    return ["--network", net, "--genesis-time", genesis]
+
+
 def get_json(port, query, timeout=1.0):
     try:
         with urllib.request.urlopen(f"http://127.0.0.1:{port}{query}", timeout=timeout) as r:
@@ -365,11 +375,7 @@ def main():
             s.start()
         print(f"cluster: {cluster.urls} (monitor ports {cluster.monitor}); meta leader "
               f"{cluster.wait_meta_leader()}; work dir {work}", flush=True)
-        line = sim.start(stdout=subprocess.PIPE).p.stdout.readline()
-        genesis = line.split("--genesis-time")[-1].strip()
-        if not genesis.isdigit():
-            sys.exit(f"valtrack sim did not start: {line!r}; see {sim.log_path}")
-        network = ["--network", net, "--genesis-time", genesis]
+        network = sim_network(sim, net)
         for name, role, d in (("tables-1", "tables", data), ("tables-2", "tables", data),
                               ("tracker", "tracker", data)):
             argv = [args.bin, "-n", cluster.urls, "consumer", "--role", role,

@@ -28,7 +28,7 @@ import time
 from collections import Counter
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet import ENV, LOOPBACK, ROOT, SENTRY_TABLES, Proc, free_ports, get_json, read_jsonl, read_parquet, spool_events  # noqa: E402
+from fleet import ENV, LOOPBACK, ROOT, SENTRY_TABLES, Proc, free_ports, get_json, read_jsonl, read_parquet, sim_network, spool_events  # noqa: E402
 
 NATS = os.environ.get("NATS_SERVER") or "nats-server"
 
@@ -87,11 +87,7 @@ def main():
             if time.time() > deadline:
                 sys.exit(f"FAILED: the leaf never connected to the hub; see {work}/leaf.log")
             time.sleep(0.2)
-        line = sim.start(stdout=subprocess.PIPE).p.stdout.readline()
-        genesis = line.split("--genesis-time")[-1].strip()
-        if not genesis.isdigit():
-            sys.exit(f"FAILED: valtrack sim did not start: {line!r}")
-        network = ["--network", net, "--genesis-time", genesis]
+        network = sim_network(sim, net)
         sentry_args = [args.bin, "-n", via_leaf, "sentry", *network, "--attestations", *LOOPBACK,
                        "--crawler-id", "site-a", "--crawler-location", "remote", "--sink", "nats",
                        "--revisit-interval", "6s"]

@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet import LOOPBACK, ROOT, Proc, free_ports, get_json, read_jsonl, spool_events  # noqa: E402
+from fleet import LOOPBACK, ROOT, Proc, free_ports, get_json, read_jsonl, sim_network, spool_events  # noqa: E402
 from leaf import durable_state  # noqa: E402
 
 NATS = os.environ.get("NATS_SERVER") or "nats-server"
@@ -104,11 +104,7 @@ def main():
         deadline = time.time() + 20
         while get_json(monitor, "/jsz") is None and time.time() < deadline:
             time.sleep(0.2)
-        line = sim.start(stdout=subprocess.PIPE).p.stdout.readline()
-        genesis = line.split("--genesis-time")[-1].strip()
-        if not genesis.isdigit():
-            sys.exit(f"valtrack sim did not start: {line!r}; see {sim.log_path}")
-        network = ["--network", net, "--genesis-time", genesis]
+        network = sim_network(sim, net)
         if args.topology == "ha":
             plan = [("all-1", "all", "pg-a"), ("all-2", "all", "pg-b")]
         else:

@@ -132,6 +132,94 @@ async fn random_walk(dht: &SimDht, limit: Duration) -> Row {
     }
 }
 
+/// A plain discv5 client (no table of its own to speak of) for designated FINDNODEs.
+async fn client() -> discv5::Discv5 {
+    let key = enr::CombinedKey::generate_secp256k1();
+    let local = discv5::Enr::builder().build(&key).unwrap();
+    let mut config =
+        discv5::ConfigBuilder::new(discv5::ListenConfig::from_ip(Ipv4Addr::LOCALHOST.into(), 0));
+    config
+        .session_cache_capacity(5_000)
+        .disable_enr_update()
+        .auto_nat_listen_duration(None);
+    let mut discv5 = discv5::Discv5::new(local, key, config.build()).unwrap();
+    discv5.start().await.unwrap();
+    discv5
+}
+
+/// Records a designated FINDNODE brings back against what the node's table holds, by bucket
+/// size: one distance per request, and three (the nearest of them first, at most 16 nodes).
+/// Returns rows `(bucket size class, distances per request, in the tables, returned)`.
+async fn bucket_coverage(dht: &SimDht, sample: usize) -> Vec<(String, usize, usize, usize)> {
+    let discv5 = client().await;
+    let classes = ["1–3", "4–7", "8–11", "12–16"];
+    let class = |n: usize| match n {
+        0..=3 => 0,
+        4..=7 => 1,
+        8..=11 => 2,
+        _ => 3,
+    };
+    // [distances per request][class] = (truth, returned)
+    let mut sums = [[(0usize, 0usize); 4]; 2];
+    let step = (dht.len() / sample.max(1)).max(1);
+    for node in dht.nodes().iter().step_by(step).take(sample) {
+        let me: discv5::Key<enr::NodeId> = node.node_id().into();
+        let mut by_distance = std::collections::BTreeMap::<u64, usize>::new();
+        for enr in node.discv5().table_entries_enr() {
+            if let Some(d) = me.log2_distance(&enr.node_id().into()) {
+                *by_distance.entry(d).or_default() += 1;
+            }
+        }
+        let asks: Vec<(usize, Vec<u64>)> = by_distance
+            .keys()
+            .map(|&d| (0, vec![d]))
+            .chain(
+                by_distance
+                    .keys()
+                    .filter(|&&d| d >= 3)
+                    .map(|&d| (1, vec![d, d - 1, d - 2])),
+            )
+            .collect();
+        for (kind, distances) in asks {
+            let truth: usize = distances
+                .iter()
+                .map(|d| by_distance.get(d).copied().unwrap_or(0))
+                .sum::<usize>()
+                .min(16);
+            if truth == 0 {
+                continue;
+            }
+            let Ok(Ok(got)) = tokio::time::timeout(
+                Duration::from_secs(5),
+                discv5.find_node_designated_peer(node.enr(), distances.clone()),
+            )
+            .await
+            else {
+                continue;
+            };
+            let got = got
+                .iter()
+                .filter(|e| {
+                    me.log2_distance(&e.node_id().into())
+                        .is_some_and(|d| distances.contains(&d))
+                })
+                .count();
+            let slot = &mut sums[kind][class(truth)];
+            slot.0 += truth;
+            slot.1 += got.min(truth);
+        }
+    }
+    let mut rows = Vec::new();
+    for (kind, per) in sums.iter().enumerate() {
+        for (c, &(truth, got)) in per.iter().enumerate() {
+            if truth > 0 {
+                rows.push((classes[c].to_string(), [1, 3][kind], truth, got));
+            }
+        }
+    }
+    rows
+}
+
 fn fmt(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".into(), |d| format!("{:.2} s", d.as_secs_f64()))
 }
@@ -151,6 +239,8 @@ fn main() {
     let mut rows = Vec::new();
     let mut rss_per_node = 0;
     let mut startup = Duration::ZERO;
+    let mut buckets = Vec::new();
+    let mut record_bytes = 0;
     runtime.block_on(async {
         let paced = valtrack::sentry::crawler::DEFAULT_PEER_REQUEST_INTERVAL;
         let cases: &[(usize, usize, Duration)] = if bench {
@@ -173,6 +263,15 @@ fn main() {
                 // Later DHTs reuse the memory the allocator kept from earlier ones.
                 startup = t.elapsed();
                 rss_per_node = rss().saturating_sub(before) / n as u64;
+                record_bytes = dht
+                    .enrs()
+                    .iter()
+                    .map(|e| alloy_rlp::encode(e).len())
+                    .sum::<usize>()
+                    / n.max(1);
+                if bench {
+                    buckets = bucket_coverage(&dht, 200).await;
+                }
             }
             rows.push(enumeration(&network, &dht, limit, distances, in_flight, pacing).await);
         }
@@ -198,6 +297,17 @@ fn main() {
             row.coverage,
             row.requests
         );
+    }
+    if !buckets.is_empty() {
+        println!("\nRecords one designated FINDNODE returns vs the node's table ({record_bytes}-byte records, 200 nodes sampled)\n");
+        println!("| bucket size | distances per request | in the tables | returned | share |");
+        println!("|---|---|---|---|---|");
+        for (class, distances, truth, got) in &buckets {
+            println!(
+                "| {class} | {distances} | {truth} | {got} | {:.1} % |",
+                100.0 * *got as f64 / *truth as f64
+            );
+        }
     }
     if !bench {
         let enumerated = &rows[0];

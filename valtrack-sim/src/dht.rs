@@ -39,6 +39,11 @@ pub struct SimEnrFields {
     pub tcp: Option<u16>,
     /// `quic` (may be a closed port for pure-DHT tests).
     pub quic: Option<u16>,
+    /// `nfd`: the next fork's digest (Fulu; `00000000` when none is scheduled).
+    pub nfd: Option<[u8; 4]>,
+    /// `ip6` with `udp6`/`tcp6`/`quic6` on the same ports as IPv4 (the crawler contacts
+    /// IPv4 only; this makes records mainnet-sized).
+    pub ip6: Option<std::net::Ipv6Addr>,
 }
 
 impl SimEnrFields {
@@ -53,6 +58,8 @@ impl SimEnrFields {
             cgc: Some(valtrack_core::constants::CUSTODY_REQUIREMENT),
             tcp: Some(tcp),
             quic: Some(quic),
+            nfd: Some([0; 4]),
+            ip6: None,
         }
     }
 }
@@ -94,6 +101,18 @@ fn build_enr(key: &CombinedKey, udp: u16, fields: &SimEnrFields) -> Result<Enr, 
     }
     if let Some(quic) = fields.quic {
         builder.add_value("quic", &quic);
+    }
+    if let Some(nfd) = fields.nfd {
+        builder.add_value("nfd", &Bytes::copy_from_slice(&nfd));
+    }
+    if let Some(ip6) = fields.ip6 {
+        builder.ip6(ip6).udp6(udp);
+        if let Some(tcp) = fields.tcp {
+            builder.tcp6(tcp);
+        }
+        if let Some(quic) = fields.quic {
+            builder.add_value("quic6", &quic);
+        }
     }
     builder
         .build(key)
@@ -254,8 +273,9 @@ impl SimDht {
     }
 
     /// `n` beacon nodes on `network` at its current epoch, with keys
-    /// [`sim_secret_key`](super::sim_secret_key)`(first_key..first_key + n)` and fake TCP/QUIC
-    /// ports.
+    /// [`sim_secret_key`](super::sim_secret_key)`(first_key..first_key + n)`, fake TCP/QUIC
+    /// ports, `nfd`, and every fourth with an IPv6 address too (records of 200–260 bytes, like
+    /// mainnet's).
     pub async fn beacon_nodes(
         network: &Network,
         n: usize,
@@ -278,10 +298,21 @@ impl SimDht {
             .map(|i| {
                 let secret_key = super::sim_secret_key(first_key + i);
                 let node_id = sim_node_id(secret_key)?;
-                Ok(SimDhtNode {
-                    secret_key,
-                    fields: SimEnrFields::beacon(network, node_id, epoch, 9000, 9001),
-                })
+                let mut fields = SimEnrFields::beacon(network, node_id, epoch, 9000, 9001);
+                if i % 4 == 3 {
+                    // A documentation address (RFC 3849): never routed.
+                    fields.ip6 = Some(std::net::Ipv6Addr::new(
+                        0x2001,
+                        0xdb8,
+                        0,
+                        0,
+                        0,
+                        0,
+                        (i >> 16) as u16,
+                        i as u16,
+                    ));
+                }
+                Ok(SimDhtNode { secret_key, fields })
             })
             .collect()
     }

@@ -359,6 +359,8 @@ impl SimNetBuilder {
                     cgc: info.cgc,
                     tcp: info.tcp4,
                     quic: info.quic4,
+                    nfd: info.nfd.map(|d| d.0),
+                    ip6: None,
                 },
             });
             peers.push((node, role, client.kind, validators));

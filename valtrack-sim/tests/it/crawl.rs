@@ -416,3 +416,52 @@ async fn a_subscriber_that_fell_behind_gets_every_node_again() {
     let found = want.iter().filter(|id| seen.contains_key(*id)).count();
     assert_eq!(found, truth.len(), "the lagging subscriber got {found}");
 }
+
+/// A full bucket of mainnet-size records (16 of ~260 bytes: four NODES packets) is seen
+/// whole. The `discv5` crate used to hand a designated FINDNODE only the first packet of its
+/// reply (4 records); `vendor/discv5` gathers every packet.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_full_bucket_of_mainnet_size_records_is_seen_whole() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let network = Network::mainnet();
+    let boot = SimDiscv5::start(sim_secret_key(9_999), &SimEnrFields::default())
+        .await
+        .unwrap();
+    let from = discv5::Key::from(boot.node_id());
+    let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut records = Vec::new();
+    let mut seed = 10_000u64;
+    while records.len() < 16 {
+        seed += 1;
+        let secret = sim_secret_key(seed);
+        let id = sim_node_id(secret).unwrap();
+        if from.log2_distance(&discv5::Key::from(id)) != Some(256) {
+            continue;
+        }
+        let mut fields = SimEnrFields::beacon(&network, id, 0, 9000, 9001);
+        fields.ip6 = Some(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, seed as u16));
+        let enr = valtrack_sim::sim_enr(secret, closed, &fields).unwrap();
+        assert!(boot.insert_enr(enr.clone()));
+        records.push(enr);
+    }
+    let bytes: usize = records.iter().map(|e| alloy_rlp::encode(e).len()).sum();
+    // More than fits in one 1,280-byte packet (with its ~104 bytes of overhead) thrice over.
+    assert!(
+        bytes > 3 * 1176,
+        "records too small to need several packets: {bytes} bytes"
+    );
+
+    let crawler = Discv5Crawler::bind(config(&network, [boot.enr()]).build().unwrap())
+        .await
+        .unwrap();
+    let mut stream = Box::pin(crawler.discovered());
+    crawler.start();
+    let want = ids(&records);
+    let seen = until_all_new(&mut stream, &want, Duration::from_secs(20)).await;
+    let missing = want.iter().filter(|id| !seen.contains_key(*id)).count();
+    assert_eq!(missing, 0, "{missing} of 16 records of the bucket not seen");
+}

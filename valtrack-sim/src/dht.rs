@@ -234,6 +234,10 @@ pub struct SimDhtNode {
 #[derive(Debug, Default)]
 pub struct SimDht {
     nodes: Vec<SimDiscv5>,
+    /// Records of silent nodes (in others' tables, never answering) and the socket they all
+    /// point at: bound, never read.
+    silent: Vec<Enr>,
+    silent_socket: Option<UdpSocket>,
 }
 
 impl SimDht {
@@ -241,6 +245,8 @@ impl SimDht {
     pub async fn spawn(specs: Vec<SimDhtNode>, seed: u64) -> Result<Self, CrawlerError> {
         let mut rng = SplitMix(seed);
         let mut nodes: Vec<SimDiscv5> = Vec::with_capacity(specs.len());
+        // Node ids, kept apart: `node_id()` clones the ENR, too slow for N² comparisons.
+        let mut ids: Vec<[u8; 32]> = Vec::with_capacity(specs.len());
         for spec in specs {
             let node = SimDiscv5::start(spec.secret_key, &spec.fields).await?;
             let id = node.node_id().raw();
@@ -249,10 +255,10 @@ impl SimDht {
                 for _ in 0..SEED_RANDOM.min(nodes.len()) {
                     chosen.push((rng.next() % nodes.len() as u64) as usize);
                 }
-                let mut by_distance: Vec<([u8; 32], usize)> = nodes
+                let mut by_distance: Vec<([u8; 32], usize)> = ids
                     .iter()
                     .enumerate()
-                    .map(|(i, n)| (xor(&id, &n.node_id().raw()), i))
+                    .map(|(i, other)| (xor(&id, other), i))
                     .collect();
                 let k = SEED_CLOSEST.min(by_distance.len());
                 if k < by_distance.len() {
@@ -268,8 +274,71 @@ impl SimDht {
                 nodes[i].add_enr(enr.clone());
             }
             nodes.push(node);
+            ids.push(id);
         }
-        Ok(Self { nodes })
+        Ok(Self {
+            nodes,
+            ..Self::default()
+        })
+    }
+
+    /// A mainnet-shaped DHT of `n` records: 60 % beacon nodes of `network` (a quarter of them
+    /// dual-stack), 15 % nodes of another network (another fork digest), 15 % nodes without
+    /// `eth2`, and 10 % silent: records that sit in the tables of their 16 XOR-closest and 16
+    /// random live nodes but whose address never answers. Every record is signed and 200–260
+    /// bytes.
+    pub async fn mainnet_mix(
+        network: &Network,
+        n: usize,
+        first_key: u64,
+    ) -> Result<Self, CrawlerError> {
+        let mut specs = Self::beacon_specs(network, n, first_key)?;
+        let mut silent = Vec::new();
+        for (i, spec) in specs.iter_mut().enumerate() {
+            match i % 20 {
+                1 | 11 | 17 => {
+                    if let Some(eth2) = spec.fields.eth2.as_mut() {
+                        eth2.fork_digest = [0xbc, 0x9a, 0x6f, 0x5e];
+                    }
+                }
+                3 | 13 | 19 => spec.fields.eth2 = None,
+                7 | 15 => silent.push(i),
+                _ => {}
+            }
+        }
+        let silent_specs: Vec<SimDhtNode> = silent.iter().rev().map(|&i| specs.remove(i)).collect();
+        let mut dht = Self::spawn(specs, first_key).await?;
+        let socket =
+            UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| CrawlerError::Start {
+                addr: SocketAddr::from((Ipv4Addr::LOCALHOST, 0)),
+                reason: e.to_string(),
+            })?;
+        let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
+        let mut rng = SplitMix(first_key ^ 0x5e1e_u64);
+        let ids: Vec<[u8; 32]> = dht.nodes.iter().map(|n| n.node_id().raw()).collect();
+        for spec in silent_specs {
+            let enr = sim_enr(spec.secret_key, port, &spec.fields)?;
+            let id = enr.node_id().raw();
+            let mut by_distance: Vec<([u8; 32], usize)> = ids
+                .iter()
+                .enumerate()
+                .map(|(i, other)| (xor(&id, other), i))
+                .collect();
+            let k = SEED_CLOSEST.min(by_distance.len());
+            if k < by_distance.len() {
+                by_distance.select_nth_unstable(k);
+            }
+            let mut chosen: Vec<usize> = by_distance[..k].iter().map(|(_, i)| *i).collect();
+            for _ in 0..SEED_RANDOM.min(dht.nodes.len()) {
+                chosen.push((rng.next() % dht.nodes.len() as u64) as usize);
+            }
+            for i in chosen {
+                dht.nodes[i].add_enr(enr.clone());
+            }
+            dht.silent.push(enr);
+        }
+        dht.silent_socket = Some(socket);
+        Ok(dht)
     }
 
     /// `n` beacon nodes on `network` at its current epoch, with keys
@@ -317,9 +386,15 @@ impl SimDht {
             .collect()
     }
 
-    /// The ground truth: every node's current ENR.
+    /// The ground truth: every live node's current ENR.
     pub fn enrs(&self) -> Vec<Enr> {
         self.nodes.iter().map(SimDiscv5::enr).collect()
+    }
+
+    /// The records of silent nodes ([`mainnet_mix`](Self::mainnet_mix)): in the tables, never
+    /// answering.
+    pub fn silent_enrs(&self) -> &[Enr] {
+        &self.silent
     }
 
     /// The nodes.

@@ -16,21 +16,9 @@ use valtrack::sentry::host::MuxerOffer;
 use valtrack::sentry::{HandshakeConfig, Host, HostConfig, Libp2pHandshaker};
 use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
 
-/// User + system CPU time of this process (Linux `/proc/self/stat`, clock ticks of 10 ms).
-fn cpu_time() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which is in parentheses): utime is the 14th, stime 15th.
-    let after = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = after.split(' ').collect();
-    let field = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    let ticks = field(11) + field(12);
-    Duration::from_millis(ticks * 10)
-}
+#[path = "common/mod.rs"]
+mod common;
+use common::{cpu, Guard};
 
 struct Row {
     transport: &'static str,
@@ -64,7 +52,7 @@ async fn round(
             .build()
             .unwrap(),
     );
-    let cpu0 = cpu_time();
+    let cpu0 = cpu();
     let t0 = Instant::now();
     let failed = stream::iter(nodes)
         .map(|n| {
@@ -75,7 +63,7 @@ async fn round(
         .filter(|failed| futures::future::ready(*failed))
         .count()
         .await;
-    (t0.elapsed(), cpu_time().saturating_sub(cpu0), failed)
+    (t0.elapsed(), cpu().saturating_sub(cpu0), failed)
 }
 
 fn main() {
@@ -134,5 +122,18 @@ fn main() {
             );
         }
         assert!(rows.iter().all(|r| r.failed == 0), "some handshakes failed");
+        let mut guard = Guard::from_env("handshake");
+        for r in &rows {
+            let ok = (r.handshakes - r.failed).max(1) as f64;
+            guard.figure(
+                format!(
+                    "CPU ms per handshake, {} {} ×{} @{}",
+                    r.transport, r.muxers, r.concurrency, r.handshakes
+                ),
+                r.cpu.as_secs_f64() * 1000.0 / ok,
+                1.5,
+            );
+        }
+        guard.finish();
     });
 }

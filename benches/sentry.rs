@@ -19,37 +19,11 @@ use valtrack::core::{Event, EventSink, PeerId, SinkError};
 use valtrack::sentry::SentryService;
 use valtrack_sim::{sim_network, SimNet};
 
+#[path = "common/mod.rs"]
+mod common;
+use common::{cpu, rss, Guard};
+
 const CHILD: &str = "VALTRACK_BENCH_SIMNET_CHILD";
-
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> u64 {
-    proc_status("VmRSS:") * 1024
-}
-
-fn proc_status(key: &str) -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-}
-
-/// User + system CPU time of this process (Linux, from /proc/self/stat).
-fn cpu() -> Duration {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    // Fields after the command name (which may hold spaces) start at ") ".
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or("");
-    let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|f| f.parse::<u64>().ok())
-            .unwrap_or(0)
-    };
-    // utime and stime are fields 14 and 15 of the whole line: 12 and 13 after the state.
-    Duration::from_millis((ticks(11) + ticks(12)) * 10)
-}
 
 /// The child: runs the simulated network until stdin closes.
 fn child(nodes: usize) {
@@ -242,4 +216,16 @@ fn main() {
         rss_end.saturating_sub(rss_base) as f64 / 1e3 / found.max(1) as f64,
     );
     assert!(t_found.is_some() && t_done.is_some(), "did not reach 100%");
+    let mut guard = Guard::from_env("sentry");
+    guard.figure(
+        format!("CPU ms per handshake @{total}"),
+        used.as_secs_f64() * 1000.0 / attempts.max(1) as f64,
+        1.5,
+    );
+    guard.figure(
+        format!("RSS KB per tracked peer @{total}"),
+        rss_end.saturating_sub(rss_base) as f64 / 1e3 / found.max(1) as f64,
+        1.25,
+    );
+    guard.finish();
 }

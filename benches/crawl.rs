@@ -1,11 +1,16 @@
-//! Time to 50/90/99/100 % coverage of a simulated discv5 DHT: the enumeration crawler
-//! ([`Discv5Crawler`]) against a random walk (`find_node(random id)`, one lookup at a time).
-//! Prints a table, with requests sent and the DHT's RSS per node.
+//! Time to 50/90/99/100 % coverage of a mainnet-shaped simulated discv5 DHT
+//! ([`SimDht::mainnet_mix`]: 60 % beacon nodes, 30 % other networks or no `eth2`, 10 % silent)
+//! by the enumeration crawler ([`Discv5Crawler`]) with the crate's defaults, for each DHT size;
+//! at the first size also other settings, a random walk (`find_node(random id)`, one lookup at
+//! a time) and how much of each bucket one designated FINDNODE returns. Prints tables with
+//! requests, CPU time and the DHT's RSS per node.
 //!
-//! `cargo bench --bench crawl` (release, 1,000 nodes; `VALTRACK_CRAWL_NODES` overrides).
-//! Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke test.
+//! `cargo bench --bench crawl` (release, 1,000 nodes; `VALTRACK_CRAWL_NODES=1000,2000,5000`
+//! for a curve). Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke
+//! test.
 //!
-//! The DHT runs in this process, so each node's answers cost CPU here too.
+//! The DHT runs in this process, so each node's answers cost CPU here too: the CPU column is
+//! the whole process's (crawler and DHT).
 
 use std::collections::HashSet;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -13,27 +18,23 @@ use std::time::{Duration, Instant};
 
 use futures::StreamExt;
 use valtrack::core::{Crawler, Network, NodeUpdate};
+use valtrack::sentry::crawler::CrawlerConfigBuilder;
 use valtrack::sentry::{CrawlerConfig, Discv5Crawler};
 use valtrack_sim::SimDht;
 
-const MARKS: [f64; 4] = [0.5, 0.9, 0.99, 1.0];
+#[path = "common/mod.rs"]
+mod common;
+use common::{cpu, rss, Guard};
 
-/// Resident set size of this process, in bytes (Linux).
-fn rss() -> u64 {
-    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        .unwrap_or(0)
-        * 1024
-}
+const MARKS: [f64; 4] = [0.5, 0.9, 0.99, 1.0];
 
 struct Row {
     method: String,
     marks: [Option<Duration>; 4],
     coverage: usize,
-    requests: String,
+    /// FINDNODE requests, or lookups for the random walk.
+    requests: u64,
+    cpu: Duration,
 }
 
 /// Records when coverage passes each mark.
@@ -45,26 +46,35 @@ fn mark(marks: &mut [Option<Duration>; 4], found: usize, n: usize, elapsed: Dura
     }
 }
 
+/// Every record of the DHT, live or silent.
+fn truth(dht: &SimDht) -> HashSet<[u8; 32]> {
+    dht.enrs()
+        .iter()
+        .chain(dht.silent_enrs())
+        .map(|e| e.node_id().raw())
+        .collect()
+}
+
+/// The enumeration crawler with the crate's defaults, changed by `tweak`.
 async fn enumeration(
     network: &Network,
     dht: &SimDht,
     limit: Duration,
-    distances: usize,
-    in_flight: usize,
-    pacing: Duration,
+    label: &str,
+    tweak: impl FnOnce(CrawlerConfigBuilder) -> CrawlerConfigBuilder,
 ) -> Row {
-    let truth: HashSet<_> = dht.enrs().iter().map(|e| e.node_id().raw()).collect();
-    let config = CrawlerConfig::builder(network)
-        .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .bootnode_enrs([dht.nodes()[0].enr()])
-        .distances_per_request(distances)
-        .max_in_flight(in_flight)
-        .peer_request_interval(pacing)
-        .build()
-        .unwrap();
+    let truth = truth(dht);
+    let config = tweak(
+        CrawlerConfig::builder(network)
+            .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+            .bootnode_enrs([dht.nodes()[0].enr()]),
+    )
+    .build()
+    .unwrap();
     let crawler = Discv5Crawler::bind(config).await.unwrap();
     let mut stream = Box::pin(crawler.discovered());
     let start = Instant::now();
+    let cpu_start = cpu();
     crawler.start();
     let mut seen = HashSet::new();
     let mut marks = [None; 4];
@@ -82,18 +92,17 @@ async fn enumeration(
     .await;
     let stats = crawler.stats();
     Row {
-        method: format!(
-            "enumeration, {distances} dist/request, {in_flight} in flight, {} ms/peer pacing",
-            pacing.as_millis()
-        ),
+        method: label.to_string(),
         marks,
         coverage: seen.len(),
-        requests: format!("{} FINDNODE", stats.requests),
+        requests: stats.requests,
+        cpu: cpu() - cpu_start,
     }
 }
 
 async fn random_walk(dht: &SimDht, limit: Duration) -> Row {
-    let truth: HashSet<_> = dht.enrs().iter().map(|e| e.node_id().raw()).collect();
+    let truth = truth(dht);
+    let cpu_start = cpu();
     let key = enr::CombinedKey::generate_secp256k1();
     let local = discv5::Enr::builder().build(&key).unwrap();
     let mut config =
@@ -125,10 +134,11 @@ async fn random_walk(dht: &SimDht, limit: Duration) -> Row {
         mark(&mut marks, seen.len(), truth.len(), start.elapsed());
     }
     Row {
-        method: "random walk, 1 lookup at a time".into(),
+        method: "random walk, 1 lookup at a time (requests: lookups)".into(),
         marks,
         coverage: seen.len(),
-        requests: format!("{lookups} lookups"),
+        requests: lookups,
+        cpu: cpu() - cpu_start,
     }
 }
 
@@ -224,79 +234,112 @@ fn fmt(d: Option<Duration>) -> String {
     d.map_or_else(|| "—".into(), |d| format!("{:.2} s", d.as_secs_f64()))
 }
 
+/// One DHT size's rows.
+struct Size {
+    n: usize,
+    startup: Duration,
+    rss_per_node: u64,
+    rows: Vec<Row>,
+}
+
 fn main() {
     let bench = std::env::args().any(|a| a == "--bench");
-    let n: usize = std::env::var("VALTRACK_CRAWL_NODES")
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(if bench { 1_000 } else { 40 });
-    let limit = Duration::from_secs(if bench { 60 } else { 30 });
+    let sizes: Vec<usize> = match std::env::var("VALTRACK_CRAWL_NODES") {
+        Ok(v) => v
+            .split(',')
+            .map(|n| {
+                n.trim()
+                    .parse()
+                    .expect("VALTRACK_CRAWL_NODES: sizes like 1000,2000")
+            })
+            .collect(),
+        Err(_) => vec![if bench { 1_000 } else { 40 }],
+    };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     let network = Network::mainnet();
-    let mut rows = Vec::new();
-    let mut rss_per_node = 0;
-    let mut startup = Duration::ZERO;
+    let mut results = Vec::new();
     let mut buckets = Vec::new();
     let mut record_bytes = 0;
     runtime.block_on(async {
-        let paced = valtrack::sentry::crawler::DEFAULT_PEER_REQUEST_INTERVAL;
-        let cases: &[(usize, usize, Duration)] = if bench {
-            &[
-                (1, 32, paced),
-                (3, 32, paced),
-                (1, 32, Duration::ZERO),
-                (1, 64, Duration::ZERO),
-            ]
-        } else {
-            &[(1, 32, paced)]
-        };
-        for (i, &(distances, in_flight, pacing)) in cases.iter().enumerate() {
+        for (k, &n) in sizes.iter().enumerate() {
+            // Generous for the largest sizes: the rows show when each mark was passed.
+            let limit = Duration::from_secs(if bench { 60.max(n as u64 / 150) } else { 30 });
+            let seed = 100_000 * (k as u64 + 1);
             let before = rss();
             let t = Instant::now();
-            let dht = SimDht::beacon_nodes(&network, n, 100_000 * (i as u64 + 1))
-                .await
-                .unwrap();
-            if i == 0 {
-                // Later DHTs reuse the memory the allocator kept from earlier ones.
-                startup = t.elapsed();
-                rss_per_node = rss().saturating_sub(before) / n as u64;
+            let dht = SimDht::mainnet_mix(&network, n, seed).await.unwrap();
+            let startup = t.elapsed();
+            // Only the first DHT's figure is clean: later ones reuse memory the allocator kept.
+            let rss_per_node = rss().saturating_sub(before) / n as u64;
+            let mut rows =
+                vec![enumeration(&network, &dht, limit, "enumeration, defaults", |b| b).await];
+            if bench && k == 0 {
                 record_bytes = dht
                     .enrs()
                     .iter()
                     .map(|e| alloy_rlp::encode(e).len())
                     .sum::<usize>()
-                    / n.max(1);
-                if bench {
-                    buckets = bucket_coverage(&dht, 200).await;
-                }
+                    / dht.len().max(1);
+                buckets = bucket_coverage(&dht, 200).await;
             }
-            rows.push(enumeration(&network, &dht, limit, distances, in_flight, pacing).await);
+            if bench && k == 0 && n <= 2_000 {
+                drop(dht);
+                let paced = valtrack::sentry::crawler::DEFAULT_PEER_REQUEST_INTERVAL;
+                let variants: [(usize, usize, Duration); 3] =
+                    [(1, 32, paced), (3, 32, paced), (1, 64, Duration::ZERO)];
+                for (i, (distances, in_flight, pacing)) in variants.into_iter().enumerate() {
+                    let dht = SimDht::mainnet_mix(&network, n, seed + 10_000 * (i as u64 + 1))
+                        .await
+                        .unwrap();
+                    let label = format!(
+                        "enumeration, {distances} dist/request, {in_flight} in flight, {} ms/peer pacing",
+                        pacing.as_millis()
+                    );
+                    rows.push(
+                        enumeration(&network, &dht, limit, &label, |b| {
+                            b.distances_per_request(distances)
+                                .max_in_flight(in_flight)
+                                .peer_request_interval(pacing)
+                        })
+                        .await,
+                    );
+                }
+                let dht = SimDht::mainnet_mix(&network, n, seed + 90_000).await.unwrap();
+                rows.push(random_walk(&dht, limit).await);
+            }
+            results.push(Size {
+                n,
+                startup,
+                rss_per_node,
+                rows,
+            });
         }
-        let dht = SimDht::beacon_nodes(&network, n, 900_000).await.unwrap();
-        rows.push(random_walk(&dht, limit).await);
     });
-    println!(
-        "\nCoverage of a {n}-node simulated DHT (start-up {:.2} s, RSS {:.2} MB per node), limit {} s\n",
-        startup.as_secs_f64(),
-        rss_per_node as f64 / 1e6,
-        limit.as_secs()
-    );
-    println!("| method | 50 % | 90 % | 99 % | 100 % | found | requests |");
-    println!("|---|---|---|---|---|---|---|");
-    for row in &rows {
-        println!(
-            "| {} | {} | {} | {} | {} | {}/{n} | {} |",
-            row.method,
-            fmt(row.marks[0]),
-            fmt(row.marks[1]),
-            fmt(row.marks[2]),
-            fmt(row.marks[3]),
-            row.coverage,
-            row.requests
-        );
+    println!("\nCoverage of mainnet-shaped simulated DHTs (60 % beacon, 30 % other or no eth2, 10 % silent)\n");
+    println!("| records | method | 50 % | 90 % | 99 % | 100 % | found | requests | per record | CPU | start-up | DHT RSS/record |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    for size in &results {
+        for row in &size.rows {
+            println!(
+                "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.1} | {:.1} s | {:.1} s | {:.2} MB |",
+                size.n,
+                row.method,
+                fmt(row.marks[0]),
+                fmt(row.marks[1]),
+                fmt(row.marks[2]),
+                fmt(row.marks[3]),
+                row.coverage,
+                size.n,
+                row.requests,
+                row.requests as f64 / size.n as f64,
+                row.cpu.as_secs_f64(),
+                size.startup.as_secs_f64(),
+                size.rss_per_node as f64 / 1e6,
+            );
+        }
     }
     if !buckets.is_empty() {
         println!("\nRecords one designated FINDNODE returns vs the node's table ({record_bytes}-byte records, 200 nodes sampled)\n");
@@ -309,11 +352,40 @@ fn main() {
             );
         }
     }
-    if !bench {
-        let enumerated = &rows[0];
-        assert_eq!(
-            enumerated.coverage, n,
-            "smoke: the crawler finds every node"
+    let mut guard = Guard::from_env("crawl");
+    for size in &results {
+        let row = &size.rows[0];
+        let n = size.n;
+        let to_all = row.marks[3].map_or(f64::INFINITY, |d| d.as_secs_f64());
+        guard.figure(format!("seconds to 100 % @{n}"), to_all, 1.5);
+        guard.figure(
+            format!("CPU seconds to 100 % @{n}"),
+            row.cpu.as_secs_f64(),
+            1.5,
         );
+        guard.figure(
+            format!("requests per record @{n}"),
+            row.requests as f64 / n as f64,
+            1.5,
+        );
+    }
+    if !buckets.is_empty() {
+        let (truth, got) = buckets
+            .iter()
+            .fold((0, 0), |(t, g), (_, _, truth, got)| (t + truth, g + got));
+        guard.figure(
+            "records of a bucket not returned, %",
+            100.0 * (truth - got) as f64 / truth.max(1) as f64,
+            1.0,
+        );
+    }
+    guard.finish();
+    if !bench {
+        for size in &results {
+            assert_eq!(
+                size.rows[0].coverage, size.n,
+                "smoke: the crawler finds every record"
+            );
+        }
     }
 }

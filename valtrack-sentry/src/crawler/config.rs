@@ -256,7 +256,8 @@ impl CrawlerConfigBuilder {
         self
     }
 
-    /// Consecutive failed requests after which a node's enumeration stops (at least 1).
+    /// Consecutive failed requests after which a node's enumeration stops (at least 1); a
+    /// node that never answered stops after one. Each request is sent twice by the crate.
     /// Default: [`DEFAULT_MAX_FAILURES_PER_NODE`].
     pub fn max_failures_per_node(mut self, n: usize) -> Self {
         self.max_failures_per_node = n;

@@ -164,6 +164,11 @@ impl Table {
         None
     }
 
+    /// Whether the node has ever answered us (or sent its own record).
+    pub(crate) fn verified(&self, id: &NodeId) -> bool {
+        self.nodes.get(id).is_some_and(|k| k.verified)
+    }
+
     /// A node's enumeration ended; `answered` if it answered at least once, `unfinished` the
     /// distance where failures cut it short (retried after `retry_after`, at most
     /// [`MAX_RETRIES`] times per round).

@@ -182,6 +182,14 @@ async fn enumerate(shared: Arc<Shared>, enr: Enr, recrawl: bool, resume: Option<
         let peer: discv5::Key<NodeId> = id.into();
         let mut next_at = Instant::now();
         let mut failures = 0;
+        // A node that never answered gets one request per attempt (the crate already sent it
+        // twice): silent records are common on mainnet, and each failure holds a slot of
+        // `max_in_flight` for the whole timeout.
+        let max_failures = if shared.table().verified(&id) {
+            config.max_failures_per_node
+        } else {
+            1
+        };
         if recrawl && resume.is_none() {
             // Its own record: liveness, and how a higher seq is noticed.
             match shared.request(&enr, vec![0], &mut next_at).await {
@@ -199,7 +207,7 @@ async fn enumerate(shared: Arc<Shared>, enr: Enr, recrawl: bool, resume: Option<
         // Empty distances only end an enumeration once the table has shown something: a node
         // that knows few others (a small devnet) can have nothing at the top distances.
         let mut seen_any = false;
-        while distance >= lowest && failures < config.max_failures_per_node {
+        while distance >= lowest && failures < max_failures {
             let n = (config.distances_per_request as u64).min(distance - lowest + 1);
             let distances: Vec<u64> = (0..n).map(|i| distance - i).collect();
             let Some(enrs) = shared.request(&enr, distances.clone(), &mut next_at).await else {
@@ -242,7 +250,7 @@ async fn enumerate(shared: Arc<Shared>, enr: Enr, recrawl: bool, resume: Option<
             }
             distance -= n;
         }
-        if failures >= config.max_failures_per_node {
+        if failures >= max_failures {
             // A timeout must not end the node's enumeration for good: resume later.
             unfinished = Some(distance);
         }

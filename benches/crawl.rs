@@ -6,8 +6,10 @@
 //! requests, CPU time and the DHT's RSS per node.
 //!
 //! `cargo bench --bench crawl` (release, 1,000 nodes; `VALTRACK_CRAWL_NODES=1000,2000,5000`
-//! for a curve). Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke
-//! test.
+//! for a curve, `scripts/crawl-chart.py` draws it). `VALTRACK_CRAWL_VARIANTS=1` runs the other
+//! settings at any first size, `VALTRACK_CRAWL_TAIL=1` says which records came in the last 1 %,
+//! `VALTRACK_BENCH_GUARD=check` compares with `benches/baseline.json` (see `common/mod.rs`).
+//! Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke test.
 //!
 //! The DHT runs in this process, so each node's answers cost CPU here too: the CPU column is
 //! the whole process's (crawler and DHT).
@@ -77,11 +79,14 @@ async fn enumeration(
     let cpu_start = cpu();
     crawler.start();
     let mut seen = HashSet::new();
+    let mut order = Vec::new();
     let mut marks = [None; 4];
     let _ = tokio::time::timeout(limit, async {
         while let Some(node) = stream.next().await {
             if node.update == NodeUpdate::New && truth.contains(&node.info.node_id.0) {
-                seen.insert(node.info.node_id.0);
+                if seen.insert(node.info.node_id.0) {
+                    order.push((node.info.node_id.0, start.elapsed()));
+                }
                 mark(&mut marks, seen.len(), truth.len(), start.elapsed());
                 if seen.len() == truth.len() {
                     break;
@@ -91,6 +96,22 @@ async fn enumeration(
     })
     .await;
     let stats = crawler.stats();
+    if std::env::var_os("VALTRACK_CRAWL_TAIL").is_some() {
+        // Which records came last: silent ones, or live ones found late?
+        let silent: HashSet<[u8; 32]> = dht
+            .silent_enrs()
+            .iter()
+            .map(|e| e.node_id().raw())
+            .collect();
+        let tail: Vec<_> = order.iter().skip(order.len() * 99 / 100).collect();
+        let silent_in_tail = tail.iter().filter(|(id, _)| silent.contains(id)).count();
+        eprintln!(
+            "{label}: last 1 % ({} records, {:.1}–{:.1} s): {silent_in_tail} silent; stats {stats:?}",
+            tail.len(),
+            tail.first().map_or(0.0, |t| t.1.as_secs_f64()),
+            tail.last().map_or(0.0, |t| t.1.as_secs_f64()),
+        );
+    }
     Row {
         method: label.to_string(),
         marks,
@@ -274,9 +295,8 @@ fn main() {
             let startup = t.elapsed();
             // Only the first DHT's figure is clean: later ones reuse memory the allocator kept.
             let rss_per_node = rss().saturating_sub(before) / n as u64;
-            let mut rows =
-                vec![enumeration(&network, &dht, limit, "enumeration, defaults", |b| b).await];
             if bench && k == 0 {
+                // Before any crawl: the servers have seen no one yet.
                 record_bytes = dht
                     .enrs()
                     .iter()
@@ -285,30 +305,44 @@ fn main() {
                     / dht.len().max(1);
                 buckets = bucket_coverage(&dht, 200).await;
             }
-            if bench && k == 0 && n <= 2_000 {
+            let mut rows =
+                vec![enumeration(&network, &dht, limit, "enumeration, defaults", |b| b).await];
+            // Other settings at the first size (up to 2,000 records, or any size with
+            // VALTRACK_CRAWL_VARIANTS=1); the random walk only up to 2,000.
+            let variants = std::env::var_os("VALTRACK_CRAWL_VARIANTS").is_some() || n <= 2_000;
+            if bench && k == 0 && variants {
                 drop(dht);
                 let paced = valtrack::sentry::crawler::DEFAULT_PEER_REQUEST_INTERVAL;
-                let variants: [(usize, usize, Duration); 3] =
-                    [(1, 32, paced), (3, 32, paced), (1, 64, Duration::ZERO)];
-                for (i, (distances, in_flight, pacing)) in variants.into_iter().enumerate() {
+                let variants: [(usize, usize, usize, Duration); 4] = [
+                    (3, 32, 512, paced),
+                    (1, 32, 2048, paced),
+                    (3, 64, 2048, paced),
+                    (1, 64, 512, Duration::ZERO),
+                ];
+                for (i, (distances, in_flight, active, pacing)) in
+                    variants.into_iter().enumerate()
+                {
                     let dht = SimDht::mainnet_mix(&network, n, seed + 10_000 * (i as u64 + 1))
                         .await
                         .unwrap();
                     let label = format!(
-                        "enumeration, {distances} dist/request, {in_flight} in flight, {} ms/peer pacing",
+                        "enumeration, {distances} dist/request, {in_flight} in flight, {active} nodes at once, {} ms/peer pacing",
                         pacing.as_millis()
                     );
                     rows.push(
                         enumeration(&network, &dht, limit, &label, |b| {
                             b.distances_per_request(distances)
                                 .max_in_flight(in_flight)
+                                .max_active_nodes(active)
                                 .peer_request_interval(pacing)
                         })
                         .await,
                     );
                 }
-                let dht = SimDht::mainnet_mix(&network, n, seed + 90_000).await.unwrap();
-                rows.push(random_walk(&dht, limit).await);
+                if n <= 2_000 {
+                    let dht = SimDht::mainnet_mix(&network, n, seed + 90_000).await.unwrap();
+                    rows.push(random_walk(&dht, limit).await);
+                }
             }
             results.push(Size {
                 n,

@@ -163,10 +163,10 @@ impl Guard {
                         .and_then(serde_json::Value::as_f64);
                     match base {
                         Some(base) => {
-                            let ratio = if base > 0.0 {
-                                f.value / base
-                            } else {
-                                f64::INFINITY
+                            let ratio = match (base > 0.0, f.value > 0.0) {
+                                (true, _) => f.value / base,
+                                (false, false) => 1.0,
+                                (false, true) => f64::INFINITY,
                             };
                             let ok = f.value <= base || ratio <= f.tolerance;
                             failed += usize::from(!ok);

@@ -84,7 +84,10 @@ pub struct CrawlerStats {
 /// one distance per request by default, and stops a node after
 /// [`stop_after_empty`](CrawlerConfigBuilder::stop_after_empty) empty buckets in a row (or,
 /// if set, [`stop_after_stale`](CrawlerConfigBuilder::stop_after_stale) replies bringing
-/// nothing new). Requests in flight are capped, and requests to one node are paced. Each
+/// nothing new), or after [`max_failures_per_node`](CrawlerConfigBuilder::max_failures_per_node)
+/// failed requests (one, for a node that never answered; it is tried again later). Every
+/// packet of a multi-packet NODES reply is taken (`vendor/discv5`). Requests in flight are
+/// capped, and requests to one node are paced. Each
 /// (node, seq) is decoded once; the highest-seq ENR of each node is kept. Every known node is
 /// enumerated again after [`recrawl_interval`](CrawlerConfigBuilder::recrawl_interval) (first asking for its own
 /// record, so a higher seq is seen), and a node that has not answered for

@@ -1,8 +1,10 @@
 //! Handshakes per second against simulated beacon nodes on loopback, and CPU time per
 //! handshake. Prints a table.
 //!
-//! `cargo bench --bench handshake` (release). Without `--bench` (as `cargo test` runs it) it
-//! does one small round as a smoke test.
+//! `cargo bench --bench handshake` (release; 200 simulated hosts per muxer set,
+//! `VALTRACK_HANDSHAKE_NODES` overrides, and the start-up, CPU and idle RSS of each simulated
+//! host are printed too). Without `--bench` (as `cargo test` runs it) it does one small round
+//! as a smoke test.
 //!
 //! The simulated nodes run in this process, so the CPU time per handshake includes the
 //! serving side (noise, muxer, req/resp) as well as ours: it is an upper bound on what the
@@ -18,7 +20,7 @@ use valtrack_sim::{sim_secret_key, SimNode, SimNodeConfig};
 
 #[path = "common/mod.rs"]
 mod common;
-use common::{cpu, Guard};
+use common::{cpu, rss, Guard};
 
 struct Row {
     transport: &'static str,
@@ -68,7 +70,14 @@ async fn round(
 
 fn main() {
     let full = std::env::args().any(|a| a == "--bench");
-    let (count, concurrencies): (u64, &[usize]) = if full { (200, &[1, 8, 32]) } else { (4, &[2]) };
+    let count: u64 = match std::env::var("VALTRACK_HANDSHAKE_NODES") {
+        Ok(v) => v
+            .parse()
+            .expect("VALTRACK_HANDSHAKE_NODES: a number of simulated hosts"),
+        Err(_) if full => 200,
+        Err(_) => 4,
+    };
+    let concurrencies: &[usize] = if full { &[1, 8, 32] } else { &[2] };
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -78,13 +87,22 @@ fn main() {
         let network = Network::mainnet();
         let digests: Vec<ForkDigest> = network.all_digests().iter().map(|d| d.digest).collect();
         let mut rows = Vec::new();
+        let mut hosts = Vec::new();
         for (muxers, muxer_name) in [(MuxerOffer::YamuxAndMplex, "yamux"), (MuxerOffer::MplexOnly, "mplex")] {
             let mut nodes = Vec::new();
+            let (rss0, cpu0, t0) = (rss(), cpu(), Instant::now());
             for i in 0..count {
                 let mut c = SimNodeConfig::new(network.clone(), sim_secret_key(10_000 + i));
                 c.muxers = muxers;
                 nodes.push(SimNode::spawn(c).await.unwrap());
             }
+            hosts.push((
+                muxer_name,
+                count,
+                t0.elapsed(),
+                cpu().saturating_sub(cpu0),
+                rss().saturating_sub(rss0),
+            ));
             // QUIC has its own muxer: one set of QUIC rows is enough.
             let variants: &[(bool, &str)] =
                 if muxer_name == "yamux" { &[(false, "tcp"), (true, "quic")] } else { &[(false, "tcp")] };
@@ -119,6 +137,16 @@ fn main() {
                 r.wall.as_secs_f64(),
                 ok / r.wall.as_secs_f64(),
                 r.cpu.as_secs_f64() * 1000.0 / ok
+            );
+        }
+        println!("\n| simulated hosts | muxers | start-up | CPU per host | RSS per host (idle) |");
+        println!("|---|---|---|---|---|");
+        for (muxers, n, took, cpu, rss) in &hosts {
+            println!(
+                "| {n} | {muxers} | {:.2} s | {:.2} ms | {:.0} KB |",
+                took.as_secs_f64(),
+                cpu.as_secs_f64() * 1000.0 / *n as f64,
+                *rss as f64 / 1e3 / *n as f64
             );
         }
         assert!(rows.iter().all(|r| r.failed == 0), "some handshakes failed");

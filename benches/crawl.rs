@@ -124,16 +124,7 @@ async fn enumeration(
 async fn random_walk(dht: &SimDht, limit: Duration) -> Row {
     let truth = truth(dht);
     let cpu_start = cpu();
-    let key = enr::CombinedKey::generate_secp256k1();
-    let local = discv5::Enr::builder().build(&key).unwrap();
-    let mut config =
-        discv5::ConfigBuilder::new(discv5::ListenConfig::from_ip(Ipv4Addr::LOCALHOST.into(), 0));
-    config
-        .session_cache_capacity(5_000)
-        .disable_enr_update()
-        .auto_nat_listen_duration(None);
-    let mut discv5 = discv5::Discv5::new(local, key, config.build()).unwrap();
-    discv5.start().await.unwrap();
+    let discv5 = client().await;
     discv5.add_enr(dht.nodes()[0].enr()).unwrap();
     let start = Instant::now();
     let mut seen = HashSet::new();

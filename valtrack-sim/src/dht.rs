@@ -250,24 +250,7 @@ impl SimDht {
         for spec in specs {
             let node = SimDiscv5::start(spec.secret_key, &spec.fields).await?;
             let id = node.node_id().raw();
-            let mut chosen: Vec<usize> = Vec::with_capacity(SEED_RANDOM + SEED_CLOSEST);
-            if !nodes.is_empty() {
-                for _ in 0..SEED_RANDOM.min(nodes.len()) {
-                    chosen.push((rng.next() % nodes.len() as u64) as usize);
-                }
-                let mut by_distance: Vec<([u8; 32], usize)> = ids
-                    .iter()
-                    .enumerate()
-                    .map(|(i, other)| (xor(&id, other), i))
-                    .collect();
-                let k = SEED_CLOSEST.min(by_distance.len());
-                if k < by_distance.len() {
-                    by_distance.select_nth_unstable(k);
-                }
-                chosen.extend(by_distance[..k].iter().map(|(_, i)| *i));
-                chosen.sort_unstable();
-                chosen.dedup();
-            }
+            let chosen = seeds(&ids, &id, &mut rng);
             let enr = node.enr();
             for i in chosen {
                 node.add_enr(nodes[i].enr());
@@ -319,20 +302,7 @@ impl SimDht {
         for spec in silent_specs {
             let enr = sim_enr(spec.secret_key, port, &spec.fields)?;
             let id = enr.node_id().raw();
-            let mut by_distance: Vec<([u8; 32], usize)> = ids
-                .iter()
-                .enumerate()
-                .map(|(i, other)| (xor(&id, other), i))
-                .collect();
-            let k = SEED_CLOSEST.min(by_distance.len());
-            if k < by_distance.len() {
-                by_distance.select_nth_unstable(k);
-            }
-            let mut chosen: Vec<usize> = by_distance[..k].iter().map(|(_, i)| *i).collect();
-            for _ in 0..SEED_RANDOM.min(dht.nodes.len()) {
-                chosen.push((rng.next() % dht.nodes.len() as u64) as usize);
-            }
-            for i in chosen {
+            for i in seeds(&ids, &id, &mut rng) {
                 dht.nodes[i].add_enr(enr.clone());
             }
             dht.silent.push(enr);
@@ -416,6 +386,31 @@ impl SimDht {
     pub fn remove(&mut self, i: usize) -> Option<SimDiscv5> {
         (i < self.nodes.len()).then(|| self.nodes.remove(i))
     }
+}
+
+/// Which of `ids` a node with id `id` is linked to: [`SEED_RANDOM`] at random and the
+/// [`SEED_CLOSEST`] XOR-closest, without repeats, in index order.
+fn seeds(ids: &[[u8; 32]], id: &[u8; 32], rng: &mut SplitMix) -> Vec<usize> {
+    let mut chosen: Vec<usize> = Vec::with_capacity(SEED_RANDOM + SEED_CLOSEST);
+    if ids.is_empty() {
+        return chosen;
+    }
+    for _ in 0..SEED_RANDOM.min(ids.len()) {
+        chosen.push((rng.next() % ids.len() as u64) as usize);
+    }
+    let mut by_distance: Vec<([u8; 32], usize)> = ids
+        .iter()
+        .enumerate()
+        .map(|(i, other)| (xor(id, other), i))
+        .collect();
+    let k = SEED_CLOSEST.min(by_distance.len());
+    if k < by_distance.len() {
+        by_distance.select_nth_unstable(k);
+    }
+    chosen.extend(by_distance[..k].iter().map(|(_, i)| *i));
+    chosen.sort_unstable();
+    chosen.dedup();
+    chosen
 }
 
 fn xor(a: &[u8; 32], b: &[u8; 32]) -> [u8; 32] {

@@ -119,9 +119,15 @@ async fn a_full_disk_holds_every_row_and_writes_it_once_space_is_freed() {
     let stats = sink.stats();
     assert_eq!((stats.published_total(), stats.held), (0, n));
     assert!(stats.fault.unwrap().contains("No space left on device"));
-    // Space comes back: the retry writes every held row without a flush.
+    // Space comes back: the retry writes every held row without a flush, and the fault
+    // clears. (The writer counts a segment's rows written before it clears the fault, and
+    // then only once its journals sync again: two moments, so wait for both.)
     std::fs::remove_file(filler).unwrap();
-    wait_for("held rows written", 15, || sink.stats().held == 0).await;
+    wait_for("held rows written and the fault cleared", 15, || {
+        let stats = sink.stats();
+        stats.held == 0 && stats.fault.is_none()
+    })
+    .await;
     let stats = sink.stats();
     assert_eq!(
         (stats.published_in(EventKind::Discovery), stats.fault),

@@ -276,7 +276,6 @@ impl SimDht {
         first_key: u64,
     ) -> Result<Self, CrawlerError> {
         let mut specs = Self::beacon_specs(network, n, first_key)?;
-        let mut silent = Vec::new();
         for (i, spec) in specs.iter_mut().enumerate() {
             match i % 20 {
                 1 | 11 | 17 => {
@@ -285,11 +284,14 @@ impl SimDht {
                     }
                 }
                 3 | 13 | 19 => spec.fields.eth2 = None,
-                7 | 15 => silent.push(i),
                 _ => {}
             }
         }
-        let silent_specs: Vec<SimDhtNode> = silent.iter().rev().map(|&i| specs.remove(i)).collect();
+        let (silent_specs, specs): (Vec<_>, Vec<_>) = specs
+            .into_iter()
+            .enumerate()
+            .partition(|(i, _)| matches!(i % 20, 7 | 15));
+        let specs = specs.into_iter().map(|(_, spec)| spec).collect();
         let mut dht = Self::spawn(specs, first_key).await?;
         let socket =
             UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).map_err(|e| CrawlerError::Start {
@@ -299,7 +301,7 @@ impl SimDht {
         let port = socket.local_addr().map(|a| a.port()).unwrap_or_default();
         let mut rng = SplitMix(first_key ^ 0x5e1e_u64);
         let ids: Vec<[u8; 32]> = dht.nodes.iter().map(|n| n.node_id().raw()).collect();
-        for spec in silent_specs {
+        for (_, spec) in silent_specs {
             let enr = sim_enr(spec.secret_key, port, &spec.fields)?;
             let id = enr.node_id().raw();
             for i in seeds(&ids, &id, &mut rng) {

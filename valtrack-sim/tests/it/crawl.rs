@@ -233,6 +233,15 @@ async fn a_stopped_node_is_reported_gone() {
         .any(|n| n.info.node_id.0 == target));
 }
 
+/// A UDP port on 127.0.0.1 that nothing listens on (bound, then freed).
+fn closed_port() -> u16 {
+    std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// A key whose node id is at log-distance `distance` from `from`.
 fn secp_key_at(from: NodeId, distance: u64, seed: &mut u64) -> CombinedKey {
     let from = discv5::Key::from(from);
@@ -277,11 +286,7 @@ async fn hostile_records_in_a_table_do_not_stop_the_crawl() {
         f(&mut b);
         b.build(&key).unwrap()
     };
-    let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let odd = [
         build(256, &|b| {
             b.ip4(Ipv4Addr::LOCALHOST).udp4(closed);
@@ -360,11 +365,7 @@ async fn a_table_with_empty_top_buckets_is_still_enumerated() {
         .unwrap();
     let mut seed = 8_000u64;
     let key = secp_key_at(boot.node_id(), 250, &mut seed);
-    let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let mut b = Enr::builder();
     b.ip4(Ipv4Addr::LOCALHOST).udp4(closed);
     let deep = b.build(&key).unwrap();
@@ -428,11 +429,7 @@ async fn a_full_bucket_of_mainnet_size_records_is_seen_whole() {
         .await
         .unwrap();
     let from = discv5::Key::from(boot.node_id());
-    let closed = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let closed = closed_port();
     let mut records = Vec::new();
     let mut seed = 10_000u64;
     while records.len() < 16 {

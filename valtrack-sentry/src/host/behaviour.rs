@@ -88,19 +88,31 @@ fn gossip_len_bound(topic: &str) -> usize {
     }
 }
 
+/// How long a host out of meshes remembers a message it saw (see [`gossipsub_config`]):
+/// two mainnet slots. A copy arriving later is delivered again and deduplicated by the
+/// reader (the sentry's attribution keeps the first delivery per epoch and validator).
+pub(crate) const NO_MESH_SEEN_TTL: Duration = Duration::from_millis(2 * SLOT_DURATION_MS);
+
 /// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
 /// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
 ///
 /// Without `mesh`, we keep no mesh link: every GRAFT is pruned at the next heartbeat (peers
 /// then back off for a minute), we graft nobody and ignore IHAVE. Peers then push us only
 /// the messages they publish themselves (GossipSub flood-publishes to every subscribed
-/// peer), so the first delivery of a message names its origin.
+/// peer), so the first delivery of a message names its origin. We then relay nothing, so
+/// the seen-message cache only has to outlast the copies of one message arriving together:
+/// [`NO_MESH_SEEN_TTL`] instead of the spec's two epochs (at mainnet's ~3,000 attestations a
+/// second, two epochs of message ids are 2.3 million entries, ~330 MB).
 fn gossipsub_config(
     phase0_digest: ForkDigest,
     mesh: bool,
     max_transmit: usize,
 ) -> Result<gossipsub::Config, HostError> {
-    let seen_ttl = Duration::from_millis(SLOT_DURATION_MS * SLOTS_PER_EPOCH * 2);
+    let seen_ttl = if mesh {
+        Duration::from_millis(SLOT_DURATION_MS * SLOTS_PER_EPOCH * 2)
+    } else {
+        NO_MESH_SEEN_TTL
+    };
     let mut builder = gossipsub::ConfigBuilder::default();
     if mesh {
         builder.mesh_n(8).mesh_n_low(6).mesh_n_high(12);
@@ -157,8 +169,14 @@ const INVALID_DECAY: f64 = 0.97;
 ///
 /// Mesh terms (P1-P3b), IP colocation (P6: simulated networks share 127.0.0.1) and
 /// behaviour penalties (P7: peers grafting us within our backoff are honest) weigh 0.
+///
+/// Out of meshes (`mesh` false), a message's delivery record (which peers sent it, to
+/// penalise copies of an invalid one) is kept as long as the message is remembered at all,
+/// [`NO_MESH_SEEN_TTL`], not GossipSub's 120 s: at mainnet's rate 120 s of records are
+/// ~100 MB (`vendor/libp2p-gossipsub/VALTRACK.md`).
 pub(crate) fn peer_scoring(
     network: &valtrack_core::Network,
+    mesh: bool,
 ) -> (gossipsub::PeerScoreParams, gossipsub::PeerScoreThresholds) {
     use valtrack_core::codec::GossipKind;
     use valtrack_core::constants::ATTESTATION_SUBNET_COUNT;
@@ -191,6 +209,11 @@ pub(crate) fn peer_scoring(
         decay_interval: Duration::from_secs(1),
         decay_to_zero: 0.01,
         retain_score: Duration::from_secs(600),
+        seen_msg_ttl: if mesh {
+            gossipsub::PeerScoreParams::default().seen_msg_ttl
+        } else {
+            NO_MESH_SEEN_TTL
+        },
         ..Default::default()
     };
     let thresholds = gossipsub::PeerScoreThresholds {
@@ -257,7 +280,7 @@ impl Behaviour {
                 behaviour: "gossipsub",
                 reason,
             })?;
-            let (params, thresholds) = peer_scoring(&config.network);
+            let (params, thresholds) = peer_scoring(&config.network, config.gossip_mesh);
             behaviour
                 .with_peer_score(params, thresholds)
                 .map_err(|_| HostError::Config("invalid GossipSub peer-scoring parameters"))?;
@@ -302,6 +325,20 @@ mod tests {
             key: None,
             validated: false,
         }
+    }
+
+    #[test]
+    fn out_of_meshes_messages_are_remembered_two_slots() {
+        let network = valtrack_core::Network::mainnet();
+        let (mesh, _) = peer_scoring(&network, true);
+        let (no_mesh, _) = peer_scoring(&network, false);
+        assert_eq!(mesh.seen_msg_ttl, Duration::from_secs(120));
+        assert_eq!(no_mesh.seen_msg_ttl, Duration::from_secs(24));
+        assert_eq!(NO_MESH_SEEN_TTL, Duration::from_secs(24));
+        assert!(no_mesh.validate().is_ok());
+        let digest = ForkDigest([1, 2, 3, 4]);
+        assert!(gossipsub_config(digest, false, 1 << 20).is_ok());
+        assert!(gossipsub_config(digest, true, 1 << 20).is_ok());
     }
 
     #[test]

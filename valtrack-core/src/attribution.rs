@@ -207,17 +207,34 @@ pub fn attribute(
 /// Default number of target epochs an [`AttestationDedupe`] remembers: the current and the
 /// previous one, the window in which gossip carries attestations (EIP-7045).
 pub const DEFAULT_DEDUPE_EPOCHS: usize = 2;
-/// Default bound on remembered attesters per epoch (above mainnet's active validators; about
-/// 40 bytes each, so roughly 100 MB at mainnet's full size over two epochs).
+/// Default bound on remembered attesters per epoch that are not validator indices below
+/// [`DEDUPE_BITMAP_VALIDATORS`] (unresolved phase0 seats, and the odd huge index a peer
+/// makes up): about 40 bytes each.
 pub const DEFAULT_DEDUPE_PER_EPOCH: usize = 2_000_000;
+
+/// Validator indices below this are remembered in a bitmap of one bit each, grown to the
+/// largest index seen (mainnet's ~2.2M indices: 270 KiB an epoch; at most 1 MiB an epoch,
+/// whatever peers send). Larger ones are remembered in the bounded set.
+pub const DEDUPE_BITMAP_VALIDATORS: u64 = 1 << 23;
+
+/// The attesters of one target epoch.
+#[derive(Debug, Clone, Default)]
+struct EpochAttesters {
+    /// Bit `v` set: validator `v` (below [`DEDUPE_BITMAP_VALIDATORS`]) was delivered.
+    bits: Vec<u64>,
+    /// Bits set in `bits`.
+    in_bits: usize,
+    /// Every other key.
+    others: HashSet<AttesterKey>,
+}
 
 /// Remembers which (target epoch, attester) pairs were delivered, for the newest few target
 /// epochs. Older epochs are evicted as newer ones arrive; attestations for epochs older than
 /// everything kept count as not first (gossip only carries the current and previous epoch).
-/// Bounded in epochs and in attesters per epoch.
+/// Bounded in epochs and in memory per epoch.
 #[derive(Debug, Clone)]
 pub struct AttestationDedupe {
-    epochs: BTreeMap<Epoch, HashSet<AttesterKey>>,
+    epochs: BTreeMap<Epoch, EpochAttesters>,
     max_epochs: usize,
     max_per_epoch: usize,
 }
@@ -229,8 +246,8 @@ impl Default for AttestationDedupe {
 }
 
 impl AttestationDedupe {
-    /// A set keeping `max_epochs` target epochs (at least 1) of at most `max_per_epoch`
-    /// attesters each.
+    /// A set keeping `max_epochs` target epochs (at least 1), each with at most
+    /// `max_per_epoch` attesters beyond the validator bitmap (see [`DEDUPE_BITMAP_VALIDATORS`]).
     pub fn new(max_epochs: usize, max_per_epoch: usize) -> Self {
         Self {
             epochs: BTreeMap::new(),
@@ -239,15 +256,16 @@ impl AttestationDedupe {
         }
     }
 
-    /// Records a delivery; true if it is the first of `key` in `target_epoch`. When an epoch
-    /// is full, further attesters in it count as first (no memory left to say otherwise).
+    /// Records a delivery; true if it is the first of `key` in `target_epoch`. When an epoch's
+    /// set is full, further attesters beyond the bitmap count as first (no memory left to say
+    /// otherwise).
     pub fn first_delivery(&mut self, target_epoch: Epoch, key: AttesterKey) -> bool {
         if !self.epochs.contains_key(&target_epoch) {
             let oldest = self.epochs.keys().next().copied();
             if self.epochs.len() >= self.max_epochs && oldest.is_some_and(|o| target_epoch < o) {
                 return false; // older than anything kept: long gone
             }
-            self.epochs.insert(target_epoch, HashSet::new());
+            self.epochs.insert(target_epoch, EpochAttesters::default());
             while self.epochs.len() > self.max_epochs {
                 self.epochs.pop_first();
             }
@@ -255,18 +273,35 @@ impl AttestationDedupe {
         let Some(set) = self.epochs.get_mut(&target_epoch) else {
             return false;
         };
-        if set.contains(&key) {
+        if let AttesterKey::Validator(v) = key {
+            if v < DEDUPE_BITMAP_VALIDATORS {
+                let (word, bit) = ((v / 64) as usize, 1u64 << (v % 64));
+                if set.bits.len() <= word {
+                    set.bits.resize(word + 1, 0);
+                }
+                if set.bits[word] & bit != 0 {
+                    return false;
+                }
+                set.bits[word] |= bit;
+                set.in_bits += 1;
+                return true;
+            }
+        }
+        if set.others.contains(&key) {
             return false;
         }
-        if set.len() < self.max_per_epoch {
-            set.insert(key);
+        if set.others.len() < self.max_per_epoch {
+            set.others.insert(key);
         }
         true
     }
 
     /// Attesters remembered, over all kept epochs.
     pub fn len(&self) -> usize {
-        self.epochs.values().map(HashSet::len).sum()
+        self.epochs
+            .values()
+            .map(|e| e.in_bits + e.others.len())
+            .sum()
     }
 
     /// Whether nothing is remembered.
@@ -388,9 +423,29 @@ mod tests {
     fn dedupe_is_bounded_per_epoch() {
         let mut d = AttestationDedupe::new(1, 3);
         for i in 0..10 {
-            assert!(d.first_delivery(1, AttesterKey::Validator(i)));
+            assert!(d.first_delivery(1, AttesterKey::Validator(u64::MAX - i)));
         }
         assert_eq!(d.len(), 3);
+        // The bitmap is bounded by its range, not by the set's bound.
+        for v in [0, 1, 64, DEDUPE_BITMAP_VALIDATORS - 1] {
+            assert!(d.first_delivery(1, AttesterKey::Validator(v)));
+            assert!(!d.first_delivery(1, AttesterKey::Validator(v)));
+        }
+        assert_eq!(d.len(), 7);
+        let bits = &d.epochs[&1].bits;
+        assert_eq!(
+            bits.len() * 8,
+            (DEDUPE_BITMAP_VALIDATORS / 8) as usize,
+            "1 MiB at most"
+        );
+        // Seats go to the set, which is full: counted as first every time.
+        let seat = AttesterKey::Seat {
+            slot: 1,
+            committee_index: 2,
+            bit: 3,
+        };
+        assert!(d.first_delivery(1, seat));
+        assert!(d.first_delivery(1, seat));
     }
 
     proptest! {
@@ -415,7 +470,11 @@ mod tests {
 
         #[test]
         fn dedupe_matches_a_model(
-            ops in proptest::collection::vec((0u64..6, 0u64..5), 0..200),
+            ops in proptest::collection::vec((0u64..6, prop_oneof![
+                0u64..5,
+                60u64..70,
+                DEDUPE_BITMAP_VALIDATORS - 2..DEDUPE_BITMAP_VALIDATORS + 3,
+            ]), 0..200),
         ) {
             // Epochs only move forward here, as on a live network: the model is a plain set.
             let mut d = AttestationDedupe::new(8, 1000);

@@ -91,6 +91,9 @@ pub(crate) struct HostTask {
     /// Banned peers and until when (at most [`MAX_BANS`]).
     bans: HashMap<PeerId, Instant>,
     defence: Arc<super::GossipDefenceStats>,
+    /// Each connected peer's id in valtrack-core's form: converting checks that the key is a
+    /// curve point (a square root), too dear for every gossip message.
+    core_ids: HashMap<PeerId, valtrack_core::PeerId>,
 }
 
 impl HostTask {
@@ -186,6 +189,7 @@ impl HostTask {
             statuses: StatusTracker::default(),
             connected: broadcasts.connected,
             untimely: HashMap::new(),
+            core_ids: HashMap::new(),
             bans: HashMap::new(),
             defence: broadcasts.defence,
         };
@@ -431,6 +435,9 @@ impl HostTask {
                 self.live
                     .entry(peer_id)
                     .or_insert_with(|| connected.clone());
+                if let Some(core) = super::to_core_peer_id(&peer_id) {
+                    self.core_ids.entry(peer_id).or_insert(core);
+                }
                 match endpoint {
                     ConnectedPoint::Dialer { .. } => {
                         for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
@@ -465,6 +472,7 @@ impl HostTask {
                 }
                 self.muxers.remove(&peer_id);
                 self.live.remove(&peer_id);
+                self.core_ids.remove(&peer_id);
                 self.untimely.remove(&peer_id);
                 self.identified.remove(&peer_id);
                 self.identify_waiters.remove(&peer_id);
@@ -766,7 +774,12 @@ impl HostTask {
             debug!(target: LOG, peer = %from, len = message.data.len(), max, "oversized attestation");
             return;
         }
-        let Some(source) = super::to_core_peer_id(&from) else {
+        let Some(source) = self
+            .core_ids
+            .get(&from)
+            .copied()
+            .or_else(|| super::to_core_peer_id(&from))
+        else {
             return;
         };
         let _ = self.gossip.send(valtrack_core::GossipMessage {

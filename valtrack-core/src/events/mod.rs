@@ -94,6 +94,31 @@ impl EventMeta {
         enr: Option<String>,
         discriminator: &[u8],
     ) -> Self {
+        let node_id = peer_id.node_id();
+        Self::with_node_id(
+            kind,
+            crawler_id,
+            crawler_location,
+            timestamp,
+            (peer_id, node_id),
+            enr,
+            discriminator,
+        )
+    }
+
+    /// [`EventMeta::new`] for a peer whose node id the caller already has (deriving it from
+    /// the key takes a square root on the curve: dear at thousands of events a second).
+    /// `peer.1` must be `peer.0.node_id()`.
+    pub fn with_node_id(
+        kind: EventKind,
+        crawler_id: &str,
+        crawler_location: &str,
+        timestamp: u64,
+        (peer_id, node_id): (PeerId, NodeId),
+        enr: Option<String>,
+        discriminator: &[u8],
+    ) -> Self {
+        debug_assert_eq!(node_id, peer_id.node_id());
         let mut h = Sha256::new();
         for part in [
             kind.as_str().as_bytes(),
@@ -112,7 +137,7 @@ impl EventMeta {
             crawler_location: crawler_location.to_owned(),
             timestamp,
             peer_id,
-            node_id: peer_id.node_id(),
+            node_id,
             enr,
         }
     }

@@ -2,6 +2,7 @@
 //! attestation subnet, keep the first delivery per (target epoch, validator), and judge the
 //! delivering peer with [`valtrack_core::attribution::attribute`].
 
+use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
@@ -11,7 +12,7 @@ use valtrack_core::attribution::{attribute, AttestationDedupe, AttestationFacts}
 use valtrack_core::codec::GossipKind;
 use valtrack_core::events::AttributionEvidence;
 use valtrack_core::subnets::compute_subscribed_attnets;
-use valtrack_core::{AttestationSubnets, ForkName, Network, PeerId, SszMessage};
+use valtrack_core::{AttestationSubnets, Epoch, ForkName, Network, NodeId, PeerId, SszMessage};
 
 use super::SentryStats;
 use crate::probe::SubscriptionTracker;
@@ -23,6 +24,7 @@ const LOG: &str = "valtrack::attestations";
 #[derive(Debug)]
 pub(super) struct Judged {
     pub(super) peer: PeerId,
+    pub(super) node_id: NodeId,
     pub(super) facts: AttestationFacts,
     pub(super) delay_ms: i64,
     pub(super) evidence: Option<AttributionEvidence>,
@@ -34,7 +36,14 @@ pub(super) struct Attributor {
     network: Network,
     dedupe: AttestationDedupe,
     stats: Arc<SentryStats>,
+    /// Each delivering peer's backbone subnets in the epoch named (a node id from its key and
+    /// 180 SHA-256 rounds of shuffling: too dear for every message). At most
+    /// [`BACKBONE_CACHE`] peers; emptied when full.
+    backbones: HashMap<PeerId, (NodeId, Epoch, AttestationSubnets)>,
 }
+
+/// Bound on the peers whose backbone subnets an [`Attributor`] remembers.
+const BACKBONE_CACHE: usize = 16_384;
 
 impl Attributor {
     pub(super) fn new(network: Network, stats: Arc<SentryStats>) -> Self {
@@ -42,7 +51,23 @@ impl Attributor {
             network,
             dedupe: AttestationDedupe::default(),
             stats,
+            backbones: HashMap::new(),
         }
+    }
+
+    /// `peer`'s node id and backbone subnets in `epoch`.
+    fn backbone(&mut self, peer: PeerId, epoch: Epoch) -> (NodeId, AttestationSubnets) {
+        let node_id = match self.backbones.get(&peer) {
+            Some((node_id, e, subnets)) if *e == epoch => return (*node_id, *subnets),
+            Some((node_id, ..)) => *node_id,
+            None => peer.node_id(),
+        };
+        let subnets = compute_subscribed_attnets(&node_id, epoch);
+        if self.backbones.len() >= BACKBONE_CACHE && !self.backbones.contains_key(&peer) {
+            self.backbones.clear();
+        }
+        self.backbones.insert(peer, (node_id, epoch, subnets));
+        (node_id, subnets)
     }
 
     /// Decodes and judges one message; `None` for undecodable messages (counted and logged)
@@ -92,7 +117,7 @@ impl Attributor {
         }
         let epoch = self.network.epoch_at(received).unwrap_or(0);
         let peer = message.source;
-        let backbone = compute_subscribed_attnets(&peer.node_id(), epoch);
+        let (node_id, backbone) = self.backbone(peer, epoch);
         // No record means no subscription (GossipSub announces them on connecting), unless
         // the tracker is full and ignored the peer: then nothing is claimed.
         let subscribed = match subscriptions.get(&peer, message.topic.fork_digest) {
@@ -115,6 +140,7 @@ impl Attributor {
             .unwrap_or(0);
         Some(Judged {
             peer,
+            node_id,
             facts,
             delay_ms,
             evidence,

@@ -537,12 +537,22 @@ impl<S: EventSink> Run<S> {
     async fn on_attestation(&mut self, judged: attestations::Judged) {
         let attestations::Judged {
             peer,
+            node_id,
             facts,
             delay_ms,
             evidence,
         } = judged;
         let enr = self.store.get_mut(&peer).map(|rec| rec.enr.clone());
-        let meta = self.meta(EventKind::Attestation, peer, enr);
+        self.counter += 1;
+        let meta = EventMeta::with_node_id(
+            EventKind::Attestation,
+            &self.config.crawler_id,
+            &self.config.crawler_location,
+            now_ms(),
+            (peer, node_id),
+            enr,
+            &self.counter.to_le_bytes(),
+        );
         self.emit(Event::Attestation(AttestationEvent {
             meta,
             form: facts.form,

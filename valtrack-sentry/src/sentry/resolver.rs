@@ -269,12 +269,14 @@ mod tests {
 
     /// A phase0 attestation of `epoch`'s first slot, committee 3, seat `bit`.
     fn judged(epoch: Epoch, bit: u64) -> Judged {
+        let peer = PeerId::from_secp256k1(
+            &hex::decode("028b55714e869dae5fa8de4f40efbc3a4f714f0558c8d0751e3032e391321a57db")
+                .unwrap(),
+        )
+        .unwrap();
         Judged {
-            peer: PeerId::from_secp256k1(
-                &hex::decode("028b55714e869dae5fa8de4f40efbc3a4f714f0558c8d0751e3032e391321a57db")
-                    .unwrap(),
-            )
-            .unwrap(),
+            peer,
+            node_id: peer.node_id(),
             facts: AttestationFacts {
                 form: AttestationForm::Phase0,
                 subnet: 3,

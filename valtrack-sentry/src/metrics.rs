@@ -130,6 +130,11 @@ impl Collector for SentryCollector {
                 "Connections from or to a banned peer closed at once",
                 &d.refused,
             ),
+            (
+                "gossip_attestations_lagged",
+                "Attestation messages lost because attribution fell too far behind the host",
+                &d.lagged,
+            ),
         ] {
             counter(e, name, help, value.load(Relaxed))?;
         }

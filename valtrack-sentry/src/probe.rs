@@ -30,16 +30,23 @@ impl SubnetProbe for GossipProbe {
     /// The raw messages the host receives on attestation subnets (for
     /// [`Sentry::with_attestations`](crate::Sentry::with_attestations)). Each call subscribes
     /// anew; a reader more than [`GOSSIP_QUEUE`](crate::host::GOSSIP_QUEUE) messages behind
-    /// skips the oldest (counted in a `debug` log line), never blocks the host.
+    /// skips the oldest (counted in [`GossipDefenceStats::lagged`](crate::host::GossipDefenceStats::lagged)
+    /// and a `debug` log line), never blocks the host.
     fn attestations(&self) -> impl Stream<Item = GossipMessage> + Send + 'static {
-        stream::unfold(self.host.gossip_messages(), |mut rx| async move {
-            loop {
-                match rx.recv().await {
-                    Ok(message) => return Some((message, rx)),
-                    Err(RecvError::Lagged(n)) => {
-                        tracing::debug!(target: "valtrack::probe", skipped = n, "attestation reader lagged");
+        let lost = self.host.gossip_defence();
+        stream::unfold(self.host.gossip_messages(), move |mut rx| {
+            let lost = lost.clone();
+            async move {
+                loop {
+                    match rx.recv().await {
+                        Ok(message) => return Some((message, rx)),
+                        Err(RecvError::Lagged(n)) => {
+                            lost.lagged
+                                .fetch_add(n, std::sync::atomic::Ordering::Relaxed);
+                            tracing::debug!(target: "valtrack::probe", skipped = n, "attestation reader lagged");
+                        }
+                        Err(RecvError::Closed) => return None,
                     }
-                    Err(RecvError::Closed) => return None,
                 }
             }
         })

@@ -361,7 +361,7 @@ fn summary_fn(
         use std::sync::atomic::Ordering::Relaxed;
         let c: CrawlerStats = crawler.stats();
         format!(
-            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, untimely {}, attributed {}, phase0 resolved {}), events {} (sink errors {}), gossip penalised: rejected {} out-of-window {} peers banned {}",
+            "dht nodes {} (requests {}), peers {}, handshakes ok {} failed {} (inbound {}), attestations {} (undecodable {}, untimely {}, attributed {}, phase0 resolved {}), events {} (sink errors {}), gossip penalised: rejected {} out-of-window {} peers banned {}, lagged {}",
             c.known,
             c.requests,
             stats.peers.load(Relaxed),
@@ -378,6 +378,7 @@ fn summary_fn(
             defence.rejected.load(Relaxed),
             defence.untimely.load(Relaxed),
             defence.banned.load(Relaxed),
+            defence.lagged.load(Relaxed),
         )
     }
 }

@@ -131,6 +131,9 @@ pub struct GossipDefenceStats {
     pub refused: std::sync::atomic::AtomicU64,
     /// Peers banned now.
     pub banned_now: std::sync::atomic::AtomicU64,
+    /// Attestation messages a reader of [`Host::gossip_messages`] lost by falling more than
+    /// [`GOSSIP_QUEUE`] messages behind (counted by [`GossipProbe`](crate::GossipProbe)).
+    pub lagged: std::sync::atomic::AtomicU64,
 }
 
 impl Drop for Inner {

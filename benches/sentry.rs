@@ -5,6 +5,10 @@
 //! `cargo bench --bench sentry` (release, 1,000 nodes; `VALTRACK_SIM_NODES` overrides).
 //! Without `--bench` (as `cargo test` runs it) a 40-node network is used as a smoke test.
 //!
+//! `VALTRACK_SENTRY_DHT=1` puts a mainnet-shaped discv5 DHT of that many records
+//! (`SimDht::mainnet_mix`) in its place: no libp2p hosts (every dial is refused), so the
+//! figure of interest is the RSS per tracked peer at mainnet sizes (`VALTRACK_SIM_NODES=20000`).
+//!
 //! The simulated network runs in a child process (this binary again), so the RSS and CPU
 //! measured here are the sentry's own.
 
@@ -15,9 +19,9 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use valtrack::core::events::DiscoveryReason;
-use valtrack::core::{Event, EventSink, PeerId, SinkError};
+use valtrack::core::{Event, EventSink, Network, PeerId, SinkError};
 use valtrack::sentry::SentryService;
-use valtrack_sim::{sim_network, SimNet};
+use valtrack_sim::{sim_network, SimDht, SimNet};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -45,6 +49,34 @@ fn child(nodes: usize) {
             net.bootnode().to_base64(),
             net.len(),
             ok
+        );
+        std::io::stdout().flush().ok();
+        tokio::task::spawn_blocking(|| {
+            let mut line = String::new();
+            while std::io::stdin()
+                .read_line(&mut line)
+                .map(|n| n > 0)
+                .unwrap_or(false)
+            {}
+        })
+        .await
+        .ok();
+    });
+}
+
+/// The child with `VALTRACK_SENTRY_DHT=1`: a mainnet-shaped discv5 DHT of `nodes` records
+/// (`SimDht::mainnet_mix`, no libp2p hosts: every dial is refused), for the sentry's memory
+/// per tracked peer at mainnet sizes.
+fn child_dht(nodes: usize) {
+    let rt = tokio::runtime::Runtime::new().expect("runtime");
+    rt.block_on(async {
+        let network = Network::mainnet();
+        let dht = SimDht::mainnet_mix(&network, nodes, 7).await.expect("dht");
+        println!(
+            "READY {} {} {} 0",
+            network.genesis_time().as_secs(),
+            dht.nodes()[0].enr().to_base64(),
+            dht.len() + dht.silent_enrs().len(),
         );
         std::io::stdout().flush().ok();
         tokio::task::spawn_blocking(|| {
@@ -103,8 +135,13 @@ fn main() {
         .ok()
         .and_then(|v| v.parse().ok())
         .unwrap_or(if bench { 1_000 } else { 40 });
+    let dht_mode = std::env::var("VALTRACK_SENTRY_DHT").as_deref() == Ok("1");
     if std::env::var_os(CHILD).is_some() {
-        return child(nodes);
+        return if dht_mode {
+            child_dht(nodes)
+        } else {
+            child(nodes)
+        };
     }
     let mut sim = Command::new(std::env::current_exe().expect("own path"))
         .env(CHILD, "1")
@@ -129,9 +166,15 @@ fn main() {
         started_sim.elapsed()
     );
 
+    // The simulated network's bootnode is not one of its nodes; the DHT's is.
+    let everyone = if dht_mode { total } else { total + 1 };
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     let row = rt.block_on(async {
-        let network = sim_network(Duration::from_secs(genesis));
+        let network = if dht_mode {
+            Network::mainnet()
+        } else {
+            sim_network(Duration::from_secs(genesis))
+        };
         let watch = Watch::default();
         let service = SentryService::builder(network)
             .bootnodes([bootnode])
@@ -144,20 +187,23 @@ fn main() {
         let rss_base = rss();
         let cpu_base = cpu();
         let start = Instant::now();
-        let limit = Duration::from_secs(120);
+        let limit = Duration::from_secs(if dht_mode { 240 } else { 120 });
         let (mut t_found, mut t_done) = (None, None);
         let stop = async {
             loop {
                 tokio::time::sleep(Duration::from_millis(50)).await;
                 let p = watch.0.lock().unwrap();
-                // Every node plus the bootnode.
-                if t_found.is_none() && p.found.len() > total {
+                if t_found.is_none() && p.found.len() >= everyone {
                     t_found = Some(start.elapsed());
                 }
                 if t_done.is_none() && p.handshaken.len() >= reachable {
                     t_done = Some(start.elapsed());
                 }
-                if (t_found.is_some() && t_done.is_some()) || start.elapsed() > limit {
+                // Over the DHT, dials are refused at once: let them all be tried (and the
+                // peers put in backoff) before measuring.
+                let settled = !dht_mode
+                    || t_found.is_some_and(|t| start.elapsed() > t + Duration::from_secs(30));
+                if (t_found.is_some() && t_done.is_some() && settled) || start.elapsed() > limit {
                     break;
                 }
             }
@@ -207,7 +253,7 @@ fn main() {
     println!(
         "| {total} ({reachable} reachable) | {} ({found}/{}) | {} ({handshaken}/{reachable}) | {:.0} | {:.2} ms | {:.1} MB | {:.1} MB | {:.1} KB |",
         show(t_found),
-        total + 1,
+        everyone,
         show(t_done),
         attempts as f64 / took.as_secs_f64(),
         used.as_secs_f64() * 1000.0 / attempts.max(1) as f64,

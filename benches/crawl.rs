@@ -9,6 +9,9 @@
 //! for a curve, `scripts/crawl-chart.py` draws it). `VALTRACK_CRAWL_VARIANTS=1` runs the other
 //! settings at any first size, `VALTRACK_CRAWL_TAIL=1` says which records came in the last 1 %,
 //! `VALTRACK_BENCH_GUARD=check` compares with `benches/baseline.json` (see `common/mod.rs`).
+//! `VALTRACK_CRAWL_CHURN=3` also crawls the first size while 3 % of the DHT a minute leaves,
+//! as many nodes join and as many bump their seq, for 60 s (then it runs on until every record
+//! alive is found, or twice the size's time limit).
 //! Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke test.
 //!
 //! The DHT runs in this process, so each node's answers cost CPU here too: the CPU column is
@@ -118,6 +121,163 @@ async fn enumeration(
         coverage: seen.len(),
         requests: stats.requests,
         cpu: cpu() - cpu_start,
+    }
+}
+
+/// What a crawl under churn saw.
+struct Churned {
+    n: usize,
+    per_minute: f64,
+    churn_for: Duration,
+    /// Records alive at the end (live, joined, silent) and how many were found.
+    alive: usize,
+    alive_found: usize,
+    /// Time until every record alive at the end was found.
+    all_found: Option<Duration>,
+    joined: usize,
+    joined_found: usize,
+    left: usize,
+    bumped: usize,
+    /// Bumps reported (`SeqChanged` to the new seq or later).
+    bumped_seen: usize,
+}
+
+/// A crawl of `n` records with the crate's defaults while, every second for `churn_for`,
+/// `per_minute` % of the DHT a minute leaves, as many new nodes join (their records put in
+/// the tables of their 16 XOR-closest live nodes, theirs seeded with those 16) and as many
+/// bump their seq (new `attnets`). Then it runs on until `limit`.
+async fn churn(
+    network: &Network,
+    n: usize,
+    per_minute: f64,
+    churn_for: Duration,
+    limit: Duration,
+) -> Churned {
+    use std::collections::HashMap;
+    use valtrack::core::AttestationSubnets;
+    use valtrack_sim::{sim_node_id, sim_secret_key, SimDiscv5, SimEnrFields};
+    let mut dht = SimDht::mainnet_mix(network, n, 7_000_000).await.unwrap();
+    let config = CrawlerConfig::builder(network)
+        .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
+        .bootnode_enrs([dht.nodes()[0].enr()])
+        .build()
+        .unwrap();
+    let crawler = Discv5Crawler::bind(config).await.unwrap();
+    let mut stream = Box::pin(crawler.discovered());
+    let epoch = network
+        .current_epoch(std::time::SystemTime::now())
+        .unwrap_or(0);
+    let per_tick = ((n as f64 * per_minute / 100.0 / 60.0).round() as usize).max(1);
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move |below: usize| {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        (rng % below.max(1) as u64) as usize
+    };
+    let mut joined: Vec<SimDiscv5> = Vec::new();
+    let (mut left, mut bumped) = (HashSet::new(), HashMap::new());
+    let mut found = HashSet::new();
+    let mut seqs: HashMap<[u8; 32], u64> = HashMap::new();
+    let start = Instant::now();
+    crawler.start();
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    tick.tick().await;
+    let mut key = 0u64;
+    let mut all_found = None;
+    while start.elapsed() < limit {
+        tokio::select! {
+            node = stream.next() => {
+                let Some(node) = node else { break };
+                let id = node.info.node_id.0;
+                found.insert(id);
+                let seq = seqs.entry(id).or_default();
+                *seq = (*seq).max(node.info.seq);
+            }
+            _ = tick.tick(), if start.elapsed() < churn_for => {
+                for _ in 0..per_tick {
+                    // Leave (never the bootnode).
+                    if dht.len() > 2 {
+                        let i = 1 + next(dht.len() - 1);
+                        if let Some(node) = dht.remove(i) {
+                            left.insert(node.node_id().raw());
+                        }
+                    }
+                    // Join: a new beacon node in the tables of its XOR-closest live nodes.
+                    key += 1;
+                    let secret = sim_secret_key(900_000_000 + key);
+                    let id = sim_node_id(secret).unwrap();
+                    let fields = SimEnrFields::beacon(network, id, epoch, 9000, 9001);
+                    let node = SimDiscv5::start(secret, &fields).await.unwrap();
+                    let raw = id.raw();
+                    let mut by_distance: Vec<(u64, usize)> = dht
+                        .nodes()
+                        .iter()
+                        .enumerate()
+                        .map(|(i, other)| {
+                            let o = other.node_id().raw();
+                            let d = u64::from_be_bytes(std::array::from_fn(|b| o[b] ^ raw[b]));
+                            (d, i)
+                        })
+                        .collect();
+                    let k = 16.min(by_distance.len() - 1);
+                    by_distance.select_nth_unstable(k);
+                    for &(_, i) in &by_distance[..k] {
+                        dht.nodes()[i].add_enr(node.enr());
+                        node.add_enr(dht.nodes()[i].enr());
+                    }
+                    joined.push(node);
+                    // Seq bump.
+                    let i = next(dht.len());
+                    let target = &dht.nodes()[i];
+                    if target.set_attnets(AttestationSubnets(
+                        (next(usize::MAX) as u64).to_le_bytes(),
+                    )) {
+                        bumped.insert(target.node_id().raw(), target.enr().seq());
+                    }
+                }
+            }
+        }
+        if start.elapsed() >= churn_for && all_found.is_none() {
+            let alive = dht
+                .enrs()
+                .iter()
+                .chain(dht.silent_enrs())
+                .map(|e| e.node_id().raw())
+                .chain(joined.iter().map(|j| j.node_id().raw()))
+                .all(|id| found.contains(&id));
+            if alive {
+                all_found = Some(start.elapsed());
+                break;
+            }
+        }
+    }
+    let alive: Vec<[u8; 32]> = dht
+        .enrs()
+        .iter()
+        .chain(dht.silent_enrs())
+        .map(|e| e.node_id().raw())
+        .chain(joined.iter().map(|j| j.node_id().raw()))
+        .collect();
+    let bumped_seen = bumped
+        .iter()
+        .filter(|(id, seq)| seqs.get(*id).is_some_and(|s| s >= *seq))
+        .count();
+    Churned {
+        n,
+        per_minute,
+        churn_for,
+        alive: alive.len(),
+        alive_found: alive.iter().filter(|id| found.contains(*id)).count(),
+        all_found,
+        joined: joined.len(),
+        joined_found: joined
+            .iter()
+            .filter(|j| found.contains(&j.node_id().raw()))
+            .count(),
+        left: left.len(),
+        bumped: bumped.len(),
+        bumped_seen,
     }
 }
 
@@ -275,6 +435,11 @@ fn main() {
     let mut results = Vec::new();
     let mut buckets = Vec::new();
     let mut record_bytes = 0;
+    let churn_rate: Option<f64> = std::env::var("VALTRACK_CRAWL_CHURN").ok().map(|v| {
+        v.parse()
+            .expect("VALTRACK_CRAWL_CHURN: % of the DHT a minute, like 3")
+    });
+    let mut churned = None;
     runtime.block_on(async {
         for (k, &n) in sizes.iter().enumerate() {
             // Generous for the largest sizes: the rows show when each mark was passed.
@@ -341,6 +506,10 @@ fn main() {
                 rss_per_node,
                 rows,
             });
+            if let (Some(rate), 0) = (churn_rate, k) {
+                let churn_for = Duration::from_secs(if bench { 60 } else { 5 });
+                churned = Some(churn(&network, n, rate, churn_for, limit * 2).await);
+            }
         }
     });
     println!("\nCoverage of mainnet-shaped simulated DHTs (60 % beacon, 30 % other or no eth2, 10 % silent)\n");
@@ -376,6 +545,27 @@ fn main() {
                 100.0 * *got as f64 / *truth as f64
             );
         }
+    }
+    if let Some(c) = &churned {
+        println!(
+            "\nUnder churn: {} records, {:.1} % a minute leaving, as many joining and as many bumping their seq, for {} s\n",
+            c.n,
+            c.per_minute,
+            c.churn_for.as_secs()
+        );
+        println!("| alive at the end found | all found after | joined found | left | seq bumps reported |");
+        println!("|---|---|---|---|---|");
+        println!(
+            "| {}/{} | {} | {}/{} | {} | {}/{} |",
+            c.alive_found,
+            c.alive,
+            fmt(c.all_found),
+            c.joined_found,
+            c.joined,
+            c.left,
+            c.bumped_seen,
+            c.bumped
+        );
     }
     let mut guard = Guard::from_env("crawl");
     for size in &results {

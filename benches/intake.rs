@@ -26,10 +26,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures::stream::{self, StreamExt};
 use valtrack::core::codec::GossipKind;
-use valtrack::core::ssz::{AttestationData, Checkpoint, SingleAttestation};
 use valtrack::core::{Event, EventSink, Network, SinkError, SszMessage};
 use valtrack::sentry::{Host, HostConfig, SentryService};
-use valtrack_sim::sim_network_with_slot;
+use valtrack_sim::{sim_attestation, sim_network_with_slot, SimDuty};
 
 #[path = "common/mod.rs"]
 mod common;
@@ -96,15 +95,12 @@ fn due_in_slot(phase: Phase, slot: Duration, t: Duration) -> f64 {
     0.5 * r * t + 0.5 * r * s * burst
 }
 
-/// xorshift64*.
-struct Rng(u64);
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_F491_4F6C_DD1D)
-    }
+/// SplitMix64's output function: a well-spread number from a counter.
+fn mix(mut z: u64) -> u64 {
+    z = z.wrapping_add(0x9E37_79B9_7F4A_7C15);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    z ^ (z >> 31)
 }
 
 /// The child: `peers` hosts connected to the sentry, publishing on command.
@@ -157,7 +153,6 @@ fn child() {
         println!("READY {connected} {:.1}", t0.elapsed().as_secs_f64());
         std::io::stdout().flush().ok();
 
-        let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
         let mut next_index = 0u64;
         loop {
             let line = tokio::task::block_in_place(|| {
@@ -198,8 +193,8 @@ fn child() {
                 let due = due_at(now()) as u64;
                 let mut batch = Vec::new();
                 while unique < due {
-                    let copies = 1 + rng.next() % dup;
-                    let first = rng.next() as usize % hosts.len();
+                    let copies = 1 + mix(2 * next_index) % dup;
+                    let first = mix(2 * next_index + 1) as usize % hosts.len();
                     let to: Vec<Host> = (0..(copies as usize).min(hosts.len()))
                         .map(|c| hosts[(first + c) % hosts.len()].clone())
                         .collect();
@@ -244,31 +239,18 @@ fn child() {
 
 /// Message `index` of the run, stamped with `sent` and the phase `tag` in its block root.
 fn attestation(network: &Network, index: u64, tag: u8, sent: Duration) -> Vec<u8> {
-    let slot = network.slot_at(sent).unwrap_or(0);
-    let epoch = slot / network.slots_per_epoch();
-    let mut root = [0u8; 32];
-    root[..8].copy_from_slice(&(sent.as_nanos() as u64).to_le_bytes());
-    root[8] = tag;
-    SingleAttestation {
-        committee_index: index % 64,
+    let duty = SimDuty {
         // Mainnet's ~2.1M indices; each attests once an epoch.
-        attester_index: index % VALIDATORS,
-        data: AttestationData {
-            slot,
-            index: 0,
-            beacon_block_root: root,
-            source: Checkpoint {
-                epoch: epoch.saturating_sub(1),
-                root: [0x11; 32],
-            },
-            target: Checkpoint {
-                epoch,
-                root: [0x22; 32],
-            },
-        },
-        ..SingleAttestation::default()
-    }
-    .to_ssz_bytes()
+        validator: index % VALIDATORS,
+        slot: network.slot_at(sent).unwrap_or(0),
+        committee_index: index % 64,
+        subnet: index % 64,
+        aggregator: false,
+    };
+    let mut att = sim_attestation(&duty, network.slots_per_epoch());
+    att.data.beacon_block_root[..8].copy_from_slice(&(sent.as_nanos() as u64).to_le_bytes());
+    att.data.beacon_block_root[8] = tag;
+    att.to_ssz_bytes()
 }
 
 /// What the sentry's sink saw in one phase.

@@ -29,6 +29,20 @@ use common::{cpu, rss, Guard};
 
 const CHILD: &str = "VALTRACK_BENCH_SIMNET_CHILD";
 
+/// Until the parent closes our stdin.
+async fn stdin_closed() {
+    tokio::task::spawn_blocking(|| {
+        let mut line = String::new();
+        while std::io::stdin()
+            .read_line(&mut line)
+            .map(|n| n > 0)
+            .unwrap_or(false)
+        {}
+    })
+    .await
+    .ok();
+}
+
 /// The child: runs the simulated network until stdin closes.
 fn child(nodes: usize) {
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -51,16 +65,7 @@ fn child(nodes: usize) {
             ok
         );
         std::io::stdout().flush().ok();
-        tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            while std::io::stdin()
-                .read_line(&mut line)
-                .map(|n| n > 0)
-                .unwrap_or(false)
-            {}
-        })
-        .await
-        .ok();
+        stdin_closed().await;
     });
 }
 
@@ -79,16 +84,7 @@ fn child_dht(nodes: usize) {
             dht.len() + dht.silent_enrs().len(),
         );
         std::io::stdout().flush().ok();
-        tokio::task::spawn_blocking(|| {
-            let mut line = String::new();
-            while std::io::stdin()
-                .read_line(&mut line)
-                .map(|n| n > 0)
-                .unwrap_or(false)
-            {}
-        })
-        .await
-        .ok();
+        stdin_closed().await;
     });
 }
 

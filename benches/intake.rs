@@ -14,8 +14,9 @@
 //!
 //! The publishing peers run in a child process (this binary again), so the CPU and RSS
 //! measured are the sentry's own. Each message carries its publish time (the first 8 bytes
-//! of its block root), so the sentry's first-delivery timestamp is compared with when the
-//! first copy was sent; on loopback that is within microseconds of when it arrived.
+//! of its block root, stamped just before its first copy is handed to a publishing host), so
+//! the sentry's first-delivery timestamp is compared with when the first copy was sent: the
+//! delay includes the publishing host's own stack and the loopback hop.
 
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};

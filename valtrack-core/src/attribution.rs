@@ -277,7 +277,12 @@ impl AttestationDedupe {
             if v < DEDUPE_BITMAP_VALIDATORS {
                 let (word, bit) = ((v / 64) as usize, 1u64 << (v % 64));
                 if set.bits.len() <= word {
-                    set.bits.resize(word + 1, 0);
+                    // Whole powers of two, allocated exactly: the bound holds for capacity too.
+                    let words = (word + 1)
+                        .next_power_of_two()
+                        .min((DEDUPE_BITMAP_VALIDATORS / 64) as usize);
+                    set.bits.reserve_exact(words - set.bits.len());
+                    set.bits.resize(words, 0);
                 }
                 if set.bits[word] & bit != 0 {
                     return false;
@@ -433,6 +438,7 @@ mod tests {
         }
         assert_eq!(d.len(), 7);
         let bits = &d.epochs[&1].bits;
+        assert!(bits.capacity() * 8 <= (DEDUPE_BITMAP_VALIDATORS / 8) as usize);
         assert_eq!(
             bits.len() * 8,
             (DEDUPE_BITMAP_VALIDATORS / 8) as usize,

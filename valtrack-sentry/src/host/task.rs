@@ -435,8 +435,12 @@ impl HostTask {
                 self.live
                     .entry(peer_id)
                     .or_insert_with(|| connected.clone());
-                if let Some(core) = super::to_core_peer_id(&peer_id) {
-                    self.core_ids.entry(peer_id).or_insert(core);
+                if let std::collections::hash_map::Entry::Vacant(slot) =
+                    self.core_ids.entry(peer_id)
+                {
+                    if let Some(core) = super::to_core_peer_id(&peer_id) {
+                        slot.insert(core);
+                    }
                 }
                 match endpoint {
                     ConnectedPoint::Dialer { .. } => {

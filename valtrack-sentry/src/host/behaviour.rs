@@ -106,6 +106,7 @@ pub(crate) const NO_MESH_SEEN_TTL: Duration = Duration::from_millis(2 * SLOT_DUR
 fn gossipsub_config(
     phase0_digest: ForkDigest,
     mesh: bool,
+    params: &super::config::GossipParams,
     max_transmit: usize,
 ) -> Result<gossipsub::Config, HostError> {
     let seen_ttl = if mesh {
@@ -115,19 +116,27 @@ fn gossipsub_config(
     };
     let mut builder = gossipsub::ConfigBuilder::default();
     if mesh {
-        builder.mesh_n(8).mesh_n_low(6).mesh_n_high(12);
+        builder
+            .mesh_n(params.mesh_n)
+            .mesh_n_low(params.mesh_n_low)
+            .mesh_n_high(params.mesh_n_high)
+            .mesh_outbound_min(params.mesh_outbound_min)
+            .gossip_lazy(params.gossip_lazy)
+            .heartbeat_interval(params.heartbeat)
+            .fanout_ttl(params.fanout_ttl)
+            .flood_publish(params.flood_publish);
     } else {
         builder
             .mesh_outbound_min(0)
             .mesh_n_low(0)
             .mesh_n(0)
             .mesh_n_high(0)
-            .max_ihave_messages_heartbeat(0);
+            .max_ihave_messages_heartbeat(0)
+            .gossip_lazy(6)
+            .heartbeat_interval(Duration::from_millis(700))
+            .fanout_ttl(Duration::from_secs(60));
     }
     builder
-        .gossip_lazy(6)
-        .heartbeat_interval(Duration::from_millis(700))
-        .fanout_ttl(Duration::from_secs(60))
         .history_length(6)
         .history_gossip(3)
         .duplicate_cache_time(seen_ttl)
@@ -271,7 +280,12 @@ impl Behaviour {
             };
             let mut behaviour = gossipsub::Behaviour::new_with_transform(
                 MessageAuthenticity::Anonymous,
-                gossipsub_config(phase0, config.gossip_mesh, max_transmit)?,
+                gossipsub_config(
+                    phase0,
+                    config.gossip_mesh,
+                    &config.gossip_params,
+                    max_transmit,
+                )?,
                 SnappyTransform {
                     raw_out: config.raw_gossip,
                 },
@@ -337,8 +351,75 @@ mod tests {
         assert_eq!(NO_MESH_SEEN_TTL, Duration::from_secs(24));
         assert!(no_mesh.validate().is_ok());
         let digest = ForkDigest([1, 2, 3, 4]);
-        assert!(gossipsub_config(digest, false, 1 << 20).is_ok());
-        assert!(gossipsub_config(digest, true, 1 << 20).is_ok());
+        let params = super::super::config::GossipParams::default();
+        assert!(gossipsub_config(digest, false, &params, 1 << 20).is_ok());
+        assert!(gossipsub_config(digest, true, &params, 1 << 20).is_ok());
+    }
+
+    #[test]
+    fn gossip_params_reach_gossipsub_and_bad_ones_are_refused() {
+        use super::super::config::{GossipParams, HostConfig};
+        let network = valtrack_core::Network::mainnet();
+        // Lighthouse's default load: D 5, D_lo 3, D_hi 10, D_out 2, D_lazy 3, no flooding.
+        let lighthouse = GossipParams {
+            flood_publish: false,
+            mesh_n: 5,
+            mesh_n_low: 3,
+            mesh_n_high: 10,
+            mesh_outbound_min: 2,
+            gossip_lazy: 3,
+            heartbeat: Duration::from_millis(700),
+            fanout_ttl: Duration::from_secs(60),
+        };
+        let config = gossipsub_config(ForkDigest([0; 4]), true, &lighthouse, 1 << 20).unwrap();
+        assert!(!config.flood_publish());
+        assert_eq!(
+            (config.mesh_n(), config.mesh_n_low(), config.mesh_n_high()),
+            (5, 3, 10)
+        );
+        assert_eq!(config.mesh_outbound_min(), 2);
+        assert_eq!(config.gossip_lazy(), 3);
+        assert_eq!(config.fanout_ttl(), Duration::from_secs(60));
+        assert!(HostConfig::builder(network.clone())
+            .gossip_params(lighthouse)
+            .build()
+            .is_ok());
+        for bad in [
+            GossipParams {
+                mesh_n_low: 6,
+                ..lighthouse
+            },
+            GossipParams {
+                mesh_n_high: 4,
+                ..lighthouse
+            },
+            GossipParams {
+                mesh_outbound_min: 3,
+                ..lighthouse
+            },
+            GossipParams {
+                mesh_n: 0,
+                mesh_n_low: 0,
+                mesh_outbound_min: 0,
+                ..lighthouse
+            },
+            GossipParams {
+                heartbeat: Duration::ZERO,
+                ..lighthouse
+            },
+            GossipParams {
+                fanout_ttl: Duration::ZERO,
+                ..lighthouse
+            },
+        ] {
+            assert!(
+                HostConfig::builder(network.clone())
+                    .gossip_params(bad)
+                    .build()
+                    .is_err(),
+                "{bad:?}"
+            );
+        }
     }
 
     #[test]

@@ -35,6 +35,47 @@ pub enum PeerMode {
     Full,
 }
 
+/// The GossipSub parameters in which clients differ: how a host publishes its own messages and
+/// keeps its meshes (used only by hosts in meshes). What each client sets, with file and line,
+/// is in `docs/gossip-publishing.md`. Default: the consensus spec's values with flood
+/// publishing (rust-libp2p's default).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct GossipParams {
+    /// Send our own messages to every subscribed peer above the publish threshold (on), or
+    /// only to the topic's mesh (topped up to `mesh_n` with other subscribed peers) or, when
+    /// not subscribed, to `mesh_n` fanout peers kept for `fanout_ttl` (off).
+    pub flood_publish: bool,
+    /// D: the mesh's target size.
+    pub mesh_n: usize,
+    /// D_lo: below it the heartbeat grafts more peers.
+    pub mesh_n_low: usize,
+    /// D_hi: above it the heartbeat prunes down to D.
+    pub mesh_n_high: usize,
+    /// D_out: outbound links the mesh keeps (at most D_lo and D / 2).
+    pub mesh_outbound_min: usize,
+    /// D_lazy: the least peers outside the mesh sent IHAVE each heartbeat.
+    pub gossip_lazy: usize,
+    /// Heartbeat interval (mesh upkeep, IHAVE emission, fanout expiry).
+    pub heartbeat: Duration,
+    /// How long a fanout set outlives the last message published through it.
+    pub fanout_ttl: Duration,
+}
+
+impl Default for GossipParams {
+    fn default() -> Self {
+        Self {
+            flood_publish: true,
+            mesh_n: 8,
+            mesh_n_low: 6,
+            mesh_n_high: 12,
+            mesh_outbound_min: 2,
+            gossip_lazy: 6,
+            heartbeat: Duration::from_millis(700),
+            fanout_ttl: Duration::from_secs(60),
+        }
+    }
+}
+
 /// Configuration of a [`Host`](super::Host). Build with [`HostConfig::builder`].
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -59,6 +100,7 @@ pub struct HostConfig {
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
+    pub(crate) gossip_params: GossipParams,
     pub(crate) raw_gossip: bool,
     pub(crate) command_queue: usize,
 }
@@ -104,6 +146,7 @@ impl HostConfig {
                 gossipsub: true,
                 accept_gossip: false,
                 gossip_mesh: true,
+                gossip_params: GossipParams::default(),
                 raw_gossip: false,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
@@ -291,6 +334,13 @@ impl HostConfigBuilder {
         self
     }
 
+    /// How we publish and keep meshes (simulated clients' behaviours). Default:
+    /// [`GossipParams::default`].
+    pub fn gossip_params(mut self, params: GossipParams) -> Self {
+        self.config.gossip_params = params;
+        self
+    }
+
     /// Publish gossip payloads as given (no snappy compression), up to twice the largest
     /// GossipSub frame: for testing other hosts' defences with malformed and oversized
     /// gossip (valtrack-sim's floods). Default: off.
@@ -329,6 +379,7 @@ impl HostConfigBuilder {
             gossipsub: _,
             accept_gossip: _,
             gossip_mesh: _,
+            gossip_params,
             raw_gossip: _,
             command_queue,
         } = &self.config;
@@ -347,6 +398,19 @@ impl HostConfigBuilder {
         }
         if *max_connections == 0 || *max_pending == 0 || *command_queue == 0 {
             return Err(HostError::Config("limits and queue sizes must be positive"));
+        }
+        let g = gossip_params;
+        if g.heartbeat.is_zero()
+            || g.fanout_ttl.is_zero()
+            || g.mesh_n == 0
+            || !(g.mesh_n_low <= g.mesh_n && g.mesh_n <= g.mesh_n_high)
+            || g.mesh_outbound_min > g.mesh_n_low
+            || g.mesh_outbound_min > g.mesh_n / 2
+        {
+            return Err(HostError::Config(
+                "GossipSub parameters need D_out <= D_lo <= D <= D_hi, 0 < D, D_out <= D/2 \
+                 and positive intervals",
+            ));
         }
         if syncnets.has_padding_bits() {
             return Err(HostError::Config("syncnets has bits above the fourth"));

@@ -23,9 +23,9 @@ use valtrack_core::{ForkDigest, HandshakeError, Status};
 
 pub use behaviour::IDENTIFY_PROTOCOL_VERSION;
 pub use config::{
-    HostConfig, HostConfigBuilder, PeerMode, DEFAULT_AGENT_VERSION, DEFAULT_COMMAND_QUEUE,
-    DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT, DEFAULT_MAX_CONNECTIONS,
-    DEFAULT_MAX_PENDING,
+    GossipParams, HostConfig, HostConfigBuilder, PeerMode, DEFAULT_AGENT_VERSION,
+    DEFAULT_COMMAND_QUEUE, DEFAULT_CONNECT_TIMEOUT, DEFAULT_IDLE_CONNECTION_TIMEOUT,
+    DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
 };
 pub use responder::Responder;
 pub use transport::MuxerOffer;

@@ -93,11 +93,19 @@ fn gossip_len_bound(topic: &str) -> usize {
 /// reader (the sentry's attribution keeps the first delivery per epoch and validator).
 pub(crate) const NO_MESH_SEEN_TTL: Duration = Duration::from_millis(2 * SLOT_DURATION_MS);
 
+/// The backoff a host out of meshes asks for in its PRUNEs: a peer must not GRAFT it again
+/// for an hour (the spec sets no bound; clients honour the value sent). Every GRAFT it takes
+/// is a moment in which the peer forwards it what it relays, copies that can beat an
+/// origin's and be credited to the relay; with the usual minute, peers short of mesh
+/// members re-GRAFT every minute on every subnet.
+pub(crate) const NO_MESH_PRUNE_BACKOFF: Duration = Duration::from_secs(3600);
+
 /// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
 /// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
 ///
-/// Without `mesh`, we keep no mesh link: every GRAFT is pruned at the next heartbeat (peers
-/// then back off for a minute), we graft nobody and ignore IHAVE. Peers then push us only
+/// Without `mesh`, we keep no mesh link: every GRAFT is pruned at once (our vendored
+/// GossipSub's patch: D_hi 0 refuses outbound peers too) with a backoff of
+/// [`NO_MESH_PRUNE_BACKOFF`], we graft nobody and ignore IHAVE. Peers then push us only
 /// the messages they publish themselves (GossipSub flood-publishes to every subscribed
 /// peer), so the first delivery of a message names its origin. We then relay nothing, so
 /// the seen-message cache only has to outlast the copies of one message arriving together:
@@ -132,6 +140,7 @@ fn gossipsub_config(
             .mesh_n(0)
             .mesh_n_high(0)
             .max_ihave_messages_heartbeat(0)
+            .prune_backoff(NO_MESH_PRUNE_BACKOFF)
             .gossip_lazy(6)
             .heartbeat_interval(Duration::from_millis(700))
             .fanout_ttl(Duration::from_secs(60));

@@ -1632,8 +1632,11 @@ where
 
             // check mesh upper bound and only allow graft if the upper bound is not reached
             // or if it is an outbound peer
+            // (valtrack patch: a host with D_hi = 0 keeps no mesh at all, so it prunes an
+            // outbound peer's GRAFT at once too, instead of holding the link until the next
+            // heartbeat while the peer forwards it what it relays.)
             let mesh_n_high = self.config.mesh_n_high_for_topic(&topic_hash);
-            if peers.len() >= mesh_n_high && !is_outbound {
+            if peers.len() >= mesh_n_high && (!is_outbound || mesh_n_high == 0) {
                 to_prune_topics.insert(topic_hash.clone());
                 continue;
             }

@@ -84,4 +84,4 @@ pub use handshaker::{HandshakeConfig, Libp2pHandshaker};
 pub use host::{Host, HostConfig, Responder};
 pub use probe::{GossipProbe, SubscriptionTracker};
 pub use sentry::{Sentry, SentryConfig, SentryConfigError, SentryStats};
-pub use service::{SentryService, SentryServiceBuilder, ServiceError};
+pub use service::{GossipStrategy, SentryService, SentryServiceBuilder, ServiceError};

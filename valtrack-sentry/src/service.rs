@@ -38,6 +38,23 @@ pub enum ServiceError {
     Handshake(#[from] crate::handshaker::HandshakeConfigError),
 }
 
+/// How a sentry in attestation mode takes part in GossipSub (see
+/// [`SentryServiceBuilder::gossip_strategy`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum GossipStrategy {
+    /// Keep out of every mesh: prune each GRAFT, graft nobody, ignore IHAVE. Peers push us
+    /// only what they publish themselves, so a first delivery names its origin, but peers that
+    /// publish to their mesh only (flood publishing off) reach us only when their mesh is
+    /// short of D.
+    #[default]
+    OutOfMeshes,
+    /// Join meshes like any peer (GRAFT and accept GRAFTs up to the spec's D), still
+    /// IGNOREing every message (we relay nothing). Mesh peers then push us their own messages
+    /// and everything they relay on the topic.
+    InMeshes,
+}
+
 /// Default address the sentry listens on (discv5, TCP and QUIC): every IPv4 interface.
 pub const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
 /// Default UDP port of discv5 (the consensus clients' own default).
@@ -69,6 +86,7 @@ pub struct SentryServiceBuilder {
     extra_digest: Option<ForkDigest>,
     secret_key: Option<[u8; 32]>,
     attestations: bool,
+    gossip_strategy: GossipStrategy,
     kept_peers: usize,
     beacon_api: Option<crate::BeaconApi>,
 }
@@ -131,6 +149,12 @@ impl SentryServiceBuilder {
         self.attestations = on;
         self
     }
+    /// With attestations on: whether the sentry keeps out of GossipSub meshes. Default:
+    /// [`GossipStrategy::OutOfMeshes`].
+    pub fn gossip_strategy(mut self, strategy: GossipStrategy) -> Self {
+        self.gossip_strategy = strategy;
+        self
+    }
     /// With attestations on: the beacon node REST API whose committees name the validators of
     /// phase0 attestations (see [`Sentry::with_beacon_api`]). Default: none (phase0
     /// attestations are recorded by committee seat).
@@ -171,7 +195,7 @@ impl SentryServiceBuilder {
             // Kept peers must not be dropped as idle between revisits.
             host_config = host_config
                 .subscribe_all_subnets()
-                .gossip_mesh(false)
+                .gossip_mesh(self.gossip_strategy == GossipStrategy::InMeshes)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
         }
         let host = Host::spawn(host_config.build()?).await?;
@@ -290,6 +314,7 @@ impl SentryService<()> {
             extra_digest: None,
             secret_key: None,
             attestations: false,
+            gossip_strategy: GossipStrategy::default(),
             kept_peers: DEFAULT_KEPT_PEERS,
             beacon_api: None,
         }

@@ -131,6 +131,10 @@ pub struct SimAttestation {
     pub epoch: Epoch,
     /// Whether GossipSub took it (it had a peer on the topic).
     pub published: bool,
+    /// Whether the node was subscribed to the subnet when it published (backbone or
+    /// aggregator duty): a node that does not flood then sends it to its mesh, else to fanout
+    /// peers.
+    pub subscribed: bool,
 }
 
 /// The shared, bounded log of published attestations.
@@ -225,6 +229,8 @@ impl DutyTask {
                         duty: *duty,
                         epoch,
                         published,
+                        subscribed: self.backbone.contains(duty.subnet)
+                            || short.contains(&duty.subnet),
                     });
                 }
             }

@@ -55,14 +55,16 @@ pub use dht::{
 pub use duties::{sim_attestation, sim_duty, SimAttestation, SimDuty, MAX_PUBLISHED_LOG};
 pub use hostile::Hostility;
 pub use net::{
-    custody_group_count, sim_network, sim_network_with_slot, SimClient, SimNet, SimNetBuilder,
-    SimNetError, SimPeer, SimRole, DEFAULT_MESH_DEGREE, DEFAULT_NODES, DEFAULT_SEED,
-    DEFAULT_VALIDATOR_MIX, MAINNET_LIKE_MIX, SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT,
+    custody_group_count, scale_fanout, sim_network, sim_network_with_slot, SimClient, SimNet,
+    SimNetBuilder, SimNetError, SimPeer, SimRole, CAPLIN_GOSSIP, DEFAULT_MESH_DEGREE,
+    DEFAULT_NODES, DEFAULT_SEED, DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX, GRANDINE_GOSSIP,
+    LIGHTHOUSE_GOSSIP, LODESTAR_GOSSIP, MAINNET_LIKE_MIX, NIMBUS_GOSSIP, PRYSM_GOSSIP,
+    SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT, TEKU_GOSSIP,
 };
-pub use run::{run_attribution, AttributionRun};
-pub use score::{score_attributions, AttributionCounts, AttributionScore};
+pub use run::{run_attribution, run_attribution_with, AttributionRun};
+pub use score::{score_attributions, AttributionCounts, AttributionScore, PublishCase};
 
-use valtrack_sentry::host::{Host, HostConfig, MuxerOffer, PeerMode};
+use valtrack_sentry::host::{GossipParams, Host, HostConfig, MuxerOffer, PeerMode};
 use valtrack_sentry::HostError;
 
 /// Idle-connection timeout of relaying simulated nodes: their links carry only gossip.
@@ -105,6 +107,9 @@ pub struct SimNodeConfig {
     /// Validate gossip as ACCEPT and so relay it (simulated nodes among themselves); its
     /// connections then stay open while idle. Default: false (IGNORE, like a sentry).
     pub relay: bool,
+    /// How it publishes and keeps meshes. Default: [`GossipParams::default`] (flood
+    /// publishing, the spec's mesh).
+    pub gossip: GossipParams,
 }
 
 impl SimNodeConfig {
@@ -127,6 +132,7 @@ impl SimNodeConfig {
             quic: true,
             gossipsub: false,
             relay: false,
+            gossip: GossipParams::default(),
         }
     }
 }
@@ -176,7 +182,8 @@ impl SimNode {
             .status_fn(status)
             .mode(config.mode.clone())
             .gossipsub(config.gossipsub)
-            .accept_gossip(config.relay);
+            .accept_gossip(config.relay)
+            .gossip_params(config.gossip);
         if let Some(hostility) = config.hostility {
             host_config = host_config.responder(hostility);
         }

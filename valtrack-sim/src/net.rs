@@ -12,14 +12,15 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use valtrack_core::events::HandshakeErrorKind;
 use valtrack_core::subnets::compute_subscribed_attnets;
 use valtrack_core::{
-    ClientKind, ConsensusConfig, EnrInfo, ForkDigest, Network, PeerId, SyncSubnets,
+    AttestationSubnets, ClientKind, ConsensusConfig, EnrInfo, ForkDigest, Network, PeerId,
+    SyncSubnets,
 };
 
 use discv5::Enr;
 
 use crate::dht::{sim_node_id, SimDht, SimDhtNode, SimDiscv5, SimEnrFields, SplitMix};
 use crate::{sim_secret_key, Hostility, SimNode, SimNodeConfig};
-use valtrack_sentry::host::{MuxerOffer, PeerMode};
+use valtrack_sentry::host::{GossipParams, MuxerOffer, PeerMode};
 use valtrack_sentry::{CrawlerError, HostError};
 
 /// The consensus config of simulated networks: mainnet preset, every fork up to Fulu at
@@ -119,9 +120,50 @@ pub struct SimClient {
     pub muxers: MuxerOffer,
     /// Whether it advertises QUIC (the sentry then prefers it to TCP).
     pub quic: bool,
+    /// How it publishes and keeps meshes (see [`GossipParams`] and
+    /// `docs/gossip-publishing.md`).
+    pub gossip: GossipParams,
     /// Relative weight.
     pub weight: u32,
 }
+
+const fn gossip(
+    flood_publish: bool,
+    [mesh_n_low, mesh_n, mesh_n_high, mesh_outbound_min, gossip_lazy]: [usize; 5],
+    heartbeat_ms: u64,
+) -> GossipParams {
+    GossipParams {
+        flood_publish,
+        mesh_n,
+        mesh_n_low,
+        mesh_n_high,
+        mesh_outbound_min,
+        gossip_lazy,
+        heartbeat: Duration::from_millis(heartbeat_ms),
+        fanout_ttl: Duration::from_secs(60),
+    }
+}
+
+/// Lighthouse's GossipSub at its default network load (3, "Average"): no flood publishing,
+/// D 5, D_lo 3, D_hi 10, D_out 2, D_lazy 3, heartbeat 1 s, fanout TTL 60 s.
+pub const LIGHTHOUSE_GOSSIP: GossipParams = gossip(false, [3, 5, 10, 2, 3], 1000);
+/// Prysm on go-libp2p-pubsub: no flood publishing (the library's default, which Prysm keeps),
+/// D 8, D_lo 6, D_hi 12, D_out 2, D_lazy 6, heartbeat 700 ms.
+pub const PRYSM_GOSSIP: GossipParams = gossip(false, [6, 8, 12, 2, 6], 700);
+/// Teku on jvm-libp2p: flood publishing of its own messages up to 16 KiB (every attestation),
+/// D 8, D_lo 6, D_hi 12, D_out 4, D_lazy 6, heartbeat 700 ms.
+pub const TEKU_GOSSIP: GossipParams = gossip(true, [6, 8, 12, 4, 6], 700);
+/// Nimbus on nim-libp2p: flood publishing (capped by a bandwidth estimate at ~700 peers for
+/// an attestation), D 8, D_lo 6, D_hi 12, D_lazy 6, heartbeat 700 ms.
+pub const NIMBUS_GOSSIP: GossipParams = gossip(true, [6, 8, 12, 2, 6], 700);
+/// Lodestar on js-gossipsub: no flood publishing (Lodestar sets `disableFloodPublish`),
+/// D 8, D_lo 6, D_hi 12, D_lazy 6, heartbeat 700 ms.
+pub const LODESTAR_GOSSIP: GossipParams = gossip(false, [6, 8, 12, 2, 6], 700);
+/// Grandine (`eth2_libp2p`, a fork of Lighthouse's networking): as Lighthouse.
+pub const GRANDINE_GOSSIP: GossipParams = LIGHTHOUSE_GOSSIP;
+/// Erigon's Caplin on go-libp2p-pubsub: no flood publishing (the library's default), D 4,
+/// D_lo 2, D_hi 6, D_out 1, D_lazy 6, heartbeat 700 ms.
+pub const CAPLIN_GOSSIP: GossipParams = gossip(false, [2, 4, 6, 1, 6], 700);
 
 /// A client mix shaped like mainnet's (Lighthouse and Prysm most, Lodestar and Nimbus
 /// mplex-only, as they are). Lighthouse and Grandine advertise QUIC, as they do by default;
@@ -132,6 +174,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Lighthouse,
         muxers: MuxerOffer::YamuxAndMplex,
         quic: true,
+        gossip: LIGHTHOUSE_GOSSIP,
         weight: 38,
     },
     SimClient {
@@ -139,6 +182,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Prysm,
         muxers: MuxerOffer::YamuxAndMplex,
         quic: false,
+        gossip: PRYSM_GOSSIP,
         weight: 30,
     },
     SimClient {
@@ -147,6 +191,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Teku,
         muxers: MuxerOffer::YamuxAndMplex,
         quic: false,
+        gossip: TEKU_GOSSIP,
         weight: 13,
     },
     SimClient {
@@ -154,6 +199,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Nimbus,
         muxers: MuxerOffer::MplexOnly,
         quic: false,
+        gossip: NIMBUS_GOSSIP,
         weight: 9,
     },
     SimClient {
@@ -161,6 +207,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Lodestar,
         muxers: MuxerOffer::MplexOnly,
         quic: false,
+        gossip: LODESTAR_GOSSIP,
         weight: 6,
     },
     SimClient {
@@ -168,6 +215,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Grandine,
         muxers: MuxerOffer::YamuxAndMplex,
         quic: true,
+        gossip: GRANDINE_GOSSIP,
         weight: 2,
     },
     SimClient {
@@ -175,6 +223,7 @@ pub const MAINNET_LIKE_MIX: [SimClient; 7] = [
         kind: ClientKind::Erigon,
         muxers: MuxerOffer::YamuxOnly,
         quic: false,
+        gossip: CAPLIN_GOSSIP,
         weight: 2,
     },
 ];
@@ -198,6 +247,9 @@ pub struct SimNetBuilder {
     validators: Vec<(u64, u32)>,
     attestations: bool,
     mesh_degree: Option<usize>,
+    subnet_peers: usize,
+    duty_validators: Option<u64>,
+    subscribe_all: f64,
 }
 
 /// Default seed of a simulated network (keys, clients, roles).
@@ -206,6 +258,10 @@ pub const DEFAULT_SEED: u64 = 1;
 pub const DEFAULT_NODES: usize = 100;
 /// Default number of other simulated nodes each node dials when attestations are on.
 pub const DEFAULT_MESH_DEGREE: usize = 4;
+/// Default number of nodes sharing a backbone subnet that each node links to, when
+/// attestations are on (clients look for peers on their subnets, so their subnet meshes can
+/// fill).
+pub const DEFAULT_SUBNET_PEERS: usize = 8;
 
 impl SimNetBuilder {
     /// Seed of every random choice (keys, roles, clients, validators, DHT links).
@@ -274,6 +330,37 @@ impl SimNetBuilder {
         self
     }
 
+    /// How many nodes sharing a backbone subnet each node links to (beyond
+    /// [`mesh_degree`](Self::mesh_degree)'s random links), as clients seek peers on their
+    /// subnets: with enough nodes per subnet, meshes fill to D. Default:
+    /// [`DEFAULT_SUBNET_PEERS`] with attestations on.
+    pub fn subnet_peers(mut self, n: usize) -> Self {
+        self.subnet_peers = n;
+        self
+    }
+
+    /// The fraction of nodes that subscribe to all 64 attestation subnets (and advertise
+    /// them), like operators running `--subscribe-all-subnets`: they fill other nodes' subnet
+    /// meshes and fanout choices, as on mainnet. Clamped to `[0, 1]`. Default: 0.
+    pub fn subscribe_all(mut self, fraction: f64) -> Self {
+        self.subscribe_all = if fraction.is_finite() {
+            fraction.clamp(0.0, 1.0)
+        } else {
+            0.0
+        };
+        self
+    }
+
+    /// The active validator count duties are drawn from (committees per slot, their size, and
+    /// so the odds of aggregating and of a duty on a subnet the node is subscribed to); the
+    /// simulated validators are a sample of it. Mainnet's ~1,000,000 gives 64 committees of
+    /// ~490 a slot, one validator in ~30 aggregating. Default: the simulated validators alone
+    /// (never fewer).
+    pub fn duty_validators(mut self, n: u64) -> Self {
+        self.duty_validators = Some(n);
+        self
+    }
+
     /// Starts every node, links the DHT and returns the running network.
     pub async fn spawn(self) -> Result<SimNet, SimNetError> {
         let total = self.full + self.unreachable + self.other_fork + self.hostile;
@@ -327,7 +414,14 @@ impl SimNetBuilder {
             config.agent_version = client.agent_version.to_owned();
             config.muxers = client.muxers;
             config.quic = client.quic;
-            config.attnets = compute_subscribed_attnets(&node_id.into(), epoch);
+            // Drawn only when asked, so the other choices of a seed stay as they were.
+            let all = self.subscribe_all > 0.0
+                && ((rng.next() % 1_000_000) as f64) < self.subscribe_all * 1e6;
+            config.attnets = if all {
+                AttestationSubnets::ALL
+            } else {
+                compute_subscribed_attnets(&node_id.into(), epoch)
+            };
             config.syncnets = if validators > 0 && rng.next().is_multiple_of(8) {
                 SyncSubnets(1 << (rng.next() % 4))
             } else {
@@ -337,6 +431,7 @@ impl SimNetBuilder {
             config.metadata_seq = 1 + rng.next() % 16;
             config.gossipsub = self.gossipsub;
             config.relay = self.attestations;
+            config.gossip = scale_fanout(client.gossip, network.slot_duration());
             match role {
                 SimRole::Honest => {}
                 SimRole::Full => config.mode = PeerMode::Full,
@@ -391,7 +486,7 @@ impl SimNetBuilder {
         let mut tasks = Vec::new();
         if self.attestations {
             let degree = self.mesh_degree.unwrap_or(DEFAULT_MESH_DEGREE);
-            link_mesh(&peers, degree, self.seed).await;
+            link_mesh(&peers, degree, self.subnet_peers, self.seed).await;
             for p in peers.iter().filter(|p| p.role != SimRole::OtherFork) {
                 if p.validators == 0 {
                     continue;
@@ -401,7 +496,10 @@ impl SimNetBuilder {
                     network: network.clone(),
                     peer_id: p.peer_id(),
                     validators: p.validator_indices.clone(),
-                    total_validators,
+                    total_validators: self
+                        .duty_validators
+                        .unwrap_or(total_validators)
+                        .max(total_validators),
                     backbone: p.node.config().attnets,
                     log: published.clone(),
                 };
@@ -456,17 +554,33 @@ impl SimNetBuilder {
     }
 }
 
+/// `params` with the fanout TTL scaled from mainnet's 12-second slots to `slot`, so a fanout
+/// set lasts as many slots as on mainnet (at least one slot).
+pub fn scale_fanout(params: GossipParams, slot: Duration) -> GossipParams {
+    let mainnet_slot = Duration::from_secs(12);
+    let ttl = params
+        .fanout_ttl
+        .mul_f64(slot.as_secs_f64() / mainnet_slot.as_secs_f64());
+    GossipParams {
+        fanout_ttl: ttl.max(slot),
+        ..params
+    }
+}
+
 /// Each node (but other-fork ones) dials `degree` random nodes that accept connections
-/// (honest or hostile: full, unreachable and other-fork nodes turn links away), all at once.
-async fn link_mesh(peers: &[SimPeer], degree: usize, seed: u64) {
+/// (honest or hostile: full, unreachable and other-fork nodes turn links away), and links to
+/// up to `subnet_peers` such nodes sharing each of its backbone subnets; all at once.
+async fn link_mesh(peers: &[SimPeer], degree: usize, subnet_peers: usize, seed: u64) {
     let targets: Vec<usize> = (0..peers.len())
         .filter(|&i| matches!(peers[i].role, SimRole::Honest | SimRole::Hostile(_)))
         .collect();
-    if targets.len() < 2 || degree == 0 {
+    if targets.len() < 2 {
         return;
     }
     let mut rng = SplitMix(seed ^ 0x6d65_7368);
-    let mut dials = Vec::new();
+    // (dialer, target), one per pair: the node that chose the link dials.
+    let mut pairs = std::collections::BTreeSet::new();
+    let mut links = Vec::new();
     for (i, p) in peers.iter().enumerate() {
         if p.role == SimRole::OtherFork {
             continue;
@@ -481,15 +595,31 @@ async fn link_mesh(peers: &[SimPeer], degree: usize, seed: u64) {
                 chosen.insert(j);
             }
         }
-        for j in chosen {
-            let host = p.node.host().clone();
-            let target = peers[j].node.host();
-            let (peer, addrs) = (target.peer_id(), target.listen_addrs().to_vec());
-            dials.push(async move {
-                let dial = host.dial(peer, addrs);
-                let _ = tokio::time::timeout(Duration::from_secs(10), dial).await;
-            });
+        // Subnet peers: the first `subnet_peers` other targets on each backbone subnet,
+        // starting at a random point so links spread.
+        let start = rng.next() as usize % targets.len();
+        for subnet in p.node.config().attnets.subnets() {
+            let on_subnet = (0..targets.len())
+                .map(|k| targets[(start + k) % targets.len()])
+                .filter(|&j| j != i && peers[j].node.config().attnets.contains(subnet))
+                .take(subnet_peers);
+            chosen.extend(on_subnet);
         }
+        for j in chosen {
+            if pairs.insert((i.min(j), i.max(j))) {
+                links.push((i, j));
+            }
+        }
+    }
+    let mut dials = Vec::new();
+    for (i, j) in links {
+        let host = peers[i].node.host().clone();
+        let target = peers[j].node.host();
+        let (peer, addrs) = (target.peer_id(), target.listen_addrs().to_vec());
+        dials.push(async move {
+            let dial = host.dial(peer, addrs);
+            let _ = tokio::time::timeout(Duration::from_secs(10), dial).await;
+        });
     }
     futures::future::join_all(dials).await;
 }
@@ -618,6 +748,9 @@ impl SimNet {
             validators: DEFAULT_VALIDATOR_MIX.to_vec(),
             attestations: false,
             mesh_degree: None,
+            subnet_peers: DEFAULT_SUBNET_PEERS,
+            duty_validators: None,
+            subscribe_all: 0.0,
         }
     }
 

@@ -14,7 +14,7 @@ use valtrack_core::{Epoch, Event, EventSink, PeerId, SinkError};
 
 use crate::score::{score_attributions, AttributionScore};
 use crate::SimNet;
-use valtrack_sentry::service::{SentryService, ServiceError};
+use valtrack_sentry::service::{GossipStrategy, SentryService, ServiceError};
 
 /// Keeps the attestation events of a run (bounded) and each peer's last successful
 /// handshake.
@@ -81,6 +81,16 @@ pub async fn run_attribution(
     epochs: u64,
     warmup_bound: Duration,
 ) -> Result<AttributionRun, ServiceError> {
+    run_attribution_with(net, epochs, warmup_bound, GossipStrategy::default()).await
+}
+
+/// [`run_attribution`] with the sentry taking part in GossipSub as `strategy` says.
+pub async fn run_attribution_with(
+    net: &SimNet,
+    epochs: u64,
+    warmup_bound: Duration,
+    strategy: GossipStrategy,
+) -> Result<AttributionRun, ServiceError> {
     let network = net.network().clone();
     let sink = Collect::default();
     let boot = valtrack_core::parse_enr(&net.bootnode().to_base64())
@@ -91,6 +101,7 @@ pub async fn run_attribution(
         .ports(0, 0, 0)
         .crawler("sim-attribution", "loopback")
         .attestations(true)
+        .gossip_strategy(strategy)
         .build(sink.clone())
         .await?;
     let stats = service.stats();

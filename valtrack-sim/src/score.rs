@@ -56,6 +56,20 @@ pub struct AttributionScore {
     /// Per role of the node that hosts the validator (claims counted under the true host's
     /// role, so a relay's wrong claim shows under the origin it missed).
     pub by_role: Vec<(SimRole, AttributionCounts)>,
+    /// Per publishing behaviour of the true host and whether it was subscribed to the subnet
+    /// when it published (claims counted under the truth they name, like `by_role`).
+    pub by_case: BTreeMap<PublishCase, AttributionCounts>,
+}
+
+/// How the node that published an attestation sent it (see [`AttributionScore::by_case`]).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct PublishCase {
+    /// The client, e.g. `Lighthouse`.
+    pub client: String,
+    /// Whether it flood-publishes (else mesh, topped up to D, or fanout).
+    pub flood: bool,
+    /// Whether it was subscribed to the subnet (backbone or aggregator duty).
+    pub subscribed: bool,
 }
 
 fn role_entry(
@@ -91,6 +105,30 @@ pub fn score_attributions<'a>(
         .iter()
         .map(|p| (p.peer_id(), p.role()))
         .collect();
+    let publisher_of: HashMap<PeerId, (String, bool)> = net
+        .peers()
+        .iter()
+        .map(|p| {
+            let flood = p.node().config().gossip.flood_publish;
+            (p.peer_id(), (format!("{:?}", p.client()), flood))
+        })
+        .collect();
+    // (epoch, validator) -> how it was published (the first publication of the pair).
+    let mut case_of: HashMap<(Epoch, u64), PublishCase> = HashMap::new();
+    for a in net.published_attestations() {
+        if !a.published || !epochs.contains(&a.epoch) {
+            continue;
+        }
+        if let Some((client, flood)) = publisher_of.get(&a.peer_id) {
+            case_of
+                .entry((a.epoch, a.duty.validator))
+                .or_insert_with(|| PublishCase {
+                    client: client.clone(),
+                    flood: *flood,
+                    subscribed: a.subscribed,
+                });
+        }
+    }
     let class_of: HashMap<PeerId, u64> = net
         .peers()
         .iter()
@@ -126,6 +164,9 @@ pub fn score_attributions<'a>(
         if let Some((_, role)) = host {
             add(role_entry(&mut score.by_role, role));
         }
+        if let Some(case) = case_of.get(&(e.target_epoch, v)) {
+            add(score.by_case.entry(case.clone()).or_default());
+        }
         if correct {
             found.insert((e.target_epoch, v));
         }
@@ -144,6 +185,11 @@ pub fn score_attributions<'a>(
         }
         if let Some(role) = role_of.get(&a.peer_id) {
             let c = role_entry(&mut score.by_role, *role);
+            c.truth += 1;
+            c.found += u64::from(hit);
+        }
+        if let Some(case) = case_of.get(&(a.epoch, a.duty.validator)) {
+            let c = score.by_case.entry(case.clone()).or_default();
             c.truth += 1;
             c.found += u64::from(hit);
         }

@@ -7,6 +7,7 @@ mod crawl;
 mod flood;
 mod handshake;
 mod probe;
+mod publishing;
 mod sentry;
 mod simnet;
 

@@ -1,0 +1,110 @@
+//! How a node's own attestations reach a sentry, by publishing behaviour (real rust-libp2p
+//! GossipSub on both sides): a publisher with a full mesh on its subnet and a sentry that
+//! connects afterwards. A flooding publisher sends the sentry everything; one that does not
+//! flood (Lighthouse's parameters) sends it nothing while the sentry keeps out of meshes, and
+//! everything once the sentry joins the mesh.
+
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use valtrack_core::codec::GossipKind;
+use valtrack_core::{AttestationSubnets, SszMessage};
+use valtrack_sentry::host::{GossipParams, Host, HostConfig};
+use valtrack_sim::{sim_attestation, sim_duty, sim_network, SimNode, SimNodeConfig};
+use valtrack_sim::{LIGHTHOUSE_GOSSIP, TEKU_GOSSIP};
+
+const SUBNET: u64 = 5;
+const RELAYS: u64 = 6;
+const MESSAGES: u64 = 12;
+
+/// Messages of the publisher's `MESSAGES` that reach a sentry (in meshes or not) from the
+/// publisher itself.
+async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh: bool) -> u64 {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let network = sim_network(Duration::from_secs(now.as_secs()));
+    let subnet = AttestationSubnets::from_subnets([SUBNET]);
+    let node = |key: u64, gossip: GossipParams| {
+        let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(key));
+        c.gossipsub = true;
+        c.relay = true;
+        c.attnets = subnet;
+        c.gossip = gossip;
+        SimNode::spawn(c)
+    };
+    let publisher = node(1_000, publisher_gossip).await.unwrap();
+    let mut relays = Vec::new();
+    for k in 0..RELAYS {
+        let relay = node(1_001 + k, GossipParams::default()).await.unwrap();
+        let target = relay.host();
+        publisher
+            .host()
+            .dial(target.peer_id(), target.listen_addrs().to_vec())
+            .await
+            .unwrap();
+        relays.push(relay);
+    }
+    // A few heartbeats: the publisher's mesh on the subnet fills from its relays.
+    tokio::time::sleep(Duration::from_secs(4)).await;
+    let sentry = Host::spawn(
+        HostConfig::builder(network.clone())
+            .listen_on_loopback()
+            .attnets(subnet)
+            .gossip_mesh(sentry_in_mesh)
+            .build()
+            .unwrap(),
+    )
+    .await
+    .unwrap();
+    let mut messages = sentry.gossip_messages();
+    let target = publisher.host();
+    sentry
+        .dial(target.peer_id(), target.listen_addrs().to_vec())
+        .await
+        .unwrap();
+    // Subscriptions exchanged, and (in meshes) the sentry's GRAFT taken.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let spe = network.slots_per_epoch();
+    let slot = network
+        .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
+        .unwrap_or(0);
+    let mut sent = 0;
+    for v in 0..MESSAGES {
+        // Now, on our subnet: inside every gossip window.
+        let mut duty = sim_duty(v, slot / spe, 1_000_000, spe).unwrap();
+        duty.slot = slot;
+        duty.subnet = SUBNET;
+        let ssz = sim_attestation(&duty, spe).to_ssz_bytes();
+        if publisher
+            .host()
+            .publish(GossipKind::BeaconAttestation(SUBNET), ssz)
+            .await
+            .is_ok()
+        {
+            sent += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(sent, MESSAGES, "the publisher has peers on its subnet");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let from = publisher.host().core_peer_id();
+    let mut received = 0;
+    while let Ok(m) = messages.try_recv() {
+        if m.source == from {
+            received += 1;
+        }
+    }
+    received
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn own_attestations_reach_a_sentry_as_the_client_publishes_them() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    // Teku floods its attestations: all reach a sentry out of meshes.
+    assert_eq!(received_from_publisher(TEKU_GOSSIP, false).await, MESSAGES);
+    // Lighthouse publishes to its mesh only (full here): none reach a sentry out of meshes...
+    assert_eq!(received_from_publisher(LIGHTHOUSE_GOSSIP, false).await, 0);
+    // ... and all once the sentry is in the mesh.
+    assert_eq!(
+        received_from_publisher(LIGHTHOUSE_GOSSIP, true).await,
+        MESSAGES
+    );
+}

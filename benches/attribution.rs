@@ -5,14 +5,22 @@
 //!
 //! `cargo bench --bench attribution` (release; 100 nodes, `DEFAULT_VALIDATOR_MIX`, default
 //! roles, 4 epochs of 500 ms slots). Overrides: `VALTRACK_SIM_NODES`, `VALTRACK_EPOCHS`,
-//! `VALTRACK_SLOT_MS`, `VALTRACK_SIM_SEED`, and `VALTRACK_ALL_HONEST=1` (no full,
-//! unreachable, other-fork or hostile nodes). Without `--bench` (as `cargo test` runs it) a
-//! 20-node, 1-epoch smoke run.
+//! `VALTRACK_SLOT_MS`, `VALTRACK_SIM_SEED`, `VALTRACK_ALL_HONEST=1` (no full,
+//! unreachable, other-fork or hostile nodes), `VALTRACK_SUBNET_PEERS` (nodes each links to on
+//! each of its backbone subnets; how full subnet meshes get), `VALTRACK_MESH_DEGREE` (random
+//! links per node), `VALTRACK_DUTY_VALIDATORS` (the network size duties are drawn from:
+//! committees, aggregator odds; default mainnet's 1,000,000) and `VALTRACK_STRATEGY` (`out`: the sentry keeps out of meshes, the
+//! default; `in`: it joins them). Each simulated client publishes as its own code does
+//! (`docs/gossip-publishing.md`); the table "by publisher" splits accuracy by client, flood
+//! publishing or not, and whether the node was subscribed to the subnet. Without `--bench`
+//! (as `cargo test` runs it) a 20-node, 1-epoch smoke run.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valtrack::sentry::GossipStrategy;
 use valtrack_sim::{
-    run_attribution, sim_network_with_slot, AttributionCounts, SimNet, DEFAULT_VALIDATOR_MIX,
+    run_attribution_with, sim_network_with_slot, AttributionCounts, SimNet, DEFAULT_MESH_DEGREE,
+    DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX,
 };
 
 fn env<T: std::str::FromStr>(key: &str, default: T) -> T {
@@ -55,6 +63,19 @@ fn main() {
     let slot_ms: u64 = env("VALTRACK_SLOT_MS", 500);
     let seed: u64 = env("VALTRACK_SIM_SEED", 3);
     let all_honest = env("VALTRACK_ALL_HONEST", 0u8) == 1;
+    let subnet_peers: usize = env("VALTRACK_SUBNET_PEERS", DEFAULT_SUBNET_PEERS);
+    let degree: usize = env("VALTRACK_MESH_DEGREE", DEFAULT_MESH_DEGREE);
+    let duty_validators: u64 = env("VALTRACK_DUTY_VALIDATORS", 1_000_000);
+    let subscribe_all: f64 = env("VALTRACK_SUBSCRIBE_ALL", 0.0);
+    let strategies: Vec<GossipStrategy> = std::env::var("VALTRACK_STRATEGY")
+        .unwrap_or_else(|_| "out,in".to_owned())
+        .split(',')
+        .map(|s| match s.trim() {
+            "in" => GossipStrategy::InMeshes,
+            "out" => GossipStrategy::OutOfMeshes,
+            other => panic!("VALTRACK_STRATEGY: `{other}`: expected `out`, `in` or both"),
+        })
+        .collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
     rt.block_on(async {
         let now = SystemTime::now()
@@ -68,19 +89,27 @@ fn main() {
             .seed(seed)
             .network(network)
             .validators(DEFAULT_VALIDATOR_MIX)
-            .attestations(true);
+            .attestations(true)
+            .mesh_degree(degree)
+            .subnet_peers(subnet_peers)
+            .duty_validators(duty_validators)
+            .subscribe_all(subscribe_all);
         if all_honest {
             builder = builder.roles(0.0, 0.0, 0.0, 0.0);
         }
         let net = builder.spawn().await.expect("simulated network");
-        let run = run_attribution(&net, epochs, Duration::from_secs(120))
-            .await
-            .expect("sentry");
-        let s = &run.score;
-        println!(
+        let mut summary = Vec::new();
+        for strategy in strategies {
+            let run = run_attribution_with(&net, epochs, Duration::from_secs(120), strategy)
+                .await
+                .expect("sentry");
+            let s = &run.score;
+            println!(
             "\nattribution: {nodes} nodes ({}), {} validators, slots {slot_ms} ms, epochs {:?} \
              scored, warm-up {:.1?} ({} handshakes / {} reachable nodes), {} messages \
-             ({} undecodable), {} events\n",
+             ({} undecodable), {} events; sentry {strategy:?}, links: {degree} random + \
+             {subnet_peers} per backbone subnet, {:.0} % of nodes on all subnets; duties as \
+             among {duty_validators} validators\n",
             if all_honest {
                 "all honest"
             } else {
@@ -94,33 +123,89 @@ fn main() {
             run.messages,
             run.undecodable,
             run.events.len(),
+            100.0 * subscribe_all,
         );
-        header("overall");
-        row("all", &s.overall, true);
-        println!();
-        header("by evidence kind");
-        for (kind, c) in &s.by_evidence {
-            row(&format!("{kind:?}"), c, false);
-        }
-        println!();
-        header("by node class (validators)");
-        for (class, c) in &s.by_class {
-            row(&format!("{class} validators"), c, true);
-        }
-        println!();
-        header("by role of the true host");
-        for (role, c) in &s.by_role {
-            row(&format!("{role:?}"), c, true);
-        }
-        estimates(&net, &run, net.network().clone()).await;
-        println!(
-            "\ngoal: precision >= 99%, recall >= 90% -> {}",
-            if s.overall.precision() >= 0.99 && s.overall.recall() >= 0.90 {
-                "met"
-            } else {
-                "not met"
+            header("overall");
+            row("all", &s.overall, true);
+            println!();
+            header("by evidence kind");
+            for (kind, c) in &s.by_evidence {
+                row(&format!("{kind:?}"), c, false);
             }
-        );
+            println!();
+            header("by node class (validators)");
+            for (class, c) in &s.by_class {
+                row(&format!("{class} validators"), c, true);
+            }
+            println!();
+            header("by role of the true host");
+            for (role, c) in &s.by_role {
+                row(&format!("{role:?}"), c, true);
+            }
+            println!();
+            header("by publisher (subscribed?)");
+            let mut by_flood: std::collections::BTreeMap<(bool, bool), AttributionCounts> =
+                Default::default();
+            for (case, c) in &s.by_case {
+                let name = format!(
+                    "{} {}",
+                    case.client,
+                    if case.subscribed { "sub" } else { "unsub" }
+                );
+                row(&name, c, true);
+                let f = by_flood.entry((case.flood, case.subscribed)).or_default();
+                f.claims += c.claims;
+                f.correct += c.correct;
+                f.truth += c.truth;
+                f.found += c.found;
+            }
+            println!();
+            header("by publishing (subscribed?)");
+            for ((flood, subscribed), c) in &by_flood {
+                let name = format!(
+                    "{} {}",
+                    if *flood { "flood" } else { "mesh/fanout" },
+                    if *subscribed { "sub" } else { "unsub" }
+                );
+                row(&name, c, true);
+                summary.push((strategy, name, *c));
+            }
+            summary.push((strategy, "all".to_owned(), s.overall));
+            println!(
+                "\nsentry received {} attestation messages over the run, {:.2} per attestation \
+             published",
+                run.messages,
+                run.messages as f64
+                    / net
+                        .published_attestations()
+                        .iter()
+                        .filter(|a| a.published)
+                        .count()
+                        .max(1) as f64
+            );
+            estimates(&net, &run, net.network().clone()).await;
+            println!(
+                "\ngoal: precision >= 99%, recall >= 90% -> {}",
+                if s.overall.precision() >= 0.99 && s.overall.recall() >= 0.90 {
+                    "met"
+                } else {
+                    "not met"
+                }
+            );
+        }
+        println!("\n| sentry strategy | publishing, subscribed? | precision | recall |");
+        println!("|---|---|---|---|");
+        for (strategy, name, c) in summary {
+            println!(
+                "| {strategy:?} | {name} | {:.2} % ({}/{}) | {:.2} % ({}/{}) |",
+                100.0 * c.precision(),
+                c.correct,
+                c.claims,
+                100.0 * c.recall(),
+                c.found,
+                c.truth
+            );
+        }
     });
 }
 

@@ -100,14 +100,24 @@ pub(crate) const NO_MESH_SEEN_TTL: Duration = Duration::from_millis(2 * SLOT_DUR
 /// members re-GRAFT every minute on every subnet.
 pub(crate) const NO_MESH_PRUNE_BACKOFF: Duration = Duration::from_secs(3600);
 
+/// Out of meshes, IHAVE is taken from a peer only on a topic it has not been subscribed to
+/// for this long: a peer that just left a subnet still advertises, for its gossip window
+/// (3 heartbeats: 2.1-3 s in every client), what it relayed there, and those copies are not
+/// its own.
+pub(crate) const NO_MESH_IHAVE_UNSUBSCRIBED_FOR: Duration = Duration::from_secs(5);
+
 /// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
 /// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
 ///
 /// Without `mesh`, we keep no mesh link: every GRAFT is pruned at once (our vendored
 /// GossipSub's patch: D_hi 0 refuses outbound peers too) with a backoff of
-/// [`NO_MESH_PRUNE_BACKOFF`], we graft nobody and ignore IHAVE. Peers then push us only
-/// the messages they publish themselves (GossipSub flood-publishes to every subscribed
-/// peer), so the first delivery of a message names its origin. We then relay nothing, so
+/// [`NO_MESH_PRUNE_BACKOFF`], and we graft nobody. Peers then push us only the messages
+/// they publish themselves (to every subscribed peer if they flood-publish; else to their
+/// mesh, topped up to D, or to D fanout peers), so the first delivery of a message names its
+/// origin. IHAVE is taken only from a peer not subscribed to the topic (for
+/// [`NO_MESH_IHAVE_UNSUBSCRIBED_FOR`]; vendored patch): such a peer can only be gossiping
+/// what it published through fanout, so our IWANT brings the message from its origin even
+/// when its fanout left us out. We then relay nothing, so
 /// the seen-message cache only has to outlast the copies of one message arriving together:
 /// [`NO_MESH_SEEN_TTL`] instead of the spec's two epochs (at mainnet's ~3,000 attestations a
 /// second, two epochs of message ids are 2.3 million entries, ~330 MB).
@@ -139,7 +149,7 @@ fn gossipsub_config(
             .mesh_n_low(0)
             .mesh_n(0)
             .mesh_n_high(0)
-            .max_ihave_messages_heartbeat(0)
+            .ihave_from_unsubscribed_only(NO_MESH_IHAVE_UNSUBSCRIBED_FOR)
             .prune_backoff(NO_MESH_PRUNE_BACKOFF)
             .gossip_lazy(6)
             .heartbeat_interval(Duration::from_millis(700))

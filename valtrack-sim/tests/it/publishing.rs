@@ -2,7 +2,9 @@
 //! GossipSub on both sides): a publisher with a full mesh on its subnet and a sentry that
 //! connects afterwards. A flooding publisher sends the sentry everything; one that does not
 //! flood (Lighthouse's parameters) sends it nothing while the sentry keeps out of meshes, and
-//! everything once the sentry joins the mesh.
+//! everything once the sentry joins the mesh. On a subnet the publisher is not subscribed to,
+//! a fanout chosen before the sentry came leaves it out, and the sentry gets every message
+//! from the publisher all the same, by IWANT after the publisher's IHAVE.
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -17,23 +19,37 @@ const RELAYS: u64 = 6;
 const MESSAGES: u64 = 12;
 
 /// Messages of the publisher's `MESSAGES` that reach a sentry (in meshes or not) from the
-/// publisher itself.
-async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh: bool) -> u64 {
+/// publisher itself; the publisher subscribed to the subnet or not (then it publishes through
+/// a fanout made before the sentry connects).
+async fn received_from_publisher(
+    publisher_gossip: GossipParams,
+    sentry_in_mesh: bool,
+    publisher_subscribed: bool,
+) -> u64 {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let network = sim_network(Duration::from_secs(now.as_secs()));
     let subnet = AttestationSubnets::from_subnets([SUBNET]);
-    let node = |key: u64, gossip: GossipParams| {
+    let node = |key: u64, gossip: GossipParams, attnets: AttestationSubnets| {
         let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(key));
         c.gossipsub = true;
         c.relay = true;
-        c.attnets = subnet;
+        c.attnets = attnets;
         c.gossip = gossip;
         SimNode::spawn(c)
     };
-    let publisher = node(1_000, publisher_gossip).await.unwrap();
+    let publisher_subnets = if publisher_subscribed {
+        subnet
+    } else {
+        AttestationSubnets::from_subnets([SUBNET + 1])
+    };
+    let publisher = node(1_000, publisher_gossip, publisher_subnets)
+        .await
+        .unwrap();
     let mut relays = Vec::new();
     for k in 0..RELAYS {
-        let relay = node(1_001 + k, GossipParams::default()).await.unwrap();
+        let relay = node(1_001 + k, GossipParams::default(), subnet)
+            .await
+            .unwrap();
         let target = relay.host();
         publisher
             .host()
@@ -44,6 +60,26 @@ async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh:
     }
     // A few heartbeats: the publisher's mesh on the subnet fills from its relays.
     tokio::time::sleep(Duration::from_secs(4)).await;
+    let spe = network.slots_per_epoch();
+    let attestation = |v: u64| {
+        // Now, on our subnet: inside every gossip window.
+        let slot = network
+            .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
+            .unwrap_or(0);
+        let mut duty = sim_duty(v, slot / spe, 1_000_000, spe).unwrap();
+        duty.slot = slot;
+        duty.subnet = SUBNET;
+        sim_attestation(&duty, spe).to_ssz_bytes()
+    };
+    // Not subscribed: one message now makes the fanout, from the relays only.
+    let before = attestation(MESSAGES);
+    if !publisher_subscribed {
+        publisher
+            .host()
+            .publish(GossipKind::BeaconAttestation(SUBNET), before.clone())
+            .await
+            .unwrap();
+    }
     let sentry = Host::spawn(
         HostConfig::builder(network.clone())
             .listen_on_loopback()
@@ -62,17 +98,9 @@ async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh:
         .unwrap();
     // Subscriptions exchanged, and (in meshes) the sentry's GRAFT taken.
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let spe = network.slots_per_epoch();
-    let slot = network
-        .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
-        .unwrap_or(0);
     let mut sent = 0;
     for v in 0..MESSAGES {
-        // Now, on our subnet: inside every gossip window.
-        let mut duty = sim_duty(v, slot / spe, 1_000_000, spe).unwrap();
-        duty.slot = slot;
-        duty.subnet = SUBNET;
-        let ssz = sim_attestation(&duty, spe).to_ssz_bytes();
+        let ssz = attestation(v);
         if publisher
             .host()
             .publish(GossipKind::BeaconAttestation(SUBNET), ssz)
@@ -84,11 +112,12 @@ async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh:
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     assert_eq!(sent, MESSAGES, "the publisher has peers on its subnet");
-    tokio::time::sleep(Duration::from_secs(1)).await;
+    // IHAVE goes out at the publisher's next heartbeats (1 s apart), IWANT answers follow.
+    tokio::time::sleep(Duration::from_secs(3)).await;
     let from = publisher.host().core_peer_id();
     let mut received = 0;
     while let Ok(m) = messages.try_recv() {
-        if m.source == from {
+        if m.source == from && m.data != before {
             received += 1;
         }
     }
@@ -99,12 +128,15 @@ async fn received_from_publisher(publisher_gossip: GossipParams, sentry_in_mesh:
 async fn own_attestations_reach_a_sentry_as_the_client_publishes_them() {
     let _serial = crate::handshake::SERIAL.lock().await;
     // Teku floods its attestations: all reach a sentry out of meshes.
-    assert_eq!(received_from_publisher(TEKU_GOSSIP, false).await, MESSAGES);
+    let teku = received_from_publisher(TEKU_GOSSIP, false, true).await;
+    assert_eq!(teku, MESSAGES);
     // Lighthouse publishes to its mesh only (full here): none reach a sentry out of meshes...
-    assert_eq!(received_from_publisher(LIGHTHOUSE_GOSSIP, false).await, 0);
+    let lighthouse = received_from_publisher(LIGHTHOUSE_GOSSIP, false, true).await;
+    assert_eq!(lighthouse, 0);
     // ... and all once the sentry is in the mesh.
-    assert_eq!(
-        received_from_publisher(LIGHTHOUSE_GOSSIP, true).await,
-        MESSAGES
-    );
+    let in_mesh = received_from_publisher(LIGHTHOUSE_GOSSIP, true, true).await;
+    assert_eq!(in_mesh, MESSAGES);
+    // Not subscribed, through a fanout without the sentry: all, asked for after its IHAVE.
+    let fanout = received_from_publisher(LIGHTHOUSE_GOSSIP, false, false).await;
+    assert_eq!(fanout, MESSAGES);
 }

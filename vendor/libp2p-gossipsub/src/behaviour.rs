@@ -358,6 +358,10 @@ pub struct Behaviour<
     /// Counts the number of `IHAVE` received from each peer since the last heartbeat.
     count_received_ihave: HashMap<PeerId, usize>,
 
+    /// (valtrack patch) When each peer last unsubscribed from a topic, kept while
+    /// `Config::ihave_from_unsubscribed_only` says its IHAVE on the topic is not yet taken.
+    unsubscribed_at: HashMap<(PeerId, TopicHash), Instant>,
+
     /// Counts the number of `IWANT` that we sent the each peer since the last heartbeat.
     count_sent_iwant: HashMap<PeerId, usize>,
 
@@ -482,6 +486,7 @@ where
             px_peers: HashSet::new(),
             peer_score: PeerScoreState::Disabled,
             count_received_ihave: HashMap::new(),
+            unsubscribed_at: HashMap::new(),
             count_sent_iwant: HashMap::new(),
             connected_peers: HashMap::new(),
             config,
@@ -1377,6 +1382,22 @@ where
                 continue;
             }
 
+            // (valtrack patch) only from a peer not subscribed to the topic for a while, if so
+            // configured
+            if let Some(since) = self.config.ihave_from_unsubscribed_only() {
+                let subscribed = self
+                    .connected_peers
+                    .get(peer_id)
+                    .is_none_or(|p| p.topics.contains(&topic));
+                let recently = self
+                    .unsubscribed_at
+                    .get(&(*peer_id, topic.clone()))
+                    .is_some_and(|at| at.elapsed() < since);
+                if subscribed || recently {
+                    continue;
+                }
+            }
+
             // We should not handle IHAVEs from peers that support partials on topics where we
             // request partial messages.
             #[cfg(feature = "partial-messages")]
@@ -2232,6 +2253,16 @@ where
         }
 
         // remove unsubscribed peers from the mesh and fanout if they exist there.
+        if self.config.ihave_from_unsubscribed_only().is_some() {
+            let now = Instant::now();
+            // Only our own topics: bounded by them times the peers.
+            for (peer_id, topic_hash) in &unsubscribed_peers {
+                if self.mesh.contains_key(topic_hash) {
+                    self.unsubscribed_at
+                        .insert((*peer_id, topic_hash.clone()), now);
+                }
+            }
+        }
         for (peer_id, topic_hash) in unsubscribed_peers {
             self.fanout
                 .get_mut(&topic_hash)
@@ -2314,6 +2345,9 @@ where
         // clean up ihave counters
         self.count_sent_iwant.clear();
         self.count_received_ihave.clear();
+        if let Some(since) = self.config.ihave_from_unsubscribed_only() {
+            self.unsubscribed_at.retain(|_, at| at.elapsed() < since);
+        }
 
         // apply iwant penalties
         self.apply_iwant_penalties();

@@ -129,6 +129,7 @@ pub struct Config {
     max_control_message_size: usize,
     max_control_messages_sent: usize,
     max_ihave_messages_heartbeat: usize,
+    ihave_from_unsubscribed_only: Option<Duration>,
     iwant_followup_time: Duration,
     connection_handler_queue_len: usize,
     connection_handler_publish_duration: Duration,
@@ -490,6 +491,13 @@ impl Config {
     pub fn max_ihave_messages_heartbeat(&self) -> usize {
         self.max_ihave_messages_heartbeat
     }
+
+    /// (valtrack patch) If set, IHAVE is taken only for topics the advertising peer is not
+    /// subscribed to and has not been for at least this long: gossip a publisher sends about
+    /// the messages it published through fanout.
+    pub fn ihave_from_unsubscribed_only(&self) -> Option<Duration> {
+        self.ihave_from_unsubscribed_only
+    }
 }
 
 impl Default for Config {
@@ -556,6 +564,7 @@ impl Default for ConfigBuilder {
                 max_control_messages_sent: 5000,
                 max_control_message_size: 16384, // 16KB
                 max_ihave_messages_heartbeat: 10,
+                ihave_from_unsubscribed_only: None,
                 iwant_followup_time: Duration::from_secs(3),
                 connection_handler_queue_len: 5000,
                 connection_handler_publish_duration: Duration::from_secs(5),
@@ -994,6 +1003,16 @@ impl ConfigBuilder {
         self
     }
 
+    /// (valtrack patch) Take IHAVE only for topics the advertising peer is not subscribed to
+    /// and has not been for at least `since` (default: none, every IHAVE). Such a peer can only
+    /// advertise a message it published itself, through fanout, so asking it (IWANT) gets the
+    /// message from its origin; `since` must outlast the peer's gossip window (history_gossip
+    /// heartbeats), in which it still advertises what it relayed while subscribed.
+    pub fn ihave_from_unsubscribed_only(&mut self, since: Duration) -> &mut Self {
+        self.config.ihave_from_unsubscribed_only = Some(since);
+        self
+    }
+
     /// The maximum number of control messages (IHAVE/IWANT) we will send/receive to/from a peer.
     /// This limits the number of IHAVE messages sent during gossip and IWANT requests received.
     /// The default is 5000.
@@ -1179,6 +1198,10 @@ impl std::fmt::Debug for Config {
         let _ = builder.field("prune_backoff", &self.prune_backoff);
         let _ = builder.field("backoff_slack", &self.backoff_slack);
         let _ = builder.field("flood_publish", &self.flood_publish);
+        let _ = builder.field(
+            "ihave_from_unsubscribed_only",
+            &self.ihave_from_unsubscribed_only,
+        );
         let _ = builder.field("graft_flood_threshold", &self.graft_flood_threshold);
         let _ = builder.field(
             "mesh_outbound_min",

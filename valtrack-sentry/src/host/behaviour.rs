@@ -106,12 +106,19 @@ pub(crate) const NO_MESH_PRUNE_BACKOFF: Duration = Duration::from_secs(3600);
 /// its own.
 pub(crate) const NO_MESH_IHAVE_UNSUBSCRIBED_FOR: Duration = Duration::from_secs(5);
 
+/// Out of meshes, what a peer sends on a topic this long after a GRAFT of it we refused is
+/// dropped unseen (vendored patch): the peer put us in its mesh when it sent the GRAFT and
+/// forwards us what it relays until our PRUNE reaches it, copies that are not its own.
+/// Covers a round trip and a busy peer's delay.
+pub(crate) const NO_MESH_GRAFT_QUARANTINE: Duration = Duration::from_secs(2);
+
 /// The consensus spec's GossipSub parameters (phase0 p2p-interface), with anonymous
 /// messages, manual validation (we IGNORE what we cannot validate) and the spec's message id.
 ///
 /// Without `mesh`, we keep no mesh link: every GRAFT is pruned at once (our vendored
 /// GossipSub's patch: D_hi 0 refuses outbound peers too) with a backoff of
-/// [`NO_MESH_PRUNE_BACKOFF`], and we graft nobody. Peers then push us only the messages
+/// [`NO_MESH_PRUNE_BACKOFF`], what the peer forwards meanwhile is dropped
+/// ([`NO_MESH_GRAFT_QUARANTINE`]), and we graft nobody. Peers then push us only the messages
 /// they publish themselves (to every subscribed peer if they flood-publish; else to their
 /// mesh, topped up to D, or to D fanout peers), so the first delivery of a message names its
 /// origin. IHAVE is taken only from a peer not subscribed to the topic (for
@@ -150,6 +157,7 @@ fn gossipsub_config(
             .mesh_n(0)
             .mesh_n_high(0)
             .ihave_from_unsubscribed_only(NO_MESH_IHAVE_UNSUBSCRIBED_FOR)
+            .refused_graft_quarantine(NO_MESH_GRAFT_QUARANTINE)
             .prune_backoff(NO_MESH_PRUNE_BACKOFF)
             .gossip_lazy(6)
             .heartbeat_interval(Duration::from_millis(700))

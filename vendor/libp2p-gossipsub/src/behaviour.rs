@@ -362,6 +362,10 @@ pub struct Behaviour<
     /// `Config::ihave_from_unsubscribed_only` says its IHAVE on the topic is not yet taken.
     unsubscribed_at: HashMap<(PeerId, TopicHash), Instant>,
 
+    /// (valtrack patch) When we last refused each peer's GRAFT on a topic, kept for
+    /// `Config::refused_graft_quarantine`.
+    refused_grafts: HashMap<(PeerId, TopicHash), Instant>,
+
     /// Counts the number of `IWANT` that we sent the each peer since the last heartbeat.
     count_sent_iwant: HashMap<PeerId, usize>,
 
@@ -487,6 +491,7 @@ where
             peer_score: PeerScoreState::Disabled,
             count_received_ihave: HashMap::new(),
             unsubscribed_at: HashMap::new(),
+            refused_grafts: HashMap::new(),
             count_sent_iwant: HashMap::new(),
             connected_peers: HashMap::new(),
             config,
@@ -1690,6 +1695,12 @@ where
             }
         }
 
+        if self.config.refused_graft_quarantine().is_some() {
+            let now = Instant::now();
+            for topic in &to_prune_topics {
+                self.refused_grafts.insert((*peer_id, topic.clone()), now);
+            }
+        }
         if !to_prune_topics.is_empty() {
             // build the prune messages to send
             let on_unsubscribe = false;
@@ -2010,6 +2021,17 @@ where
         // Peers get penalized if this message is invalid. We don't add it to the duplicate cache
         // and instead continually penalize peers that repeatedly send this message.
         if !self.message_is_valid(&msg_id, &mut raw_message, propagation_source) {
+            return;
+        }
+
+        // (valtrack patch) forwarded to us as a mesh member we refused: not the peer's own
+        if let Some(window) = self.config.refused_graft_quarantine()
+            && self
+                .refused_grafts
+                .get(&(*propagation_source, message.topic.clone()))
+                .is_some_and(|at| at.elapsed() < window)
+        {
+            tracing::debug!(message_id=%msg_id, "Message within a refused GRAFT's quarantine");
             return;
         }
 
@@ -2347,6 +2369,9 @@ where
         self.count_received_ihave.clear();
         if let Some(since) = self.config.ihave_from_unsubscribed_only() {
             self.unsubscribed_at.retain(|_, at| at.elapsed() < since);
+        }
+        if let Some(window) = self.config.refused_graft_quarantine() {
+            self.refused_grafts.retain(|_, at| at.elapsed() < window);
         }
 
         // apply iwant penalties

@@ -130,6 +130,7 @@ pub struct Config {
     max_control_messages_sent: usize,
     max_ihave_messages_heartbeat: usize,
     ihave_from_unsubscribed_only: Option<Duration>,
+    refused_graft_quarantine: Option<Duration>,
     iwant_followup_time: Duration,
     connection_handler_queue_len: usize,
     connection_handler_publish_duration: Duration,
@@ -498,6 +499,12 @@ impl Config {
     pub fn ihave_from_unsubscribed_only(&self) -> Option<Duration> {
         self.ihave_from_unsubscribed_only
     }
+
+    /// (valtrack patch) If set, messages a peer sends on a topic within this long after a
+    /// GRAFT of it we refused are dropped unseen.
+    pub fn refused_graft_quarantine(&self) -> Option<Duration> {
+        self.refused_graft_quarantine
+    }
 }
 
 impl Default for Config {
@@ -565,6 +572,7 @@ impl Default for ConfigBuilder {
                 max_control_message_size: 16384, // 16KB
                 max_ihave_messages_heartbeat: 10,
                 ihave_from_unsubscribed_only: None,
+                refused_graft_quarantine: None,
                 iwant_followup_time: Duration::from_secs(3),
                 connection_handler_queue_len: 5000,
                 connection_handler_publish_duration: Duration::from_secs(5),
@@ -1013,6 +1021,17 @@ impl ConfigBuilder {
         self
     }
 
+    /// (valtrack patch) Drop, unseen, the messages a peer sends on a topic within `window`
+    /// after a GRAFT of it on that topic that we refused (default: none, keep them). A peer
+    /// adds us to its mesh when it sends GRAFT and forwards us what it relays until our PRUNE
+    /// reaches it: for a host that keeps no mesh and must know who published a message, those
+    /// copies are not the peer's own. Dropped before the duplicate cache, so the same message
+    /// from another peer still counts.
+    pub fn refused_graft_quarantine(&mut self, window: Duration) -> &mut Self {
+        self.config.refused_graft_quarantine = Some(window);
+        self
+    }
+
     /// The maximum number of control messages (IHAVE/IWANT) we will send/receive to/from a peer.
     /// This limits the number of IHAVE messages sent during gossip and IWANT requests received.
     /// The default is 5000.
@@ -1202,6 +1221,7 @@ impl std::fmt::Debug for Config {
             "ihave_from_unsubscribed_only",
             &self.ihave_from_unsubscribed_only,
         );
+        let _ = builder.field("refused_graft_quarantine", &self.refused_graft_quarantine);
         let _ = builder.field("graft_flood_threshold", &self.graft_flood_threshold);
         let _ = builder.field(
             "mesh_outbound_min",

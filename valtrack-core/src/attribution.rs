@@ -6,8 +6,9 @@
 //! relayed it to us. A peer can only relay on topics it subscribes to, so a delivery on a
 //! subnet the peer neither subscribes to nor is backbone for means the peer published it
 //! itself ([`AttributionEvidence::UnsubscribedSubnet`]). A first delivery on a subnet the
-//! peer does subscribe to is weaker evidence: the origin usually reaches us first because it
-//! publishes to all of its peers on the topic at once, but a relay may win.
+//! peer does subscribe to is weaker evidence: a flood-publishing origin reaches us first
+//! because it sends to all of its peers on the topic at once, but a relay may win (a sentry
+//! out of meshes gets no relayed copies, see `docs/gossip-publishing.md`).
 //!
 //! ```
 //! use valtrack_core::attribution::attribute;

@@ -62,7 +62,10 @@ pub use net::{
     SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT, TEKU_GOSSIP,
 };
 pub use run::{run_attribution, run_attribution_with, AttributionRun};
-pub use score::{score_attributions, AttributionCounts, AttributionScore, PublishCase};
+pub use score::{
+    combine_vantage_points, score_attributions, AttributionCounts, AttributionScore, PublishCase,
+    VantageAgreement,
+};
 
 use valtrack_sentry::host::{GossipParams, Host, HostConfig, MuxerOffer, PeerMode};
 use valtrack_sentry::HostError;

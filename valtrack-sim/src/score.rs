@@ -196,3 +196,134 @@ pub fn score_attributions<'a>(
     }
     score
 }
+
+/// How the vantage points' claims about one (target epoch, validator) compared (see
+/// [`combine_vantage_points`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct VantageAgreement {
+    /// Pairs claimed by one vantage point only.
+    pub single: u64,
+    /// Pairs claimed by several, all naming the same peer.
+    pub agreed: u64,
+    /// Pairs where they named different peers and one had the most votes (kept).
+    pub majority: u64,
+    /// Pairs where the most-named peers tied (dropped).
+    pub tied: u64,
+}
+
+/// Combines the attestation events of several vantage points (sentries) into one claim per
+/// (target epoch, validator): the peer named by the most of them; a tie between different
+/// peers makes no claim. Each vantage point's own first delivery is what counts, never its
+/// timestamps (clocks differ between machines). Events without evidence are ignored.
+pub fn combine_vantage_points(
+    points: &[&[AttestationEvent]],
+) -> (Vec<AttestationEvent>, VantageAgreement) {
+    // (epoch, validator) -> each claimed peer, its votes and an event naming it
+    type Votes<'a> = Vec<(PeerId, u64, &'a AttestationEvent)>;
+    let mut claims: HashMap<(Epoch, u64), Votes<'_>> = HashMap::new();
+    for events in points {
+        let mut seen: HashSet<(Epoch, u64)> = HashSet::new();
+        for e in events.iter() {
+            let (Some(_), Some(v)) = (e.evidence, e.attester_index) else {
+                continue;
+            };
+            // One vote per vantage point and pair.
+            if !seen.insert((e.target_epoch, v)) {
+                continue;
+            }
+            let peers = claims.entry((e.target_epoch, v)).or_default();
+            match peers.iter_mut().find(|(p, _, _)| *p == e.meta.peer_id) {
+                Some(c) => c.1 += 1,
+                None => peers.push((e.meta.peer_id, 1, e)),
+            }
+        }
+    }
+    let mut agreement = VantageAgreement::default();
+    let mut out = Vec::with_capacity(claims.len());
+    for peers in claims.values() {
+        let votes: u64 = peers.iter().map(|c| c.1).sum();
+        let top = peers.iter().map(|c| c.1).max().unwrap_or(0);
+        let leaders: Vec<_> = peers.iter().filter(|c| c.1 == top).collect();
+        if leaders.len() > 1 {
+            agreement.tied += 1;
+            continue;
+        }
+        match (peers.len(), votes) {
+            (1, 1) => agreement.single += 1,
+            (1, _) => agreement.agreed += 1,
+            _ => agreement.majority += 1,
+        }
+        out.push(leaders[0].2.clone());
+    }
+    (out, agreement)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use valtrack_core::events::{AttestationForm, EventKind, EventMeta};
+
+    fn peers(n: usize) -> Vec<PeerId> {
+        (0..n)
+            .map(|_| {
+                let key = valtrack_sentry::libp2p::identity::Keypair::generate_secp256k1();
+                valtrack_sentry::host::to_core_peer_id(&key.public().to_peer_id()).unwrap()
+            })
+            .collect()
+    }
+
+    fn claim(peer: PeerId, epoch: Epoch, validator: u64) -> AttestationEvent {
+        AttestationEvent {
+            meta: EventMeta::new(EventKind::Attestation, "s", "l", 0, peer, None, &[]),
+            form: AttestationForm::Single,
+            subnet: 0,
+            slot: 0,
+            committee_index: 0,
+            attester_index: Some(validator),
+            aggregation_bit: None,
+            target_epoch: epoch,
+            beacon_block_root: [0; 32],
+            first_seen_delay_ms: 0,
+            evidence: Some(AttributionEvidence::UnsubscribedSubnet),
+        }
+    }
+
+    #[test]
+    fn vantage_points_vote_per_validator_and_ties_make_no_claim() {
+        let p = peers(3);
+        let a = vec![claim(p[0], 1, 10), claim(p[0], 1, 11), claim(p[1], 1, 12)];
+        let b = vec![claim(p[0], 1, 10), claim(p[1], 1, 11), claim(p[2], 1, 12)];
+        let c = vec![claim(p[0], 1, 10), claim(p[0], 1, 11), claim(p[0], 1, 13)];
+        let (out, agreement) = combine_vantage_points(&[&a, &b, &c]);
+        let named = |v: u64| {
+            out.iter()
+                .find(|e| e.attester_index == Some(v))
+                .map(|e| e.meta.peer_id)
+        };
+        // 3 of 3 agree; 2 of 3 win; 1-1 (and one abstaining) ties; one vantage point alone.
+        assert_eq!(named(10), Some(p[0]));
+        assert_eq!(named(11), Some(p[0]));
+        assert_eq!(named(12), None);
+        assert_eq!(named(13), Some(p[0]));
+        assert_eq!(out.len(), 3);
+        assert_eq!(
+            agreement,
+            VantageAgreement {
+                single: 1,
+                agreed: 1,
+                majority: 1,
+                tied: 1
+            }
+        );
+        // A vantage point repeating itself has one vote; events without evidence none.
+        let mut unproven = claim(p[1], 1, 10);
+        unproven.evidence = None;
+        let d = vec![claim(p[1], 1, 10), claim(p[1], 1, 10), unproven];
+        let (out, agreement) = combine_vantage_points(&[&a, &d]);
+        assert_eq!(
+            out.iter().filter(|e| e.attester_index == Some(10)).count(),
+            0
+        );
+        assert_eq!(agreement.tied, 1);
+    }
+}

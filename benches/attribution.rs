@@ -8,7 +8,9 @@
 //! `VALTRACK_SLOT_MS`, `VALTRACK_SIM_SEED`, `VALTRACK_ALL_HONEST=1` (no full,
 //! unreachable, other-fork or hostile nodes), `VALTRACK_SUBNET_PEERS` (nodes each links to on
 //! each of its backbone subnets; how full subnet meshes get), `VALTRACK_MESH_DEGREE` (random
-//! links per node), `VALTRACK_DUTY_VALIDATORS` (the network size duties are drawn from:
+//! links per node), `VALTRACK_SENTRIES` (sentries at once, default 3: tables for the
+//! first alone, then all combined, one vote each per epoch and validator),
+//! `VALTRACK_DUTY_VALIDATORS` (the network size duties are drawn from:
 //! committees, aggregator odds; default mainnet's 1,000,000) and `VALTRACK_STRATEGY` (`out`: the sentry keeps out of meshes, the
 //! default; `in`: it joins them). Each simulated client publishes as its own code does
 //! (`docs/gossip-publishing.md`); the table "by publisher" splits accuracy by client, flood
@@ -17,9 +19,12 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use valtrack::core::events::{AttestationEvent, MetadataEvent};
+use valtrack::core::PeerId;
 use valtrack::sentry::GossipStrategy;
 use valtrack_sim::{
-    run_attribution_with, sim_network_with_slot, AttributionCounts, SimNet, DEFAULT_MESH_DEGREE,
+    combine_vantage_points, run_attribution_with, score_attributions, sim_network_with_slot,
+    AttributionCounts, AttributionRun, AttributionScore, SimNet, DEFAULT_MESH_DEGREE,
     DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX,
 };
 
@@ -67,8 +72,9 @@ fn main() {
     let degree: usize = env("VALTRACK_MESH_DEGREE", DEFAULT_MESH_DEGREE);
     let duty_validators: u64 = env("VALTRACK_DUTY_VALIDATORS", 1_000_000);
     let subscribe_all: f64 = env("VALTRACK_SUBSCRIBE_ALL", 0.0);
+    let sentries: usize = env("VALTRACK_SENTRIES", if bench { 3 } else { 2 });
     let strategies: Vec<GossipStrategy> = std::env::var("VALTRACK_STRATEGY")
-        .unwrap_or_else(|_| "out,in".to_owned())
+        .unwrap_or_else(|_| if bench { "out,in" } else { "out" }.to_owned())
         .split(',')
         .map(|s| match s.trim() {
             "in" => GossipStrategy::InMeshes,
@@ -100,9 +106,15 @@ fn main() {
         let net = builder.spawn().await.expect("simulated network");
         let mut summary = Vec::new();
         for strategy in strategies {
-            let run = run_attribution_with(&net, epochs, Duration::from_secs(120), strategy)
+            let runs: Vec<AttributionRun> =
+                futures::future::join_all((0..sentries.max(1)).map(|_| {
+                    run_attribution_with(&net, epochs, Duration::from_secs(120), strategy)
+                }))
                 .await
-                .expect("sentry");
+                .into_iter()
+                .map(|r| r.expect("sentry"))
+                .collect();
+            let run = &runs[0];
             let s = &run.score;
             println!(
             "\nattribution: {nodes} nodes ({}), {} validators, slots {slot_ms} ms, epochs {:?} \
@@ -144,8 +156,6 @@ fn main() {
             }
             println!();
             header("by publisher (subscribed?)");
-            let mut by_flood: std::collections::BTreeMap<(bool, bool), AttributionCounts> =
-                Default::default();
             for (case, c) in &s.by_case {
                 let name = format!(
                     "{} {}",
@@ -153,24 +163,13 @@ fn main() {
                     if case.subscribed { "sub" } else { "unsub" }
                 );
                 row(&name, c, true);
-                let f = by_flood.entry((case.flood, case.subscribed)).or_default();
-                f.claims += c.claims;
-                f.correct += c.correct;
-                f.truth += c.truth;
-                f.found += c.found;
             }
             println!();
             header("by publishing (subscribed?)");
-            for ((flood, subscribed), c) in &by_flood {
-                let name = format!(
-                    "{} {}",
-                    if *flood { "flood" } else { "mesh/fanout" },
-                    if *subscribed { "sub" } else { "unsub" }
-                );
-                row(&name, c, true);
-                summary.push((strategy, name, *c));
+            for (name, c) in by_publishing(s) {
+                row(&name, &c, true);
+                summary.push((strategy, 1, name, c));
             }
-            summary.push((strategy, "all".to_owned(), s.overall));
             println!(
                 "\nsentry received {} attestation messages over the run, {:.2} per attestation \
              published",
@@ -183,7 +182,7 @@ fn main() {
                         .count()
                         .max(1) as f64
             );
-            estimates(&net, &run, net.network().clone()).await;
+            estimates(&net, &run.events, &run.handshakes).await;
             println!(
                 "\ngoal: precision >= 99%, recall >= 90% -> {}",
                 if s.overall.precision() >= 0.99 && s.overall.recall() >= 0.90 {
@@ -192,12 +191,17 @@ fn main() {
                     "not met"
                 }
             );
+            if runs.len() > 1 {
+                combined(&net, &runs, strategy, &mut summary).await;
+            }
         }
-        println!("\n| sentry strategy | publishing, subscribed? | precision | recall |");
-        println!("|---|---|---|---|");
-        for (strategy, name, c) in summary {
+        println!(
+            "\n| sentry strategy | vantage points | publishing, subscribed? | precision | recall |"
+        );
+        println!("|---|---|---|---|---|");
+        for (strategy, points, name, c) in summary {
             println!(
-                "| {strategy:?} | {name} | {:.2} % ({}/{}) | {:.2} % ({}/{}) |",
+                "| {strategy:?} | {points} | {name} | {:.2} % ({}/{}) | {:.2} % ({}/{}) |",
                 100.0 * c.precision(),
                 c.correct,
                 c.claims,
@@ -209,28 +213,99 @@ fn main() {
     });
 }
 
+/// Accuracy per (flood publishing or not, subscribed or not), then overall.
+fn by_publishing(s: &AttributionScore) -> Vec<(String, AttributionCounts)> {
+    let mut by_flood: std::collections::BTreeMap<(bool, bool), AttributionCounts> =
+        Default::default();
+    for (case, c) in &s.by_case {
+        let f = by_flood.entry((case.flood, case.subscribed)).or_default();
+        f.claims += c.claims;
+        f.correct += c.correct;
+        f.truth += c.truth;
+        f.found += c.found;
+    }
+    let mut rows: Vec<_> = by_flood
+        .into_iter()
+        .map(|((flood, subscribed), c)| {
+            let name = format!(
+                "{} {}",
+                if flood { "flood" } else { "mesh/fanout" },
+                if subscribed { "sub" } else { "unsub" }
+            );
+            (name, c)
+        })
+        .collect();
+    rows.push(("all".to_owned(), s.overall));
+    rows
+}
+
+/// The sentries' claims combined (one vote each per epoch and validator, see
+/// [`combine_vantage_points`]) over the epochs every one of them scored, with estimates
+/// from the combined claims.
+async fn combined(
+    net: &SimNet,
+    runs: &[AttributionRun],
+    strategy: GossipStrategy,
+    summary: &mut Vec<(GossipStrategy, usize, String, AttributionCounts)>,
+) {
+    let start = runs.iter().map(|r| r.epochs.start).max().unwrap_or(0);
+    let end = runs.iter().map(|r| r.epochs.end).min().unwrap_or(0);
+    println!(
+        "\n{} sentries {strategy:?}, each alone over its epochs (precision / recall):",
+        runs.len()
+    );
+    for (i, r) in runs.iter().enumerate() {
+        println!(
+            "  sentry {i}: epochs {:?}, {:.2} % / {:.2} %",
+            r.epochs,
+            100.0 * r.score.overall.precision(),
+            100.0 * r.score.overall.recall()
+        );
+    }
+    let events: Vec<&[AttestationEvent]> = runs.iter().map(|r| r.events.as_slice()).collect();
+    let (claims, agreement) = combine_vantage_points(&events);
+    let score = score_attributions(net, &claims, start..end);
+    println!(
+        "combined over epochs {:?}: {agreement:?} (pairs: one vantage point, all agreeing, a \
+         majority, tied and dropped)",
+        start..end
+    );
+    header("combined, by publishing");
+    for (name, c) in by_publishing(&score) {
+        row(&name, &c, true);
+        summary.push((strategy, runs.len(), name, c));
+    }
+    let mut handshakes = runs[0].handshakes.clone();
+    for r in &runs[1..] {
+        for (peer, m) in &r.handshakes {
+            handshakes.entry(*peer).or_insert_with(|| m.clone());
+        }
+    }
+    estimates(net, &claims, &handshakes).await;
+}
+
 /// Validator estimates per node, as the consumer derives them: the run's attestation events,
 /// then each node's last handshake, go through a [`DeriveSink`] (which counts the validators
 /// attributed with the strongest evidence, and combines them with the short-lived subnets, the
 /// cgc and legacy attnets); its `validator_metadata` rows are compared with the truth.
 async fn estimates(
     net: &SimNet,
-    run: &valtrack_sim::AttributionRun,
-    network: valtrack::core::Network,
+    events: &[AttestationEvent],
+    handshakes: &std::collections::HashMap<PeerId, MetadataEvent>,
 ) {
     use std::collections::{BTreeMap, HashMap};
     use valtrack::core::{Event, EventSink};
     use valtrack::sink::{ChannelSink, DeriveSink};
-    let (inner, mut rx) = ChannelSink::new(run.events.len() + 2 * run.handshakes.len() + 16);
-    let derive = DeriveSink::new(inner).with_network(network);
-    for e in &run.events {
+    let (inner, mut rx) = ChannelSink::new(events.len() + 2 * handshakes.len() + 16);
+    let derive = DeriveSink::new(inner).with_network(net.network().clone());
+    for e in events {
         derive
             .send(Event::Attestation(e.clone()))
             .await
             .expect("send");
     }
     for p in net.peers() {
-        if let Some(m) = run.handshakes.get(&p.peer_id()) {
+        if let Some(m) = handshakes.get(&p.peer_id()) {
             derive.send(Event::Metadata(m.clone())).await.expect("send");
         }
     }

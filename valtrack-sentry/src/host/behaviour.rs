@@ -94,7 +94,9 @@ fn gossip_len_bound(topic: &str) -> usize {
 pub(crate) const NO_MESH_SEEN_TTL: Duration = Duration::from_millis(2 * SLOT_DURATION_MS);
 
 /// The backoff a host out of meshes asks for in its PRUNEs: a peer must not GRAFT it again
-/// for an hour (the spec sets no bound; clients honour the value sent). Every GRAFT it takes
+/// for an hour (the spec sets no bound; clients honour the value sent). Our own backoff
+/// record of each refused (peer, topic) is kept as long: ~100 bytes each, up to peers met in
+/// an hour times subnets. Every GRAFT it takes
 /// is a moment in which the peer forwards it what it relays, copies that can beat an
 /// origin's and be credited to the relay; with the usual minute, peers short of mesh
 /// members re-GRAFT every minute on every subnet.
@@ -106,8 +108,8 @@ pub(crate) const NO_MESH_PRUNE_BACKOFF: Duration = Duration::from_secs(3600);
 /// its own.
 pub(crate) const NO_MESH_IHAVE_UNSUBSCRIBED_FOR: Duration = Duration::from_secs(5);
 
-/// Out of meshes, what a peer sends on a topic this long after a GRAFT of it we refused is
-/// dropped unseen (vendored patch): the peer put us in its mesh when it sent the GRAFT and
+/// Out of meshes, what a peer sends on a topic within this long after a GRAFT of it we refused
+/// is dropped unseen (vendored patch): the peer put us in its mesh when it sent the GRAFT and
 /// forwards us what it relays until our PRUNE reaches it, copies that are not its own.
 /// Covers a round trip and a busy peer's delay.
 pub(crate) const NO_MESH_GRAFT_QUARANTINE: Duration = Duration::from_secs(2);

@@ -96,8 +96,9 @@ async fn received_from_publisher(
         .dial(target.peer_id(), target.listen_addrs().to_vec())
         .await
         .unwrap();
-    // Subscriptions exchanged, and (in meshes) the sentry's GRAFT taken.
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Subscriptions exchanged, (in meshes) the sentry's GRAFT taken, and (out of them) the
+    // publisher connected long enough for its IHAVE to be taken (5 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
     let mut sent = 0;
     for v in 0..MESSAGES {
         let ssz = attestation(v);

@@ -362,6 +362,10 @@ pub struct Behaviour<
     /// `Config::ihave_from_unsubscribed_only` says its IHAVE on the topic is not yet taken.
     unsubscribed_at: HashMap<(PeerId, TopicHash), Instant>,
 
+    /// (valtrack patch) When each connected peer's first connection came, kept while
+    /// `Config::ihave_from_unsubscribed_only` is set: what it left before we met is unknown.
+    connected_at: HashMap<PeerId, Instant>,
+
     /// (valtrack patch) When we last refused each peer's GRAFT on a topic, kept for
     /// `Config::refused_graft_quarantine`.
     refused_grafts: HashMap<(PeerId, TopicHash), Instant>,
@@ -491,6 +495,7 @@ where
             peer_score: PeerScoreState::Disabled,
             count_received_ihave: HashMap::new(),
             unsubscribed_at: HashMap::new(),
+            connected_at: HashMap::new(),
             refused_grafts: HashMap::new(),
             count_sent_iwant: HashMap::new(),
             connected_peers: HashMap::new(),
@@ -1394,10 +1399,16 @@ where
                     .connected_peers
                     .get(peer_id)
                     .is_none_or(|p| p.topics.contains(&topic));
+                // Unsubscribed lately, or maybe before we met (or it reconnected): it may still
+                // advertise what it relayed there in its last gossip window.
                 let recently = self
                     .unsubscribed_at
                     .get(&(*peer_id, topic.clone()))
-                    .is_some_and(|at| at.elapsed() < since);
+                    .is_some_and(|at| at.elapsed() < since)
+                    || self
+                        .connected_at
+                        .get(peer_id)
+                        .is_none_or(|at| at.elapsed() < since);
                 if subscribed || recently {
                     continue;
                 }
@@ -1651,6 +1662,11 @@ where
             // Discard the GRAFT if the user hasn't subscribed to the topic.
             if !connected_peer.topics.contains(&topic_hash) {
                 do_px = false;
+                // (valtrack patch) a host that keeps no mesh prunes it all the same: the peer
+                // put us in its mesh and forwards to us until told otherwise.
+                if self.config.mesh_n_high_for_topic(&topic_hash) == 0 {
+                    to_prune_topics.insert(topic_hash.clone());
+                }
                 tracing::debug!(peer=%peer_id, topic=%topic_hash,
                             "GRAFT: dropping unsubscribed topic from peer");
                 continue;
@@ -1991,6 +2007,17 @@ where
         // Calculate the message id on the transformed data.
         let msg_id = self.config.message_id(&message);
 
+        // (valtrack patch) forwarded to us as a mesh member we refused: not the peer's own
+        if let Some(window) = self.config.refused_graft_quarantine()
+            && self
+                .refused_grafts
+                .get(&(*propagation_source, message.topic.clone()))
+                .is_some_and(|at| at.elapsed() < window)
+        {
+            tracing::debug!(message_id=%msg_id, "Message within a refused GRAFT's quarantine");
+            return;
+        }
+
         // Broadcast IDONTWANT messages
         if raw_message.raw_protobuf_len() > self.config.idontwant_message_size_threshold()
             && !self.duplicate_cache.contains(&msg_id)
@@ -2021,17 +2048,6 @@ where
         // Peers get penalized if this message is invalid. We don't add it to the duplicate cache
         // and instead continually penalize peers that repeatedly send this message.
         if !self.message_is_valid(&msg_id, &mut raw_message, propagation_source) {
-            return;
-        }
-
-        // (valtrack patch) forwarded to us as a mesh member we refused: not the peer's own
-        if let Some(window) = self.config.refused_graft_quarantine()
-            && self
-                .refused_grafts
-                .get(&(*propagation_source, message.topic.clone()))
-                .is_some_and(|at| at.elapsed() < window)
-        {
-            tracing::debug!(message_id=%msg_id, "Message within a refused GRAFT's quarantine");
             return;
         }
 
@@ -3286,6 +3302,10 @@ where
             peer_score.add_peer(peer_id);
         }
 
+        if self.config.ihave_from_unsubscribed_only().is_some() {
+            self.connected_at.insert(peer_id, Instant::now());
+        }
+
         // Ignore connections from blacklisted peers.
         if self.blacklisted_peers.contains(&peer_id) {
             tracing::debug!(peer=%peer_id, "Ignoring connection from blacklisted peer");
@@ -3410,6 +3430,7 @@ where
             }
 
             self.connected_peers.remove(&peer_id);
+            self.connected_at.remove(&peer_id);
 
             if let PeerScoreState::Active(peer_score) = &mut self.peer_score {
                 peer_score.remove_peer(&peer_id);

@@ -554,6 +554,10 @@ impl SimNetBuilder {
     }
 }
 
+/// Most links a simulated node takes part in (a client's peer limit is ~100; the hosts
+/// accept 256 inbound connections).
+const MAX_SIM_LINKS: usize = 64;
+
 /// `params` with the fanout TTL scaled from mainnet's 12-second slots to `slot`, so a fanout
 /// set lasts as many slots as on mainnet (at least one slot).
 pub fn scale_fanout(params: GossipParams, slot: Duration) -> GossipParams {
@@ -581,6 +585,7 @@ async fn link_mesh(peers: &[SimPeer], degree: usize, subnet_peers: usize, seed: 
     // (dialer, target), one per pair: the node that chose the link dials.
     let mut pairs = std::collections::BTreeSet::new();
     let mut links = Vec::new();
+    let mut links_of = vec![0usize; peers.len()];
     for (i, p) in peers.iter().enumerate() {
         if p.role == SimRole::OtherFork {
             continue;
@@ -595,19 +600,35 @@ async fn link_mesh(peers: &[SimPeer], degree: usize, subnet_peers: usize, seed: 
                 chosen.insert(j);
             }
         }
-        // Subnet peers: the first `subnet_peers` other targets on each backbone subnet,
-        // starting at a random point so links spread.
-        let start = rng.next() as usize % targets.len();
-        for subnet in p.node.config().attnets.subnets() {
-            let on_subnet = (0..targets.len())
-                .map(|k| targets[(start + k) % targets.len()])
-                .filter(|&j| j != i && peers[j].node.config().attnets.contains(subnet))
-                .take(subnet_peers);
-            chosen.extend(on_subnet);
+        // Subnet peers: the first `subnet_peers` other targets on each of its node id's
+        // backbone subnets (a node on all subnets too seeks peers for those two only),
+        // starting at a random point so links spread, skipping targets already at
+        // `MAX_SIM_LINKS`.
+        if subnet_peers > 0 {
+            let start = rng.next() as usize % targets.len();
+            let attnets = p.node.config().attnets;
+            let own = if attnets.is_all() {
+                compute_subscribed_attnets(&p.info.node_id, 0)
+            } else {
+                attnets
+            };
+            for subnet in own.subnets() {
+                let on_subnet = (0..targets.len())
+                    .map(|k| targets[(start + k) % targets.len()])
+                    .filter(|&j| {
+                        j != i
+                            && links_of[j] < MAX_SIM_LINKS
+                            && peers[j].node.config().attnets.contains(subnet)
+                    })
+                    .take(subnet_peers);
+                chosen.extend(on_subnet);
+            }
         }
         for j in chosen {
-            if pairs.insert((i.min(j), i.max(j))) {
+            if links_of[i] < MAX_SIM_LINKS && pairs.insert((i.min(j), i.max(j))) {
                 links.push((i, j));
+                links_of[i] += 1;
+                links_of[j] += 1;
             }
         }
     }

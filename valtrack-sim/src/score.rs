@@ -255,6 +255,7 @@ pub fn combine_vantage_points(
         }
         out.push(leaders[0].2.clone());
     }
+    out.sort_by_key(|e| (e.target_epoch, e.attester_index));
     (out, agreement)
 }
 

@@ -43,13 +43,14 @@ pub enum ServiceError {
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub enum GossipStrategy {
-    /// Keep out of every mesh: prune each GRAFT, graft nobody, ignore IHAVE. Peers push us
-    /// only what they publish themselves, so a first delivery names its origin, but peers that
-    /// publish to their mesh only (flood publishing off) reach us only when their mesh is
-    /// short of D.
+    /// Keep out of every mesh: prune each GRAFT, graft nobody, take IHAVE only from peers not
+    /// subscribed to the topic (only a fanout publisher can send one). Peers send us only what
+    /// they publish themselves, so a first delivery names its origin, but peers that publish
+    /// to their mesh only (flood publishing off) reach us on their own subnets only when their
+    /// mesh is short of D.
     #[default]
     OutOfMeshes,
-    /// Join meshes like any peer (GRAFT and accept GRAFTs up to the spec's D), still
+    /// Join meshes like any peer (GRAFT up to the spec's D, accept GRAFTs up to D_hi), still
     /// IGNOREing every message (we relay nothing). Mesh peers then push us their own messages
     /// and everything they relay on the topic.
     InMeshes,

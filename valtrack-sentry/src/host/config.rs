@@ -325,10 +325,12 @@ impl HostConfigBuilder {
         self
     }
 
-    /// Take part in GossipSub meshes. Off, we prune every mesh link at the next heartbeat,
-    /// graft nobody and ignore IHAVE: peers then push us only what they publish themselves,
-    /// so the first delivery of a message names its origin (attestation attribution). Fair
-    /// to peers too: a host that IGNOREs everything is a useless mesh member. Default: on.
+    /// Take part in GossipSub meshes. Off, we refuse every GRAFT at once (asking for an hour's
+    /// backoff, and dropping what the peer forwarded meanwhile), graft nobody and take IHAVE
+    /// only from peers not subscribed to the topic: peers then send us only what they
+    /// publish themselves, so the first delivery of a message names its origin (attestation
+    /// attribution; see the host's `gossipsub_config`). Fair to peers too: a host that
+    /// IGNOREs everything is a useless mesh member. Default: on.
     pub fn gossip_mesh(mut self, on: bool) -> Self {
         self.config.gossip_mesh = on;
         self

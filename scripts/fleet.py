@@ -37,15 +37,18 @@ import argparse
 import bisect
 import json
 import os
+import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import time
 import urllib.request
 from collections import Counter
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from ports import free_ports  # noqa: E402  (also imported from here by leaf.py, pg.py)
 
 try:
     import pyarrow.parquet as pq
@@ -63,13 +66,18 @@ LOOPBACK = ["--listen-addr", "127.0.0.1", "--discovery-port", "0", "--tcp-port",
 ENV = {**os.environ, "NO_COLOR": "1"}
 
 
-def free_ports(n):
-    """n distinct free TCP ports of 127.0.0.1 (all bound at once, then released)."""
-    socks = [socket.create_server(("127.0.0.1", 0)) for _ in range(n)]
-    ports = [s.getsockname()[1] for s in socks]
-    for s in socks:
-        s.close()
-    return ports
+def logged_port(proc, pattern, timeout=60):
+    """The port a Proc logged (first group of `pattern`) once it has bound port 0; None if
+    it exits or logs none in `timeout` s."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        m = re.search(pattern, proc.log_text())
+        if m:
+            return int(m.group(1))
+        if not proc.alive():
+            return None
+        time.sleep(0.2)
+    return None
 
 
 def sim_network(sim, net):

@@ -195,26 +195,9 @@ trap 'cleanup $?' EXIT
 trap 'exit 130' INT
 trap 'exit 143' TERM
 
-# Four distinct free ports: the p2p ones are free for TCP and UDP alike.
-read -r P2P_A REST_A P2P_B REST_B < <(
-  python3 - <<'EOF'
-import socket
-held, ports = [], []
-while len(ports) < 4:
-    tcp = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    tcp.bind(("127.0.0.1", 0))
-    port = tcp.getsockname()[1]
-    udp = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-    try:
-        udp.bind(("127.0.0.1", port))
-    except OSError:
-        tcp.close()
-        continue
-    held += [tcp, udp]
-    ports.append(port)
-print(*ports)
-EOF
-)
+# Four distinct free ports (below the ephemeral range: see scripts/ports.py); the p2p ones
+# are free for TCP and UDP alike.
+read -r P2P_A REST_A P2P_B REST_B < <(python3 "$REPO_ROOT/scripts/ports.py" 4 --udp)
 [ -n "${REST_B:-}" ] || die "could not pick free ports"
 
 start_node() {

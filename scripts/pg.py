@@ -40,7 +40,7 @@ import tempfile
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from fleet import LOOPBACK, ROOT, Proc, free_ports, get_json, read_jsonl, sim_network, spool_events  # noqa: E402
+from fleet import LOOPBACK, ROOT, Proc, free_ports, get_json, logged_port, read_jsonl, sim_network, spool_events  # noqa: E402
 from leaf import durable_state  # noqa: E402
 
 NATS = os.environ.get("NATS_SERVER") or "nats-server"
@@ -75,7 +75,7 @@ def main():
     # its own temp dir: pg-cluster hands it to the postgres user, who may not enter `work`
     pgdir = tempfile.mkdtemp(prefix="valtrack-pg-cluster-")
     url = subprocess.run([PG_CLUSTER, "start", pgdir], check=True, capture_output=True, text=True).stdout.strip()
-    client, monitor, api = free_ports(3)
+    client, monitor = free_ports(2)
     nats_url = f"nats://127.0.0.1:{client}"
     nats = Proc("nats", [NATS, "-js", "-a", "127.0.0.1", "-p", str(client), "-m", str(monitor),
                          "-sd", os.path.join(work, "js")], os.path.join(work, "nats.log"))
@@ -114,9 +114,14 @@ def main():
             argv = [args.bin, "-n", nats_url, "consumer", "--role", role, "--name", durable,
                     "--database", url, "--ack-wait", "20s", *network]
             if k == 0:
-                argv += ["--api-listen", f"127.0.0.1:{api}"]
+                # port 0: the consumer logs the port it bound (a port picked here and
+                # released may be taken by someone else before the consumer binds it)
+                argv += ["--api-listen", "127.0.0.1:0"]
             consumers.append(Proc(name, argv, os.path.join(work, f"{name}.log")).start())
             procs.append(consumers[-1])
+        api = logged_port(consumers[0], r"tracker API listening.*addr=127\.0\.0\.1:(\d+)")
+        if api is None:
+            sys.exit(f"FAILED: {consumers[0].name} logged no API address in 60 s; logs in {work}")
         durables = sorted({d for _, _, d in plan})
         sentry = Proc("s1", [args.bin, "-n", nats_url, "sentry", *network, "--attestations", *LOOPBACK,
                              "--crawler-id", "s1", "--sink", "nats", "--sink", f"jsonl:{work}/s1.jsonl",

@@ -1,6 +1,10 @@
 //! What a person watches: the metrics through a real Prometheus, the Grafana dashboard's
 //! queries, and the HTML report in a real browser.
 
+#[path = "../valtrack-sink/tests/it/nats_harness.rs"]
+mod nats_harness;
+
+use nats_harness::free_port;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::Path;
@@ -45,15 +49,6 @@ fn answers_200(addr: SocketAddr, path: &str) -> bool {
     let mut out = String::new();
     let _ = s.read_to_string(&mut out);
     out.lines().next().is_some_and(|l| l.contains(" 200 "))
-}
-
-/// A port free now (for programs that cannot be told port 0 and report the one they got).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// Starts `valtrack run` over a simulated network with attestations, metrics and the API on

@@ -31,9 +31,31 @@ fn find_binary() -> Option<PathBuf> {
         .find(|p| p.is_file())
 }
 
-fn free_port() -> u16 {
-    let listener = TcpListener::bind("127.0.0.1:0").expect("bind a free port");
-    listener.local_addr().expect("local addr").port()
+/// A port free now, for programs that must be told their port: nats-server (restarted on the
+/// same port by some tests), Prometheus. Drawn below the kernel's ephemeral range: a port
+/// from `bind(0)` could be handed to another process's `bind(0)` or outbound connection
+/// before the program binds it (a CI run failed on that).
+pub fn free_port() -> u16 {
+    let low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
+        .ok()
+        .and_then(|r| r.split_whitespace().next()?.parse::<u16>().ok())
+        .unwrap_or(32768)
+        .max(10001);
+    // a different start in each call and process, without a random-number crate
+    static CALLS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let call = CALLS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let seed = (u64::from(std::process::id()) << 20 | call)
+        ^ u64::from(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .subsec_nanos(),
+        );
+    let span = u64::from(low - 10000);
+    (0..span)
+        .map(|k| 10000 + ((seed.wrapping_mul(2654435761) + k * 7919) % span) as u16)
+        .find(|&p| TcpListener::bind(("127.0.0.1", p)).is_ok())
+        .expect("a free port below the ephemeral range")
 }
 
 impl NatsServer {

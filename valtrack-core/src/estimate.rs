@@ -30,7 +30,10 @@
 //!   decreases, so a node that lost validators keeps its old, higher `cgc`. Validators with
 //!   compounding credentials hold up to 2048 ETH, so "validators at 32 ETH" is an estimate.
 //! * **Attribution** ([`EstimateMethod::Attribution`]): distinct validator indices attributed to
-//!   the node from attestations it published first; a lower bound.
+//!   the node from attestations it published first; a lower bound. Its confidence grows with
+//!   the vantage points (sentries) whose first deliveries back it, `1 - (1 - 0.6)^k` for `k`
+//!   of them (0.6, 0.84, 0.94, …), and shrinks by the share of the node's validators the
+//!   vantage points disagreed on (at least 0.05, [`Attribution`]).
 //! * **Legacy attnets** ([`EstimateMethod::LegacyAttnets`]). Clients from before the revamp
 //!   (e.g. Lodestar 1.5.1) keep one random long-lived subnet per validator and advertise it in
 //!   `attnets`: when the advertised subnets are not the node-id prediction (at this epoch or
@@ -97,6 +100,10 @@ pub const CONFIDENCE_CGC_MAX: f32 = 0.4;
 pub const CONFIDENCE_CGC_NONE: f32 = 0.3;
 /// Base confidence of the attribution lower bound.
 pub const CONFIDENCE_ATTRIBUTION: f32 = 0.6;
+/// The least confidence of an attribution, however contested.
+pub const CONFIDENCE_ATTRIBUTION_FLOOR: f32 = 0.05;
+/// Vantage points counted at most in the attribution's confidence.
+pub const MAX_VANTAGE_POINTS_COUNTED: u32 = 8;
 /// Base confidence of the short-lived-subnet lower bound.
 pub const CONFIDENCE_SHORT_LIVED: f32 = 0.3;
 /// Base confidence of the legacy attnets popcount.
@@ -119,6 +126,50 @@ pub struct EstimateInput {
     pub custody_group_count: Option<u64>,
     /// Distinct validators attributed to the peer from attestations.
     pub attributed_validators: u64,
+    /// Vantage points (sentries) whose first deliveries back the attributed validators; `0`
+    /// counts as one.
+    pub attribution_vantage_points: u32,
+    /// Validators the vantage points disagreed on: attributed to this peer by some and to
+    /// another peer by others in the same epoch, and so not counted in
+    /// `attributed_validators`.
+    pub contested_validators: u64,
+}
+
+/// The attribution side of an estimate: what the consumer's attestation counting says
+/// about one peer (see `valtrack_sink::derive`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Attribution {
+    /// Distinct validators attributed to the peer (counted).
+    pub validators: u64,
+    /// Vantage points (sentries) whose first deliveries back them.
+    pub vantage_points: u32,
+    /// Validators contested between vantage points, not counted.
+    pub contested: u64,
+}
+
+impl Attribution {
+    /// `validators` attributed from one vantage point, none contested.
+    pub fn from_one_vantage_point(validators: u64) -> Self {
+        Self {
+            validators,
+            vantage_points: u32::from(validators > 0),
+            contested: 0,
+        }
+    }
+
+    /// The attribution lower bound's confidence: [`CONFIDENCE_ATTRIBUTION`] for one vantage
+    /// point, `1 - (1 - c)^k` for `k` of them (at most [`MAX_VANTAGE_POINTS_COUNTED`]),
+    /// times the share of the peer's validators no vantage point contested, and at least
+    /// [`CONFIDENCE_ATTRIBUTION_FLOOR`] (the validators counted were each won by a majority).
+    pub fn confidence(&self) -> f32 {
+        if self.validators == 0 {
+            return 0.0;
+        }
+        let k = self.vantage_points.clamp(1, MAX_VANTAGE_POINTS_COUNTED);
+        let backed = 1.0 - (1.0 - CONFIDENCE_ATTRIBUTION).powi(k as i32);
+        let agreed = self.validators as f64 / (self.validators as f64 + self.contested as f64);
+        ((f64::from(backed) * agreed) as f32).max(CONFIDENCE_ATTRIBUTION_FLOOR)
+    }
 }
 
 impl EstimateInput {
@@ -131,6 +182,17 @@ impl EstimateInput {
             subscribed: None,
             custody_group_count: None,
             attributed_validators: 0,
+            attribution_vantage_points: 0,
+            contested_validators: 0,
+        }
+    }
+
+    /// The attribution fields as one [`Attribution`].
+    pub fn attribution(&self) -> Attribution {
+        Attribution {
+            validators: self.attributed_validators,
+            vantage_points: self.attribution_vantage_points,
+            contested: self.contested_validators,
         }
     }
 }
@@ -282,6 +344,10 @@ pub struct ValidatorEstimate {
     pub custody: CustodySignal,
     /// Distinct attributed validators.
     pub attributed_validators: u64,
+    /// Vantage points backing them (`0`: none, or not known).
+    pub attribution_vantage_points: u32,
+    /// Validators the vantage points disagreed on (not counted).
+    pub contested_validators: u64,
     /// The legacy popcount estimate (`None` unless [`legacy_scheme`](Self::legacy_scheme)).
     pub legacy_attnets_count: Option<u64>,
     /// The combined estimate.
@@ -321,7 +387,7 @@ pub fn estimate_validators(input: &EstimateInput) -> ValidatorEstimate {
         c.lower(
             EstimateMethod::Attribution,
             input.attributed_validators,
-            CONFIDENCE_ATTRIBUTION,
+            input.attribution().confidence(),
         );
     }
     if let Some(lb) = short_lived_lower_bound {
@@ -370,6 +436,8 @@ pub fn estimate_validators(input: &EstimateInput) -> ValidatorEstimate {
         short_lived_lower_bound,
         custody,
         attributed_validators: input.attributed_validators,
+        attribution_vantage_points: input.attribution_vantage_points,
+        contested_validators: input.contested_validators,
         legacy_attnets_count,
         estimated_validators,
         method,
@@ -451,15 +519,15 @@ impl ValidatorMetadataEvent {
     /// Derives the validator-estimate row for the peer of a handshake, at `epoch`.
     ///
     /// `subscribed` overrides the event's own `subscribed_attnets` (pass what the GossipSub
-    /// probe saw); `attributed_validators` is the number of distinct validators attributed to
-    /// the peer. The custody group count is MetaData v3's. The new event keeps the source's
+    /// probe saw); `attribution` is what the attestations attributed to the peer (distinct
+    /// validators, the vantage points behind them, those contested). The custody group count is MetaData v3's. The new event keeps the source's
     /// crawler, peer, ENR and timestamp, with an `event_id` derived from the source's and the
     /// epoch. Returns `None` when the handshake got no MetaData (a failed handshake).
     pub fn from_metadata_event(
         source: &MetadataEvent,
         epoch: Epoch,
         subscribed: Option<AttestationSubnets>,
-        attributed_validators: u64,
+        attribution: Attribution,
     ) -> Option<Self> {
         let md = source.metadata.as_ref()?;
         let input = EstimateInput {
@@ -468,7 +536,9 @@ impl ValidatorMetadataEvent {
             attnets: Some(md.attnets),
             subscribed: subscribed.or(source.subscribed_attnets),
             custody_group_count: md.custody_group_count,
-            attributed_validators,
+            attributed_validators: attribution.validators,
+            attribution_vantage_points: attribution.vantage_points,
+            contested_validators: attribution.contested,
         };
         let est = estimate_validators(&input);
         let mut discriminator = Vec::with_capacity(source.meta.event_id.len() + 8);
@@ -508,6 +578,9 @@ impl ValidatorMetadataEvent {
             estimated_validators: est.estimated_validators,
             method: est.method,
             confidence: est.confidence,
+            attributed_validators: est.attributed_validators,
+            vantage_points: est.attribution_vantage_points,
+            contested_validators: est.contested_validators,
         }
     }
 }

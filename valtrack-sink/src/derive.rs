@@ -4,19 +4,42 @@
 //! * a `validator_metadata_events` row for each successful handshake (long-lived and
 //!   short-lived subnets, custody-implied stake, estimated validators with method and
 //!   confidence — [`ValidatorMetadataEvent::from_metadata_event`]), counting the validators
-//!   attributed to the peer so far (see [`AttributedValidators`] for which count);
+//!   attributed to the peer so far (see [`AttributedValidators`] for which count) and the
+//!   vantage points behind them (see [Several vantage points](#several-vantage-points));
 //! * a `peer_locations` row when a peer is first seen at an address (or moves), when a
 //!   [`GeoIp`] is configured.
 //!
+//! # Several vantage points
+//!
+//! Each sentry (`crawler_id`) is a vantage point with its own first deliveries. Once events
+//! from a second one arrive, the claims on each validator's attestation of the latest epoch
+//! are kept, one vote per vantage point (never comparing their timestamps: clocks differ
+//! between machines):
+//!
+//! * the peer with the most votes gets the validator (and its count records the vantage
+//!   points that voted for it: the row's `vantage_points`);
+//! * every other peer named is *contested* for it: not counted, and reported as
+//!   `contested_validators` (which lowers the estimate's confidence) until its own first
+//!   delivery wins in a later epoch or [`WEAK_EVIDENCE_EPOCHS`] pass;
+//! * a tie contests them all.
+//!
+//! Claims arrive in stream order, so a validator counted on the first vote and outvoted later
+//! is taken back at that moment. A sentry that sees no first delivery of an attestation casts
+//! no vote: silence never contests.
+//!
 //! State is bounded: at most [`MAX_PEERS`] peers are remembered (the oldest half is dropped
-//! when full) and at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer, whose
-//! unconfirmed weak evidence expires after [`WEAK_EVIDENCE_EPOCHS`].
+//! when full), at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer, whose
+//! unconfirmed weak evidence expires after [`WEAK_EVIDENCE_EPOCHS`], at most
+//! [`MAX_CLAIMED_VALIDATORS`] validators' latest claims (about 60 bytes each; none are kept
+//! while a single vantage point reports) and [`MAX_VANTAGE_POINTS`] vantage points told apart
+//! (later ones share the last index).
 
 use std::collections::HashMap;
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, UNIX_EPOCH};
 
+use valtrack_core::estimate::Attribution;
 use valtrack_core::events::{AttributionEvidence, ValidatorMetadataEvent};
 use valtrack_core::{Epoch, Event, EventSink, Network, PeerId, SinkError};
 
@@ -26,6 +49,11 @@ use crate::geoip::GeoIp;
 pub const MAX_PEERS: usize = 200_000;
 /// Most distinct attributed validators remembered per peer (counted or waiting to be).
 pub const MAX_ATTRIBUTED_PER_PEER: usize = 100_000;
+/// Most validators whose latest claims are kept to compare vantage points (mainnet has
+/// about 1.1 million validators; the older half is dropped when full).
+pub const MAX_CLAIMED_VALIDATORS: usize = 4_000_000;
+/// Vantage points (`crawler_id`s) told apart; from the 64th on they share one index.
+pub const MAX_VANTAGE_POINTS: usize = 64;
 
 /// Slots per epoch of the mainnet preset (minimal-preset devnets differ, but this fallback is
 /// only used for peers off the configured network, or without one).
@@ -36,7 +64,43 @@ struct State {
     /// Last address each peer was located at, with insertion order for eviction.
     located: HashMap<PeerId, (IpAddr, u64)>,
     attributed: HashMap<PeerId, (AttributedValidators, u64)>,
+    /// Vantage point (`crawler_id`) → its index (bit in a vantage mask).
+    vantages: HashMap<String, u8>,
+    /// Validator → the vantage points' claims on its latest epoch (once there are two).
+    claims: HashMap<u64, Claim>,
     tick: u64,
+}
+
+/// The claims on one validator's attestation of one epoch: each vantage point's first
+/// deliverer.
+#[derive(Debug)]
+struct Claim {
+    epoch: Epoch,
+    votes: Votes,
+}
+
+/// Almost every claim has one vote per vantage point and few vantage points; one vote is
+/// kept inline.
+#[derive(Debug)]
+enum Votes {
+    One((u8, PeerId)),
+    Many(Vec<(u8, PeerId)>),
+}
+
+impl Votes {
+    fn as_slice(&self) -> &[(u8, PeerId)] {
+        match self {
+            Self::One(vote) => std::slice::from_ref(vote),
+            Self::Many(all) => all,
+        }
+    }
+
+    fn push(&mut self, vote: (u8, PeerId)) {
+        match self {
+            Self::One(first) => *self = Self::Many(vec![*first, vote]),
+            Self::Many(all) => all.push(vote),
+        }
+    }
 }
 
 /// The validators attributed to one peer, as an estimate counts them.
@@ -56,13 +120,16 @@ struct State {
 /// validator attests every epoch; a relay's stray wins would otherwise pile up for good).
 #[derive(Debug, Default)]
 pub struct AttributedValidators {
-    seen: HashMap<u64, Seen>,
+    /// Validator → what is known, and the vantage points (bits) whose deliveries back it.
+    seen: HashMap<u64, (Seen, u64)>,
     counted: u64,
+    contested: u64,
     /// When unconfirmed weak evidence was last swept out.
     swept_at: Epoch,
 }
 
-/// How many epochs weak evidence waits for its confirmation in another epoch.
+/// How many epochs weak evidence waits for its confirmation in another epoch (and a
+/// contest stands).
 pub const WEAK_EVIDENCE_EPOCHS: u64 = 8;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -71,46 +138,130 @@ enum Seen {
     Once(Epoch),
     /// Counted.
     Counted,
+    /// Another vantage point named another peer for it in this epoch (not counted).
+    Contested(Epoch),
 }
 
 impl AttributedValidators {
     /// Records that the peer delivered `validator`'s attestation of `epoch` first, with
-    /// `evidence`. Returns whether the validator was remembered (at most
-    /// [`MAX_ATTRIBUTED_PER_PEER`] are).
+    /// `evidence`, as seen from one vantage point. Returns whether the validator was
+    /// remembered (at most [`MAX_ATTRIBUTED_PER_PEER`] are).
     pub fn record(&mut self, validator: u64, epoch: Epoch, evidence: AttributionEvidence) -> bool {
-        if epoch >= self.swept_at.saturating_add(WEAK_EVIDENCE_EPOCHS) {
-            self.seen.retain(|_, seen| match seen {
-                Seen::Counted => true,
-                Seen::Once(first) => first.saturating_add(WEAK_EVIDENCE_EPOCHS) > epoch,
-            });
-            self.swept_at = epoch;
-        }
+        self.record_from(validator, epoch, evidence, 0)
+    }
+
+    /// [`record`](Self::record) from vantage point number `vantage` (`0..64`).
+    pub fn record_from(
+        &mut self,
+        validator: u64,
+        epoch: Epoch,
+        evidence: AttributionEvidence,
+        vantage: u8,
+    ) -> bool {
+        self.sweep(epoch);
+        let bit = 1u64 << (vantage % 64);
         let strong = evidence == AttributionEvidence::UnsubscribedSubnet;
         match self.seen.get(&validator).copied() {
-            Some(Seen::Counted) => true,
-            Some(Seen::Once(first)) => {
+            Some((Seen::Counted, mask)) => {
+                self.seen.insert(validator, (Seen::Counted, mask | bit));
+                true
+            }
+            Some((Seen::Once(first), mask)) => {
                 if strong || first != epoch {
-                    self.seen.insert(validator, Seen::Counted);
+                    self.seen.insert(validator, (Seen::Counted, mask | bit));
                     self.counted += 1;
+                } else {
+                    self.seen.insert(validator, (Seen::Once(first), mask | bit));
                 }
+                true
+            }
+            Some((Seen::Contested(_), _)) => {
+                self.contested -= 1;
+                self.fresh(validator, epoch, strong, bit);
                 true
             }
             None if self.seen.len() >= MAX_ATTRIBUTED_PER_PEER => false,
             None => {
-                if strong {
-                    self.seen.insert(validator, Seen::Counted);
-                    self.counted += 1;
-                } else {
-                    self.seen.insert(validator, Seen::Once(epoch));
-                }
+                self.fresh(validator, epoch, strong, bit);
                 true
             }
         }
     }
 
+    fn fresh(&mut self, validator: u64, epoch: Epoch, strong: bool, bit: u64) {
+        if strong {
+            self.seen.insert(validator, (Seen::Counted, bit));
+            self.counted += 1;
+        } else {
+            self.seen.insert(validator, (Seen::Once(epoch), bit));
+        }
+    }
+
+    /// Marks `validator` contested in `epoch`: other vantage points named another peer as its
+    /// first deliverer. It stops counting until the peer wins it again. Returns whether it is
+    /// remembered (at most [`MAX_ATTRIBUTED_PER_PEER`] are).
+    pub fn contest(&mut self, validator: u64, epoch: Epoch) -> bool {
+        self.sweep(epoch);
+        match self.seen.get(&validator).copied() {
+            Some((Seen::Counted, _)) => self.counted -= 1,
+            Some((Seen::Once(_), _)) => {}
+            Some((Seen::Contested(_), _)) => self.contested -= 1,
+            None if self.seen.len() >= MAX_ATTRIBUTED_PER_PEER => return false,
+            None => {}
+        }
+        self.seen.insert(validator, (Seen::Contested(epoch), 0));
+        self.contested += 1;
+        true
+    }
+
+    /// Forgets weak evidence and contests older than [`WEAK_EVIDENCE_EPOCHS`].
+    fn sweep(&mut self, epoch: Epoch) {
+        if epoch < self.swept_at.saturating_add(WEAK_EVIDENCE_EPOCHS) {
+            return;
+        }
+        let mut expired_contests = 0;
+        self.seen.retain(|_, (seen, _)| {
+            let keep = match seen {
+                Seen::Counted => true,
+                Seen::Once(first) | Seen::Contested(first) => {
+                    first.saturating_add(WEAK_EVIDENCE_EPOCHS) > epoch
+                }
+            };
+            if !keep && matches!(seen, Seen::Contested(_)) {
+                expired_contests += 1;
+            }
+            keep
+        });
+        self.contested -= expired_contests;
+        self.swept_at = epoch;
+    }
+
     /// The validators counted.
     pub fn count(&self) -> u64 {
         self.counted
+    }
+
+    /// The validators contested (not counted).
+    pub fn contested(&self) -> u64 {
+        self.contested
+    }
+
+    /// The vantage points whose first deliveries back the counted validators.
+    pub fn vantage_points(&self) -> u32 {
+        self.seen
+            .values()
+            .filter(|(seen, _)| *seen == Seen::Counted)
+            .fold(0u64, |all, (_, mask)| all | mask)
+            .count_ones()
+    }
+
+    /// What an estimate reads.
+    pub fn attribution(&self) -> Attribution {
+        Attribution {
+            validators: self.counted,
+            vantage_points: self.vantage_points(),
+            contested: self.contested,
+        }
     }
 }
 
@@ -118,6 +269,112 @@ impl State {
     fn next_tick(&mut self) -> u64 {
         self.tick += 1;
         self.tick
+    }
+
+    /// The index of the vantage point (`crawler_id`) an event came from.
+    fn vantage(&mut self, crawler_id: &str) -> u8 {
+        if let Some(v) = self.vantages.get(crawler_id) {
+            return *v;
+        }
+        let next = self.vantages.len();
+        if next >= MAX_VANTAGE_POINTS {
+            return (MAX_VANTAGE_POINTS - 1) as u8;
+        }
+        self.vantages.insert(crawler_id.to_owned(), next as u8);
+        next as u8
+    }
+
+    /// The validators attributed to `peer` (made room for when new).
+    fn peer(&mut self, peer: PeerId) -> &mut AttributedValidators {
+        if !self.attributed.contains_key(&peer) {
+            make_room(&mut self.attributed, MAX_PEERS, |v| v.1);
+        }
+        let tick = self.next_tick();
+        &mut self
+            .attributed
+            .entry(peer)
+            .or_insert_with(|| (AttributedValidators::default(), tick))
+            .0
+    }
+
+    /// A vantage point's first delivery of `validator`'s attestation, from the event's peer.
+    fn on_attribution(
+        &mut self,
+        a: &valtrack_core::events::AttestationEvent,
+        validator: u64,
+        evidence: AttributionEvidence,
+    ) {
+        let (peer, epoch) = (a.meta.peer_id, a.target_epoch);
+        let vantage = self.vantage(&a.meta.crawler_id);
+        if self.vantages.len() < 2 {
+            self.peer(peer)
+                .record_from(validator, epoch, evidence, vantage);
+            return;
+        }
+        if !self.claims.contains_key(&validator) && self.claims.len() >= MAX_CLAIMED_VALIDATORS {
+            make_room(&mut self.claims, MAX_CLAIMED_VALIDATORS, |c| c.epoch);
+        }
+        let claim = self.claims.entry(validator).or_insert(Claim {
+            epoch,
+            votes: Votes::One((vantage, peer)),
+        });
+        if epoch < claim.epoch {
+            // A late delivery of an older epoch: nothing left to compare it with.
+            self.peer(peer)
+                .record_from(validator, epoch, evidence, vantage);
+            return;
+        }
+        if epoch > claim.epoch {
+            *claim = Claim {
+                epoch,
+                votes: Votes::One((vantage, peer)),
+            };
+        } else {
+            let voted = claim
+                .votes
+                .as_slice()
+                .iter()
+                .find(|v| v.0 == vantage)
+                .map(|v| v.1);
+            match voted {
+                // This vantage point's first vote (the claim's first, just made): recorded.
+                // A repeat for the same peer is recorded like any delivery; a vote for
+                // another peer is ignored (one vote each).
+                Some(named) => {
+                    if named == peer {
+                        self.peer(peer)
+                            .record_from(validator, epoch, evidence, vantage);
+                    }
+                    return;
+                }
+                None => claim.votes.push((vantage, peer)),
+            }
+        }
+        // Tally: this peer's votes against the best other peer's.
+        let votes = claim.votes.as_slice();
+        let count = |p: PeerId| votes.iter().filter(|v| v.1 == p).count();
+        let mine = count(peer);
+        let mut others: Vec<(PeerId, usize)> = Vec::new();
+        for &(_, p) in votes {
+            if p != peer && !others.iter().any(|o| o.0 == p) {
+                others.push((p, count(p)));
+            }
+        }
+        let best_other = others.iter().map(|o| o.1).max().unwrap_or(0);
+        if mine > best_other {
+            self.peer(peer)
+                .record_from(validator, epoch, evidence, vantage);
+            for (p, _) in others {
+                self.peer(p).contest(validator, epoch);
+            }
+        } else {
+            self.peer(peer).contest(validator, epoch);
+            for (p, n) in others {
+                if n == best_other {
+                    self.peer(p).contest(validator, epoch);
+                }
+            }
+        }
     }
 }
 
@@ -216,23 +473,16 @@ impl<S: EventSink> DeriveSink<S> {
         match event {
             Event::Attestation(a) if a.evidence.is_some() => {
                 if let (Some(index), Some(evidence)) = (a.attester_index, a.evidence) {
-                    let peer = a.meta.peer_id;
-                    if !state.attributed.contains_key(&peer) {
-                        make_room(&mut state.attributed, MAX_PEERS, |v| v.1);
-                    }
-                    let tick = state.next_tick();
-                    let entry = state
-                        .attributed
-                        .entry(peer)
-                        .or_insert_with(|| (AttributedValidators::default(), tick));
-                    entry.0.record(index, a.target_epoch, evidence);
+                    state.on_attribution(a, index, evidence);
                 }
             }
             Event::Metadata(m) => {
-                let attributed = state
+                let attribution = state
                     .attributed
                     .get(&m.meta.peer_id)
-                    .map_or(0, |(validators, _)| validators.count());
+                    .map_or(Attribution::default(), |(validators, _)| {
+                        validators.attribution()
+                    });
                 let head = m.status.as_ref().map(|s| s.head_slot);
                 let digest = m.status.as_ref().map(|s| s.fork_digest);
                 let epoch = self.epoch(m.meta.timestamp, head, digest);
@@ -240,7 +490,7 @@ impl<S: EventSink> DeriveSink<S> {
                     m,
                     epoch,
                     m.subscribed_attnets,
-                    attributed,
+                    attribution,
                 ) {
                     out.push(Event::ValidatorMetadata(row));
                 }
@@ -278,6 +528,7 @@ impl<S: EventSink> EventSink for DeriveSink<S> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::tracker::fixtures;
 
     #[test]
     fn multiaddr_ips() {
@@ -339,6 +590,163 @@ mod tests {
         assert_eq!(v.seen.len(), 3, "7 and 5 000 counted, 9 000 new");
         v.record(8, 100 + WEAK_EVIDENCE_EPOCHS + 1, FirstOnBackboneSubnet);
         assert_eq!(v.count(), 2, "8's evidence from epoch 100 had expired");
+    }
+
+    /// `crawler` saw `peer` deliver `validator`'s attestation of `epoch` first.
+    fn first(crawler: &str, peer: PeerId, validator: u64, epoch: Epoch) -> Event {
+        let Event::Attestation(mut a) = fixtures::attestation(peer, 1, validator, true) else {
+            unreachable!("an attestation")
+        };
+        a.meta.crawler_id = crawler.to_owned();
+        a.target_epoch = epoch;
+        Event::Attestation(a)
+    }
+
+    fn attribution(state: &State, peer: PeerId) -> Attribution {
+        state
+            .attributed
+            .get(&peer)
+            .map_or(Attribution::default(), |(v, _)| v.attribution())
+    }
+
+    fn apply(state: &mut State, events: &[Event]) {
+        for e in events {
+            let Event::Attestation(a) = e else { continue };
+            state.on_attribution(a, a.attester_index.unwrap(), a.evidence.unwrap());
+        }
+    }
+
+    #[test]
+    fn vantage_points_back_agreements_and_contest_disagreements() {
+        let (p, q, r) = (fixtures::peer(1), fixtures::peer(2), fixtures::peer(3));
+        let mut state = State::default();
+        // One vantage point: counted, backed by one.
+        apply(&mut state, &[first("a", p, 1, 10), first("a", p, 2, 10)]);
+        assert_eq!(
+            attribution(&state, p),
+            Attribution {
+                validators: 2,
+                vantage_points: 1,
+                contested: 0
+            }
+        );
+        assert!(
+            state.claims.is_empty(),
+            "no claims kept for one vantage point"
+        );
+        // A second agrees on 1 and 2, and names p for 3 too.
+        apply(
+            &mut state,
+            &[
+                first("b", p, 1, 11),
+                first("a", p, 1, 11),
+                first("b", p, 3, 11),
+            ],
+        );
+        let a = attribution(&state, p);
+        assert_eq!((a.validators, a.vantage_points, a.contested), (3, 2, 0));
+        // Validator 4, epoch 12: a says p, b says q → a tie: both contested, neither counts.
+        apply(&mut state, &[first("a", p, 4, 12), first("b", q, 4, 12)]);
+        assert_eq!(attribution(&state, p).validators, 3);
+        assert_eq!(attribution(&state, p).contested, 1);
+        assert_eq!(
+            attribution(&state, q),
+            Attribution {
+                validators: 0,
+                vantage_points: 0,
+                contested: 1
+            }
+        );
+        // A third vantage point breaks the tie for q: q counts 4, p stays contested.
+        apply(&mut state, &[first("c", q, 4, 12)]);
+        assert_eq!(attribution(&state, q).validators, 1);
+        assert_eq!(attribution(&state, q).contested, 0);
+        assert_eq!(
+            attribution(&state, q).vantage_points,
+            1,
+            "c's vote counted it"
+        );
+        assert_eq!(attribution(&state, p).contested, 1);
+        // A counted validator outvoted later is taken back: 1 for r by b and c in epoch 13
+        // (a saw p first).
+        apply(
+            &mut state,
+            &[
+                first("a", p, 1, 13),
+                first("b", r, 1, 13),
+                first("c", r, 1, 13),
+            ],
+        );
+        let a = attribution(&state, p);
+        assert_eq!((a.validators, a.contested), (2, 2), "1 and 4 contested");
+        assert_eq!(attribution(&state, r).validators, 1);
+        // One vote each: a repeats itself for r, nothing changes; for p, ignored.
+        apply(&mut state, &[first("a", r, 1, 13), first("b", p, 1, 13)]);
+        assert_eq!(attribution(&state, r).validators, 1);
+        assert_eq!(attribution(&state, p).validators, 2);
+        // p wins 1 back in a later epoch, with all three agreeing.
+        apply(
+            &mut state,
+            &[
+                first("a", p, 1, 14),
+                first("b", p, 1, 14),
+                first("c", p, 1, 14),
+            ],
+        );
+        let a = attribution(&state, p);
+        assert_eq!((a.validators, a.vantage_points, a.contested), (3, 3, 1));
+        // A late delivery of an older epoch counts without a vote.
+        apply(&mut state, &[first("b", q, 9, 14), first("c", q, 9, 13)]);
+        assert_eq!(attribution(&state, q).validators, 2);
+        // Contests expire like weak evidence.
+        apply(
+            &mut state,
+            &[first("a", p, 5, 14 + WEAK_EVIDENCE_EPOCHS + 12)],
+        );
+        let a = attribution(&state, p);
+        assert_eq!((a.validators, a.contested), (4, 0));
+    }
+
+    #[tokio::test]
+    async fn estimates_say_how_many_vantage_points_back_them() {
+        use crate::ChannelSink;
+        use valtrack_core::EventSink;
+        let p = fixtures::peer(1);
+        let (inner, mut rx) = ChannelSink::new(64);
+        let derive = DeriveSink::new(inner);
+        for (crawler, validator) in [("a", 1), ("a", 2), ("b", 1), ("b", 2), ("b", 3)] {
+            derive.send(first(crawler, p, validator, 2)).await.unwrap();
+        }
+        let q = fixtures::peer(2);
+        derive.send(first("a", q, 3, 2)).await.unwrap();
+        derive
+            .send(fixtures::handshake(
+                p,
+                5,
+                "/ip4/1.2.3.4/tcp/9000",
+                "Lighthouse/v8",
+                8,
+            ))
+            .await
+            .unwrap();
+        drop(derive);
+        let mut row = None;
+        while let Some(e) = rx.recv().await {
+            if let Event::ValidatorMetadata(r) = e {
+                row = Some(r);
+            }
+        }
+        let row = row.expect("a validator_metadata row");
+        // 1 and 2 agreed by a and b; 3 is b's p against a's q: a tie.
+        assert_eq!(
+            (
+                row.attributed_validators,
+                row.vantage_points,
+                row.contested_validators
+            ),
+            (2, 2, 1)
+        );
+        assert_eq!(row.estimated_validators, 2);
     }
 
     #[test]

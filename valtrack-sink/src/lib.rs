@@ -179,7 +179,8 @@ pub use crate::api::{
 };
 pub use crate::channel::ChannelSink;
 pub use crate::derive::{
-    AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_PEERS, WEAK_EVIDENCE_EPOCHS,
+    AttributedValidators, DeriveSink, MAX_ATTRIBUTED_PER_PEER, MAX_CLAIMED_VALIDATORS, MAX_PEERS,
+    MAX_VANTAGE_POINTS, WEAK_EVIDENCE_EPOCHS,
 };
 #[cfg(feature = "api")]
 pub use crate::error::ApiKeysError;

@@ -212,6 +212,45 @@ fn attribution_is_a_lower_bound() {
 }
 
 #[test]
+fn vantage_points_raise_and_contests_lower_the_attribution_confidence() {
+    let conf = |validators, vantage_points, contested| {
+        let e = estimate_validators(&EstimateInput {
+            attributed_validators: validators,
+            attribution_vantage_points: vantage_points,
+            contested_validators: contested,
+            ..EstimateInput::new(node(2), EPOCH)
+        });
+        assert_eq!(
+            e.estimated_validators, validators,
+            "contested ones are not counted"
+        );
+        assert_eq!(e.attribution_vantage_points, vantage_points);
+        e.confidence
+    };
+    let one = conf(10, 1, 0);
+    assert!((one - CONFIDENCE_ATTRIBUTION).abs() < 1e-6);
+    assert!((conf(10, 0, 0) - one).abs() < 1e-6, "unknown counts as one");
+    let two = conf(10, 2, 0);
+    assert!((two - 0.84).abs() < 1e-6, "{two}");
+    let three = conf(10, 3, 0);
+    assert!((three - 0.936).abs() < 1e-6, "{three}");
+    // capped like any combination
+    assert!((conf(10, 50, 0) - CONFIDENCE_CAP).abs() < 1e-6);
+    // 10 counted, 10 contested: half the confidence.
+    assert!((conf(10, 2, 10) - 0.42).abs() < 1e-6);
+    assert_eq!(Attribution::default().confidence(), 0.0);
+    assert!((conf(1, 1, 1_000_000) - CONFIDENCE_ATTRIBUTION_FLOOR).abs() < 1e-6);
+    assert_eq!(
+        Attribution::from_one_vantage_point(4),
+        Attribution {
+            validators: 4,
+            vantage_points: 1,
+            contested: 0
+        }
+    );
+}
+
+#[test]
 fn custody_range_is_refined_by_lower_bounds() {
     let n = node(4);
     // cgc 8: 1..=8 validators; 5 attributed → 5.
@@ -290,10 +329,13 @@ fn metadata_event(metadata: Option<MetaDataInfo>) -> MetadataEvent {
 
 #[test]
 fn validator_metadata_event_from_metadata_event() {
-    assert!(
-        ValidatorMetadataEvent::from_metadata_event(&metadata_event(None), EPOCH, None, 0)
-            .is_none()
-    );
+    assert!(ValidatorMetadataEvent::from_metadata_event(
+        &metadata_event(None),
+        EPOCH,
+        None,
+        Attribution::default(),
+    )
+    .is_none());
 
     let source = metadata_event(None);
     let backbone = compute_subscribed_attnets(&source.meta.node_id, EPOCH);
@@ -309,7 +351,7 @@ fn validator_metadata_event_from_metadata_event() {
         &source,
         EPOCH,
         Some(subscribed_with(backbone, &[extra])),
-        0,
+        Attribution::default(),
     )
     .unwrap();
     assert_eq!(row.meta.peer_id, source.meta.peer_id);
@@ -327,11 +369,37 @@ fn validator_metadata_event_from_metadata_event() {
     assert_eq!(row.estimated_validators, 40);
     assert_eq!(row.method, EstimateMethod::Combined);
     // Another epoch is another event.
-    let other = ValidatorMetadataEvent::from_metadata_event(&source, EPOCH + 1, None, 0).unwrap();
+    let other = ValidatorMetadataEvent::from_metadata_event(
+        &source,
+        EPOCH + 1,
+        None,
+        Attribution {
+            validators: 3,
+            vantage_points: 2,
+            contested: 1,
+        },
+    )
+    .unwrap();
     assert_ne!(other.meta.event_id, row.meta.event_id);
     assert_eq!(other.short_lived_subnets, AttestationSubnets::NONE);
     assert_eq!(other.estimated_validators, 40);
-    assert_eq!(other.method, EstimateMethod::CustodyGroupCount);
+    assert_eq!(other.method, EstimateMethod::Combined);
+    assert_eq!(
+        (
+            other.attributed_validators,
+            other.vantage_points,
+            other.contested_validators
+        ),
+        (3, 2, 1)
+    );
+    assert_eq!(
+        (
+            row.attributed_validators,
+            row.vantage_points,
+            row.contested_validators
+        ),
+        (0, 0, 0)
+    );
 }
 
 fn subnets() -> impl Strategy<Value = Option<AttestationSubnets>> {
@@ -347,6 +415,8 @@ proptest! {
         subscribed in subnets(),
         cgc in proptest::option::of(prop_oneof![0u64..200, any::<u64>()]),
         attributed in prop_oneof![0u64..1000, any::<u64>()],
+        vantage in prop_oneof![0u32..5, any::<u32>()],
+        contested in prop_oneof![0u64..1000, any::<u64>()],
     ) {
         let input = EstimateInput {
             node_id: NodeId(id),
@@ -355,6 +425,8 @@ proptest! {
             subscribed,
             custody_group_count: cgc,
             attributed_validators: attributed,
+            attribution_vantage_points: vantage,
+            contested_validators: contested,
         };
         let e = estimate_validators(&input);
         prop_assert!((0.0..=1.0).contains(&e.confidence));

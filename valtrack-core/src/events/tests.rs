@@ -92,6 +92,9 @@ fn all_events() -> Vec<Event> {
         estimated_validators: 1,
         method: EstimateMethod::ShortLivedSubnets,
         confidence: 0.5,
+        attributed_validators: 1,
+        vantage_points: 1,
+        contested_validators: 0,
     });
     let att = Event::Attestation(AttestationEvent {
         meta: meta(EventKind::Attestation, &info),

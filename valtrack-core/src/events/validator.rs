@@ -63,4 +63,16 @@ pub struct ValidatorMetadataEvent {
     pub method: EstimateMethod,
     /// Confidence in `[0, 1]`.
     pub confidence: f32,
+    /// Distinct validators attributed to the peer from attestations it delivered first
+    /// (part of the estimate: a lower bound).
+    #[serde(default)]
+    pub attributed_validators: u64,
+    /// Vantage points (sentries, by `crawler_id`) whose first deliveries back those
+    /// attributions; `0` when none are attributed.
+    #[serde(default)]
+    pub vantage_points: u32,
+    /// Validators the vantage points disagreed on (named this peer and another in the same
+    /// epoch); not counted in `attributed_validators`, they lower the confidence.
+    #[serde(default)]
+    pub contested_validators: u64,
 }

@@ -156,6 +156,9 @@ pub fn openapi() -> Value {
                 "short_lived_subnets": count,
                 "all_subnets": {"type": "boolean"},
                 "matches_node_id_prediction": {"type": "boolean"},
+                "attributed_validators": {"type": "integer", "minimum": 0, "description": "Validators attributed to the peer from attestations it delivered first (a lower bound the estimate used)"},
+                "vantage_points": {"type": "integer", "minimum": 0, "description": "Sentries (crawler ids) whose first deliveries back those attributions"},
+                "contested_validators": {"type": "integer", "minimum": 0, "description": "Validators the sentries disagreed on (another peer named in the same epoch): not counted, they lower the confidence"},
             }},
             "Location": {"type": "object", "properties": {
                 "ip": {"type": "string", "description": "0.0.0.0 in the public view"},

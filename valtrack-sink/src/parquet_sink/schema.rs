@@ -430,6 +430,12 @@ fn validator_metadata(events: &[&ValidatorMetadataEvent]) -> Result<RecordBatch,
     c.u64("estimated_validators", it().map(|e| e.estimated_validators));
     c.names("method", false, it().map(|e| Some(e.method)));
     c.f32("confidence", it().map(|e| e.confidence));
+    c.u64(
+        "attributed_validators",
+        it().map(|e| e.attributed_validators),
+    );
+    c.u64("vantage_points", it().map(|e| u64::from(e.vantage_points)));
+    c.u64("contested_validators", it().map(|e| e.contested_validators));
     c.finish()
 }
 

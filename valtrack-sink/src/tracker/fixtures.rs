@@ -112,6 +112,9 @@ pub(crate) fn estimate(peer: PeerId, ts: u64, epoch: u64, validators: u64) -> Ev
         estimated_validators: validators,
         method: EstimateMethod::Combined,
         confidence: 0.7,
+        attributed_validators: 5,
+        vantage_points: 2,
+        contested_validators: 1,
     })
 }
 

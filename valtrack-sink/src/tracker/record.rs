@@ -158,6 +158,15 @@ pub struct EstimateRecord {
     pub all_subnets: bool,
     /// Long-lived subnets equal the node-id prediction.
     pub matches_node_id_prediction: bool,
+    /// Validators attributed to the peer from attestations, as the estimate counted them.
+    #[serde(default)]
+    pub attributed_validators: u64,
+    /// Vantage points (sentries) backing those attributions.
+    #[serde(default)]
+    pub vantage_points: u32,
+    /// Validators the vantage points disagreed on (not counted).
+    #[serde(default)]
+    pub contested_validators: u64,
 }
 
 impl From<&ValidatorMetadataEvent> for EstimateRecord {
@@ -179,6 +188,9 @@ impl From<&ValidatorMetadataEvent> for EstimateRecord {
             short_lived_subnets: e.short_lived_subnets.count(),
             all_subnets: e.all_subnets,
             matches_node_id_prediction: e.matches_node_id_prediction,
+            attributed_validators: e.attributed_validators,
+            vantage_points: e.vantage_points,
+            contested_validators: e.contested_validators,
         }
     }
 }

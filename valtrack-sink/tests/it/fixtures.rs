@@ -136,6 +136,9 @@ pub(crate) fn validator_metadata(i: u64) -> Event {
         estimated_validators: 3,
         method: EstimateMethod::ShortLivedSubnets,
         confidence: 0.5,
+        attributed_validators: 3,
+        vantage_points: 2,
+        contested_validators: 1,
     })
 }
 

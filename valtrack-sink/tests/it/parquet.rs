@@ -262,6 +262,9 @@ async fn every_kind_round_trips_with_typed_columns() {
         "short_lived_subnets"
     );
     assert_eq!(col::<Float32Array>(&v, "confidence").value(0), 0.5);
+    assert_eq!(col::<UInt64Array>(&v, "attributed_validators").value(0), 3);
+    assert_eq!(col::<UInt64Array>(&v, "vantage_points").value(0), 2);
+    assert_eq!(col::<UInt64Array>(&v, "contested_validators").value(0), 1);
 
     // validator_attributions
     let a = concat(&read_table(dir, EventKind::Attestation));

@@ -281,7 +281,7 @@ async fn derived_estimates_flow_from_a_handshake_into_the_store() {
         &hs,
         epoch,
         Some(subscribed),
-        0,
+        valtrack_core::estimate::Attribution::default(),
     )
     .unwrap();
     sink.send(valtrack_core::Event::Metadata(hs)).await.unwrap();

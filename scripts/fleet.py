@@ -20,7 +20,8 @@ When the sentries have exited (their spool dirs must be empty), it waits until t
 `valtrack-tables` and `valtrack-tracker` have nothing pending or unacknowledged, stops the
 consumers with SIGINT, and reads every Parquet file under DIR/data: each event in the
 sentries' JSON lines must be in discovery_events, metadata_events or validator_attributions
-exactly once, and validator_metadata_events must hold one row per successful handshake.
+exactly once, and validator_metadata_events must hold one row per successful handshake, its
+rows with attributions backed by 1 or 2 sentries, some by both (the tracker combines them).
 Prints per phase (events stamped before the first fault, or after fault X and before the
 next) the events accepted, written, duplicated and lost, each durable's longest stall (time
 acking nothing: how long it took to resume; samples in DIR/durables.csv), and when the
@@ -293,6 +294,22 @@ def read_parquet(data_dir):
     return ids, crawlers, unreadable
 
 
+def vantage_points(data_dir):
+    """Counter of vantage_points over the validator_metadata_events rows with attributions."""
+    out = Counter()
+    for d, dirs, files in os.walk(data_dir):
+        dirs[:] = [x for x in dirs if not x.startswith((".", "_"))]
+        if "validator_metadata_events" not in os.path.relpath(d, data_dir).split(os.sep):
+            continue
+        for name in files:
+            if name.endswith(".parquet") and not name.startswith((".", "_")):
+                t = pq.ParquetFile(os.path.join(d, name)).read(columns=["attributed_validators", "vantage_points"])
+                for n, k in zip(t.column("attributed_validators").to_pylist(), t.column("vantage_points").to_pylist()):
+                    if n:
+                        out[k] += 1
+    return out
+
+
 def inject_faults(args, cluster, consumer, tracker, run, t0):
     """Faults a to d, each at its time; the phases they start, as (label, time)."""
     def say(what):
@@ -451,6 +468,13 @@ def main():
     print(f"validator_metadata_events: {derived} rows for {handshakes} successful handshakes")
     if derived != handshakes:
         failed.append(f"validator_metadata_events has {derived} ids, not one per successful handshake ({handshakes})")
+    # The tracker combines the two sentries' attributions: estimates say how many back them.
+    backing = vantage_points(data)
+    print(f"validator_metadata_events with attributions, by vantage points backing them: {dict(sorted(backing.items()))}")
+    if any(k < 1 or k > len(sentries) for k in backing):
+        failed.append(f"vantage_points outside 1..{len(sentries)}: {dict(backing)}")
+    if not backing.get(len(sentries)):
+        failed.append(f"no estimate backed by all {len(sentries)} sentries: {dict(backing)}")
     for s in sentries:
         print(f"{s.name}: {accepted[s.name]} events in its jsonl, {crawlers[s.name]} rows in the sentry tables")
         if not crawlers[s.name]:

@@ -26,11 +26,36 @@ printf '# node A\n%s\n' "$enr" >"$dir/bootstrap_nodes.txt"
 for u in "${urls[@]}"; do get "$u/eth/v1/node/identity"; echo; done >"$dir/identities.jsonl"
 
 cargo build -q --locked --bin valtrack
-cargo run -q --locked --bin valtrack -- sentry --network "$dir" \
+# The sentry runs ${SCORE_SECS:-90} s with --attestations (out of meshes, the default) while both
+# nodes' own scores of it are read every 3 s from Lodestar's debug API: GossipSub's (js-gossipsub
+# with Lodestar's topic parameters, P3 on attestation subnets among them) and Lodestar's
+# req/resp peer score. Lodestar stops gossiping with a peer below -4000 and disconnects one
+# below -20 (req/resp); ours must never go below 0.
+target/debug/valtrack sentry --network "$dir" \
   --listen-addr 127.0.0.1 --discovery-port 0 --tcp-port 0 --quic-port 0 \
-  --duration 30s --revisit-interval 8s --recrawl-interval 4s --attestations --beacon-api "$a" \
+  --duration "${SCORE_SECS:-90}s" --revisit-interval 8s --recrawl-interval 4s --attestations --beacon-api "$a" \
   --sink "jsonl:$dir/events.jsonl" \
-  --crawler-id interop --crawler-location loopback
+  --crawler-id interop --crawler-location loopback 2>"$dir/sentry.log" &
+sentry=$!
+trap 'kill "$sentry" 2>/dev/null || true; rm -rf "$dir"' EXIT
+start=$SECONDS
+while kill -0 "$sentry" 2>/dev/null; do
+  sleep 3
+  me=$(grep -o 'sentry started peer_id=[A-Za-z0-9]*' "$dir/sentry.log" | head -1 | cut -d= -f2 || true)
+  [ -n "$me" ] || continue
+  for u in "${urls[@]}"; do
+    get "$u/eth/v1/lodestar/gossip-peer-score-stats" >"$dir/g.json" || echo '{}' >"$dir/g.json"
+    get "$u/eth/v1/lodestar/lodestar-peer-score-stats" >"$dir/l.json" || echo '{}' >"$dir/l.json"
+    python3 -c 'import json,sys; me,u,t,gf,lf=sys.argv[1:6]
+def data(f):
+    try: return json.load(open(f)).get("data") or []
+    except ValueError: return []
+gs=[x for x in data(gf) if x.get("peer_id")==me]; ls=[x for x in data(lf) if x.get("peer_id")==me]
+if gs or ls: print(json.dumps({"t":int(t),"node":u,"gossip":gs[0] if gs else None,"lodestar":ls[0] if ls else None}))' \
+      "$me" "$u" "$((SECONDS - start))" "$dir/g.json" "$dir/l.json" >>"$dir/scores.jsonl"
+  done
+done
+wait "$sentry" || { cat "$dir/sentry.log" >&2; echo "FAILED: the sentry exited with an error" >&2; exit 1; }
 
 # Node B's attester duties of the devnet's 8 validators in every epoch the attestations name.
 b=${urls[1]}
@@ -41,8 +66,8 @@ python3 -c 'import json,sys; print("\n".join(sorted({str(json.loads(l)["target_e
     echo
   done >"$dir/duties.jsonl"
 
-python3 - "$dir/identities.jsonl" "$dir/events.jsonl" "$dir/duties.jsonl" <<'PY'
-import json, sys
+python3 - "$dir/identities.jsonl" "$dir/events.jsonl" "$dir/duties.jsonl" "$dir/scores.jsonl" <<'PY'
+import json, os, sys
 ids = [json.loads(l)["data"] for l in open(sys.argv[1]) if l.strip()]
 seats = {}
 for l in open(sys.argv[3]):
@@ -90,7 +115,27 @@ for a in atts:
     elif a["attester_index"] not in range(8) or seats.get(seat) != a["attester_index"]:
         bad.append(f"attestation at {seat} names validator {a['attester_index']}, node B's duties {seats.get(seat)}")
 if not atts:
-    bad.append("no attestation recorded in 30 s")
+    bad.append("no attestation recorded")
+# How the nodes scored the sentry while it ran.
+samples = [json.loads(l) for l in open(sys.argv[4])] if os.path.exists(sys.argv[4]) else []
+for node in sorted({s["node"] for s in samples}) or ["(none)"]:
+    mine = [s for s in samples if s["node"] == node]
+    gossip = [s["gossip"] for s in mine if s["gossip"]]
+    lode = [s["lodestar"] for s in mine if s["lodestar"]]
+    g_scores = [x["gossip_score"] for x in lode]
+    l_scores = [x["lodestar_score"] for x in lode]
+    penalty = max((x.get("behaviour_penalty", 0) for x in gossip), default=0)
+    invalid = max((t.get("invalid_message_deliveries", 0) for x in gossip for t in x["topics"].values()), default=0)
+    in_mesh = sum(1 for x in gossip if any(t.get("in_mesh") for t in x["topics"].values()))
+    span = f"{mine[0]['t']}-{mine[-1]['t']} s" if mine else "-"
+    print(f"{node}: {len(mine)} score samples over {span}: gossip score min {min(g_scores, default=None)} "
+          f"max {max(g_scores, default=None)}, Lodestar score min {min(l_scores, default=None)}, behaviour "
+          f"penalty max {penalty}, invalid deliveries max {invalid}, samples in a mesh {in_mesh}")
+    if len(lode) < 10:
+        bad.append(f"{node}: only {len(lode)} score samples of the sentry")
+    if min(g_scores + l_scores, default=0) < 0 or penalty > 0 or invalid > 0:
+        bad.append(f"{node} scored the sentry below 0 (gossip {min(g_scores, default=None)}, "
+                   f"Lodestar {min(l_scores, default=None)}, behaviour penalty {penalty}, invalid {invalid})")
 print(f"{len(atts)} phase0 attestations recorded, validators {sorted({a.get('attester_index') for a in atts}, key=str)} "
       f"(node B's attester duties agree), evidence {sorted({a.get('evidence') for a in atts}, key=str)}")
 if bad or failures:

@@ -323,7 +323,10 @@ impl Behaviour {
                 behaviour: "gossipsub",
                 reason,
             })?;
-            let (params, thresholds) = peer_scoring(&config.network, config.gossip_mesh);
+            let (params, thresholds) = match &config.gossip_scoring {
+                Some(own) => (own.params.clone(), own.thresholds.clone()),
+                None => peer_scoring(&config.network, config.gossip_mesh),
+            };
             behaviour
                 .with_peer_score(params, thresholds)
                 .map_err(|_| HostError::Config("invalid GossipSub peer-scoring parameters"))?;

@@ -76,6 +76,14 @@ impl Default for GossipParams {
     }
 }
 
+/// GossipSub peer-scoring parameters and thresholds (see
+/// [`HostConfigBuilder::gossip_scoring`]).
+#[derive(Debug, Clone)]
+pub(crate) struct GossipScoring {
+    pub(crate) params: libp2p::gossipsub::PeerScoreParams,
+    pub(crate) thresholds: libp2p::gossipsub::PeerScoreThresholds,
+}
+
 /// Configuration of a [`Host`](super::Host). Build with [`HostConfig::builder`].
 #[derive(Debug, Clone)]
 pub struct HostConfig {
@@ -101,6 +109,7 @@ pub struct HostConfig {
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
     pub(crate) gossip_params: GossipParams,
+    pub(crate) gossip_scoring: Option<GossipScoring>,
     pub(crate) raw_gossip: bool,
     pub(crate) command_queue: usize,
 }
@@ -147,6 +156,7 @@ impl HostConfig {
                 accept_gossip: false,
                 gossip_mesh: true,
                 gossip_params: GossipParams::default(),
+                gossip_scoring: None,
                 raw_gossip: false,
                 command_queue: DEFAULT_COMMAND_QUEUE,
             },
@@ -343,6 +353,19 @@ impl HostConfigBuilder {
         self
     }
 
+    /// How we score other GossipSub peers, in place of the host's own defensive scoring
+    /// (which weighs only invalid messages and untimely attestations): a simulated client
+    /// scoring like a real one, to see how it scores a sentry. The host still disconnects a
+    /// peer whose score falls to −80. Default: the host's own.
+    pub fn gossip_scoring(
+        mut self,
+        params: libp2p::gossipsub::PeerScoreParams,
+        thresholds: libp2p::gossipsub::PeerScoreThresholds,
+    ) -> Self {
+        self.config.gossip_scoring = Some(GossipScoring { params, thresholds });
+        self
+    }
+
     /// Publish gossip payloads as given (no snappy compression), up to twice the largest
     /// GossipSub frame: for testing other hosts' defences with malformed and oversized
     /// gossip (valtrack-sim's floods). Default: off.
@@ -382,6 +405,7 @@ impl HostConfigBuilder {
             accept_gossip: _,
             gossip_mesh: _,
             gossip_params,
+            gossip_scoring: _,
             raw_gossip: _,
             command_queue,
         } = &self.config;

@@ -95,6 +95,10 @@ pub(crate) enum Command {
         on: bool,
         reply: oneshot::Sender<Result<(), HostError>>,
     },
+    GossipScore {
+        peer: PeerId,
+        reply: oneshot::Sender<Option<f64>>,
+    },
     IsConnected {
         peer: PeerId,
         reply: oneshot::Sender<bool>,
@@ -314,6 +318,13 @@ impl Host {
         self.call(|reply| Command::IsConnected { peer, reply })
             .await
             .unwrap_or(false)
+    }
+
+    /// Our GossipSub score of `peer` (`None` without GossipSub or for a peer never scored).
+    pub async fn gossip_score(&self, peer: PeerId) -> Option<f64> {
+        self.call(|reply| Command::GossipScore { peer, reply })
+            .await
+            .flatten()
     }
 
     /// Subscribes to (or, with `on == false`, unsubscribes from) one topic of our current

@@ -287,6 +287,15 @@ impl HostTask {
             Command::IsConnected { peer, reply } => {
                 let _ = reply.send(self.swarm.is_connected(&peer));
             }
+            Command::GossipScore { peer, reply } => {
+                let score = self
+                    .swarm
+                    .behaviour()
+                    .gossipsub
+                    .as_ref()
+                    .and_then(|g| g.peer_score(&peer));
+                let _ = reply.send(score);
+            }
             Command::Subscribe { kind, on, reply } => {
                 let digest = self.current_digest();
                 let topic = libp2p::gossipsub::IdentTopic::new(

@@ -36,6 +36,7 @@ mod hostile;
 mod net;
 mod run;
 mod score;
+mod scoring;
 
 use std::net::Ipv4Addr;
 
@@ -66,6 +67,7 @@ pub use score::{
     combine_vantage_points, score_attributions, AttributionCounts, AttributionScore, PublishCase,
     VantageAgreement,
 };
+pub use scoring::{lighthouse_peer_score, LIGHTHOUSE_SCORED_VALIDATORS};
 
 use valtrack_sentry::host::{GossipParams, Host, HostConfig, MuxerOffer, PeerMode};
 use valtrack_sentry::HostError;
@@ -113,6 +115,12 @@ pub struct SimNodeConfig {
     /// How it publishes and keeps meshes. Default: [`GossipParams::default`] (flood
     /// publishing, the spec's mesh).
     pub gossip: GossipParams,
+    /// How it scores its GossipSub peers (e.g. [`lighthouse_peer_score`]). Default: `None`,
+    /// the host's own defensive scoring.
+    pub gossip_scoring: Option<(
+        valtrack_sentry::libp2p::gossipsub::PeerScoreParams,
+        valtrack_sentry::libp2p::gossipsub::PeerScoreThresholds,
+    )>,
 }
 
 impl SimNodeConfig {
@@ -136,6 +144,7 @@ impl SimNodeConfig {
             gossipsub: false,
             relay: false,
             gossip: GossipParams::default(),
+            gossip_scoring: None,
         }
     }
 }
@@ -189,6 +198,9 @@ impl SimNode {
             .gossip_params(config.gossip);
         if let Some(hostility) = config.hostility {
             host_config = host_config.responder(hostility);
+        }
+        if let Some((params, thresholds)) = config.gossip_scoring.clone() {
+            host_config = host_config.gossip_scoring(params, thresholds);
         }
         if config.relay {
             host_config = host_config.idle_connection_timeout(RELAY_IDLE_TIMEOUT);

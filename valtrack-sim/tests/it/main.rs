@@ -8,6 +8,7 @@ mod flood;
 mod handshake;
 mod probe;
 mod publishing;
+mod scoring;
 mod sentry;
 mod simnet;
 

@@ -281,13 +281,27 @@ async fn combined(
             handshakes.entry(*peer).or_insert_with(|| m.clone());
         }
     }
-    estimates(net, &claims, &handshakes).await;
+    // The consumer combines the sentries itself (one vote each, see `DeriveSink`): their raw
+    // events, each under its own crawler id, in the order a stream would hold them.
+    let mut raw: Vec<AttestationEvent> = runs
+        .iter()
+        .enumerate()
+        .flat_map(|(i, r)| {
+            r.events.iter().cloned().map(move |mut e| {
+                e.meta.crawler_id = format!("sentry-{i}");
+                e
+            })
+        })
+        .collect();
+    raw.sort_by_key(|e| e.meta.timestamp);
+    estimates(net, &raw, &handshakes).await;
 }
 
-/// Validator estimates per node, as the consumer derives them: the run's attestation events,
+/// Validator estimates per node, as the consumer derives them: the runs' attestation events,
 /// then each node's last handshake, go through a [`DeriveSink`] (which counts the validators
-/// attributed with the strongest evidence, and combines them with the short-lived subnets, the
-/// cgc and legacy attnets); its `validator_metadata` rows are compared with the truth.
+/// attributed with the strongest evidence, combines vantage points when there are several,
+/// and combines all that with the short-lived subnets, the cgc and legacy attnets); its
+/// `validator_metadata` rows are compared with the truth.
 async fn estimates(
     net: &SimNet,
     events: &[AttestationEvent],
@@ -316,6 +330,27 @@ async fn estimates(
             rows.insert(row.meta.peer_id, row);
         }
     }
+    let attributed: Vec<_> = rows
+        .values()
+        .filter(|r| r.attributed_validators > 0)
+        .collect();
+    let mut by_vantage: BTreeMap<u32, u64> = BTreeMap::new();
+    for r in &attributed {
+        *by_vantage.entry(r.vantage_points).or_default() += 1;
+    }
+    println!(
+        "\nconsumer: {} nodes with attributions, by vantage points backing them {by_vantage:?}; \
+         contested validators {} (on {} nodes)",
+        attributed.len(),
+        attributed
+            .iter()
+            .map(|r| r.contested_validators)
+            .sum::<u64>(),
+        attributed
+            .iter()
+            .filter(|r| r.contested_validators > 0)
+            .count(),
+    );
     // class -> (nodes, within ±10 %, sum of |error| / truth, sum of estimates, sum of truth)
     let mut by_class: BTreeMap<u64, (u64, u64, f64, u64, u64)> = BTreeMap::new();
     for p in net.peers() {

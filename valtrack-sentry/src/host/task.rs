@@ -97,6 +97,15 @@ pub(crate) struct HostTask {
 }
 
 impl HostTask {
+    /// GossipSub's score of `peer` (`None` without GossipSub or for an unscored peer).
+    fn gossip_score(&self, peer: &PeerId) -> Option<f64> {
+        self.swarm
+            .behaviour()
+            .gossipsub
+            .as_ref()
+            .and_then(|g| g.peer_score(peer))
+    }
+
     /// The network's fork digest now (gossip topics are named with it).
     fn current_digest(&self) -> valtrack_core::ForkDigest {
         let epoch = self
@@ -288,13 +297,7 @@ impl HostTask {
                 let _ = reply.send(self.swarm.is_connected(&peer));
             }
             Command::GossipScore { peer, reply } => {
-                let score = self
-                    .swarm
-                    .behaviour()
-                    .gossipsub
-                    .as_ref()
-                    .and_then(|g| g.peer_score(&peer));
-                let _ = reply.send(score);
+                let _ = reply.send(self.gossip_score(&peer));
             }
             Command::Subscribe { kind, on, reply } => {
                 let digest = self.current_digest();
@@ -749,12 +752,7 @@ impl HostTask {
                     }
                 }
             }
-            let score = self
-                .swarm
-                .behaviour()
-                .gossipsub
-                .as_ref()
-                .and_then(|g| g.peer_score(&peer));
+            let score = self.gossip_score(&peer);
             debug!(target: LOG, %peer, ?score, "GossipSub score too low: disconnected and banned");
             self.bans.insert(peer, now + BAN);
             self.defence.banned.fetch_add(1, Ordering::Relaxed);

@@ -13,8 +13,22 @@ mod sentry;
 mod simnet;
 
 use std::sync::{Arc, Mutex};
+use std::time::{SystemTime, UNIX_EPOCH};
 
-use valtrack_core::{Event, EventSink, SinkError};
+use valtrack_core::{Event, EventSink, Network, SinkError, SszMessage};
+
+/// The SSZ bytes of `validator`'s attestation on `subnet` at the current slot (inside every
+/// gossip window), with duties as on a 1M-validator chain.
+pub(crate) fn attestation_now(network: &Network, validator: u64, subnet: u64) -> Vec<u8> {
+    let spe = network.slots_per_epoch();
+    let slot = network
+        .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
+        .unwrap_or(0);
+    let mut duty = valtrack_sim::sim_duty(validator, slot / spe, 1_000_000, spe).unwrap();
+    duty.slot = slot;
+    duty.subnet = subnet;
+    valtrack_sim::sim_attestation(&duty, spe).to_ssz_bytes()
+}
 
 /// A sink that keeps every event, for the tests to read (clones share the list).
 #[derive(Debug, Clone, Default)]

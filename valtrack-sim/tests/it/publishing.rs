@@ -9,9 +9,9 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::codec::GossipKind;
-use valtrack_core::{AttestationSubnets, SszMessage};
+use valtrack_core::AttestationSubnets;
 use valtrack_sentry::host::{GossipParams, Host, HostConfig};
-use valtrack_sim::{sim_attestation, sim_duty, sim_network, SimNode, SimNodeConfig};
+use valtrack_sim::{sim_network, SimNode, SimNodeConfig};
 use valtrack_sim::{LIGHTHOUSE_GOSSIP, TEKU_GOSSIP};
 
 const SUBNET: u64 = 5;
@@ -60,17 +60,7 @@ async fn received_from_publisher(
     }
     // A few heartbeats: the publisher's mesh on the subnet fills from its relays.
     tokio::time::sleep(Duration::from_secs(4)).await;
-    let spe = network.slots_per_epoch();
-    let attestation = |v: u64| {
-        // Now, on our subnet: inside every gossip window.
-        let slot = network
-            .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
-            .unwrap_or(0);
-        let mut duty = sim_duty(v, slot / spe, 1_000_000, spe).unwrap();
-        duty.slot = slot;
-        duty.subnet = SUBNET;
-        sim_attestation(&duty, spe).to_ssz_bytes()
-    };
+    let attestation = |v: u64| crate::attestation_now(&network, v, SUBNET);
     // Not subscribed: one message now makes the fanout, from the relays only.
     let before = attestation(MESSAGES);
     if !publisher_subscribed {

@@ -8,11 +8,10 @@
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::codec::GossipKind;
-use valtrack_core::{AttestationSubnets, SszMessage};
+use valtrack_core::AttestationSubnets;
 use valtrack_sentry::host::{GossipParams, Host, HostConfig};
 use valtrack_sim::{
-    lighthouse_peer_score, sim_attestation, sim_duty, sim_network_with_slot, SimNode,
-    SimNodeConfig, LIGHTHOUSE_GOSSIP,
+    lighthouse_peer_score, sim_network_with_slot, SimNode, SimNodeConfig, LIGHTHOUSE_GOSSIP,
 };
 
 const SUBNET: u64 = 9;
@@ -81,16 +80,7 @@ async fn a_lighthouse_node_never_scores_the_sentry_below_zero() {
         .await
         .unwrap();
 
-    let spe = network.slots_per_epoch();
-    let attestation = |v: u64| {
-        let at = network
-            .slot_at(SystemTime::now().duration_since(UNIX_EPOCH).unwrap())
-            .unwrap_or(0);
-        let mut duty = sim_duty(v, at / spe, 1_000_000, spe).unwrap();
-        duty.slot = at;
-        duty.subnet = SUBNET;
-        sim_attestation(&duty, spe).to_ssz_bytes()
-    };
+    let attestation = |v: u64| crate::attestation_now(&network, v, SUBNET);
     let (mut sentry_min, mut sentry_samples, mut silent_min) = (f64::MAX, 0, f64::MAX);
     let mut v = 0;
     for s in 0..slots {

@@ -40,7 +40,9 @@ const MESH_WINDOW_SECS: f64 = 2.0;
 /// `network`'s slots. `mesh_n` is the judging node's D (Lighthouse's is 5 at network load 3,
 /// [`LIGHTHOUSE_GOSSIP`](crate::LIGHTHOUSE_GOSSIP)). Only the attestation subnets are scored
 /// (the blocks and other topics a simulated node does not carry are left out); the
-/// mesh-delivery terms are on, as on a chain past its first 128 slots.
+/// mesh-delivery terms are on, as on a chain past its first 128 slots. IP colocation is
+/// Lighthouse's too (8 peers an address), and every simulated node is on 127.0.0.1: give a
+/// judge at most 8 peers, or whitelist the address (`ip_colocation_factor_whitelist`).
 pub fn lighthouse_peer_score(
     network: &Network,
     mesh_n: usize,

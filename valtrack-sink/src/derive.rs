@@ -25,13 +25,15 @@
 //!
 //! Claims arrive in stream order, so a validator counted on the first vote and outvoted later
 //! is taken back at that moment. A sentry that sees no first delivery of an attestation casts
-//! no vote: silence never contests.
+//! no vote: silence never contests. A delivery of an epoch older than the validator's latest
+//! claimed one (a sentry whose stream lags a whole epoch) counts as from one vantage point and
+//! never lifts a contest.
 //!
 //! State is bounded: at most [`MAX_PEERS`] peers are remembered (the oldest half is dropped
 //! when full), at most [`MAX_ATTRIBUTED_PER_PEER`] attributed validators per peer, whose
 //! unconfirmed weak evidence expires after [`WEAK_EVIDENCE_EPOCHS`], at most
-//! [`MAX_CLAIMED_VALIDATORS`] validators' latest claims (about 60 bytes each; none are kept
-//! while a single vantage point reports) and [`MAX_VANTAGE_POINTS`] vantage points told apart
+//! [`MAX_CLAIMED_VALIDATORS`] validators' latest claims (about 60 bytes with one vote, 150–200
+//! with several; none are kept while a single vantage point reports) and [`MAX_VANTAGE_POINTS`] vantage points told apart
 //! (later ones share the last index).
 
 use std::collections::HashMap;
@@ -158,8 +160,32 @@ impl AttributedValidators {
         evidence: AttributionEvidence,
         vantage: u8,
     ) -> bool {
+        self.record_backed(validator, epoch, evidence, vantage_bit(vantage))
+    }
+
+    /// [`record_from`](Self::record_from), except that a contested validator stays contested.
+    pub fn record_unless_contested(
+        &mut self,
+        validator: u64,
+        epoch: Epoch,
+        evidence: AttributionEvidence,
+        vantage: u8,
+    ) -> bool {
+        if matches!(self.seen.get(&validator), Some((Seen::Contested(_), _))) {
+            return true;
+        }
+        self.record_from(validator, epoch, evidence, vantage)
+    }
+
+    /// [`record`](Self::record), backed by the vantage points whose bits are in `bit`.
+    fn record_backed(
+        &mut self,
+        validator: u64,
+        epoch: Epoch,
+        evidence: AttributionEvidence,
+        bit: u64,
+    ) -> bool {
         self.sweep(epoch);
-        let bit = 1u64 << (vantage % 64);
         let strong = evidence == AttributionEvidence::UnsubscribedSubnet;
         match self.seen.get(&validator).copied() {
             Some((Seen::Counted, mask)) => {
@@ -265,6 +291,11 @@ impl AttributedValidators {
     }
 }
 
+/// A vantage point's bit in a mask of vantage points.
+fn vantage_bit(vantage: u8) -> u64 {
+    1u64 << (vantage % 64)
+}
+
 impl State {
     fn next_tick(&mut self) -> u64 {
         self.tick += 1;
@@ -319,9 +350,10 @@ impl State {
             votes: Votes::One((vantage, peer)),
         });
         if epoch < claim.epoch {
-            // A late delivery of an older epoch: nothing left to compare it with.
+            // A late delivery of an older epoch: nothing left to compare it with; it counts
+            // like one vantage point's, but never lifts a contest.
             self.peer(peer)
-                .record_from(validator, epoch, evidence, vantage);
+                .record_unless_contested(validator, epoch, evidence, vantage);
             return;
         }
         if epoch > claim.epoch {
@@ -338,12 +370,12 @@ impl State {
                 .map(|v| v.1);
             match voted {
                 // This vantage point's first vote (the claim's first, just made): recorded.
-                // A repeat for the same peer is recorded like any delivery; a vote for
-                // another peer is ignored (one vote each).
+                // A repeat for the same peer is recorded like any delivery (a contest
+                // stands); a vote for another peer is ignored (one vote each).
                 Some(named) => {
                     if named == peer {
                         self.peer(peer)
-                            .record_from(validator, epoch, evidence, vantage);
+                            .record_unless_contested(validator, epoch, evidence, vantage);
                     }
                     return;
                 }
@@ -354,6 +386,11 @@ impl State {
         let votes = claim.votes.as_slice();
         let count = |p: PeerId| votes.iter().filter(|v| v.1 == p).count();
         let mine = count(peer);
+        // Every vantage point that named this peer backs it.
+        let backers = votes
+            .iter()
+            .filter(|v| v.1 == peer)
+            .fold(0u64, |m, v| m | vantage_bit(v.0));
         let mut others: Vec<(PeerId, usize)> = Vec::new();
         for &(_, p) in votes {
             if p != peer && !others.iter().any(|o| o.0 == p) {
@@ -362,18 +399,23 @@ impl State {
         }
         let best_other = others.iter().map(|o| o.1).max().unwrap_or(0);
         if mine > best_other {
+            // It leads: counted, and every other peer named lost.
             self.peer(peer)
-                .record_from(validator, epoch, evidence, vantage);
+                .record_backed(validator, epoch, evidence, backers);
             for (p, _) in others {
                 self.peer(p).contest(validator, epoch);
             }
-        } else {
+        } else if mine == best_other {
+            // A tie: nobody gets it.
             self.peer(peer).contest(validator, epoch);
             for (p, n) in others {
                 if n == best_other {
                     self.peer(p).contest(validator, epoch);
                 }
             }
+        } else {
+            // Outvoted: the leader keeps it.
+            self.peer(peer).contest(validator, epoch);
         }
     }
 }
@@ -663,8 +705,8 @@ mod tests {
         assert_eq!(attribution(&state, q).contested, 0);
         assert_eq!(
             attribution(&state, q).vantage_points,
-            1,
-            "c's vote counted it"
+            2,
+            "b's and c's votes back it"
         );
         assert_eq!(attribution(&state, p).contested, 1);
         // A counted validator outvoted later is taken back: 1 for r by b and c in epoch 13
@@ -698,13 +740,29 @@ mod tests {
         // A late delivery of an older epoch counts without a vote.
         apply(&mut state, &[first("b", q, 9, 14), first("c", q, 9, 13)]);
         assert_eq!(attribution(&state, q).validators, 2);
+        // A minority vote does not take it from the majority, whatever the order: 6 stays p's
+        // (2 to 1), q is contested for it.
+        apply(
+            &mut state,
+            &[
+                first("a", p, 6, 15),
+                first("b", p, 6, 15),
+                first("c", q, 6, 15),
+            ],
+        );
+        let a = attribution(&state, p);
+        assert_eq!((a.validators, a.contested), (4, 1));
+        assert_eq!(attribution(&state, q).contested, 1);
+        // A late delivery never lifts a contest (p's 4, contested in epoch 12).
+        apply(&mut state, &[first("a", p, 4, 11)]);
+        assert_eq!(attribution(&state, p).contested, 1);
         // Contests expire like weak evidence.
         apply(
             &mut state,
             &[first("a", p, 5, 14 + WEAK_EVIDENCE_EPOCHS + 12)],
         );
         let a = attribution(&state, p);
-        assert_eq!((a.validators, a.contested), (4, 0));
+        assert_eq!((a.validators, a.contested), (5, 0));
     }
 
     #[tokio::test]

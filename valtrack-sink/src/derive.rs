@@ -651,10 +651,20 @@ mod tests {
             .map_or(Attribution::default(), |(v, _)| v.attribution())
     }
 
-    fn apply(state: &mut State, events: &[Event]) {
-        for e in events {
-            let Event::Attestation(a) = e else { continue };
-            state.on_attribution(a, a.attester_index.unwrap(), a.evidence.unwrap());
+    /// (validators, vantage points, contested) of `peer`.
+    fn counts(state: &State, peer: PeerId) -> (u64, u32, u64) {
+        let a = attribution(state, peer);
+        (a.validators, a.vantage_points, a.contested)
+    }
+
+    /// Each (crawler, peer) in turn saw `peer` deliver `validator`'s attestation of `epoch`
+    /// first.
+    fn votes(state: &mut State, validator: u64, epoch: Epoch, votes: &[(&str, PeerId)]) {
+        for (crawler, peer) in votes {
+            let Event::Attestation(a) = first(crawler, *peer, validator, epoch) else {
+                unreachable!("an attestation")
+            };
+            state.on_attribution(&a, validator, a.evidence.unwrap());
         }
     }
 
@@ -663,106 +673,56 @@ mod tests {
         let (p, q, r) = (fixtures::peer(1), fixtures::peer(2), fixtures::peer(3));
         let mut state = State::default();
         // One vantage point: counted, backed by one.
-        apply(&mut state, &[first("a", p, 1, 10), first("a", p, 2, 10)]);
-        assert_eq!(
-            attribution(&state, p),
-            Attribution {
-                validators: 2,
-                vantage_points: 1,
-                contested: 0
-            }
-        );
+        votes(&mut state, 1, 10, &[("a", p)]);
+        votes(&mut state, 2, 10, &[("a", p)]);
+        assert_eq!(counts(&state, p), (2, 1, 0));
         assert!(
             state.claims.is_empty(),
             "no claims kept for one vantage point"
         );
-        // A second agrees on 1 and 2, and names p for 3 too.
-        apply(
-            &mut state,
-            &[
-                first("b", p, 1, 11),
-                first("a", p, 1, 11),
-                first("b", p, 3, 11),
-            ],
-        );
-        let a = attribution(&state, p);
-        assert_eq!((a.validators, a.vantage_points, a.contested), (3, 2, 0));
+        // A second agrees on 1, and names p for 3 too.
+        votes(&mut state, 1, 11, &[("b", p), ("a", p)]);
+        votes(&mut state, 3, 11, &[("b", p)]);
+        assert_eq!(counts(&state, p), (3, 2, 0));
         // Validator 4, epoch 12: a says p, b says q → a tie: both contested, neither counts.
-        apply(&mut state, &[first("a", p, 4, 12), first("b", q, 4, 12)]);
-        assert_eq!(attribution(&state, p).validators, 3);
-        assert_eq!(attribution(&state, p).contested, 1);
-        assert_eq!(
-            attribution(&state, q),
-            Attribution {
-                validators: 0,
-                vantage_points: 0,
-                contested: 1
-            }
-        );
-        // A third vantage point breaks the tie for q: q counts 4, p stays contested.
-        apply(&mut state, &[first("c", q, 4, 12)]);
-        assert_eq!(attribution(&state, q).validators, 1);
-        assert_eq!(attribution(&state, q).contested, 0);
-        assert_eq!(
-            attribution(&state, q).vantage_points,
-            2,
-            "b's and c's votes back it"
-        );
-        assert_eq!(attribution(&state, p).contested, 1);
+        votes(&mut state, 4, 12, &[("a", p), ("b", q)]);
+        assert_eq!(counts(&state, p), (3, 2, 1));
+        assert_eq!(counts(&state, q), (0, 0, 1));
+        // A third vantage point breaks the tie for q: q counts 4, backed by b and c; p stays
+        // contested.
+        votes(&mut state, 4, 12, &[("c", q)]);
+        assert_eq!(counts(&state, q), (1, 2, 0));
+        assert_eq!(counts(&state, p).2, 1);
         // A counted validator outvoted later is taken back: 1 for r by b and c in epoch 13
         // (a saw p first).
-        apply(
-            &mut state,
-            &[
-                first("a", p, 1, 13),
-                first("b", r, 1, 13),
-                first("c", r, 1, 13),
-            ],
-        );
-        let a = attribution(&state, p);
-        assert_eq!((a.validators, a.contested), (2, 2), "1 and 4 contested");
-        assert_eq!(attribution(&state, r).validators, 1);
+        votes(&mut state, 1, 13, &[("a", p), ("b", r), ("c", r)]);
+        let (validators, _, contested) = counts(&state, p);
+        assert_eq!((validators, contested), (2, 2), "1 and 4 contested");
+        assert_eq!(counts(&state, r).0, 1);
         // One vote each: a repeats itself for r, nothing changes; for p, ignored.
-        apply(&mut state, &[first("a", r, 1, 13), first("b", p, 1, 13)]);
-        assert_eq!(attribution(&state, r).validators, 1);
-        assert_eq!(attribution(&state, p).validators, 2);
+        votes(&mut state, 1, 13, &[("a", r), ("b", p)]);
+        assert_eq!(counts(&state, r).0, 1);
+        assert_eq!(counts(&state, p).0, 2);
         // p wins 1 back in a later epoch, with all three agreeing.
-        apply(
-            &mut state,
-            &[
-                first("a", p, 1, 14),
-                first("b", p, 1, 14),
-                first("c", p, 1, 14),
-            ],
-        );
-        let a = attribution(&state, p);
-        assert_eq!((a.validators, a.vantage_points, a.contested), (3, 3, 1));
+        votes(&mut state, 1, 14, &[("a", p), ("b", p), ("c", p)]);
+        assert_eq!(counts(&state, p), (3, 3, 1));
         // A late delivery of an older epoch counts without a vote.
-        apply(&mut state, &[first("b", q, 9, 14), first("c", q, 9, 13)]);
-        assert_eq!(attribution(&state, q).validators, 2);
+        votes(&mut state, 9, 14, &[("b", q)]);
+        votes(&mut state, 9, 13, &[("c", q)]);
+        assert_eq!(counts(&state, q).0, 2);
         // A minority vote does not take it from the majority, whatever the order: 6 stays p's
         // (2 to 1), q is contested for it.
-        apply(
-            &mut state,
-            &[
-                first("a", p, 6, 15),
-                first("b", p, 6, 15),
-                first("c", q, 6, 15),
-            ],
-        );
-        let a = attribution(&state, p);
-        assert_eq!((a.validators, a.contested), (4, 1));
-        assert_eq!(attribution(&state, q).contested, 1);
+        votes(&mut state, 6, 15, &[("a", p), ("b", p), ("c", q)]);
+        let (validators, _, contested) = counts(&state, p);
+        assert_eq!((validators, contested), (4, 1));
+        assert_eq!(counts(&state, q).2, 1);
         // A late delivery never lifts a contest (p's 4, contested in epoch 12).
-        apply(&mut state, &[first("a", p, 4, 11)]);
-        assert_eq!(attribution(&state, p).contested, 1);
+        votes(&mut state, 4, 11, &[("a", p)]);
+        assert_eq!(counts(&state, p).2, 1);
         // Contests expire like weak evidence.
-        apply(
-            &mut state,
-            &[first("a", p, 5, 14 + WEAK_EVIDENCE_EPOCHS + 12)],
-        );
-        let a = attribution(&state, p);
-        assert_eq!((a.validators, a.contested), (5, 0));
+        votes(&mut state, 5, 14 + WEAK_EVIDENCE_EPOCHS + 12, &[("a", p)]);
+        let (validators, _, contested) = counts(&state, p);
+        assert_eq!((validators, contested), (5, 0));
     }
 
     #[tokio::test]

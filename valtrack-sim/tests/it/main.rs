@@ -17,6 +17,22 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use valtrack_core::{Event, EventSink, Network, SinkError, SszMessage};
 
+/// A sentry's host on `subnet`, in GossipSub meshes or not, keeping idle connections an hour.
+pub(crate) async fn gossip_sentry(
+    network: &Network,
+    subnet: valtrack_core::AttestationSubnets,
+    in_mesh: bool,
+) -> valtrack_sentry::host::Host {
+    let config = valtrack_sentry::host::HostConfig::builder(network.clone())
+        .listen_on_loopback()
+        .attnets(subnet)
+        .gossip_mesh(in_mesh)
+        .idle_connection_timeout(std::time::Duration::from_secs(3600))
+        .build()
+        .unwrap();
+    valtrack_sentry::host::Host::spawn(config).await.unwrap()
+}
+
 /// The SSZ bytes of `validator`'s attestation on `subnet` at the current slot (inside every
 /// gossip window), with duties as on a 1M-validator chain.
 pub(crate) fn attestation_now(network: &Network, validator: u64, subnet: u64) -> Vec<u8> {

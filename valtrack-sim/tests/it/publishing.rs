@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::codec::GossipKind;
 use valtrack_core::AttestationSubnets;
-use valtrack_sentry::host::{GossipParams, Host, HostConfig};
+use valtrack_sentry::host::GossipParams;
 use valtrack_sim::{sim_network, SimNode, SimNodeConfig};
 use valtrack_sim::{LIGHTHOUSE_GOSSIP, TEKU_GOSSIP};
 
@@ -70,16 +70,7 @@ async fn received_from_publisher(
             .await
             .unwrap();
     }
-    let sentry = Host::spawn(
-        HostConfig::builder(network.clone())
-            .listen_on_loopback()
-            .attnets(subnet)
-            .gossip_mesh(sentry_in_mesh)
-            .build()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let sentry = crate::gossip_sentry(&network, subnet, sentry_in_mesh).await;
     let mut messages = sentry.gossip_messages();
     let target = publisher.host();
     sentry

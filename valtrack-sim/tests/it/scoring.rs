@@ -9,7 +9,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::codec::GossipKind;
 use valtrack_core::AttestationSubnets;
-use valtrack_sentry::host::{GossipParams, Host, HostConfig};
+use valtrack_sentry::host::{GossipParams, Host};
 use valtrack_sim::{
     lighthouse_peer_score, sim_network_with_slot, SimNode, SimNodeConfig, LIGHTHOUSE_GOSSIP,
 };
@@ -58,17 +58,7 @@ async fn a_lighthouse_node_never_scores_the_sentry_below_zero() {
     let silent = node(2_100, GossipParams::default(), false, false)
         .await
         .unwrap();
-    let sentry = Host::spawn(
-        HostConfig::builder(network.clone())
-            .listen_on_loopback()
-            .attnets(subnet)
-            .gossip_mesh(false)
-            .idle_connection_timeout(Duration::from_secs(3600))
-            .build()
-            .unwrap(),
-    )
-    .await
-    .unwrap();
+    let sentry = crate::gossip_sentry(&network, subnet, false).await;
     let target = judge.host();
     for peer in relays.iter().map(SimNode::host).chain([silent.host()]) {
         peer.dial(target.peer_id(), target.listen_addrs().to_vec())

@@ -108,8 +108,19 @@ impl Collector for SentryCollector {
             "Handshakes with peers that dialed us (successful or not)",
             s.inbound.load(Relaxed),
         )?;
+        let t = self.host.traffic();
         let d = self.host.gossip_defence();
         for (name, help, value) in [
+            (
+                "libp2p_tcp_received_bytes",
+                "Bytes read from libp2p TCP connections (noise and muxer framing included)",
+                &t.received,
+            ),
+            (
+                "libp2p_tcp_sent_bytes",
+                "Bytes written to libp2p TCP connections (noise and muxer framing included)",
+                &t.sent,
+            ),
             (
                 "gossip_rejected",
                 "Attestation messages REJECTed as not the topic's SSZ (their senders penalised)",

@@ -28,7 +28,7 @@ pub use config::{
     DEFAULT_MAX_CONNECTIONS, DEFAULT_MAX_PENDING,
 };
 pub use responder::Responder;
-pub use transport::MuxerOffer;
+pub use transport::{MuxerOffer, Traffic};
 
 use crate::error::{HostError, RequestError};
 use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
@@ -117,6 +117,7 @@ struct Inner {
     task: tokio::task::JoinHandle<()>,
     connected: Arc<std::sync::atomic::AtomicU64>,
     defence: Arc<GossipDefenceStats>,
+    traffic: Arc<Traffic>,
 }
 
 /// What the host did against peers misbehaving in GossipSub (see
@@ -176,6 +177,7 @@ impl Host {
         let (gossip, _) = tokio::sync::broadcast::channel(GOSSIP_QUEUE);
         let connected = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let defence = Arc::new(GossipDefenceStats::default());
+        let traffic = Arc::new(Traffic::default());
         let (task, peer_id, listen_addrs) = task::HostTask::start(
             config,
             rx,
@@ -185,6 +187,7 @@ impl Host {
                 gossip: gossip.clone(),
                 connected: Arc::clone(&connected),
                 defence: Arc::clone(&defence),
+                traffic: Arc::clone(&traffic),
             },
             capture.clone(),
         )
@@ -203,6 +206,7 @@ impl Host {
                 task,
                 connected,
                 defence,
+                traffic,
             }),
         })
     }
@@ -235,6 +239,12 @@ impl Host {
     /// disconnected and refused for ten minutes).
     pub fn gossip_defence(&self) -> Arc<GossipDefenceStats> {
         Arc::clone(&self.inner.defence)
+    }
+
+    /// Bytes carried by the host's TCP connections since it started, counted on the sockets
+    /// (GossipSub, req/resp and identify, with noise and muxer framing; QUIC not counted).
+    pub fn traffic(&self) -> Arc<Traffic> {
+        Arc::clone(&self.inner.traffic)
     }
 
     /// The addresses we listen on (with the real ports).

@@ -53,6 +53,8 @@ pub(crate) struct Broadcasts {
     pub(crate) connected: Arc<std::sync::atomic::AtomicU64>,
     /// The GossipSub defence's counters, for [`Host::gossip_defence`](super::Host::gossip_defence).
     pub(crate) defence: Arc<super::GossipDefenceStats>,
+    /// Bytes on TCP sockets, for [`Host::traffic`](super::Host::traffic).
+    pub(crate) traffic: Arc<super::Traffic>,
 }
 
 /// How long a peer banned for its GossipSub score is refused.
@@ -130,8 +132,13 @@ impl HostTask {
         };
         let key = identity::Keypair::from(identity::secp256k1::Keypair::from(secret));
         let muxers = MuxerRegistry::default();
-        let transport =
-            transport::build(&key, config.muxers, config.connect_timeout, muxers.clone())?;
+        let transport = transport::build(
+            &key,
+            config.muxers,
+            config.connect_timeout,
+            muxers.clone(),
+            Arc::clone(&broadcasts.traffic),
+        )?;
         let behaviour = Behaviour::new(&key, &config, capture)?;
         let peer_id = key.public().to_peer_id();
         let mut swarm = Swarm::new(

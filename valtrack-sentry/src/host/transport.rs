@@ -2,7 +2,11 @@
 //! recording which muxer each connection negotiated.
 
 use std::collections::HashMap;
+use std::io;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use futures::future::{self, Either};
@@ -58,6 +62,79 @@ impl MuxerRegistry {
             .lock()
             .unwrap_or_else(|p| p.into_inner())
             .remove(peer);
+    }
+}
+
+/// Bytes the host's TCP connections carried, counted on the sockets (noise and muxer
+/// framing included, TCP/IP headers not). QUIC connections are not counted. See
+/// [`Host::traffic`](super::Host::traffic).
+#[derive(Debug, Default)]
+pub struct Traffic {
+    /// Bytes read from TCP sockets.
+    pub received: AtomicU64,
+    /// Bytes written to TCP sockets.
+    pub sent: AtomicU64,
+}
+
+/// A socket that adds what passes through it to a [`Traffic`].
+#[derive(Debug)]
+struct Counted<S> {
+    inner: S,
+    traffic: Arc<Traffic>,
+}
+
+fn count(counter: &AtomicU64, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
+    if let Poll::Ready(Ok(n)) = poll {
+        counter.fetch_add(n as u64, Relaxed);
+    }
+    poll
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut [u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
+        count(&self.traffic.received, poll)
+    }
+
+    fn poll_read_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &mut [io::IoSliceMut<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_read_vectored(cx, bufs);
+        count(&self.traffic.received, poll)
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write(cx, buf);
+        count(&self.traffic.sent, poll)
+    }
+
+    fn poll_write_vectored(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        bufs: &[io::IoSlice<'_>],
+    ) -> Poll<io::Result<usize>> {
+        let poll = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
+        count(&self.traffic.sent, poll)
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_flush(cx)
+    }
+
+    fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_close(cx)
     }
 }
 
@@ -137,15 +214,21 @@ where
     }
 }
 
-/// Builds the transport. `timeout` bounds a connection's setup (connect, security, muxer).
+/// Builds the transport. `timeout` bounds a connection's setup (connect, security, muxer);
+/// every TCP socket's bytes are added to `traffic`.
 pub(crate) fn build(
     key: &Keypair,
     offer: MuxerOffer,
     timeout: Duration,
     registry: MuxerRegistry,
+    traffic: Arc<Traffic>,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
     let noise = noise::Config::new(key).map_err(|e| HostError::Transport(Box::new(e)))?;
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
+        .map(move |inner, _| Counted {
+            inner,
+            traffic: Arc::clone(&traffic),
+        })
         .upgrade(Version::V1)
         .authenticate(noise)
         .multiplex(MuxerUpgrade(offer))

@@ -24,7 +24,7 @@ use valtrack::core::PeerId;
 use valtrack::sentry::GossipStrategy;
 use valtrack_sim::{
     combine_vantage_points, run_attribution_with, score_attributions, sim_network_with_slot,
-    AttributionCounts, AttributionRun, AttributionScore, SimNet, DEFAULT_MESH_DEGREE,
+    AttributionCounts, AttributionRun, AttributionScore, SimNet, Traffic, DEFAULT_MESH_DEGREE,
     DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX,
 };
 
@@ -105,6 +105,7 @@ fn main() {
         }
         let net = builder.spawn().await.expect("simulated network");
         let mut summary = Vec::new();
+        let mut bandwidth = Vec::new();
         for strategy in strategies {
             let runs: Vec<AttributionRun> =
                 futures::future::join_all((0..sentries.max(1)).map(|_| {
@@ -182,6 +183,20 @@ fn main() {
                         .count()
                         .max(1) as f64
             );
+            for (i, r) in runs.iter().enumerate() {
+                let t = &r.traffic;
+                println!(
+                    "sentry {i} libp2p traffic over the scored epochs ({:.1?}): received {:.1} \
+                     KiB/s, sent {:.1} KiB/s; {:.0} attestation messages/s, {:.0} bytes received \
+                     per message",
+                    t.span,
+                    t.received_per_sec() / 1024.0,
+                    t.sent_per_sec() / 1024.0,
+                    t.messages as f64 / t.span.as_secs_f64().max(1e-9),
+                    t.received_per_message()
+                );
+            }
+            bandwidth.push((strategy, runs.iter().map(|r| r.traffic).collect::<Vec<_>>()));
             estimates(&net, &run.events, &run.handshakes).await;
             println!(
                 "\ngoal: precision >= 99%, recall >= 90% -> {}",
@@ -208,6 +223,25 @@ fn main() {
                 100.0 * c.recall(),
                 c.found,
                 c.truth
+            );
+        }
+        println!(
+            "\nsentry libp2p traffic over the scored epochs (TCP sockets: GossipSub and the \
+             revisits' req/resp, framing included), mean of {sentries} sentries"
+        );
+        println!(
+            "| sentry strategy | received KiB/s | sent KiB/s | attestation messages/s | bytes received per message |"
+        );
+        println!("|---|---|---|---|---|");
+        for (strategy, traffic) in bandwidth {
+            let n = traffic.len().max(1) as f64;
+            let mean = |f: &dyn Fn(&Traffic) -> f64| traffic.iter().map(f).sum::<f64>() / n;
+            println!(
+                "| {strategy:?} | {:.1} | {:.1} | {:.0} | {:.0} |",
+                mean(&|t| t.received_per_sec()) / 1024.0,
+                mean(&|t| t.sent_per_sec()) / 1024.0,
+                mean(&|t| t.messages as f64 / t.span.as_secs_f64().max(1e-9)),
+                mean(&|t| t.received_per_message()),
             );
         }
     });

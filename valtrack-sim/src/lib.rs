@@ -62,7 +62,7 @@ pub use net::{
     LIGHTHOUSE_GOSSIP, LODESTAR_GOSSIP, MAINNET_LIKE_MIX, NIMBUS_GOSSIP, PRYSM_GOSSIP,
     SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT, TEKU_GOSSIP,
 };
-pub use run::{run_attribution, run_attribution_with, AttributionRun};
+pub use run::{run_attribution, run_attribution_with, AttributionRun, Traffic};
 pub use score::{
     combine_vantage_points, score_attributions, AttributionCounts, AttributionScore, PublishCase,
     VantageAgreement,

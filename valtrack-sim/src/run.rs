@@ -50,7 +50,7 @@ impl EventSink for Collect {
 }
 
 /// The scored epochs, the warm-up time and the handshakes by then.
-type Window = (Range<Epoch>, Duration, u64);
+type Window = (Range<Epoch>, Duration, u64, Traffic);
 
 /// What [`run_attribution`] measured.
 #[derive(Debug, Clone)]
@@ -71,6 +71,39 @@ pub struct AttributionRun {
     pub events: Vec<AttestationEvent>,
     /// Each peer's last successful handshake (for validator estimates).
     pub handshakes: HashMap<PeerId, MetadataEvent>,
+    /// The sentry's libp2p traffic over the scored epochs: what its TCP sockets carried
+    /// (GossipSub with the revisits' req/resp, framing included).
+    pub traffic: Traffic,
+}
+
+/// Bytes a sentry's TCP sockets carried over a span of time.
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct Traffic {
+    /// Bytes received.
+    pub received: u64,
+    /// Bytes sent.
+    pub sent: u64,
+    /// Attestation-subnet messages received meanwhile.
+    pub messages: u64,
+    /// How long.
+    pub span: Duration,
+}
+
+impl Traffic {
+    /// Received bytes per second.
+    pub fn received_per_sec(&self) -> f64 {
+        self.received as f64 / self.span.as_secs_f64().max(1e-9)
+    }
+
+    /// Sent bytes per second.
+    pub fn sent_per_sec(&self) -> f64 {
+        self.sent as f64 / self.span.as_secs_f64().max(1e-9)
+    }
+
+    /// Received bytes per attestation message received (what a mainnet rate multiplies).
+    pub fn received_per_message(&self) -> f64 {
+        self.received as f64 / self.messages.max(1) as f64
+    }
 }
 
 /// Runs a [`SentryService`] with attestations on (bootnode: `net`'s) until it has handshaken
@@ -105,6 +138,7 @@ pub async fn run_attribution_with(
         .build(sink.clone())
         .await?;
     let stats = service.stats();
+    let traffic = service.host().traffic();
     let reachable = net
         .peers()
         .iter()
@@ -131,24 +165,43 @@ pub async fn run_attribution_with(
                 .epoch_start(range.end)
                 .map(|t| t + network.slot_duration())
                 .unwrap_or_default();
-            *window.lock().unwrap_or_else(|p| p.into_inner()) = Some((range, warmup, handshaken));
+            let bytes = || {
+                (
+                    traffic.received.load(Ordering::Relaxed),
+                    traffic.sent.load(Ordering::Relaxed),
+                    stats.attestations.load(Ordering::Relaxed),
+                )
+            };
+            let (received, sent, messages) = bytes();
+            let since = Instant::now();
+            *window.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((range.clone(), warmup, handshaken, Traffic::default()));
             let wait = end.saturating_sub(
                 SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
                     .unwrap_or_default(),
             );
             tokio::time::sleep(wait).await;
+            let (received_end, sent_end, messages_end) = bytes();
+            let used = Traffic {
+                received: received_end - received,
+                sent: sent_end - sent,
+                messages: messages_end - messages,
+                span: since.elapsed(),
+            };
+            *window.lock().unwrap_or_else(|p| p.into_inner()) =
+                Some((range, warmup, handshaken, used));
         }
     };
     service
         .run(shutdown)
         .await
         .map_err(|_| ServiceError::Host(valtrack_sentry::HostError::Closed))?;
-    let (range, warmup, handshaken) = window
+    let (range, warmup, handshaken, traffic) = window
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
-        .unwrap_or((0..0, Duration::ZERO, 0));
+        .unwrap_or((0..0, Duration::ZERO, 0, Traffic::default()));
     let events = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let score = score_attributions(net, &events, range.clone());
     let handshakes = sink.1.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -161,5 +214,6 @@ pub async fn run_attribution_with(
         undecodable: stats.attestation_errors.load(Ordering::Relaxed),
         events,
         handshakes,
+        traffic,
     })
 }

@@ -105,6 +105,27 @@ async fn honest_node_over_tcp_reports_everything() {
     let t = info.timings;
     assert!(t.connect.is_some() && t.status.is_some() && t.metadata.is_some() && t.ping.is_some());
     assert!(t.total.unwrap() >= t.status.unwrap());
+    // Both hosts count the connection's bytes on their sockets: what one sent, the other
+    // received, once nothing is in flight.
+    let (ours, theirs) = (s.host().traffic(), n.host().traffic());
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let load = |t: &valtrack_sentry::host::Traffic| {
+        use std::sync::atomic::Ordering::Relaxed;
+        (t.received.load(Relaxed), t.sent.load(Relaxed))
+    };
+    loop {
+        let (a, b) = (load(&ours), load(&theirs));
+        if a.1 == b.0 && a.0 == b.1 {
+            // noise handshake, multistream-select, Status, MetaData, Ping and identify
+            assert!(a.0 > 500 && a.1 > 500, "{a:?}");
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "sent and received disagree: {a:?} {b:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -149,7 +149,7 @@ where
 
     fn upgrade_inbound(self, socket: TSocket, protocol_id: Self::Info) -> Self::Future {
         Box::pin(future::ok((
-            Framed::new(
+            unbuffered(Framed::new(
                 socket,
                 GossipsubCodec::new(
                     self.default_max_transmit_size,
@@ -158,7 +158,7 @@ where
                     self.max_publish_messages,
                     self.max_control_message_size,
                 ),
-            ),
+            )),
             protocol_id.kind,
         )))
     }
@@ -174,7 +174,7 @@ where
 
     fn upgrade_outbound(self, socket: TSocket, protocol_id: Self::Info) -> Self::Future {
         Box::pin(future::ok((
-            Framed::new(
+            unbuffered(Framed::new(
                 socket,
                 GossipsubCodec::new(
                     self.default_max_transmit_size,
@@ -183,10 +183,24 @@ where
                     self.max_publish_messages,
                     self.max_control_message_size,
                 ),
-            ),
+            )),
             protocol_id.kind,
         )))
     }
+}
+
+/// (valtrack patch) `framed` with empty read and write buffers that grow as they are used.
+/// `Framed::new` gives each stream 8 KiB of both, though an inbound stream is only read and
+/// an outbound one only written: 32 KiB per connection, a third of what a kept connection
+/// costs a sentry with hundreds of them.
+fn unbuffered<T>(framed: Framed<T, GossipsubCodec>) -> Framed<T, GossipsubCodec>
+where
+    T: AsyncRead + AsyncWrite,
+{
+    let mut parts = framed.into_parts();
+    parts.read_buffer = BytesMut::new();
+    parts.write_buffer = BytesMut::new();
+    Framed::from_parts(parts)
 }
 
 // Gossip codec for the framing

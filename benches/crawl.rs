@@ -11,7 +11,9 @@
 //! `VALTRACK_BENCH_GUARD=check` compares with `benches/baseline.json` (see `common/mod.rs`).
 //! `VALTRACK_CRAWL_CHURN=3` also crawls the first size while 3 % of the DHT a minute leaves,
 //! as many nodes join and as many bump their seq, for 60 s (then it runs on until every record
-//! alive is found, or twice the size's time limit).
+//! alive is found, or twice the size's time limit; `VALTRACK_CRAWL_CHURN_SECS` sets that
+//! limit) and prints how long joiners took to be reported (freshness);
+//! `VALTRACK_CRAWL_RECRAWL` (seconds) sets the crawler's recrawl interval for that run.
 //! Without `--bench` (as `cargo test` runs it) it crawls a small DHT as a smoke test.
 //!
 //! The DHT runs in this process, so each node's answers cost CPU here too: the CPU column is
@@ -140,6 +142,15 @@ struct Churned {
     bumped: usize,
     /// Bumps reported (`SeqChanged` to the new seq or later).
     bumped_seen: usize,
+    /// Each found joiner's time from joining to being reported, sorted.
+    join_to_found: Vec<Duration>,
+    /// The crawler's recrawl interval.
+    recrawl: Duration,
+    /// FINDNODE requests sent after the churn stopped (the first crawl long over), and over
+    /// how long.
+    requests: u64,
+    ran_for: Duration,
+    steady_for: Duration,
 }
 
 /// A crawl of `n` records with the crate's defaults while, every second for `churn_for`,
@@ -152,16 +163,20 @@ async fn churn(
     per_minute: f64,
     churn_for: Duration,
     limit: Duration,
+    recrawl: Option<Duration>,
 ) -> Churned {
     use std::collections::HashMap;
     use valtrack::core::AttestationSubnets;
     use valtrack_sim::{sim_node_id, sim_secret_key, SimDiscv5, SimEnrFields};
     let mut dht = SimDht::mainnet_mix(network, n, 7_000_000).await.unwrap();
-    let config = CrawlerConfig::builder(network)
+    let mut config = CrawlerConfig::builder(network)
         .listen(SocketAddr::from((Ipv4Addr::LOCALHOST, 0)))
-        .bootnode_enrs([dht.nodes()[0].enr()])
-        .build()
-        .unwrap();
+        .bootnode_enrs([dht.nodes()[0].enr()]);
+    if let Some(interval) = recrawl {
+        config = config.recrawl_interval(interval);
+    }
+    let config = config.build().unwrap();
+    let recrawl = recrawl.unwrap_or(valtrack::sentry::crawler::DEFAULT_RECRAWL_INTERVAL);
     let crawler = Discv5Crawler::bind(config).await.unwrap();
     let mut stream = Box::pin(crawler.discovered());
     let epoch = network
@@ -179,18 +194,28 @@ async fn churn(
     let (mut left, mut bumped) = (HashSet::new(), HashMap::new());
     let mut found = HashSet::new();
     let mut seqs: HashMap<[u8; 32], u64> = HashMap::new();
+    let mut joined_at: HashMap<[u8; 32], Instant> = HashMap::new();
+    let mut join_to_found = Vec::new();
     let start = Instant::now();
     crawler.start();
     let mut tick = tokio::time::interval(Duration::from_secs(1));
     tick.tick().await;
     let mut key = 0u64;
     let mut all_found = None;
+    let mut steady_from: Option<(Instant, u64)> = None;
     while start.elapsed() < limit {
+        if steady_from.is_none() && start.elapsed() >= churn_for {
+            steady_from = Some((Instant::now(), crawler.stats().requests));
+        }
         tokio::select! {
             node = stream.next() => {
                 let Some(node) = node else { break };
                 let id = node.info.node_id.0;
-                found.insert(id);
+                if found.insert(id) {
+                    if let Some(t) = joined_at.get(&id) {
+                        join_to_found.push(t.elapsed());
+                    }
+                }
                 let seq = seqs.entry(id).or_default();
                 *seq = (*seq).max(node.info.seq);
             }
@@ -226,6 +251,7 @@ async fn churn(
                         dht.nodes()[i].add_enr(node.enr());
                         node.add_enr(dht.nodes()[i].enr());
                     }
+                    joined_at.insert(raw, Instant::now());
                     joined.push(node);
                     // Seq bump.
                     let i = next(dht.len());
@@ -263,7 +289,13 @@ async fn churn(
         .iter()
         .filter(|(id, seq)| seqs.get(*id).is_some_and(|s| s >= *seq))
         .count();
+    join_to_found.sort();
     Churned {
+        join_to_found,
+        recrawl,
+        requests: crawler.stats().requests - steady_from.map_or(0, |s| s.1),
+        steady_for: steady_from.map_or(Duration::ZERO, |s| s.0.elapsed()),
+        ran_for: start.elapsed(),
         n,
         per_minute,
         churn_for,
@@ -508,7 +540,15 @@ fn main() {
             });
             if let (Some(rate), 0) = (churn_rate, k) {
                 let churn_for = Duration::from_secs(if bench { 60 } else { 5 });
-                churned = Some(churn(&network, n, rate, churn_for, limit * 2).await);
+                let run_for = std::env::var("VALTRACK_CRAWL_CHURN_SECS")
+                    .ok()
+                    .map_or(limit * 2, |v| {
+                        Duration::from_secs(v.parse().expect("VALTRACK_CRAWL_CHURN_SECS: seconds"))
+                    });
+                let recrawl = std::env::var("VALTRACK_CRAWL_RECRAWL").ok().map(|v| {
+                    Duration::from_secs(v.parse().expect("VALTRACK_CRAWL_RECRAWL: seconds"))
+                });
+                churned = Some(churn(&network, n, rate, churn_for, run_for, recrawl).await);
             }
         }
     });
@@ -565,6 +605,26 @@ fn main() {
             c.left,
             c.bumped_seen,
             c.bumped
+        );
+        let q = |p: f64| {
+            let v = &c.join_to_found;
+            v.get(((v.len() as f64 * p).ceil() as usize).saturating_sub(1))
+                .map_or("-".to_owned(), |d| format!("{:.1} s", d.as_secs_f64()))
+        };
+        println!(
+            "\nFreshness (recrawl interval {} s, lookups every {} s): joined -> reported p50 {}, \
+             p90 {}, max {} over {} of {} joiners ({} not reported within the {:.0} s run); \
+             {:.0} FINDNODE/s after the churn stopped",
+            c.recrawl.as_secs(),
+            valtrack::sentry::crawler::DEFAULT_LOOKUP_INTERVAL.as_secs(),
+            q(0.5),
+            q(0.9),
+            q(1.0),
+            c.join_to_found.len(),
+            c.joined,
+            c.joined - c.join_to_found.len(),
+            c.ran_for.as_secs_f64(),
+            c.requests as f64 / c.steady_for.as_secs_f64().max(1e-9)
         );
     }
     let mut guard = Guard::from_env("crawl");

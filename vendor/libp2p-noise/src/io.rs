@@ -34,6 +34,9 @@ use bytes::Bytes;
 use framed::{Codec, MAX_FRAME_LEN};
 use futures::{prelude::*, ready};
 
+/// (valtrack patch) Largest send and encryption buffer a connection keeps once flushed.
+pub(crate) const RETAINED_BUFFER: usize = 1024;
+
 /// A noise session to a remote.
 ///
 /// `T` is the type of the underlying I/O resource.
@@ -141,7 +144,13 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for Output<T> {
             this.send_offset = 0;
         }
 
-        io.as_mut().poll_flush(cx)
+        ready!(io.as_mut().poll_flush(cx))?;
+        // (valtrack patch) Once everything is out, give back what one large write grew: a
+        // connection keeps its buffers for its lifetime, and most writes are small.
+        if this.send_buffer.capacity() > RETAINED_BUFFER {
+            this.send_buffer = Vec::new();
+        }
+        Poll::Ready(Ok(()))
     }
 
     fn poll_close(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {

@@ -182,6 +182,11 @@ fn encrypt(
     tracing::trace!("Outgoing ciphertext has {n} bytes");
 
     encode_length_prefixed(&encrypt_buffer[..n], dst);
+    // (valtrack patch) Give back what a large frame grew: a connection keeps this buffer
+    // for its lifetime, and most of its frames are small.
+    if encrypt_buffer.capacity() > super::RETAINED_BUFFER {
+        *encrypt_buffer = BytesMut::new();
+    }
 
     Ok(())
 }

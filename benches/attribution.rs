@@ -192,7 +192,7 @@ fn main() {
                     t.span,
                     t.received_per_sec() / 1024.0,
                     t.sent_per_sec() / 1024.0,
-                    t.messages as f64 / t.span.as_secs_f64().max(1e-9),
+                    t.messages_per_sec(),
                     t.received_per_message()
                 );
             }
@@ -240,7 +240,7 @@ fn main() {
                 "| {strategy:?} | {:.1} | {:.1} | {:.0} | {:.0} |",
                 mean(&|t| t.received_per_sec()) / 1024.0,
                 mean(&|t| t.sent_per_sec()) / 1024.0,
-                mean(&|t| t.messages as f64 / t.span.as_secs_f64().max(1e-9)),
+                mean(&|t| t.messages_per_sec()),
                 mean(&|t| t.received_per_message()),
             );
         }

@@ -100,6 +100,11 @@ impl Traffic {
         self.sent as f64 / self.span.as_secs_f64().max(1e-9)
     }
 
+    /// Attestation messages received per second.
+    pub fn messages_per_sec(&self) -> f64 {
+        self.messages as f64 / self.span.as_secs_f64().max(1e-9)
+    }
+
     /// Received bytes per attestation message received (what a mainnet rate multiplies).
     pub fn received_per_message(&self) -> f64 {
         self.received as f64 / self.messages.max(1) as f64

@@ -41,6 +41,54 @@ impl EventSink for Null {
     }
 }
 
+/// CPU seconds (user + system) process `pid` has used, from `/proc/<pid>/stat`; 0 where that
+/// cannot be read (not Linux).
+fn cpu_secs(pid: &str) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return 0.0;
+    };
+    // Fields after the command name (which may hold spaces): state is the first, utime the
+    // 12th and stime the 13th, in clock ticks of 1/100 s (USER_HZ).
+    let Some((_, rest)) = stat.rsplit_once(')') else {
+        return 0.0;
+    };
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|f| f.parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    (ticks(11) + ticks(12)) as f64 / 100.0
+}
+
+/// CPU used by this process and by nats-server between two points.
+#[derive(Clone, Copy)]
+struct Cpu {
+    own: f64,
+    server: f64,
+}
+
+impl Cpu {
+    fn now(server: Option<u32>) -> Self {
+        Self {
+            own: cpu_secs("self"),
+            server: server.map_or(0.0, |p| cpu_secs(&p.to_string())),
+        }
+    }
+
+    /// `| µs of this process | µs of nats-server |` per event since `self`.
+    fn per_event(self, server: Option<u32>, n: usize) -> String {
+        let now = Self::now(server);
+        let us = |d: f64| 1e6 * d / n.max(1) as f64;
+        format!(
+            "{:.2} | {:.2}",
+            us(now.own - self.own),
+            us(now.server - self.server)
+        )
+    }
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -314,7 +362,10 @@ async fn run(n: usize) {
 
     // 2. raw fetch of the same messages, acknowledging each (what any correct consumer with
     // explicit acks does)
+    let server_pid = server.pid();
+    let cpu = Cpu::now(server_pid);
     let fetch = raw_fetch(&js, &stream, n).await;
+    let fetch_cpu = cpu.per_event(server_pid, n);
 
     // 3. the consumer into a sink that drops everything: fetch, decode, dedupe, ack
     let config = ConsumerConfig::builder(nats.clone())
@@ -323,12 +374,13 @@ async fn run(n: usize) {
         .build()
         .expect("config");
     let consumer = Consumer::new(config, Null);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), Cpu::now(server_pid));
     let stats = consumer
         .run(until_caught_up(&js, "bench-null", last))
         .await
         .expect("consumer");
     let consume_null = start.elapsed();
+    let consume_null_cpu = cpu.per_event(server_pid, n);
     assert_eq!(stats.written as usize, n, "{stats:?}");
 
     // 4. the consumer into Parquet
@@ -346,12 +398,13 @@ async fn run(n: usize) {
     )
     .expect("parquet");
     let consumer = Consumer::new(config, parquet);
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), Cpu::now(server_pid));
     let stats = consumer
         .run(until_caught_up(&js, "bench", last))
         .await
         .expect("consumer");
     let consume = start.elapsed();
+    let consume_cpu = cpu.per_event(server_pid, n);
     assert_eq!(stats.written as usize, n, "{stats:?}");
 
     // 5. two consumers sharing one durable and one dataset (each its own writer slot), as
@@ -359,12 +412,13 @@ async fn run(n: usize) {
     let shared = tempfile::tempdir().expect("tempdir");
     let pair = || member(&nats, "bench-2", shared.path(), Duration::from_millis(200));
     let (a, b) = (pair(), pair());
-    let start = Instant::now();
+    let (start, cpu) = (Instant::now(), Cpu::now(server_pid));
     let (sa, sb) = tokio::join!(
         a.run(until_caught_up(&js, "bench-2", last)),
         b.run(until_caught_up(&js, "bench-2", last))
     );
     let consume_two = start.elapsed();
+    let consume_two_cpu = cpu.per_event(server_pid, n);
     let (sa, sb) = (sa.expect("consumer"), sb.expect("consumer"));
     assert_eq!((sa.written + sb.written) as usize, n, "{sa:?} {sb:?}");
 
@@ -421,39 +475,40 @@ async fn run(n: usize) {
         "NATS JetStream, {n} events ({} bytes each on average), nats-server on loopback",
         bytes / n.max(1)
     );
-    println!("| case | time | events/s |");
-    println!("|---|---|---|");
+    println!("| case | time | events/s | CPU µs per event: this process | nats-server |");
+    println!("|---|---|---|---|---|");
     println!(
-        "| NatsSink publish (send + flush, {} in flight) | {publish:.2?} | {:.0} |",
+        "| NatsSink publish (send + flush, {} in flight) | {publish:.2?} | {:.0} | | |",
         valtrack_sink::DEFAULT_MAX_IN_FLIGHT,
         rate(n, publish)
     );
     println!(
-        "| JSON decode alone (one thread) | {decode:.2?} | {:.0} |",
-        rate(n, decode)
+        "| JSON decode alone (one thread) | {decode:.2?} | {:.0} | {:.2} | |",
+        rate(n, decode),
+        1e6 / rate(n, decode)
     );
     println!(
-        "| of which PeerId text → key check | {peer_parse:.2?} | {:.0} |",
+        "| of which PeerId text → key check | {peer_parse:.2?} | {:.0} | | |",
         rate(n, peer_parse)
     );
     println!(
-        "| ParquetSink alone (send + flush) | {parquet_alone:.2?} | {:.0} |",
+        "| ParquetSink alone (send + flush) | {parquet_alone:.2?} | {:.0} | | |",
         rate(n, parquet_alone)
     );
     println!(
-        "| raw async-nats fetch + ack each (batches of 1000) | {fetch:.2?} | {:.0} |",
+        "| raw async-nats fetch + ack each (batches of 1000) | {fetch:.2?} | {:.0} | {fetch_cpu} |",
         rate(n, fetch)
     );
     println!(
-        "| consumer → a sink that drops events (fetch, decode, dedupe, ack) | {consume_null:.2?} | {:.0} |",
+        "| consumer → a sink that drops events (fetch, decode, dedupe, ack) | {consume_null:.2?} | {:.0} | {consume_null_cpu} |",
         rate(n, consume_null)
     );
     println!(
-        "| consumer → ParquetSink (decode, dedupe, write, flush, ack) | {consume:.2?} | {:.0} |",
+        "| consumer → ParquetSink (decode, dedupe, write, flush, ack) | {consume:.2?} | {:.0} | {consume_cpu} |",
         rate(n, consume)
     );
     println!(
-        "| 2 consumers, one durable → one shared dataset ({} + {} events) | {consume_two:.2?} | {:.0} |",
+        "| 2 consumers, one durable → one shared dataset ({} + {} events) | {consume_two:.2?} | {:.0} | {consume_two_cpu} |",
         sa.written,
         sb.written,
         rate(n, consume_two)

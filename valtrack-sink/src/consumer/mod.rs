@@ -624,31 +624,38 @@ fn decode(payload: &[u8]) -> Result<Event, String> {
 }
 
 /// Whether a JSON string in `json` is longer than `max` bytes (escapes counted as
-/// written): a scan of the raw bytes, before any parsing.
+/// written; an unterminated one runs to the end): a scan of the raw bytes, before any
+/// parsing. A payload of at most `max` + 1 bytes cannot hold one (every event the sentry
+/// publishes is far shorter), so only longer payloads are scanned, a quote or backslash at a
+/// time.
 fn has_string_over(json: &[u8], max: usize) -> bool {
-    let mut in_string = false;
-    let mut escaped = false;
-    let mut len = 0usize;
-    for &b in json {
-        if !in_string {
-            if b == b'"' {
-                in_string = true;
-                len = 0;
+    if json.len() <= max.saturating_add(1) {
+        return false;
+    }
+    let mut at = 0;
+    // Outside a string: the next quote opens one.
+    while let Some(open) = memchr::memchr(b'"', &json[at..]) {
+        let start = at + open + 1;
+        let mut i = start;
+        // Inside: the next unescaped quote closes it.
+        loop {
+            let Some(j) = memchr::memchr2(b'"', b'\\', &json[i..]) else {
+                return json.len() - start > max;
+            };
+            i += j;
+            if json[i] == b'"' {
+                break;
             }
-            continue;
+            // A backslash and the byte it escapes.
+            i += 2;
+            if i >= json.len() {
+                return json.len() - start > max;
+            }
         }
-        if escaped {
-            escaped = false;
-        } else if b == b'\\' {
-            escaped = true;
-        } else if b == b'"' {
-            in_string = false;
-            continue;
-        }
-        len += 1;
-        if len > max {
+        if i - start > max {
             return true;
         }
+        at = i + 1;
     }
     false
 }
@@ -670,5 +677,45 @@ mod decode_tests {
         assert!(has_string_over(br#"{"a":"\"\"\"\"\""}"#, 9));
         assert!(!has_string_over(br#"{"a":"\"\"","b":"xy"}"#, 4));
         assert!(decode(b"{not json").is_err());
+    }
+
+    /// The first version: every byte in turn.
+    fn has_string_over_bytewise(json: &[u8], max: usize) -> bool {
+        let (mut in_string, mut escaped, mut len) = (false, false, 0usize);
+        for &b in json {
+            if !in_string {
+                if b == b'"' {
+                    in_string = true;
+                    len = 0;
+                }
+                continue;
+            }
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+                continue;
+            }
+            len += 1;
+            if len > max {
+                return true;
+            }
+        }
+        false
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn the_scan_agrees_with_a_bytewise_one(
+            json in proptest::collection::vec(proptest::sample::select(b"\"\\ax".to_vec()), 0..64),
+            max in 0usize..12,
+        ) {
+            proptest::prop_assert_eq!(
+                has_string_over(&json, max),
+                has_string_over_bytewise(&json, max)
+            );
+        }
     }
 }

@@ -64,13 +64,16 @@ macro_rules! hex_newtype {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(&hex::encode(self.0))
+                // On the stack: these are written for every event (JSON, Parquet columns).
+                let mut text = [0u8; 2 * $len];
+                hex::encode_to_slice(self.0, &mut text).expect("two digits a byte");
+                f.write_str(std::str::from_utf8(&text).expect("hex digits are ASCII"))
             }
         }
 
         impl fmt::Debug for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}({})", stringify!($name), hex::encode(self.0))
+                write!(f, "{}({self})", stringify!($name))
             }
         }
 
@@ -89,7 +92,7 @@ macro_rules! hex_newtype {
 
         impl Serialize for $name {
             fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-                s.serialize_str(&self.to_string())
+                s.collect_str(self)
             }
         }
 

@@ -3,6 +3,7 @@
 //! One function per table builds both: [`schema`] is the schema of an empty batch, so the
 //! schema and the encoder cannot disagree.
 
+use std::fmt::{Display, Write as _};
 use std::sync::Arc;
 
 use arrow::array::{
@@ -123,6 +124,36 @@ impl Columns {
     fn utf8_opt<S: AsRef<str>>(&mut self, name: &str, values: impl IntoIterator<Item = Option<S>>) {
         let array: StringArray = values.into_iter().collect();
         self.push(name, true, Arc::new(array));
+    }
+
+    /// Values written in their `Display` form straight into the column (no `String` a row).
+    fn display<D: Display>(&mut self, name: &str, values: impl IntoIterator<Item = D>) {
+        self.display_opt_as(name, false, values.into_iter().map(Some));
+    }
+
+    /// [`display`](Self::display) with nulls.
+    fn display_opt<D: Display>(&mut self, name: &str, values: impl IntoIterator<Item = Option<D>>) {
+        self.display_opt_as(name, true, values);
+    }
+
+    fn display_opt_as<D: Display>(
+        &mut self,
+        name: &str,
+        nullable: bool,
+        values: impl IntoIterator<Item = Option<D>>,
+    ) {
+        let mut builder = StringBuilder::new();
+        for value in values {
+            match value {
+                Some(v) => {
+                    // Writing to the builder's buffer cannot fail.
+                    let _ = write!(builder, "{v}");
+                    builder.append_value("");
+                }
+                None => builder.append_null(),
+            }
+        }
+        self.push(name, nullable, Arc::new(builder.finish()));
     }
 
     /// A column of unit-enum values by their wire names ([`name`]), each distinct value
@@ -248,8 +279,8 @@ impl Columns {
             .collect();
         let ts = TimestampMillisecondArray::from(ts).with_timezone(TIMESTAMP_TZ);
         self.push("timestamp", false, Arc::new(ts));
-        self.utf8("peer_id", metas.clone().map(|m| m.peer_id.to_string()));
-        self.utf8("node_id", metas.clone().map(|m| m.node_id.to_string()));
+        self.display("peer_id", metas.clone().map(|m| m.peer_id));
+        self.display("node_id", metas.clone().map(|m| m.node_id));
         self.utf8_opt("enr", metas.map(|m| m.enr.as_deref()));
     }
 
@@ -264,21 +295,15 @@ fn discovery(events: &[&DiscoveryEvent]) -> Result<RecordBatch, ArrowError> {
     c.meta(it().map(|e| &e.meta));
     c.names("reason", false, it().map(|e| Some(e.reason)));
     c.u64("seq", it().map(|e| e.seq));
-    c.utf8_opt("ip", it().map(|e| e.ip.map(|ip| ip.to_string())));
-    c.utf8_opt("ip6", it().map(|e| e.ip6.map(|ip| ip.to_string())));
+    c.display_opt("ip", it().map(|e| e.ip));
+    c.display_opt("ip6", it().map(|e| e.ip6));
     c.u16_opt("tcp_port", it().map(|e| e.tcp_port));
     c.u16_opt("udp_port", it().map(|e| e.udp_port));
     c.u16_opt("quic_port", it().map(|e| e.quic_port));
-    c.utf8_opt(
-        "fork_digest",
-        it().map(|e| e.fork_digest.map(|d| d.to_string())),
-    );
-    c.utf8_opt(
-        "next_fork_version",
-        it().map(|e| e.next_fork_version.map(|v| v.to_string())),
-    );
+    c.display_opt("fork_digest", it().map(|e| e.fork_digest));
+    c.display_opt("next_fork_version", it().map(|e| e.next_fork_version));
     c.u64_opt("next_fork_epoch", it().map(|e| e.next_fork_epoch));
-    c.utf8_opt("nfd", it().map(|e| e.nfd.map(|d| d.to_string())));
+    c.display_opt("nfd", it().map(|e| e.nfd));
     c.subnets(
         "attnets",
         true,
@@ -309,9 +334,9 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
     // status_*
     let status = || it().map(|e| e.status.as_ref());
     c.u8_opt("status_version", status().map(|s| s.map(|s| s.version)));
-    c.utf8_opt(
+    c.display_opt(
         "status_fork_digest",
-        status().map(|s| s.map(|s| s.fork_digest.to_string())),
+        status().map(|s| s.map(|s| s.fork_digest)),
     );
     c.utf8_opt(
         "status_finalized_root",
@@ -351,10 +376,7 @@ fn metadata(events: &[&MetadataEvent]) -> Result<RecordBatch, ArrowError> {
     // client
     c.utf8_opt("agent_version", it().map(|e| e.agent_version.as_deref()));
     let client = || it().map(|e| e.client.as_ref());
-    c.utf8_opt(
-        "client_name",
-        client().map(|k| k.map(|k| k.kind.to_string())),
-    );
+    c.display_opt("client_name", client().map(|k| k.map(|k| k.kind)));
     c.utf8_opt(
         "client_version",
         client().map(|k| k.and_then(|k| k.version.as_deref())),
@@ -463,7 +485,7 @@ fn peer_location(events: &[&PeerLocationEvent]) -> Result<RecordBatch, ArrowErro
     let mut c = Columns::default();
     let it = || events.iter().copied().map(|e| &e.location);
     c.meta(events.iter().map(|e| &e.meta));
-    c.utf8("ip", it().map(|l| l.ip.to_string()));
+    c.display("ip", it().map(|l| l.ip));
     c.names("address_kind", false, it().map(|l| Some(l.kind)));
     c.utf8_opt("country", it().map(|l| l.country.as_deref()));
     c.utf8_opt("city", it().map(|l| l.city.as_deref()));

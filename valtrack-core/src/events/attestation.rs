@@ -36,34 +36,36 @@ pub enum AttributionEvidence {
     FirstOnBackboneSubnet,
 }
 
-/// An attestation first delivered to us by a peer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct AttestationEvent {
-    /// Common fields (the peer that delivered it).
-    #[serde(flatten)]
-    pub meta: EventMeta,
-    /// Payload form.
-    pub form: AttestationForm,
-    /// Subnet it arrived on.
-    pub subnet: u64,
-    /// Attestation slot.
-    pub slot: Slot,
-    /// Committee index.
-    pub committee_index: u64,
-    /// Validator index (SingleAttestation, or a resolved phase0 attestation).
-    #[serde(default)]
-    pub attester_index: Option<u64>,
-    /// Aggregation bit position (phase0).
-    #[serde(default)]
-    pub aggregation_bit: Option<u64>,
-    /// Target epoch.
-    pub target_epoch: Epoch,
-    /// Block root voted for.
-    #[serde(with = "crate::serde_hex")]
-    pub beacon_block_root: Root,
-    /// Milliseconds from the slot's start to first delivery (negative when early).
-    pub first_seen_delay_ms: i64,
-    /// Attribution evidence, when the delivering peer is a likely origin.
-    #[serde(default)]
-    pub evidence: Option<AttributionEvidence>,
+event_struct! {
+    /// An attestation first delivered to us by a peer.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct AttestationEvent {
+        /// Common fields (the peer that delivered it).
+        #[serde(flatten)]
+        pub meta: EventMeta,
+        /// Payload form.
+        pub form: AttestationForm,
+        /// Subnet it arrived on.
+        pub subnet: u64,
+        /// Attestation slot.
+        pub slot: Slot,
+        /// Committee index.
+        pub committee_index: u64,
+        /// Validator index (SingleAttestation, or a resolved phase0 attestation).
+        #[serde(default)]
+        pub attester_index: Option<u64>,
+        /// Aggregation bit position (phase0).
+        #[serde(default)]
+        pub aggregation_bit: Option<u64>,
+        /// Target epoch.
+        pub target_epoch: Epoch,
+        /// Block root voted for.
+        #[serde(with = "crate::serde_hex")]
+        pub beacon_block_root: Root,
+        /// Milliseconds from the slot's start to first delivery (negative when early).
+        pub first_seen_delay_ms: i64,
+        /// Attribution evidence, when the delivering peer is a likely origin.
+        #[serde(default)]
+        pub evidence: Option<AttributionEvidence>,
+    }
 }

@@ -26,57 +26,59 @@ pub enum DiscoveryReason {
     Disappeared,
 }
 
-/// A node found on discv5: its ENR's fields, typed.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct DiscoveryEvent {
-    /// Common fields.
-    #[serde(flatten)]
-    pub meta: EventMeta,
-    /// Why this event.
-    pub reason: DiscoveryReason,
-    /// ENR seq.
-    pub seq: u64,
-    /// IPv4 address.
-    #[serde(default)]
-    pub ip: Option<Ipv4Addr>,
-    /// IPv6 address.
-    #[serde(default)]
-    pub ip6: Option<Ipv6Addr>,
-    /// TCP port.
-    #[serde(default)]
-    pub tcp_port: Option<u16>,
-    /// UDP (discv5) port.
-    #[serde(default)]
-    pub udp_port: Option<u16>,
-    /// QUIC port.
-    #[serde(default)]
-    pub quic_port: Option<u16>,
-    /// Current fork digest from `eth2`.
-    #[serde(default)]
-    pub fork_digest: Option<ForkDigest>,
-    /// Next fork version from `eth2`.
-    #[serde(default)]
-    pub next_fork_version: Option<Version>,
-    /// Next fork epoch from `eth2`.
-    #[serde(default)]
-    pub next_fork_epoch: Option<Epoch>,
-    /// `nfd`.
-    #[serde(default)]
-    pub nfd: Option<ForkDigest>,
-    /// `attnets`.
-    #[serde(default)]
-    pub attnets: Option<AttestationSubnets>,
-    /// `syncnets`.
-    #[serde(default)]
-    pub syncnets: Option<SyncSubnets>,
-    /// `cgc`.
-    #[serde(default)]
-    pub cgc: Option<u64>,
-    /// Our network, another, or no eth2 field.
-    pub class: EnrClass,
-    /// Malformed fields.
-    #[serde(default)]
-    pub enr_issues: Vec<EnrFieldError>,
+event_struct! {
+    /// A node found on discv5: its ENR's fields, typed.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct DiscoveryEvent {
+        /// Common fields.
+        #[serde(flatten)]
+        pub meta: EventMeta,
+        /// Why this event.
+        pub reason: DiscoveryReason,
+        /// ENR seq.
+        pub seq: u64,
+        /// IPv4 address.
+        #[serde(default)]
+        pub ip: Option<Ipv4Addr>,
+        /// IPv6 address.
+        #[serde(default)]
+        pub ip6: Option<Ipv6Addr>,
+        /// TCP port.
+        #[serde(default)]
+        pub tcp_port: Option<u16>,
+        /// UDP (discv5) port.
+        #[serde(default)]
+        pub udp_port: Option<u16>,
+        /// QUIC port.
+        #[serde(default)]
+        pub quic_port: Option<u16>,
+        /// Current fork digest from `eth2`.
+        #[serde(default)]
+        pub fork_digest: Option<ForkDigest>,
+        /// Next fork version from `eth2`.
+        #[serde(default)]
+        pub next_fork_version: Option<Version>,
+        /// Next fork epoch from `eth2`.
+        #[serde(default)]
+        pub next_fork_epoch: Option<Epoch>,
+        /// `nfd`.
+        #[serde(default)]
+        pub nfd: Option<ForkDigest>,
+        /// `attnets`.
+        #[serde(default)]
+        pub attnets: Option<AttestationSubnets>,
+        /// `syncnets`.
+        #[serde(default)]
+        pub syncnets: Option<SyncSubnets>,
+        /// `cgc`.
+        #[serde(default)]
+        pub cgc: Option<u64>,
+        /// Our network, another, or no eth2 field.
+        pub class: EnrClass,
+        /// Malformed fields.
+        #[serde(default)]
+        pub enr_issues: Vec<EnrFieldError>,
+    }
 }
 
 impl DiscoveryEvent {

@@ -174,48 +174,50 @@ pub struct HandshakeTimingsMs {
     pub total_ms: Option<u64>,
 }
 
-/// The result of a libp2p handshake with one peer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct MetadataEvent {
-    /// Common fields.
-    #[serde(flatten)]
-    pub meta: EventMeta,
-    /// The address used.
-    #[serde(default)]
-    pub multiaddr: Option<String>,
-    /// Who dialed.
-    pub direction: Direction,
-    /// Transport used.
-    #[serde(default)]
-    pub transport: Option<Transport>,
-    /// Muxer used (TCP only).
-    #[serde(default)]
-    pub muxer: Option<Muxer>,
-    /// The peer's Status.
-    #[serde(default)]
-    pub status: Option<StatusInfo>,
-    /// The peer's MetaData.
-    #[serde(default)]
-    pub metadata: Option<MetaDataInfo>,
-    /// identify's agent version.
-    #[serde(default)]
-    pub agent_version: Option<String>,
-    /// The agent version parsed.
-    #[serde(default)]
-    pub client: Option<ClientInfo>,
-    /// Attestation subnets the peer is subscribed to on gossip (when observed).
-    #[serde(default)]
-    pub subscribed_attnets: Option<AttestationSubnets>,
-    /// Sync-committee subnets the peer is subscribed to on gossip (when observed).
-    #[serde(default)]
-    pub subscribed_syncnets: Option<SyncSubnets>,
-    /// Protocols the peer announced in identify.
-    #[serde(default)]
-    pub protocols: Vec<String>,
-    /// Round-trip timings.
-    #[serde(default)]
-    pub timings: HandshakeTimingsMs,
-    /// Why the handshake failed, if it did.
-    #[serde(default)]
-    pub error: Option<HandshakeFailure>,
+event_struct! {
+    /// The result of a libp2p handshake with one peer.
+    #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+    pub struct MetadataEvent {
+        /// Common fields.
+        #[serde(flatten)]
+        pub meta: EventMeta,
+        /// The address used.
+        #[serde(default)]
+        pub multiaddr: Option<String>,
+        /// Who dialed.
+        pub direction: Direction,
+        /// Transport used.
+        #[serde(default)]
+        pub transport: Option<Transport>,
+        /// Muxer used (TCP only).
+        #[serde(default)]
+        pub muxer: Option<Muxer>,
+        /// The peer's Status.
+        #[serde(default)]
+        pub status: Option<StatusInfo>,
+        /// The peer's MetaData.
+        #[serde(default)]
+        pub metadata: Option<MetaDataInfo>,
+        /// identify's agent version.
+        #[serde(default)]
+        pub agent_version: Option<String>,
+        /// The agent version parsed.
+        #[serde(default)]
+        pub client: Option<ClientInfo>,
+        /// Attestation subnets the peer is subscribed to on gossip (when observed).
+        #[serde(default)]
+        pub subscribed_attnets: Option<AttestationSubnets>,
+        /// Sync-committee subnets the peer is subscribed to on gossip (when observed).
+        #[serde(default)]
+        pub subscribed_syncnets: Option<SyncSubnets>,
+        /// Protocols the peer announced in identify.
+        #[serde(default)]
+        pub protocols: Vec<String>,
+        /// Round-trip timings.
+        #[serde(default)]
+        pub timings: HandshakeTimingsMs,
+        /// Why the handshake failed, if it did.
+        #[serde(default)]
+        pub error: Option<HandshakeFailure>,
+    }
 }

@@ -153,6 +153,16 @@ fn the_fast_path_and_serdes_general_path_agree() {
         let reordered = serde_json::to_vec(&fields).unwrap();
         assert!(!reordered.starts_with(b"{\"kind\""));
         assert_eq!(Event::from_json(&reordered).unwrap(), event);
+        // a key a newer version may add is ignored on both paths; a common field missing is
+        // an error naming it
+        fields.insert("added_later".into(), serde_json::json!({"x": [1, 2]}));
+        let newer = serde_json::to_vec(&fields).unwrap();
+        assert_eq!(Event::from_json(&newer).unwrap(), event);
+        let tagged_first = [&bytes[..bytes.len() - 1], &b",\"added_later\":1}"[..]].concat();
+        assert_eq!(Event::from_json(&tagged_first).unwrap(), event);
+        fields.remove("peer_id");
+        let err = Event::from_json(&serde_json::to_vec(&fields).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("missing field `peer_id`"), "{err}");
     }
     // a known tag in front of another kind's fields is refused, not misread
     let discovery = all_events()[0].to_json();

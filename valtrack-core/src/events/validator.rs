@@ -30,49 +30,51 @@ pub enum EstimateMethod {
     None,
 }
 
-/// Validator estimates for one peer at one epoch.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ValidatorMetadataEvent {
-    /// Common fields.
-    #[serde(flatten)]
-    pub meta: EventMeta,
-    /// Epoch the estimate is for.
-    pub epoch: Epoch,
-    /// Long-lived subnets (MetaData/ENR `attnets`).
-    pub long_lived_subnets: AttestationSubnets,
-    /// The two subnets the node id predicts.
-    pub predicted_subnets: AttestationSubnets,
-    /// Whether the long-lived subnets are exactly the prediction.
-    pub matches_node_id_prediction: bool,
-    /// Subscribed subnets beyond the backbone (aggregator duties).
-    pub short_lived_subnets: AttestationSubnets,
-    /// Subscribed to all 64 subnets (estimates from subscriptions are then meaningless).
-    pub all_subnets: bool,
-    /// Custody group count.
-    #[serde(default)]
-    pub custody_group_count: Option<u64>,
-    /// Lower bound on attached stake implied by `cgc`, in ETH.
-    #[serde(default)]
-    pub stake_min_eth: Option<u64>,
-    /// Upper bound on attached stake implied by `cgc`, in ETH (`None`: unbounded).
-    #[serde(default)]
-    pub stake_max_eth: Option<u64>,
-    /// Estimated validators behind the node.
-    pub estimated_validators: u64,
-    /// How.
-    pub method: EstimateMethod,
-    /// Confidence in `[0, 1]`.
-    pub confidence: f32,
-    /// Distinct validators attributed to the peer from attestations it delivered first
-    /// (part of the estimate: a lower bound).
-    #[serde(default)]
-    pub attributed_validators: u64,
-    /// Vantage points (sentries, by `crawler_id`) whose first deliveries back those
-    /// attributions; `0` when none are attributed.
-    #[serde(default)]
-    pub vantage_points: u32,
-    /// Validators the vantage points disagreed on (named this peer and another in the same
-    /// epoch); not counted in `attributed_validators`, they lower the confidence.
-    #[serde(default)]
-    pub contested_validators: u64,
+event_struct! {
+    /// Validator estimates for one peer at one epoch.
+    #[derive(Debug, Clone, PartialEq, Serialize)]
+    pub struct ValidatorMetadataEvent {
+        /// Common fields.
+        #[serde(flatten)]
+        pub meta: EventMeta,
+        /// Epoch the estimate is for.
+        pub epoch: Epoch,
+        /// Long-lived subnets (MetaData/ENR `attnets`).
+        pub long_lived_subnets: AttestationSubnets,
+        /// The two subnets the node id predicts.
+        pub predicted_subnets: AttestationSubnets,
+        /// Whether the long-lived subnets are exactly the prediction.
+        pub matches_node_id_prediction: bool,
+        /// Subscribed subnets beyond the backbone (aggregator duties).
+        pub short_lived_subnets: AttestationSubnets,
+        /// Subscribed to all 64 subnets (estimates from subscriptions are then meaningless).
+        pub all_subnets: bool,
+        /// Custody group count.
+        #[serde(default)]
+        pub custody_group_count: Option<u64>,
+        /// Lower bound on attached stake implied by `cgc`, in ETH.
+        #[serde(default)]
+        pub stake_min_eth: Option<u64>,
+        /// Upper bound on attached stake implied by `cgc`, in ETH (`None`: unbounded).
+        #[serde(default)]
+        pub stake_max_eth: Option<u64>,
+        /// Estimated validators behind the node.
+        pub estimated_validators: u64,
+        /// How.
+        pub method: EstimateMethod,
+        /// Confidence in `[0, 1]`.
+        pub confidence: f32,
+        /// Distinct validators attributed to the peer from attestations it delivered first
+        /// (part of the estimate: a lower bound).
+        #[serde(default)]
+        pub attributed_validators: u64,
+        /// Vantage points (sentries, by `crawler_id`) whose first deliveries back those
+        /// attributions; `0` when none are attributed.
+        #[serde(default)]
+        pub vantage_points: u32,
+        /// Validators the vantage points disagreed on (named this peer and another in the same
+        /// epoch); not counted in `attributed_validators`, they lower the confidence.
+        #[serde(default)]
+        pub contested_validators: u64,
+    }
 }

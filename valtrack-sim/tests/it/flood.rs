@@ -160,7 +160,13 @@ async fn gossip_flooders_are_banned_and_honest_attestations_go_on() {
             .unwrap_or_else(|| panic!("a flooder was not dropped: {report:?}, {defence:?}"));
         assert!(banned_after < Duration::from_secs(5), "{report:?}");
         assert_eq!(report.redials, (3, 3), "every redial closed: {report:?}");
-        assert!(report.total() > 100, "{report:?}");
+        // Its junk got it banned. The ban comes at the first once-a-second sweep after the
+        // score reaches -80. Message n goes to subnet n % 64 as kind n % 4, so 48 subnets get
+        // invalid ones (P4: minus the squared count per subnet) and 16 the far-future kind
+        // (P5: -0.1 each): the fewest messages that reach -80 are 78. A sweep right after
+        // that leaves few more (seen: 90 and 100 published, then refused); a ban with fewer
+        // would not be the flood's doing.
+        assert!(report.total() >= 78, "{report:?}");
     }
     assert!(reports.len() >= 2, "{reports:?}");
     assert_eq!(

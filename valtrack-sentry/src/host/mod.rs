@@ -6,6 +6,7 @@
 //! disconnect) into swarm actions, replying through one-shot channels. Every queue is bounded.
 
 mod behaviour;
+mod boxed;
 mod config;
 mod responder;
 mod status;

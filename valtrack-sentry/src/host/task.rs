@@ -22,6 +22,7 @@ use valtrack_core::{
 };
 
 use super::behaviour::Behaviour;
+use super::boxed::Boxed;
 use super::config::{HostConfig, PeerMode};
 use super::status::StatusTracker;
 use super::transport::{self, MuxerRegistry};
@@ -70,7 +71,7 @@ const UNTIMELY_DECAY: f64 = 0.97;
 const UNTIMELY_PENALTY: f64 = 0.1;
 
 pub(crate) struct HostTask {
-    swarm: Swarm<Behaviour>,
+    swarm: Swarm<Boxed<Behaviour>>,
     commands: mpsc::Receiver<Command>,
     inbound: mpsc::Sender<Connected>,
     observations: tokio::sync::broadcast::Sender<SubnetObservation>,
@@ -143,7 +144,7 @@ impl HostTask {
         let peer_id = key.public().to_peer_id();
         let mut swarm = Swarm::new(
             transport,
-            behaviour,
+            Boxed(behaviour),
             peer_id,
             libp2p::swarm::Config::with_tokio_executor()
                 .with_idle_connection_timeout(config.idle_connection_timeout)

@@ -319,8 +319,10 @@ impl EnabledHandler {
                     match Sink::poll_flush(Pin::new(&mut substream), cx) {
                         Poll::Ready(Ok(())) => {
                             self.last_io_activity = Instant::now();
-                            self.outbound_substream =
-                                Some(OutboundSubstreamState::WaitingOutput(substream))
+                            // (valtrack patch) see `give_back_write_buffer`.
+                            self.outbound_substream = Some(OutboundSubstreamState::WaitingOutput(
+                                crate::protocol::give_back_write_buffer(substream),
+                            ))
                         }
                         Poll::Ready(Err(e)) => {
                             tracing::debug!("Failed to flush outbound stream: {e}");

@@ -203,6 +203,32 @@ where
     Framed::from_parts(parts)
 }
 
+/// (valtrack patch) A flushed stream keeps a write buffer at most this large.
+const KEEP_WRITE_BUFFER: usize = 1024;
+
+/// (valtrack patch) `framed`, once flushed, with its write buffer given back if it held
+/// more than [`KEEP_WRITE_BUFFER`] bytes: the first RPC on a connection announces every topic
+/// we are subscribed to (~3.5 KB for a sentry on all attestation subnets), and the buffer
+/// kept that size for the life of the connection though later RPCs are a few hundred bytes.
+/// (A flushed `BytesMut` reports only what is left past the bytes written, so the codec
+/// remembers the size instead.)
+pub(crate) fn give_back_write_buffer<T>(
+    framed: Framed<T, GossipsubCodec>,
+) -> Framed<T, GossipsubCodec>
+where
+    T: AsyncRead + AsyncWrite,
+{
+    if !framed.codec().write_buffer_grown {
+        return framed;
+    }
+    let mut parts = framed.into_parts();
+    if parts.write_buffer.is_empty() {
+        parts.write_buffer = BytesMut::new();
+        parts.codec.write_buffer_grown = false;
+    }
+    Framed::from_parts(parts)
+}
+
 // Gossip codec for the framing
 
 pub struct GossipsubCodec {
@@ -219,6 +245,9 @@ pub struct GossipsubCodec {
     /// The max byte size of each control message (IHAVE/IWANT/IDONTWANT/GRAFT/PRUNE) and
     /// subscription in a single RPC. Messages exceeding this size will be rejected.
     max_control_message_size: usize,
+    /// (valtrack patch) Whether the write buffer held more than [`KEEP_WRITE_BUFFER`] bytes
+    /// since it was last given back (see `give_back_write_buffer`).
+    write_buffer_grown: bool,
 }
 
 impl GossipsubCodec {
@@ -237,6 +266,7 @@ impl GossipsubCodec {
             max_transmit_sizes,
             max_publish_messages,
             max_control_message_size,
+            write_buffer_grown: false,
         }
     }
 
@@ -301,7 +331,9 @@ impl Encoder for GossipsubCodec {
     type Error = prost_codec::Error;
 
     fn encode(&mut self, item: Self::Item<'_>, dst: &mut BytesMut) -> Result<(), Self::Error> {
-        self.codec.encode(item, dst)
+        self.codec.encode(item, dst)?;
+        self.write_buffer_grown |= dst.len() > KEEP_WRITE_BUFFER;
+        Ok(())
     }
 }
 

@@ -51,6 +51,9 @@ pub(crate) struct Codec<S> {
     // We cannot reuse read and decryption buffers because we cannot return borrowed data.
     write_buffer: BytesMut,
     encrypt_buffer: BytesMut,
+    /// (valtrack patch) Whether the framed write buffer (`dst` of `encode`) held more than
+    /// `RETAINED_BUFFER` bytes since it was last given back.
+    dst_grown: bool,
 }
 
 impl<S> Codec<S> {
@@ -59,6 +62,7 @@ impl<S> Codec<S> {
             session,
             write_buffer: BytesMut::default(),
             encrypt_buffer: BytesMut::default(),
+            dst_grown: false,
         }
     }
 }
@@ -147,9 +151,18 @@ impl Encoder for Codec<snow::TransportState> {
     type Item<'a> = &'a [u8];
 
     fn encode(&mut self, item: Self::Item<'_>, dst: &mut BytesMut) -> Result<(), Self::Error> {
+        // (valtrack patch) Give back what a large frame grew in the framed write buffer, once
+        // it is flushed (empty): a connection keeps it for its lifetime, and a flushed
+        // `BytesMut` reports only what is left past the bytes written, so we remember.
+        if self.dst_grown && dst.is_empty() {
+            *dst = BytesMut::new();
+            self.dst_grown = false;
+        }
         encrypt(item, dst, &mut self.encrypt_buffer, |item, buffer| {
             self.session.write_message(item, buffer)
-        })
+        })?;
+        self.dst_grown |= dst.len() > super::RETAINED_BUFFER;
+        Ok(())
     }
 }
 

@@ -563,6 +563,7 @@ impl HostTask {
                 propagation_source,
                 message_id,
                 message,
+                received,
             }) => {
                 let (acceptance, sound) = self.judge_gossip(&propagation_source, &message);
                 if let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() {
@@ -576,7 +577,7 @@ impl HostTask {
                 // rejected or found untimely goes no further: a flood of it must not crowd
                 // real messages out of the gossip queue.
                 if let Some(topic) = sound {
-                    self.report_gossip(propagation_source, topic, &message);
+                    self.report_gossip(propagation_source, topic, &message, received);
                 }
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
@@ -776,12 +777,14 @@ impl HostTask {
 
     /// Hands a message on an attestation subnet (its `topic` parsed by
     /// [`judge_gossip`](Self::judge_gossip)) to [`Host::gossip_messages`] readers (if any),
-    /// bounded by the largest attestation encoding.
+    /// bounded by the largest attestation encoding. `received` is when the RPC carrying it was
+    /// decoded on its connection (vendored GossipSub), not when the swarm got to it.
     fn report_gossip(
         &self,
         from: PeerId,
         topic: valtrack_core::codec::GossipTopic,
         message: &libp2p::gossipsub::Message,
+        received: SystemTime,
     ) {
         use valtrack_core::ssz::{Attestation, SingleAttestation};
         use valtrack_core::SszMessage;
@@ -804,7 +807,7 @@ impl HostTask {
         let _ = self.gossip.send(valtrack_core::GossipMessage {
             topic,
             source,
-            received: SystemTime::now(),
+            received,
             data: message.data.clone(),
         });
     }

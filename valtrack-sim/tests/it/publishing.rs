@@ -81,8 +81,10 @@ async fn received_from_publisher(
     // publisher connected long enough for its IHAVE to be taken (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
     let mut sent = 0;
+    let mut published = Vec::new();
     for v in 0..MESSAGES {
         let ssz = attestation(v);
+        published.push((ssz.clone(), SystemTime::now()));
         if publisher
             .host()
             .publish(GossipKind::BeaconAttestation(SUBNET), ssz)
@@ -101,6 +103,11 @@ async fn received_from_publisher(
     while let Ok(m) = messages.try_recv() {
         if m.source == from && m.data != before {
             received += 1;
+            // Stamped when its RPC was decoded on the connection: after the publish, before
+            // the reader got it.
+            let (_, at) = published.iter().find(|(d, _)| *d == m.data).unwrap();
+            assert!(m.received >= *at, "stamped before it was published");
+            assert!(m.received <= SystemTime::now(), "stamped in the future");
         }
     }
     received

@@ -149,6 +149,9 @@ pub enum Event {
         message_id: MessageId,
         /// The decompressed message itself.
         message: Message,
+        /// (valtrack patch) When the RPC carrying the message was decoded on its connection,
+        /// before it queued for the swarm: its arrival, however busy the behaviour is.
+        received: SystemTime,
     },
     /// A new partial message has been received.
     #[cfg(feature = "partial-messages")]
@@ -1981,6 +1984,7 @@ where
         &mut self,
         mut raw_message: RawMessage,
         propagation_source: &PeerId,
+        received: SystemTime,
     ) {
         // Record the received metric
         #[cfg(feature = "metrics")]
@@ -2095,6 +2099,7 @@ where
                     propagation_source: *propagation_source,
                     message_id: msg_id.clone(),
                     message,
+                    received,
                 }));
         } else {
             tracing::debug!(
@@ -3673,7 +3678,7 @@ where
 
                 // Handle messages
                 for raw_message in rpc.messages {
-                    self.handle_received_message(raw_message, &propagation_source);
+                    self.handle_received_message(raw_message, &propagation_source, rpc.received);
                 }
 
                 // Handle control messages

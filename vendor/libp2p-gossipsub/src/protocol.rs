@@ -743,6 +743,7 @@ impl Decoder for GossipsubCodec {
                     })
                     .collect(),
                 control_msgs,
+                received: web_time::SystemTime::now(),
                 #[cfg(feature = "partial-messages")]
                 partial_message,
             },

@@ -589,6 +589,8 @@ pub struct RpcIn {
     pub subscriptions: Vec<Subscription>,
     /// List of Gossipsub control messages.
     pub control_msgs: Vec<ControlAction>,
+    /// (valtrack patch) When the RPC was decoded on its connection.
+    pub received: web_time::SystemTime,
     /// Partial messages extension.
     #[cfg(feature = "partial-messages")]
     pub partial_message: Option<crate::extensions::partial_messages::PartialMessage>,

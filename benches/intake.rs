@@ -9,7 +9,9 @@
 //! that starts a third of the way in (peak 3.5× the average); without it, the rate is flat.
 //! Overrides: `VALTRACK_INTAKE_PEERS`, `VALTRACK_INTAKE_RATES`, `VALTRACK_INTAKE_SECS` (per
 //! phase), `VALTRACK_INTAKE_DUP` (most peers publishing one message; each message goes out
-//! from 1 to that many, evenly), `VALTRACK_SLOT_MS`. Without `--bench` (as `cargo test` runs
+//! from 1 to that many, evenly), `VALTRACK_INTAKE_SUBSCRIBE_ALL=1` (the peers subscribe to
+//! every attestation subnet, as `--subscribe-all-subnets` nodes do: the sentry keeps each
+//! peer's topics), `VALTRACK_SLOT_MS`. Without `--bench` (as `cargo test` runs
 //! it) a small smoke run.
 //!
 //! The publishing peers run in a child process (this binary again), so the CPU and RSS
@@ -110,6 +112,7 @@ fn child() {
     let slot = Duration::from_millis(env("VALTRACK_SLOT_MS", 12_000u64));
     let peers: usize = env("VALTRACK_INTAKE_PEERS", 200);
     let dup: u64 = env("VALTRACK_INTAKE_DUP", 4u64).max(1);
+    let subscribe_all = env("VALTRACK_INTAKE_SUBSCRIBE_ALL", 0u8) == 1;
     let target: valtrack::sentry::libp2p::PeerId = std::env::var("VALTRACK_INTAKE_TARGET")
         .expect("target")
         .parse()
@@ -126,16 +129,16 @@ fn child() {
             .map(|i| {
                 let (network, addr) = (network.clone(), addr.clone());
                 async move {
-                    let host = Host::spawn(
-                        HostConfig::builder(network)
-                            .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
-                            .agent_version(format!("valtrack-bench/intake-{i}"))
-                            .gossip_mesh(false)
-                            .build()
-                            .expect("host config"),
-                    )
-                    .await
-                    .expect("host");
+                    let mut config = HostConfig::builder(network)
+                        .listen_on("/ip4/127.0.0.1/tcp/0".parse().unwrap())
+                        .agent_version(format!("valtrack-bench/intake-{i}"))
+                        .gossip_mesh(false);
+                    if subscribe_all {
+                        config = config.subscribe_all_subnets();
+                    }
+                    let host = Host::spawn(config.build().expect("host config"))
+                        .await
+                        .expect("host");
                     host.dial(target, vec![addr])
                         .await
                         .expect("dial the sentry");

@@ -373,6 +373,11 @@ pub struct Behaviour<
     /// `Config::refused_graft_quarantine`.
     refused_grafts: HashMap<(PeerId, TopicHash), Instant>,
 
+    /// (valtrack patch) One shared copy of each topic peers subscribe to, up to
+    /// [`MAX_INTERNED_TOPICS`]: every connected peer keeps the set of its topics, each a
+    /// string of its own until now.
+    topic_interner: HashSet<TopicHash>,
+
     /// Counts the number of `IWANT` that we sent the each peer since the last heartbeat.
     count_sent_iwant: HashMap<PeerId, usize>,
 
@@ -500,6 +505,7 @@ where
             unsubscribed_at: HashMap::new(),
             connected_at: HashMap::new(),
             refused_grafts: HashMap::new(),
+            topic_interner: HashSet::new(),
             count_sent_iwant: HashMap::new(),
             connected_peers: HashMap::new(),
             config,
@@ -2208,7 +2214,10 @@ where
                         subscription.options,
                     );
 
-                    if peer.topics.insert(topic_hash.clone()) {
+                    if peer
+                        .topics
+                        .insert(intern_topic(&mut self.topic_interner, topic_hash))
+                    {
                         tracing::debug!(
                             peer=%propagation_source,
                             topic=%topic_hash,
@@ -3926,6 +3935,21 @@ fn peer_removed_from_mesh(
 /// Helper function to get a subset of random gossipsub peers for a `topic_hash`
 /// filtered by the function `f`. The number of peers to get equals the output of `n_map`
 /// that gets as input the number of filtered peers.
+/// (valtrack patch) Topics [`Behaviour::topic_interner`] shares at most: a peer can subscribe
+/// to any string, and the real topics of a network are a few hundred.
+const MAX_INTERNED_TOPICS: usize = 2048;
+
+/// (valtrack patch) The shared copy of `topic`, made the shared copy if there is room.
+fn intern_topic(interner: &mut HashSet<TopicHash>, topic: &TopicHash) -> TopicHash {
+    if let Some(shared) = interner.get(topic) {
+        return shared.clone();
+    }
+    if interner.len() < MAX_INTERNED_TOPICS {
+        interner.insert(topic.clone());
+    }
+    topic.clone()
+}
+
 fn get_random_peers_dynamic(
     connected_peers: &HashMap<PeerId, PeerDetails>,
     topic_hash: &TopicHash,

@@ -18,7 +18,7 @@
 // FROM, OUT OF OR IN CONNECTION WITH THE SOFTWARE OR THE USE OR OTHER
 // DEALINGS IN THE SOFTWARE.
 
-use std::fmt;
+use std::{fmt, sync::Arc};
 
 use base64::prelude::*;
 use sha2::{Digest, Sha256};
@@ -37,7 +37,9 @@ pub struct IdentityHash {}
 impl Hasher for IdentityHash {
     /// Creates a [`TopicHash`] as a raw string.
     fn hash(topic_string: String) -> TopicHash {
-        TopicHash { hash: topic_string }
+        TopicHash {
+            hash: topic_string.into(),
+        }
     }
 }
 
@@ -56,7 +58,7 @@ impl Hasher for Sha256Hash {
         };
         let bytes = topic_descriptor.encode_to_vec();
         let hash = BASE64_STANDARD.encode(Sha256::digest(&bytes));
-        TopicHash { hash }
+        TopicHash { hash: hash.into() }
     }
 }
 
@@ -67,16 +69,21 @@ impl Hasher for Sha256Hash {
 )]
 pub struct TopicHash {
     /// The topic hash. Stored as a string to align with the protobuf API.
-    hash: String,
+    ///
+    /// (valtrack patch: shared, not a `String` of its own, so that the copies kept for every
+    /// peer subscribed to a topic can be one allocation; see `Behaviour::topic_interner`.)
+    hash: Arc<str>,
 }
 
 impl TopicHash {
     pub fn from_raw(hash: impl Into<String>) -> TopicHash {
-        TopicHash { hash: hash.into() }
+        TopicHash {
+            hash: hash.into().into(),
+        }
     }
 
     pub fn into_string(self) -> String {
-        self.hash
+        String::from(&*self.hash)
     }
 
     pub fn as_str(&self) -> &str {

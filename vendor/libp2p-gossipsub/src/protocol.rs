@@ -248,6 +248,9 @@ pub struct GossipsubCodec {
     /// (valtrack patch) Whether the write buffer held more than [`KEEP_WRITE_BUFFER`] bytes
     /// since it was last given back (see `give_back_write_buffer`).
     write_buffer_grown: bool,
+    /// (valtrack patch) Whether the read buffer held more than [`KEEP_WRITE_BUFFER`] bytes
+    /// since it was last given back (see `decode`).
+    read_buffer_grown: bool,
 }
 
 impl GossipsubCodec {
@@ -267,6 +270,7 @@ impl GossipsubCodec {
             max_publish_messages,
             max_control_message_size,
             write_buffer_grown: false,
+            read_buffer_grown: false,
         }
     }
 
@@ -397,6 +401,18 @@ impl Decoder for GossipsubCodec {
     type Error = prost_codec::Error;
 
     fn decode(&mut self, src: &mut BytesMut) -> Result<Option<Self::Item>, Self::Error> {
+        // (valtrack patch) Give back a read buffer a large RPC grew (a peer's subscription
+        // announcement: ~3.5 KB from a node on every attestation subnet) once it is drained:
+        // the stream reads through it as long as the connection lasts, and a drained
+        // `BytesMut` reports only what is left past the bytes read, so we remember.
+        if src.is_empty() {
+            if self.read_buffer_grown {
+                *src = BytesMut::new();
+                self.read_buffer_grown = false;
+            }
+            return Ok(None);
+        }
+        self.read_buffer_grown |= src.len() > KEEP_WRITE_BUFFER;
         // Pre-validate: discard if limits exceeded
         if !validate_rpc_limits(
             src.as_ref(),

@@ -203,15 +203,17 @@ where
     Framed::from_parts(parts)
 }
 
-/// (valtrack patch) A flushed stream keeps a write buffer at most this large.
-const KEEP_WRITE_BUFFER: usize = 1024;
+/// (valtrack patch) A stream keeps a read or write buffer at most this large once drained.
+const KEEP_BUFFER: usize = 1024;
 
 /// (valtrack patch) `framed`, once flushed, with its write buffer given back if it held
-/// more than [`KEEP_WRITE_BUFFER`] bytes: the first RPC on a connection announces every topic
+/// more than [`KEEP_BUFFER`] bytes: the first RPC on a connection announces every topic
 /// we are subscribed to (~3.5 KB for a sentry on all attestation subnets), and the buffer
 /// kept that size for the life of the connection though later RPCs are a few hundred bytes.
 /// (A flushed `BytesMut` reports only what is left past the bytes written, so the codec
-/// remembers the size instead.)
+/// remembers the size instead.) Given back right after the flush, not at the next encode as
+/// the read side and noise do: a sentry's outbound stream may carry nothing for a long time
+/// after its first RPC.
 pub(crate) fn give_back_write_buffer<T>(
     framed: Framed<T, GossipsubCodec>,
 ) -> Framed<T, GossipsubCodec>
@@ -245,10 +247,10 @@ pub struct GossipsubCodec {
     /// The max byte size of each control message (IHAVE/IWANT/IDONTWANT/GRAFT/PRUNE) and
     /// subscription in a single RPC. Messages exceeding this size will be rejected.
     max_control_message_size: usize,
-    /// (valtrack patch) Whether the write buffer held more than [`KEEP_WRITE_BUFFER`] bytes
+    /// (valtrack patch) Whether the write buffer held more than [`KEEP_BUFFER`] bytes
     /// since it was last given back (see `give_back_write_buffer`).
     write_buffer_grown: bool,
-    /// (valtrack patch) Whether the read buffer held more than [`KEEP_WRITE_BUFFER`] bytes
+    /// (valtrack patch) Whether the read buffer held more than [`KEEP_BUFFER`] bytes
     /// since it was last given back (see `decode`).
     read_buffer_grown: bool,
 }
@@ -336,7 +338,7 @@ impl Encoder for GossipsubCodec {
 
     fn encode(&mut self, item: Self::Item<'_>, dst: &mut BytesMut) -> Result<(), Self::Error> {
         self.codec.encode(item, dst)?;
-        self.write_buffer_grown |= dst.len() > KEEP_WRITE_BUFFER;
+        self.write_buffer_grown |= dst.len() > KEEP_BUFFER;
         Ok(())
     }
 }
@@ -412,7 +414,7 @@ impl Decoder for GossipsubCodec {
             }
             return Ok(None);
         }
-        self.read_buffer_grown |= src.len() > KEEP_WRITE_BUFFER;
+        self.read_buffer_grown |= src.len() > KEEP_BUFFER;
         // Pre-validate: discard if limits exceeded
         if !validate_rpc_limits(
             src.as_ref(),

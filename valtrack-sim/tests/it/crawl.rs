@@ -462,3 +462,59 @@ async fn a_full_bucket_of_mainnet_size_records_is_seen_whole() {
     let missing = want.iter().filter(|id| !seen.contains_key(*id)).count();
     assert_eq!(missing, 0, "{missing} of 16 records of the bucket not seen");
 }
+
+/// A record's signature is checked once per exact bytes: `vendor/discv5` keeps the SHA-256
+/// of records that verified and decodes those bytes again without the check. A copy that
+/// differs in any byte is still checked: after the genuine record has been seen (twice, the
+/// second time from the cache), a copy with one signature byte changed and a copy with the
+/// genuine signature over another IP are refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_record_seen_before_does_not_vouch_for_a_forged_copy() {
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let fields = SimEnrFields::default();
+    let start = |seed| SimDiscv5::start(sim_secret_key(seed), &fields);
+    let client = start(20_000).await.unwrap();
+    let honest = start(20_001).await.unwrap();
+    let genuine = valtrack_sim::sim_enr(sim_secret_key(20_002), closed_port(), &fields).unwrap();
+    let bytes = alloy_rlp::encode(&genuine);
+    let distance = |server: &SimDiscv5| {
+        discv5::Key::from(server.node_id())
+            .log2_distance(&discv5::Key::from(genuine.node_id()))
+            .unwrap()
+    };
+    assert!(honest.insert_enr(genuine.clone()));
+    for _ in 0..2 {
+        let got = client
+            .discv5()
+            .find_node_designated_peer(honest.enr(), vec![distance(&honest)])
+            .await
+            .unwrap();
+        assert_eq!(got, vec![genuine.clone()]);
+    }
+
+    let at = |needle: &[u8]| {
+        bytes
+            .windows(needle.len())
+            .position(|w| w == needle)
+            .unwrap()
+    };
+    let mut bad_signature = bytes.clone();
+    bad_signature[at(genuine.signature()) + 10] ^= 1;
+    let mut other_ip = bytes.clone();
+    other_ip[at(&[0x84, 127, 0, 0, 1]) + 4] = 2;
+    for (what, forged) in [("signature", bad_signature), ("content", other_ip)] {
+        let forged = Enr::decode_unverified(&mut &forged[..]).unwrap();
+        assert!(!forged.verify(), "{what}: the copy must not verify");
+        assert_eq!(forged.node_id(), genuine.node_id());
+        let forger = start(20_003).await.unwrap();
+        assert!(forger.insert_enr(forged));
+        let got = client
+            .discv5()
+            .find_node_designated_peer(forger.enr(), vec![distance(&forger)])
+            .await;
+        assert!(
+            !matches!(&got, Ok(records) if !records.is_empty()),
+            "{what}: a forged copy was accepted: {got:?}"
+        );
+    }
+}

@@ -10,6 +10,46 @@ use std::{
 };
 use tracing::{debug, warn};
 
+/// The SHA-256 of records decoded from NODES responses whose signatures checked out
+/// (valtrack).
+///
+/// `Enr::decode` checks each record's secp256k1 signature. A crawler is sent the same record
+/// by every node that holds it in its table, so most of its CPU went on checking signatures it
+/// had already checked. The same bytes carry the same signature over the same content, so a
+/// record whose hash is here is decoded without the check (`Enr::decode_unverified`, in the
+/// vendored `enr`); SHA-256 makes another record with a known one's hash infeasible. Only the
+/// hashes are kept (about 80 bytes each); least recently used go first.
+pub(crate) struct RecordCache {
+    verified: hashlink::LruCache<[u8; 32], ()>,
+    capacity: usize,
+}
+
+impl RecordCache {
+    /// A cache of at most `capacity` hashes; with 0, every record is verified.
+    pub(crate) fn new(capacity: usize) -> Self {
+        Self {
+            verified: hashlink::LruCache::new(capacity.max(1)),
+            capacity,
+        }
+    }
+
+    /// Decodes one record, `rlp` being its whole encoding, verifying its signature unless
+    /// these bytes have been verified before.
+    fn decode(&mut self, rlp: &[u8]) -> Result<Enr<CombinedKey>, DecoderError> {
+        if self.capacity == 0 {
+            return Enr::<CombinedKey>::decode(&mut &rlp[..]);
+        }
+        use enr::k256::sha2::{Digest, Sha256};
+        let key: [u8; 32] = Sha256::digest(rlp).into();
+        if self.verified.get(&key).is_some() {
+            return Enr::<CombinedKey>::decode_unverified(&mut &rlp[..]);
+        }
+        let enr = Enr::<CombinedKey>::decode(&mut &rlp[..])?;
+        self.verified.insert(key, ());
+        Ok(enr)
+    }
+}
+
 /// Type to manage the request IDs.
 #[derive(Debug, Clone, PartialEq, Hash, Eq)]
 pub struct RequestId(pub Vec<u8>);
@@ -339,6 +379,15 @@ impl Message {
     }
 
     pub fn decode(data: &[u8]) -> Result<Self, DecoderError> {
+        Self::decode_with(data, &mut RecordCache::new(0))
+    }
+
+    /// [`Message::decode`], taking the records of a NODES response that `records` has already
+    /// decoded and verified from the same bytes (valtrack).
+    pub(crate) fn decode_with(
+        data: &[u8],
+        records: &mut RecordCache,
+    ) -> Result<Self, DecoderError> {
         if data.len() < 3 {
             return Err(DecoderError::InputTooShort);
         }
@@ -456,9 +505,8 @@ impl Message {
                                 "Payload size is smaller than payload_length",
                             ));
                         }
-                        let enr_rlp = Enr::<CombinedKey>::decode(
-                            &mut &payload[..node_header.length_with_payload()],
-                        )?;
+                        let enr_rlp =
+                            records.decode(&payload[..node_header.length_with_payload()])?;
                         payload.advance(enr_rlp.size());
                         enr_list_rlp.append(&mut vec![enr_rlp]);
                     }

@@ -32,7 +32,7 @@ use crate::{
     discv5::PERMIT_BAN_LIST,
     error::{Error, RequestError},
     packet::{ChallengeData, IdNonce, MessageNonce, Packet, PacketKind},
-    rpc::{Message, Request, RequestBody, RequestId, Response, ResponseBody},
+    rpc::{Message, RecordCache, Request, RequestBody, RequestId, Response, ResponseBody},
     socket,
     socket::{FilterConfig, Socket, UnrecognizedFrame},
 };
@@ -73,6 +73,8 @@ use session::Session;
 // The time interval to check banned peer timeouts and unban peers when the timeout has elapsed (in
 // seconds).
 const BANNED_NODES_CHECK: u64 = 300; // Check every 5 minutes.
+/// How many hashes of verified NODES records a handler keeps (valtrack; `RecordCache`).
+const RECORD_CACHE_CAPACITY: usize = 65_536;
 
 /// Messages sent from the application layer to `Handler`.
 #[derive(Debug, Clone, PartialEq)]
@@ -228,6 +230,8 @@ pub struct Handler {
     socket: Socket,
     /// Exit channel to shutdown the handler.
     exit: oneshot::Receiver<()>,
+    /// The hashes of NODES records already verified (valtrack).
+    records: RecordCache,
 }
 
 type HandlerReturn = (
@@ -324,6 +328,7 @@ impl Handler {
                     listen_sockets,
                     socket,
                     exit,
+                    records: RecordCache::new(RECORD_CACHE_CAPACITY),
                 };
                 debug!("Handler Starting");
                 handler.start().await;
@@ -1054,7 +1059,7 @@ impl Handler {
             // attempt to decrypt and process the message.
             let message = match session.decrypt_message(message_nonce, message, authenticated_data)
             {
-                Ok(m) => match Message::decode(&m) {
+                Ok(m) => match Message::decode_with(&m, &mut self.records) {
                     Ok(p) => p,
                     Err(e) => {
                         warn!(error = ?e, %node_address, "Failed to decode message");

@@ -3,7 +3,8 @@
 //! by the enumeration crawler ([`Discv5Crawler`]) with the crate's defaults, for each DHT size;
 //! at the first size also other settings, a random walk (`find_node(random id)`, one lookup at
 //! a time) and how much of each bucket one designated FINDNODE returns. Prints tables with
-//! requests, CPU time and the DHT's RSS per node.
+//! requests, CPU time, when every node known had been asked (a crawl round's length) and the
+//! DHT's RSS per node.
 //!
 //! `cargo bench --bench crawl` (release, 1,000 nodes; `VALTRACK_CRAWL_NODES=1000,2000,5000`
 //! for a curve, `scripts/crawl-chart.py` draws it). `VALTRACK_CRAWL_VARIANTS=1` runs the other
@@ -38,6 +39,8 @@ const MARKS: [f64; 4] = [0.5, 0.9, 0.99, 1.0];
 struct Row {
     method: String,
     marks: [Option<Duration>; 4],
+    /// When every node known had been asked at least once (enumeration only).
+    all_asked: Option<Duration>,
     coverage: usize,
     /// FINDNODE requests, or lookups for the random walk.
     requests: u64,
@@ -101,6 +104,14 @@ async fn enumeration(
     })
     .await;
     let stats = crawler.stats();
+    let cpu_used = cpu() - cpu_start;
+    // Then until every node known has been asked at least once (the queue drained, retries
+    // included): the length of a crawl round, which bounds how fresh a recrawl keeps the view.
+    let drained = Instant::now();
+    while crawler.stats().queued > 0 && drained.elapsed() < 5 * limit {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let all_asked = (crawler.stats().queued == 0).then(|| start.elapsed());
     if std::env::var_os("VALTRACK_CRAWL_TAIL").is_some() {
         // Which records came last: silent ones, or live ones found late?
         let silent: HashSet<[u8; 32]> = dht
@@ -120,9 +131,10 @@ async fn enumeration(
     Row {
         method: label.to_string(),
         marks,
+        all_asked,
         coverage: seen.len(),
         requests: stats.requests,
-        cpu: cpu() - cpu_start,
+        cpu: cpu_used,
     }
 }
 
@@ -340,6 +352,7 @@ async fn random_walk(dht: &SimDht, limit: Duration) -> Row {
     Row {
         method: "random walk, 1 lookup at a time (requests: lookups)".into(),
         marks,
+        all_asked: None,
         coverage: seen.len(),
         requests: lookups,
         cpu: cpu() - cpu_start,
@@ -553,18 +566,19 @@ fn main() {
         }
     });
     println!("\nCoverage of mainnet-shaped simulated DHTs (60 % beacon, 30 % other or no eth2, 10 % silent)\n");
-    println!("| records | method | 50 % | 90 % | 99 % | 100 % | found | requests | per record | CPU | start-up | DHT RSS/record |");
-    println!("|---|---|---|---|---|---|---|---|---|---|---|---|");
+    println!("| records | method | 50 % | 90 % | 99 % | 100 % | every node asked | found | requests | per record | CPU | start-up | DHT RSS/record |");
+    println!("|---|---|---|---|---|---|---|---|---|---|---|---|---|");
     for size in &results {
         for row in &size.rows {
             println!(
-                "| {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.1} | {:.1} s | {:.1} s | {:.2} MB |",
+                "| {} | {} | {} | {} | {} | {} | {} | {}/{} | {} | {:.1} | {:.1} s | {:.1} s | {:.2} MB |",
                 size.n,
                 row.method,
                 fmt(row.marks[0]),
                 fmt(row.marks[1]),
                 fmt(row.marks[2]),
                 fmt(row.marks[3]),
+                fmt(row.all_asked),
                 row.coverage,
                 size.n,
                 row.requests,
@@ -633,6 +647,11 @@ fn main() {
         let n = size.n;
         let to_all = row.marks[3].map_or(f64::INFINITY, |d| d.as_secs_f64());
         guard.figure(format!("seconds to 100 % @{n}"), to_all, 1.5);
+        guard.figure(
+            format!("seconds until every node asked @{n}"),
+            row.all_asked.map_or(f64::INFINITY, |d| d.as_secs_f64()),
+            1.5,
+        );
         guard.figure(
             format!("CPU seconds to 100 % @{n}"),
             row.cpu.as_secs_f64(),

@@ -21,8 +21,8 @@ pub const DEFAULT_MAX_ACTIVE_NODES: usize = 512;
 /// extra packet.
 pub const DEFAULT_PEER_REQUEST_INTERVAL: Duration = Duration::from_millis(150);
 /// Default number of log-distances asked in one FINDNODE request. Replies are filled nearest
-/// bucket first and the `discv5` crate hands back only the first NODES packet, so one distance
-/// per request sees the most of each bucket.
+/// bucket first and stop at 16 records, so one distance per request sees the most of each
+/// bucket.
 pub const DEFAULT_DISTANCES_PER_REQUEST: usize = 1;
 /// Default number of log-distances asked per node, from 256 downwards (256..=239). With fewer
 /// than 2^17 nodes, the buckets below are empty.

@@ -10,9 +10,12 @@ use crate::error::CrawlerError;
 /// Default UDP address the crawler binds: every IPv4 interface, a port chosen by the OS. The
 /// crawler's ENR carries no address, so nobody adds it to their routing table.
 pub const DEFAULT_LISTEN: SocketAddr = SocketAddr::V4(SocketAddrV4::new(Ipv4Addr::UNSPECIFIED, 0));
-/// Default cap on FINDNODE requests in flight. 16 and 64 were measured equally fast; at 256
-/// the kernel's default UDP receive buffer overflows and timeouts appear.
-pub const DEFAULT_MAX_IN_FLIGHT: usize = 32;
+/// Default cap on FINDNODE requests in flight: 128. A node that never answers holds its slot
+/// for the whole timeout, so the cap bounds how fast a crawl round gets through silent records
+/// (and, on mainnet, round trips of 100 ms and more). On a 10,000-record simulated DHT with
+/// 10 % silent, every node was asked within 130 s at 32, 38 s at 128 and 37 s at 256, with
+/// the same requests; 256 lost more replies to the kernel's default UDP receive buffer.
+pub const DEFAULT_MAX_IN_FLIGHT: usize = 128;
 /// Default cap on nodes being enumerated at once (each waits for its pacing slot, so this is
 /// larger than [`DEFAULT_MAX_IN_FLIGHT`]).
 pub const DEFAULT_MAX_ACTIVE_NODES: usize = 512;

@@ -21,24 +21,19 @@ use tracing::{debug, warn};
 /// hashes are kept (about 80 bytes each); least recently used go first.
 pub(crate) struct RecordCache {
     verified: hashlink::LruCache<[u8; 32], ()>,
-    capacity: usize,
 }
 
 impl RecordCache {
-    /// A cache of at most `capacity` hashes; with 0, every record is verified.
+    /// A cache of at most `capacity` hashes.
     pub(crate) fn new(capacity: usize) -> Self {
         Self {
-            verified: hashlink::LruCache::new(capacity.max(1)),
-            capacity,
+            verified: hashlink::LruCache::new(capacity),
         }
     }
 
     /// Decodes one record, `rlp` being its whole encoding, verifying its signature unless
     /// these bytes have been verified before.
     fn decode(&mut self, rlp: &[u8]) -> Result<Enr<CombinedKey>, DecoderError> {
-        if self.capacity == 0 {
-            return Enr::<CombinedKey>::decode(&mut &rlp[..]);
-        }
         use enr::k256::sha2::{Digest, Sha256};
         let key: [u8; 32] = Sha256::digest(rlp).into();
         if self.verified.get(&key).is_some() {
@@ -379,14 +374,15 @@ impl Message {
     }
 
     pub fn decode(data: &[u8]) -> Result<Self, DecoderError> {
-        Self::decode_with(data, &mut RecordCache::new(0))
+        Self::decode_with(data, None)
     }
 
-    /// [`Message::decode`], taking the records of a NODES response that `records` has already
-    /// decoded and verified from the same bytes (valtrack).
+    /// [`Message::decode`], decoding the records of a NODES response that `records` has
+    /// already verified from the same bytes without checking their signatures again
+    /// (valtrack).
     pub(crate) fn decode_with(
         data: &[u8],
-        records: &mut RecordCache,
+        mut records: Option<&mut RecordCache>,
     ) -> Result<Self, DecoderError> {
         if data.len() < 3 {
             return Err(DecoderError::InputTooShort);
@@ -505,8 +501,11 @@ impl Message {
                                 "Payload size is smaller than payload_length",
                             ));
                         }
-                        let enr_rlp =
-                            records.decode(&payload[..node_header.length_with_payload()])?;
+                        let rlp = &payload[..node_header.length_with_payload()];
+                        let enr_rlp = match records.as_deref_mut() {
+                            Some(records) => records.decode(rlp)?,
+                            None => Enr::<CombinedKey>::decode(&mut &rlp[..])?,
+                        };
                         payload.advance(enr_rlp.size());
                         enr_list_rlp.append(&mut vec![enr_rlp]);
                     }

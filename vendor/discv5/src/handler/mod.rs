@@ -1059,7 +1059,7 @@ impl Handler {
             // attempt to decrypt and process the message.
             let message = match session.decrypt_message(message_nonce, message, authenticated_data)
             {
-                Ok(m) => match Message::decode_with(&m, &mut self.records) {
+                Ok(m) => match Message::decode_with(&m, Some(&mut self.records)) {
                     Ok(p) => p,
                     Err(e) => {
                         warn!(error = ?e, %node_address, "Failed to decode message");

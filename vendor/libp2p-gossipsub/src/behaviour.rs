@@ -62,7 +62,7 @@ use crate::{
     handler::{Handler, HandlerEvent, HandlerIn},
     mcache::MessageCache,
     peer_score::{PeerScore, PeerScoreParams, PeerScoreState, PeerScoreThresholds, RejectReason},
-    protocol::SIGNING_PREFIX,
+    protocol::{ArrivalClock, ProtocolConfig, SIGNING_PREFIX},
     queue::Queue,
     rpc_proto::proto,
     subscription_filter::{AllowAllSubscriptionFilter, TopicSubscriptionFilter},
@@ -92,6 +92,10 @@ const IDONTWANT_TIMEOUT: Duration = Duration::new(3, 0);
 
 /// Max allowed PRUNE backoff, 1 hour.
 const MAX_REMOTE_PRUNE_BACKOFF_SECONDS: u64 = 3600;
+
+/// (valtrack patch) Finds the [`ArrivalClock`] of a new connection by its remote address
+/// (see [`Behaviour::set_arrival_clocks`]).
+pub type ArrivalClocks = std::sync::Arc<dyn Fn(&Multiaddr) -> Option<ArrivalClock> + Send + Sync>;
 
 /// Determines if published messages should be signed or not.
 ///
@@ -299,6 +303,9 @@ pub struct Behaviour<
 > {
     /// Configuration providing gossipsub performance parameters.
     config: Config,
+
+    /// (valtrack patch) Finds a new connection's arrival clock by its remote address.
+    arrival_clocks: Option<ArrivalClocks>,
 
     /// Events that need to be yielded to the outside when polling.
     events: VecDeque<ToSwarm<Event, HandlerIn>>,
@@ -515,7 +522,23 @@ where
             gossip_promises: Default::default(),
             #[cfg(feature = "partial-messages")]
             partial_messages_extension: Default::default(),
+            arrival_clocks: None,
         })
+    }
+
+    /// (valtrack patch) Stamps each connection's RPCs with the arrival clock `clocks` finds
+    /// for its remote address (kept by the transport from the kernel's receive timestamps)
+    /// instead of the time they are decoded. Connections it finds none for are stamped when
+    /// decoded, as without it.
+    pub fn set_arrival_clocks(&mut self, clocks: ArrivalClocks) {
+        self.arrival_clocks = Some(clocks);
+    }
+
+    /// (valtrack patch) The protocol config for a new connection to `remote`.
+    fn protocol_config_for(&self, remote: &Multiaddr) -> ProtocolConfig {
+        let mut protocol = self.config.protocol_config();
+        protocol.arrival = self.arrival_clocks.as_ref().and_then(|find| find(remote));
+        protocol
     }
 
     /// Allow the [`Behaviour`] to also record metrics.
@@ -3514,7 +3537,7 @@ where
         connection_id: ConnectionId,
         peer_id: PeerId,
         _: &Multiaddr,
-        _: &Multiaddr,
+        remote_addr: &Multiaddr,
     ) -> Result<THandler<Self>, ConnectionDenied> {
         // By default we assume a peer is only a floodsub peer.
         //
@@ -3548,14 +3571,18 @@ where
             );
         }
 
-        Ok(Handler::new(peer_id, self.config.protocol_config(), queue))
+        Ok(Handler::new(
+            peer_id,
+            self.protocol_config_for(remote_addr),
+            queue,
+        ))
     }
 
     fn handle_established_outbound_connection(
         &mut self,
         connection_id: ConnectionId,
         peer_id: PeerId,
-        _: &Multiaddr,
+        remote_addr: &Multiaddr,
         _: Endpoint,
         _: PortUse,
     ) -> Result<THandler<Self>, ConnectionDenied> {
@@ -3587,7 +3614,11 @@ where
             );
         }
 
-        Ok(Handler::new(peer_id, self.config.protocol_config(), queue))
+        Ok(Handler::new(
+            peer_id,
+            self.protocol_config_for(remote_addr),
+            queue,
+        ))
     }
 
     fn on_connection_handler_event(

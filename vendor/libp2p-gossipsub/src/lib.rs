@@ -120,9 +120,10 @@ pub use metrics::Config as MetricsConfig;
 #[cfg(feature = "partial-messages")]
 pub use self::extensions::partial_messages;
 pub use self::{
-    behaviour::{Behaviour, Event, MessageAuthenticity},
+    behaviour::{ArrivalClocks, Behaviour, Event, MessageAuthenticity},
     config::{Config, ConfigBuilder, ValidationMode, Version},
     error::{ConfigBuilderError, PublishError, SubscriptionError, ValidationError},
+    protocol::ArrivalClock,
     peer_score::{
         PeerScoreParams, PeerScoreThresholds, TopicScoreParams, score_parameter_decay,
         score_parameter_decay_with_base,

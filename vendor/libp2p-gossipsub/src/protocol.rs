@@ -85,6 +85,25 @@ pub struct ProtocolConfig {
     /// The max byte size of each control message (IHAVE/IWANT/IDONTWANT/GRAFT/PRUNE) and
     /// subscription in a single RPC. Messages exceeding this size will be rejected.
     pub(crate) max_control_message_size: usize,
+    /// (valtrack patch) The connection's arrival clock, when the transport keeps one.
+    pub(crate) arrival: Option<ArrivalClock>,
+}
+
+/// (valtrack patch) When the newest bytes read from a connection's socket arrived, in
+/// nanoseconds since the Unix epoch (0 until known), advanced by the transport. An RPC is
+/// stamped with it when decoded (see [`Behaviour::set_arrival_clocks`](crate::Behaviour::set_arrival_clocks)).
+pub type ArrivalClock = std::sync::Arc<std::sync::atomic::AtomicU64>;
+
+/// (valtrack patch) When an RPC decoded now arrived: its connection's `clock` if set and not
+/// in the future, otherwise now.
+fn arrived(clock: Option<&ArrivalClock>) -> web_time::SystemTime {
+    let now = web_time::SystemTime::now();
+    clock
+        .map(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+        .filter(|&ns| ns > 0)
+        .map(|ns| web_time::SystemTime::UNIX_EPOCH + std::time::Duration::from_nanos(ns))
+        .filter(|&t| t <= now)
+        .unwrap_or(now)
 }
 
 impl Default for ProtocolConfig {
@@ -101,6 +120,7 @@ impl Default for ProtocolConfig {
             max_transmit_sizes: HashMap::new(),
             max_publish_messages: 500,
             max_control_message_size: 16384, // 16KB
+            arrival: None,
         }
     }
 }
@@ -157,7 +177,8 @@ where
                     self.max_transmit_sizes,
                     self.max_publish_messages,
                     self.max_control_message_size,
-                ),
+                )
+                .with_arrival(self.arrival),
             )),
             protocol_id.kind,
         )))
@@ -182,7 +203,8 @@ where
                     self.max_transmit_sizes,
                     self.max_publish_messages,
                     self.max_control_message_size,
-                ),
+                )
+                .with_arrival(self.arrival),
             )),
             protocol_id.kind,
         )))
@@ -253,9 +275,17 @@ pub struct GossipsubCodec {
     /// (valtrack patch) Whether the read buffer held more than [`KEEP_BUFFER`] bytes
     /// since it was last given back (see `decode`).
     read_buffer_grown: bool,
+    /// (valtrack patch) The connection's arrival clock, if any.
+    arrival: Option<ArrivalClock>,
 }
 
 impl GossipsubCodec {
+    /// (valtrack patch) Stamps decoded RPCs with `arrival` (see [`ArrivalClock`]).
+    pub fn with_arrival(mut self, arrival: Option<ArrivalClock>) -> Self {
+        self.arrival = arrival;
+        self
+    }
+
     pub fn new(
         global_max_transmit_size: usize,
         validation_mode: ValidationMode,
@@ -273,6 +303,7 @@ impl GossipsubCodec {
             max_control_message_size,
             write_buffer_grown: false,
             read_buffer_grown: false,
+            arrival: None,
         }
     }
 
@@ -761,7 +792,7 @@ impl Decoder for GossipsubCodec {
                     })
                     .collect(),
                 control_msgs,
-                received: web_time::SystemTime::now(),
+                received: arrived(self.arrival.as_ref()),
                 #[cfg(feature = "partial-messages")]
                 partial_message,
             },

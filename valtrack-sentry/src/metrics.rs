@@ -109,6 +109,19 @@ impl Collector for SentryCollector {
             s.inbound.load(Relaxed),
         )?;
         let t = self.host.traffic();
+        let lateness = t.read_lateness.snapshot();
+        e.encode_descriptor(
+            "libp2p_tcp_read_lateness_seconds",
+            "How long bytes waited in the kernel before a read of a libp2p TCP socket took them (arrival from the kernel's receive timestamp)",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            lateness.sum().as_secs_f64(),
+            lateness.reads(),
+            &lateness.buckets(),
+            None,
+        )?;
         let d = self.host.gossip_defence();
         for (name, help, value) in [
             (

@@ -5,6 +5,7 @@
 //! from its configuration, and turns handle calls (dial, request, wait for identify,
 //! disconnect) into swarm actions, replying through one-shot channels. Every queue is bounded.
 
+mod arrival;
 mod behaviour;
 mod boxed;
 mod config;
@@ -22,6 +23,7 @@ use tokio::sync::mpsc;
 use valtrack_core::events::{Muxer, Transport};
 use valtrack_core::{ForkDigest, HandshakeError, Status};
 
+pub use arrival::{LatenessSnapshot, ReadLateness};
 pub use behaviour::IDENTIFY_PROTOCOL_VERSION;
 pub use config::{
     GossipParams, HostConfig, HostConfigBuilder, PeerMode, DEFAULT_AGENT_VERSION,

@@ -133,14 +133,20 @@ impl HostTask {
         };
         let key = identity::Keypair::from(identity::secp256k1::Keypair::from(secret));
         let muxers = MuxerRegistry::default();
+        let arrivals = super::arrival::Arrivals::default();
         let transport = transport::build(
             &key,
             config.muxers,
             config.connect_timeout,
             muxers.clone(),
             Arc::clone(&broadcasts.traffic),
+            arrivals.clone(),
         )?;
-        let behaviour = Behaviour::new(&key, &config, capture)?;
+        let mut behaviour = Behaviour::new(&key, &config, capture)?;
+        if let Some(gossipsub) = behaviour.gossipsub.as_mut() {
+            // First deliveries are stamped when their bytes arrived, not when decoded.
+            gossipsub.set_arrival_clocks(Arc::new(move |remote| arrivals.lookup(remote)));
+        }
         let peer_id = key.public().to_peer_id();
         let mut swarm = Swarm::new(
             transport,

@@ -7,7 +7,7 @@ use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use futures::future::{self, Either};
 use futures::{AsyncRead, AsyncWrite};
@@ -20,6 +20,7 @@ use libp2p::identity::Keypair;
 use libp2p::{noise, tcp, yamux, PeerId, Transport as _};
 use valtrack_core::events::Muxer;
 
+use super::arrival::{unix_nanos, Arrivals, ReadLateness, Registered};
 use crate::error::HostError;
 
 /// Which stream muxers we offer over TCP.
@@ -66,21 +67,52 @@ impl MuxerRegistry {
 }
 
 /// Bytes the host's TCP connections carried, counted on the sockets (noise and muxer
-/// framing included, TCP/IP headers not). QUIC connections are not counted. See
-/// [`Host::traffic`](super::Host::traffic).
+/// framing included, TCP/IP headers not), and how late their bytes were read. QUIC
+/// connections are not counted. See [`Host::traffic`](super::Host::traffic).
 #[derive(Debug, Default)]
 pub struct Traffic {
     /// Bytes read from TCP sockets.
     pub received: AtomicU64,
     /// Bytes written to TCP sockets.
     pub sent: AtomicU64,
+    /// How long bytes waited in the kernel before the host read them (Linux; reads of
+    /// sockets the kernel timestamps).
+    pub read_lateness: ReadLateness,
 }
 
-/// A socket that adds what passes through it to a [`Traffic`].
+/// A TCP socket that adds what passes through it to a [`Traffic`] and, where the kernel
+/// timestamps its reads, keeps its connection's arrival clock.
 #[derive(Debug)]
-struct Counted<S> {
-    inner: S,
+struct Counted {
+    inner: tcp::tokio::TcpStream,
     traffic: Arc<Traffic>,
+    arrival: Option<Registered>,
+}
+
+impl Counted {
+    /// Wraps `inner`, asking the kernel to timestamp its reads (Linux) and registering its
+    /// arrival clock in `arrivals`; a socket the kernel will not timestamp is read as usual.
+    fn new(inner: tcp::tokio::TcpStream, traffic: Arc<Traffic>, arrivals: &Arrivals) -> Self {
+        #[cfg(target_os = "linux")]
+        let arrival = nix::sys::socket::setsockopt(
+            &inner.0,
+            nix::sys::socket::sockopt::ReceiveTimestampns,
+            &true,
+        )
+        .ok()
+        .and_then(|()| inner.0.peer_addr().ok())
+        .map(|remote| arrivals.open(remote));
+        #[cfg(not(target_os = "linux"))]
+        let arrival = {
+            let _ = arrivals;
+            None
+        };
+        Self {
+            inner,
+            traffic,
+            arrival,
+        }
+    }
 }
 
 fn count(counter: &AtomicU64, poll: Poll<io::Result<usize>>) -> Poll<io::Result<usize>> {
@@ -90,27 +122,56 @@ fn count(counter: &AtomicU64, poll: Poll<io::Result<usize>>) -> Poll<io::Result<
     poll
 }
 
-impl<S: AsyncRead + Unpin> AsyncRead for Counted<S> {
+impl AsyncRead for Counted {
     fn poll_read(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
         buf: &mut [u8],
     ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_read(cx, buf);
-        count(&self.traffic.received, poll)
-    }
-
-    fn poll_read_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &mut [io::IoSliceMut<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let poll = Pin::new(&mut self.inner).poll_read_vectored(cx, bufs);
-        count(&self.traffic.received, poll)
+        let this = &mut *self;
+        #[cfg(target_os = "linux")]
+        if let Some(arrival) = &this.arrival {
+            use std::os::fd::AsRawFd;
+            let stream = &this.inner.0;
+            loop {
+                std::task::ready!(stream.poll_read_ready(cx))?;
+                let read = stream.try_io(tokio::io::Interest::READABLE, || {
+                    super::arrival::recv_stamped(stream.as_raw_fd(), buf)
+                });
+                match read {
+                    Ok((n, stamp)) => {
+                        let now = unix_nanos(SystemTime::now());
+                        match stamp {
+                            Some(ns) => {
+                                arrival.advance(ns);
+                                this.traffic
+                                    .read_lateness
+                                    .record(Duration::from_nanos(now.saturating_sub(ns)));
+                            }
+                            // No time from the kernel (its timestamping was just switched
+                            // on): the read's own time, so the clock never runs behind
+                            // bytes already read.
+                            None if n > 0 => arrival.advance(now),
+                            None => {}
+                        }
+                        this.traffic.received.fetch_add(n as u64, Relaxed);
+                        return Poll::Ready(Ok(n));
+                    }
+                    Err(e)
+                        if matches!(
+                            e.kind(),
+                            io::ErrorKind::WouldBlock | io::ErrorKind::Interrupted
+                        ) => {}
+                    Err(e) => return Poll::Ready(Err(e)),
+                }
+            }
+        }
+        let poll = Pin::new(&mut this.inner).poll_read(cx, buf);
+        count(&this.traffic.received, poll)
     }
 }
 
-impl<S: AsyncWrite + Unpin> AsyncWrite for Counted<S> {
+impl AsyncWrite for Counted {
     fn poll_write(
         mut self: Pin<&mut Self>,
         cx: &mut Context<'_>,
@@ -215,20 +276,19 @@ where
 }
 
 /// Builds the transport. `timeout` bounds a connection's setup (connect, security, muxer);
-/// every TCP socket's bytes are added to `traffic`.
+/// every TCP socket's bytes are added to `traffic`, and its arrival clock is kept in
+/// `arrivals`.
 pub(crate) fn build(
     key: &Keypair,
     offer: MuxerOffer,
     timeout: Duration,
     registry: MuxerRegistry,
     traffic: Arc<Traffic>,
+    arrivals: Arrivals,
 ) -> Result<Boxed<(PeerId, StreamMuxerBox)>, HostError> {
     let noise = noise::Config::new(key).map_err(|e| HostError::Transport(Box::new(e)))?;
     let tcp = tcp::tokio::Transport::new(tcp::Config::default().nodelay(true))
-        .map(move |inner, _| Counted {
-            inner,
-            traffic: Arc::clone(&traffic),
-        })
+        .map(move |inner, _| Counted::new(inner, Arc::clone(&traffic), &arrivals))
         .upgrade(Version::V1)
         .authenticate(noise)
         .multiplex(MuxerUpgrade(offer))

@@ -129,3 +129,93 @@ async fn own_attestations_reach_a_sentry_as_the_client_publishes_them() {
     let fanout = received_from_publisher(LIGHTHOUSE_GOSSIP, false, false).await;
     assert_eq!(fanout, MESSAGES);
 }
+
+/// A sentry too busy to read its sockets for a while still stamps a message with when it
+/// arrived (the kernel's receive timestamp), not when it got round to decoding it: the
+/// sentry's host runs alone on a one-thread runtime that is held up for 500 ms while a
+/// flooding publisher sends it an attestation.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let network = sim_network(Duration::from_secs(now.as_secs()));
+    let subnet = AttestationSubnets::from_subnets([SUBNET]);
+    let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(2_000));
+    c.gossipsub = true;
+    c.attnets = subnet;
+    c.gossip = TEKU_GOSSIP;
+    let publisher = SimNode::spawn(c).await.unwrap();
+
+    // The sentry's own runtime, on its own thread, until `stop` fires.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || runtime.block_on(async { stopped.await.ok() }));
+    let sentry = {
+        let network = network.clone();
+        handle
+            .spawn(async move { crate::gossip_sentry(&network, subnet, false).await })
+            .await
+            .unwrap()
+    };
+    let mut messages = sentry.gossip_messages();
+    let target = publisher.host();
+    sentry
+        .dial(target.peer_id(), target.listen_addrs().to_vec())
+        .await
+        .unwrap();
+    // Subscriptions exchanged both ways.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+
+    // Hold the sentry's thread, and publish while it is held.
+    let held = Arc::new(AtomicBool::new(false));
+    let hold = {
+        let held = Arc::clone(&held);
+        handle.spawn(async move {
+            held.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(500));
+            SystemTime::now()
+        })
+    };
+    while !held.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let ssz = crate::attestation_now(&network, 7, SUBNET);
+    let published = SystemTime::now();
+    publisher
+        .host()
+        .publish(GossipKind::BeaconAttestation(SUBNET), ssz.clone())
+        .await
+        .unwrap();
+    let released = hold.await.unwrap();
+    let m = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let m = messages.recv().await.unwrap();
+            if m.data == ssz {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("the attestation reaches the sentry");
+    let read_after = released.duration_since(published).unwrap();
+    assert!(
+        read_after >= Duration::from_millis(300),
+        "held {read_after:?} only"
+    );
+    assert!(m.received >= published, "stamped before it was published");
+    let stamped_after = m.received.duration_since(published).unwrap();
+    assert!(
+        stamped_after < Duration::from_millis(100),
+        "stamped {stamped_after:?} after the publish: when read ({read_after:?}), not when it arrived"
+    );
+    drop(sentry);
+    let _ = stop.send(());
+    thread.join().unwrap();
+}

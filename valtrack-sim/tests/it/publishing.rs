@@ -18,6 +18,20 @@ const SUBNET: u64 = 5;
 const RELAYS: u64 = 6;
 const MESSAGES: u64 = 12;
 
+/// The gossip messages `sentry` hands on from now, once it has dialled `publisher`.
+async fn dial_to_listen(
+    sentry: &valtrack_sentry::host::Host,
+    publisher: &SimNode,
+) -> tokio::sync::broadcast::Receiver<valtrack_core::GossipMessage> {
+    let messages = sentry.gossip_messages();
+    let target = publisher.host();
+    sentry
+        .dial(target.peer_id(), target.listen_addrs().to_vec())
+        .await
+        .unwrap();
+    messages
+}
+
 /// Messages of the publisher's `MESSAGES` that reach a sentry (in meshes or not) from the
 /// publisher itself; the publisher subscribed to the subnet or not (then it publishes through
 /// a fanout made before the sentry connects).
@@ -71,12 +85,7 @@ async fn received_from_publisher(
             .unwrap();
     }
     let sentry = crate::gossip_sentry(&network, subnet, sentry_in_mesh).await;
-    let mut messages = sentry.gossip_messages();
-    let target = publisher.host();
-    sentry
-        .dial(target.peer_id(), target.listen_addrs().to_vec())
-        .await
-        .unwrap();
+    let mut messages = dial_to_listen(&sentry, &publisher).await;
     // Subscriptions exchanged, (in meshes) the sentry's GRAFT taken, and (out of them) the
     // publisher connected long enough for its IHAVE to be taken (5 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
@@ -164,12 +173,7 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
             .await
             .unwrap()
     };
-    let mut messages = sentry.gossip_messages();
-    let target = publisher.host();
-    sentry
-        .dial(target.peer_id(), target.listen_addrs().to_vec())
-        .await
-        .unwrap();
+    let mut messages = dial_to_listen(&sentry, &publisher).await;
     // Subscriptions exchanged both ways.
     tokio::time::sleep(Duration::from_secs(3)).await;
 

@@ -188,12 +188,13 @@ fn main() {
                 println!(
                     "sentry {i} libp2p traffic over the scored epochs ({:.1?}): received {:.1} \
                      KiB/s, sent {:.1} KiB/s; {:.0} attestation messages/s, {:.0} bytes received \
-                     per message",
+                     per message; {} mesh links at the end",
                     t.span,
                     t.received_per_sec() / 1024.0,
                     t.sent_per_sec() / 1024.0,
                     t.messages_per_sec(),
-                    t.received_per_message()
+                    t.received_per_message(),
+                    r.mesh_links
                 );
             }
             bandwidth.push((strategy, runs.iter().map(|r| r.traffic).collect::<Vec<_>>()));

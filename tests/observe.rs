@@ -280,6 +280,13 @@ fn a_real_prometheus_scrapes_the_series_and_they_rise() {
     let peers = query(prom, "sum by (client) (valtrack_peers)");
     assert!(peers.len() >= 3, "several clients: {peers:?}");
     assert!(!query(prom, "valtrack_handshakes_total{result=\"ok\"}").is_empty());
+    // `--attestations` keeps the sentry out of every mesh, though the simulated nodes on its
+    // subnets graft it.
+    let links = query(prom, "valtrack_sentry_gossip_mesh_links");
+    assert!(
+        links.len() == 1 && links[0].1 == 0.0,
+        "mesh links out of meshes: {links:?}"
+    );
     let p99 = query(
         prom,
         "histogram_quantile(0.99, sum by (le) (valtrack_handshake_duration_seconds_bucket))",

@@ -102,6 +102,12 @@ impl Collector for SentryCollector {
             "Peers with an open libp2p connection now",
             self.host.connected_peers(),
         )?;
+        gauge(
+            e,
+            "sentry_gossip_mesh_links",
+            "GossipSub mesh links now, summed over subscribed topics (0 out of meshes)",
+            self.host.gossip_mesh_links(),
+        )?;
         counter(
             e,
             "sentry_inbound_handshakes",

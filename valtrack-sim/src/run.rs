@@ -49,8 +49,9 @@ impl EventSink for Collect {
     }
 }
 
-/// The scored epochs, the warm-up time and the handshakes by then.
-type Window = (Range<Epoch>, Duration, u64, Traffic);
+/// The scored epochs, the warm-up time, the handshakes by then, the traffic over the epochs
+/// and the mesh links at their end.
+type Window = (Range<Epoch>, Duration, u64, Traffic, u64);
 
 /// What [`run_attribution`] measured.
 #[derive(Debug, Clone)]
@@ -74,6 +75,9 @@ pub struct AttributionRun {
     /// The sentry's libp2p traffic over the scored epochs: what its TCP sockets carried
     /// (GossipSub with the revisits' req/resp, framing included).
     pub traffic: Traffic,
+    /// The sentry's GossipSub mesh links, summed over subnets, when the scored epochs ended
+    /// ([`Host::gossip_mesh_links`](valtrack_sentry::host::Host::gossip_mesh_links)).
+    pub mesh_links: u64,
 }
 
 /// Bytes a sentry's TCP sockets carried over a span of time.
@@ -144,6 +148,7 @@ pub async fn run_attribution_with(
         .await?;
     let stats = service.stats();
     let traffic = service.host().traffic();
+    let host = service.host().clone();
     let reachable = net
         .peers()
         .iter()
@@ -180,7 +185,7 @@ pub async fn run_attribution_with(
             let (received, sent, messages) = bytes();
             let since = Instant::now();
             *window.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((range.clone(), warmup, handshaken, Traffic::default()));
+                Some((range.clone(), warmup, handshaken, Traffic::default(), 0));
             let wait = end.saturating_sub(
                 SystemTime::now()
                     .duration_since(SystemTime::UNIX_EPOCH)
@@ -194,19 +199,20 @@ pub async fn run_attribution_with(
                 messages: messages_end - messages,
                 span: since.elapsed(),
             };
+            let links = host.gossip_mesh_links();
             *window.lock().unwrap_or_else(|p| p.into_inner()) =
-                Some((range, warmup, handshaken, used));
+                Some((range, warmup, handshaken, used, links));
         }
     };
     service
         .run(shutdown)
         .await
         .map_err(|_| ServiceError::Host(valtrack_sentry::HostError::Closed))?;
-    let (range, warmup, handshaken, traffic) = window
+    let (range, warmup, handshaken, traffic, mesh_links) = window
         .lock()
         .unwrap_or_else(|p| p.into_inner())
         .clone()
-        .unwrap_or((0..0, Duration::ZERO, 0, Traffic::default()));
+        .unwrap_or((0..0, Duration::ZERO, 0, Traffic::default(), 0));
     let events = sink.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
     let score = score_attributions(net, &events, range.clone());
     let handshakes = sink.1.lock().unwrap_or_else(|p| p.into_inner()).clone();
@@ -220,5 +226,6 @@ pub async fn run_attribution_with(
         events,
         handshakes,
         traffic,
+        mesh_links,
     })
 }

@@ -119,6 +119,7 @@ struct Inner {
     gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     task: tokio::task::JoinHandle<()>,
     connected: Arc<std::sync::atomic::AtomicU64>,
+    mesh_links: Arc<std::sync::atomic::AtomicU64>,
     defence: Arc<GossipDefenceStats>,
     traffic: Arc<Traffic>,
 }
@@ -179,6 +180,7 @@ impl Host {
         let (observations, _) = tokio::sync::broadcast::channel(OBSERVATION_QUEUE);
         let (gossip, _) = tokio::sync::broadcast::channel(GOSSIP_QUEUE);
         let connected = Arc::new(std::sync::atomic::AtomicU64::new(0));
+        let mesh_links = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let defence = Arc::new(GossipDefenceStats::default());
         let traffic = Arc::new(Traffic::default());
         let (task, peer_id, listen_addrs) = task::HostTask::start(
@@ -189,6 +191,7 @@ impl Host {
                 observations: observations.clone(),
                 gossip: gossip.clone(),
                 connected: Arc::clone(&connected),
+                mesh_links: Arc::clone(&mesh_links),
                 defence: Arc::clone(&defence),
                 traffic: Arc::clone(&traffic),
             },
@@ -208,6 +211,7 @@ impl Host {
                 gossip,
                 task,
                 connected,
+                mesh_links,
                 defence,
                 traffic,
             }),
@@ -234,6 +238,14 @@ impl Host {
     pub fn connected_peers(&self) -> u64 {
         self.inner
             .connected
+            .load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// GossipSub mesh links now, summed over the topics we subscribe to (a peer in the mesh
+    /// of three subnets counts three): 0 for a host out of meshes. Updated every second.
+    pub fn gossip_mesh_links(&self) -> u64 {
+        self.inner
+            .mesh_links
             .load(std::sync::atomic::Ordering::Relaxed)
     }
 

@@ -52,6 +52,8 @@ pub(crate) struct Broadcasts {
     pub(crate) gossip: tokio::sync::broadcast::Sender<valtrack_core::GossipMessage>,
     /// Peers connected now, kept by the task for [`Host::connected_peers`](super::Host::connected_peers).
     pub(crate) connected: Arc<std::sync::atomic::AtomicU64>,
+    /// GossipSub mesh links summed over topics, for [`Host::gossip_mesh_links`](super::Host::gossip_mesh_links).
+    pub(crate) mesh_links: Arc<std::sync::atomic::AtomicU64>,
     /// The GossipSub defence's counters, for [`Host::gossip_defence`](super::Host::gossip_defence).
     pub(crate) defence: Arc<super::GossipDefenceStats>,
     /// Bytes on TCP sockets, for [`Host::traffic`](super::Host::traffic).
@@ -89,6 +91,7 @@ pub(crate) struct HostTask {
     goodbyes: HashMap<PeerId, (u64, Instant)>,
     statuses: StatusTracker,
     connected: Arc<std::sync::atomic::AtomicU64>,
+    mesh_links: Arc<std::sync::atomic::AtomicU64>,
     /// Per connected peer: its untimely-attestation counter and when it was last decayed.
     untimely: HashMap<PeerId, (f64, Instant)>,
     /// Banned peers and until when (at most [`MAX_BANS`]).
@@ -211,6 +214,7 @@ impl HostTask {
             goodbyes: HashMap::new(),
             statuses: StatusTracker::default(),
             connected: broadcasts.connected,
+            mesh_links: broadcasts.mesh_links,
             untimely: HashMap::new(),
             core_ids: HashMap::new(),
             bans: HashMap::new(),
@@ -732,6 +736,9 @@ impl HostTask {
         let Some(g) = self.swarm.behaviour_mut().gossipsub.as_mut() else {
             return;
         };
+        let links: usize = g.topics().map(|t| g.mesh_peers(t).count()).sum();
+        self.mesh_links
+            .store(links as u64, std::sync::atomic::Ordering::Relaxed);
         self.bans.retain(|peer, until| {
             let keep = *until > now;
             if !keep {

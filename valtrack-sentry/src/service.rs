@@ -54,7 +54,15 @@ pub enum GossipStrategy {
     /// IGNOREing every message (we relay nothing). Mesh peers then push us their own messages
     /// and everything they relay on the topic.
     InMeshes,
+    /// Join the mesh of every subscribed peer on every topic (GRAFT all of them, accept every
+    /// GRAFT), still IGNOREing every message. Every node that accepts us then pushes us its
+    /// own messages directly, as well as what it relays.
+    AllMeshes,
 }
+
+/// D, D_lo and D_hi of a sentry in [`GossipStrategy::AllMeshes`]: above any peer count it
+/// keeps, so every heartbeat grafts each subscribed peer not in backoff.
+const ALL_MESHES_D: usize = 100_000;
 
 /// Default address the sentry listens on (discv5, TCP and QUIC): every IPv4 interface.
 pub const DEFAULT_LISTEN_IP: IpAddr = IpAddr::V4(Ipv4Addr::UNSPECIFIED);
@@ -196,8 +204,17 @@ impl SentryServiceBuilder {
             // Kept peers must not be dropped as idle between revisits.
             host_config = host_config
                 .subscribe_all_subnets()
-                .gossip_mesh(self.gossip_strategy == GossipStrategy::InMeshes)
+                .gossip_mesh(self.gossip_strategy != GossipStrategy::OutOfMeshes)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
+            if self.gossip_strategy == GossipStrategy::AllMeshes {
+                host_config = host_config.gossip_params(crate::host::GossipParams {
+                    mesh_n: ALL_MESHES_D,
+                    mesh_n_low: ALL_MESHES_D,
+                    mesh_n_high: ALL_MESHES_D,
+                    mesh_outbound_min: 0,
+                    ..crate::host::GossipParams::default()
+                });
+            }
         }
         let host = Host::spawn(host_config.build()?).await?;
         let mut crawler = CrawlerConfig::builder(&self.network)

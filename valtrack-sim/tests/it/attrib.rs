@@ -111,6 +111,48 @@ async fn attribution_over_a_30_node_simnet_is_precise() {
     assert_eq!(run.mesh_links, 0);
 }
 
+/// How many mesh links the mesh strategies hold with 16 nodes on every subnet (out of meshes
+/// holds none: `attribution_over_a_30_node_simnet_is_precise`): in every mesh more than
+/// joining like a peer, which grafts D = 8 and trims above D_hi = 12 per subnet at its
+/// heartbeat.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn strategies_hold_the_mesh_links_they_promise() {
+    use valtrack_sentry::service::GossipStrategy;
+    use valtrack_sim::run_attribution_with;
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let network = sim_network_with_slot(
+        Duration::from_secs(now.as_secs()),
+        Duration::from_millis(250),
+    );
+    let nodes = 16;
+    let net = SimNet::builder(nodes)
+        .seed(11)
+        .network(network)
+        .roles(0.0, 0.0, 0.0, 0.0)
+        .attestations(true)
+        .subscribe_all(1.0)
+        .validators([(8, 1)])
+        .spawn()
+        .await
+        .unwrap();
+    let mut links = Vec::new();
+    for strategy in [GossipStrategy::InMeshes, GossipStrategy::AllMeshes] {
+        let run = run_attribution_with(&net, 1, Duration::from_secs(40), strategy)
+            .await
+            .unwrap();
+        assert_eq!(run.handshaken.0 as usize, nodes, "{strategy:?}");
+        links.push(run.mesh_links);
+    }
+    eprintln!("mesh links in / all: {links:?}");
+    let subnets = valtrack_core::constants::ATTESTATION_SUBNET_COUNT;
+    assert!(links[0] > 0 && links[0] <= subnets * 12, "{links:?}");
+    // Most nodes took our GRAFTs: more links than D_hi per subnet allows.
+    assert!(links[1] > subnets * 12, "{links:?}");
+    assert!(links[1] <= subnets * nodes as u64, "{links:?}");
+}
+
 /// With `keep_connected`, successful handshakes leave the connection open up to the cap (a
 /// revisit reuses it); beyond the cap, and without the option, peers get Goodbye.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

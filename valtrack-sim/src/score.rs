@@ -59,6 +59,17 @@ pub struct AttributionScore {
     /// Per publishing behaviour of the true host and whether it was subscribed to the subnet
     /// when it published (claims counted under the truth they name, like `by_role`).
     pub by_case: BTreeMap<PublishCase, AttributionCounts>,
+    /// Attestations of validators whose node a sentry can handshake (its role expects no
+    /// failure): what any strategy could credit first-hand, the others' copies reach us
+    /// only through relays.
+    pub reachable: AttributionCounts,
+    /// Per validator over all the epochs, what an estimate counts: `claims` the distinct
+    /// (validator, claimed peer) pairs, `correct` those naming the host, `truth` the
+    /// validators that published, `found` those credited to their host at least once.
+    pub validators: AttributionCounts,
+    /// [`validators`](Self::validators) restricted to validators on reachable nodes (see
+    /// [`reachable`](Self::reachable)).
+    pub validators_reachable: AttributionCounts,
 }
 
 /// How the node that published an attestation sent it (see [`AttributionScore::by_case`]).
@@ -141,7 +152,9 @@ pub fn score_attributions<'a>(
             .collect(),
         ..AttributionScore::default()
     };
+    let reachable = |role: Option<SimRole>| role.is_some_and(|r| r.expected_failure().is_none());
     let mut found: HashSet<(Epoch, u64)> = HashSet::new();
+    let mut pairs: HashSet<(u64, PeerId)> = HashSet::new();
     for e in events {
         let (Some(kind), Some(v)) = (e.evidence, e.attester_index) else {
             continue;
@@ -167,18 +180,43 @@ pub fn score_attributions<'a>(
         if let Some(case) = case_of.get(&(e.target_epoch, v)) {
             add(score.by_case.entry(case.clone()).or_default());
         }
+        if reachable(host.map(|(_, role)| role)) {
+            add(&mut score.reachable);
+        }
+        if pairs.insert((v, e.meta.peer_id)) {
+            add(&mut score.validators);
+            if reachable(host.map(|(_, role)| role)) {
+                add(&mut score.validators_reachable);
+            }
+        }
         if correct {
             found.insert((e.target_epoch, v));
         }
     }
+    let found_validators: HashSet<u64> = found.iter().map(|(_, v)| *v).collect();
     let mut truth: HashSet<(Epoch, u64)> = HashSet::new();
+    let mut truth_validators: HashSet<u64> = HashSet::new();
     for a in net.published_attestations() {
         if !a.published || !epochs.contains(&a.epoch) || !truth.insert((a.epoch, a.duty.validator))
         {
             continue;
         }
+        let on_reachable = reachable(role_of.get(&a.peer_id).copied());
+        if truth_validators.insert(a.duty.validator) {
+            let hit = found_validators.contains(&a.duty.validator);
+            score.validators.truth += 1;
+            score.validators.found += u64::from(hit);
+            if on_reachable {
+                score.validators_reachable.truth += 1;
+                score.validators_reachable.found += u64::from(hit);
+            }
+        }
         let class = class_of.get(&a.peer_id).copied().unwrap_or(0);
         let hit = found.contains(&(a.epoch, a.duty.validator));
+        if on_reachable {
+            score.reachable.truth += 1;
+            score.reachable.found += u64::from(hit);
+        }
         for c in [&mut score.overall, score.by_class.entry(class).or_default()] {
             c.truth += 1;
             c.found += u64::from(hit);

@@ -107,6 +107,25 @@ async fn attribution_over_a_30_node_simnet_is_precise() {
         s.overall
     );
     assert!(s.overall.recall() >= 0.7, "overall recall {:?}", s.overall);
+    // Reachable nodes: the same attestations as the by-role split counts under the roles a
+    // sentry can handshake, and every correct claim (an unreachable origin is never met).
+    let reachable = s
+        .by_role
+        .iter()
+        .filter(|(r, _)| r.expected_failure().is_none())
+        .fold((0, 0), |(t, f), (_, c)| (t + c.truth, f + c.found));
+    assert_eq!((s.reachable.truth, s.reachable.found), reachable);
+    assert_eq!(s.reachable.found, s.overall.found);
+    assert!(s.reachable.truth < s.overall.truth, "{:?}", s.reachable);
+    // Per validator: 2 epochs publish each validator about twice; found at least as often
+    // (as a share) as per attestation, and a pair claim per distinct (validator, peer).
+    let v = s.validators;
+    eprintln!("validators {v:?}, reachable {:?}", s.validators_reachable);
+    assert!(v.truth * 3 / 2 < s.overall.truth && v.truth <= s.overall.truth);
+    assert!(v.recall() >= s.overall.recall(), "{v:?} vs {:?}", s.overall);
+    assert!(v.claims <= s.overall.claims && v.correct == v.found);
+    assert!(s.validators_reachable.truth < v.truth);
+    assert_eq!(s.validators_reachable.found, v.found);
     // Out of meshes, although nodes on the sentry's subnets graft it.
     assert_eq!(run.mesh_links, 0);
 }

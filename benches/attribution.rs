@@ -412,6 +412,7 @@ async fn estimates(
     );
     // class -> (nodes, within ±10 %, sum of |error| / truth, sum of estimates, sum of truth)
     let mut by_class: BTreeMap<u64, (u64, u64, f64, u64, u64)> = BTreeMap::new();
+    let mut misses = Vec::new();
     for p in net.peers() {
         let Some(row) = rows.get(&p.peer_id()) else {
             continue;
@@ -423,6 +424,18 @@ async fn estimates(
         let err = est.abs_diff(truth) as f64 / truth.max(1) as f64;
         if (truth == 0 && est == 0) || (truth > 0 && err <= 0.10) {
             c.1 += 1;
+        } else if truth >= 8 {
+            let config = p.node().config();
+            misses.push(format!(
+                "{:?} ({}, {} subnets) {est}/{truth}",
+                p.client(),
+                if config.gossip.flood_publish {
+                    "floods"
+                } else {
+                    "no flood"
+                },
+                config.attnets.subnets().len()
+            ));
         }
         c.2 += if truth == 0 { est as f64 } else { err };
         c.3 += est;
@@ -442,6 +455,12 @@ async fn estimates(
             } else {
                 format!("{:.1} %", 100.0 * err / nodes.max(1) as f64)
             },
+        );
+    }
+    if !misses.is_empty() {
+        println!(
+            "nodes with >= 8 validators outside ±10 % (client, publishing, subnets, estimate/truth): {}",
+            misses.join("; ")
         );
     }
 }

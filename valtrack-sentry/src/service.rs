@@ -56,7 +56,9 @@ pub enum GossipStrategy {
     InMeshes,
     /// Join the mesh of every subscribed peer on every topic (GRAFT all of them, accept every
     /// GRAFT), still IGNOREing every message. Every node that accepts us then pushes us its
-    /// own messages directly, as well as what it relays.
+    /// own messages directly, as well as what it relays. Hopping's best case
+    /// (`docs/mesh-hopping.md`); with full meshes about half its claims name a relay, as in
+    /// [`InMeshes`](Self::InMeshes) (the README's "How far to trust attributions").
     AllMeshes,
 }
 

@@ -7,15 +7,19 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use valtrack_core::events::AttributionEvidence;
 use valtrack_sim::{run_attribution, sim_network_with_slot, SimNet};
 
+/// A simulated network starting now with 250 ms slots: 8-second epochs.
+fn fast_network() -> valtrack_core::Network {
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    sim_network_with_slot(
+        Duration::from_secs(now.as_secs()),
+        Duration::from_millis(250),
+    )
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn attribution_over_a_30_node_simnet_is_precise() {
     let _serial = crate::handshake::SERIAL.lock().await;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    // 250 ms slots: 8-second epochs.
-    let network = sim_network_with_slot(
-        Duration::from_secs(now.as_secs()),
-        Duration::from_millis(250),
-    );
+    let network = fast_network();
     let net = SimNet::builder(30)
         .seed(7)
         .network(network)
@@ -140,11 +144,7 @@ async fn strategies_hold_the_mesh_links_they_promise() {
     use valtrack_sim::run_attribution_with;
 
     let _serial = crate::handshake::SERIAL.lock().await;
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
-    let network = sim_network_with_slot(
-        Duration::from_secs(now.as_secs()),
-        Duration::from_millis(250),
-    );
+    let network = fast_network();
     let nodes = 16;
     let net = SimNet::builder(nodes)
         .seed(11)

@@ -123,11 +123,17 @@ async fn a_lighthouse_node_never_scores_the_sentry_below_zero() {
     // Lighthouse's figures, before decay), and scored the relays that deliver their share
     // well above it (not always at 0: GossipSub's slow-peer term, −10 a send that failed,
     // and short deliveries count when a loaded machine delays the judge's sends).
+    assert_scoring_is_live(silent_min, &relay_scores);
+}
+
+/// The judge caught the mesh member that forwards nothing (its lowest score below −5) and
+/// scored every relay more than 5 above it.
+fn assert_scoring_is_live(silent_min: f64, relay_scores: &[Option<f64>]) {
     assert!(
         silent_min < -5.0,
         "the silent mesh member was scored {silent_min}"
     );
-    for score in &relay_scores {
+    for score in relay_scores {
         assert!(
             score.is_some_and(|s| s > silent_min + 5.0),
             "relays {relay_scores:?}, silent {silent_min}"
@@ -382,16 +388,7 @@ async fn a_js_gossipsub_node_never_scores_the_sentry_below_zero() {
     assert_eq!(sentry_meshes, 0, "the sentry was in the judge's mesh");
     // The scoring is live: it catches the mesh member that forwards nothing, and the relays
     // that deliver their share stay well above it.
-    assert!(
-        silent_min < -5.0,
-        "the silent mesh member was scored {silent_min}"
-    );
-    for s in &relay_scores {
-        assert!(
-            s.is_some_and(|s| s > silent_min + 5.0),
-            "relays {relay_scores:?}, silent {silent_min}"
-        );
-    }
+    assert_scoring_is_live(silent_min, &relay_scores);
     assert!(received >= v / 2, "the judge received {received} of {v}");
     assert!(!judge_ids.is_empty());
     for id in &judge_ids {

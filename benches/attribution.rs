@@ -12,8 +12,8 @@
 //! first alone, then all combined, one vote each per epoch and validator),
 //! `VALTRACK_DUTY_VALIDATORS` (the network size duties are drawn from:
 //! committees, aggregator odds; default mainnet's 1,000,000) and `VALTRACK_STRATEGY` (`out`: the sentry keeps out of meshes, the
-//! default; `in`: it joins them; `all`: it joins every mesh that takes it; a comma-separated
-//! list runs each in turn). Each simulated client publishes as its own code does
+//! default; `in`: it joins them; `all`: it joins every mesh that takes it; `ihave`: out of
+//! meshes, taking IHAVE from every peer; a comma-separated list runs each in turn). Each simulated client publishes as its own code does
 //! (`docs/gossip-publishing.md`); the table "by publisher" splits accuracy by client, flood
 //! publishing or not, and whether the node was subscribed to the subnet. Without `--bench`
 //! (as `cargo test` runs it) a 20-node, 1-epoch smoke run.
@@ -81,7 +81,8 @@ fn main() {
             "in" => GossipStrategy::InMeshes,
             "out" => GossipStrategy::OutOfMeshes,
             "all" => GossipStrategy::AllMeshes,
-            other => panic!("VALTRACK_STRATEGY: `{other}`: expected `out`, `in` or `all`"),
+            "ihave" => GossipStrategy::OutOfMeshesAnyIhave,
+            other => panic!("VALTRACK_STRATEGY: `{other}`: expected `out`, `in`, `all` or `ihave`"),
         })
         .collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");

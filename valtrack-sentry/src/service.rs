@@ -60,6 +60,10 @@ pub enum GossipStrategy {
     /// (`docs/mesh-hopping.md`); with full meshes about half its claims name a relay, as in
     /// [`InMeshes`](Self::InMeshes) (the README's "How far to trust attributions").
     AllMeshes,
+    /// As [`OutOfMeshes`](Self::OutOfMeshes), but IHAVE is taken from every peer, subscribed
+    /// to the topic or not, and the first announcer's copy fetched: tests whether an origin's
+    /// announcement comes before its relays'.
+    OutOfMeshesAnyIhave,
 }
 
 /// D, D_lo and D_hi of a sentry in [`GossipStrategy::AllMeshes`]: above any peer count it
@@ -206,7 +210,11 @@ impl SentryServiceBuilder {
             // Kept peers must not be dropped as idle between revisits.
             host_config = host_config
                 .subscribe_all_subnets()
-                .gossip_mesh(self.gossip_strategy != GossipStrategy::OutOfMeshes)
+                .gossip_mesh(matches!(
+                    self.gossip_strategy,
+                    GossipStrategy::InMeshes | GossipStrategy::AllMeshes
+                ))
+                .ihave_from_subscribed(self.gossip_strategy == GossipStrategy::OutOfMeshesAnyIhave)
                 .idle_connection_timeout(ATTESTATION_IDLE_TIMEOUT);
             if self.gossip_strategy == GossipStrategy::AllMeshes {
                 host_config = host_config.gossip_params(crate::host::GossipParams {

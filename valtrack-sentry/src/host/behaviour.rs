@@ -133,6 +133,7 @@ pub(crate) const NO_MESH_GRAFT_QUARANTINE: Duration = Duration::from_secs(2);
 fn gossipsub_config(
     phase0_digest: ForkDigest,
     mesh: bool,
+    ihave_from_subscribed: bool,
     params: &super::config::GossipParams,
     max_transmit: usize,
 ) -> Result<gossipsub::Config, HostError> {
@@ -157,8 +158,11 @@ fn gossipsub_config(
             .mesh_outbound_min(0)
             .mesh_n_low(0)
             .mesh_n(0)
-            .mesh_n_high(0)
-            .ihave_from_unsubscribed_only(NO_MESH_IHAVE_UNSUBSCRIBED_FOR)
+            .mesh_n_high(0);
+        if !ihave_from_subscribed {
+            builder.ihave_from_unsubscribed_only(NO_MESH_IHAVE_UNSUBSCRIBED_FOR);
+        }
+        builder
             .refused_graft_quarantine(NO_MESH_GRAFT_QUARANTINE)
             .prune_backoff(NO_MESH_PRUNE_BACKOFF)
             .gossip_lazy(6)
@@ -312,6 +316,7 @@ impl Behaviour {
                 gossipsub_config(
                     phase0,
                     config.gossip_mesh,
+                    config.ihave_from_subscribed,
                     &config.gossip_params,
                     max_transmit,
                 )?,
@@ -384,8 +389,16 @@ mod tests {
         assert!(no_mesh.validate().is_ok());
         let digest = ForkDigest([1, 2, 3, 4]);
         let params = super::super::config::GossipParams::default();
-        assert!(gossipsub_config(digest, false, &params, 1 << 20).is_ok());
-        assert!(gossipsub_config(digest, true, &params, 1 << 20).is_ok());
+        assert!(gossipsub_config(digest, true, false, &params, 1 << 20).is_ok());
+        // Out of meshes IHAVE comes only from unsubscribed peers, unless asked otherwise.
+        let out = gossipsub_config(digest, false, false, &params, 1 << 20).unwrap();
+        assert_eq!(
+            out.ihave_from_unsubscribed_only(),
+            Some(NO_MESH_IHAVE_UNSUBSCRIBED_FOR)
+        );
+        let any = gossipsub_config(digest, false, true, &params, 1 << 20).unwrap();
+        assert_eq!(any.ihave_from_unsubscribed_only(), None);
+        assert_eq!(any.mesh_n_high(), 0);
     }
 
     #[test]
@@ -403,7 +416,8 @@ mod tests {
             heartbeat: Duration::from_millis(700),
             fanout_ttl: Duration::from_secs(60),
         };
-        let config = gossipsub_config(ForkDigest([0; 4]), true, &lighthouse, 1 << 20).unwrap();
+        let config =
+            gossipsub_config(ForkDigest([0; 4]), true, false, &lighthouse, 1 << 20).unwrap();
         assert!(!config.flood_publish());
         assert_eq!(
             (config.mesh_n(), config.mesh_n_low(), config.mesh_n_high()),

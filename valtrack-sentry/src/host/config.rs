@@ -108,6 +108,7 @@ pub struct HostConfig {
     pub(crate) gossipsub: bool,
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
+    pub(crate) ihave_from_subscribed: bool,
     pub(crate) gossip_params: GossipParams,
     pub(crate) gossip_scoring: Option<GossipScoring>,
     pub(crate) raw_gossip: bool,
@@ -155,6 +156,7 @@ impl HostConfig {
                 gossipsub: true,
                 accept_gossip: false,
                 gossip_mesh: true,
+                ihave_from_subscribed: false,
                 gossip_params: GossipParams::default(),
                 gossip_scoring: None,
                 raw_gossip: false,
@@ -337,12 +339,23 @@ impl HostConfigBuilder {
 
     /// Take part in GossipSub meshes. Off, we refuse every GRAFT at once (asking for an hour's
     /// backoff, and dropping what the peer forwarded meanwhile), graft nobody and take IHAVE
-    /// only from peers not subscribed to the topic: peers then send us only what they
+    /// only from peers not subscribed to the topic (unless
+    /// [`ihave_from_subscribed`](Self::ihave_from_subscribed)): peers then send us only what they
     /// publish themselves, so the first delivery of a message names its origin (attestation
     /// attribution; see the host's `gossipsub_config`). Fair to peers too: a host that
     /// IGNOREs everything is a useless mesh member. Default: on.
     pub fn gossip_mesh(mut self, on: bool) -> Self {
         self.config.gossip_mesh = on;
+        self
+    }
+
+    /// Out of meshes ([`gossip_mesh`](Self::gossip_mesh) off), take IHAVE from peers subscribed
+    /// to the topic as well, and fetch what they announce: such a peer may be announcing what
+    /// it relayed, so the first delivery no longer names the origin for sure. For measuring
+    /// that trade ([`GossipStrategy::OutOfMeshesAnyIhave`](crate::GossipStrategy)). Default:
+    /// off.
+    pub fn ihave_from_subscribed(mut self, on: bool) -> Self {
+        self.config.ihave_from_subscribed = on;
         self
     }
 
@@ -404,6 +417,7 @@ impl HostConfigBuilder {
             gossipsub: _,
             accept_gossip: _,
             gossip_mesh: _,
+            ihave_from_subscribed: _,
             gossip_params,
             gossip_scoring: _,
             raw_gossip: _,

@@ -1,7 +1,10 @@
 //! Attestation attribution accuracy: a simulated network whose validators publish
 //! `SingleAttestation`s every epoch (relayed among nodes), one sentry in attestation mode,
 //! and the attributions of K whole epochs scored against the ground truth. Prints tables:
-//! overall, per evidence kind, per node class (validators hosted) and per node role.
+//! overall, per evidence kind, per node class (validators hosted) and per node role; then
+//! the consumer's validator estimates per node class, the nodes with >= 8 validators it misses
+//! (with how many of their validators were credited to them, in one epoch or more and in two
+//! or more), and how the estimates converge as the scored epochs accumulate (4, 8, 16, ...).
 //!
 //! `cargo bench --bench attribution` (release; 100 nodes, `DEFAULT_VALIDATOR_MIX`, default
 //! roles, 4 epochs of 500 ms slots). Overrides: `VALTRACK_SIM_NODES`, `VALTRACK_EPOCHS`,
@@ -20,7 +23,7 @@
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use valtrack::core::events::{AttestationEvent, MetadataEvent};
+use valtrack::core::events::{AttestationEvent, MetadataEvent, ValidatorMetadataEvent};
 use valtrack::core::PeerId;
 use valtrack::sentry::GossipStrategy;
 use valtrack_sim::{
@@ -206,6 +209,7 @@ fn main() {
             }
             bandwidth.push((strategy, runs.iter().map(|r| r.traffic).collect::<Vec<_>>()));
             estimates(&net, &run.events, &run.handshakes).await;
+            convergence(&net, &run.events, &run.handshakes, run.epochs.clone()).await;
             let met = |c: &AttributionCounts| {
                 if c.precision() >= 0.995 && c.recall() >= 0.90 {
                     "met"
@@ -355,24 +359,25 @@ async fn combined(
         .collect();
     raw.sort_by_key(|e| e.meta.timestamp);
     estimates(net, &raw, &handshakes).await;
+    convergence(net, &raw, &handshakes, start..end).await;
 }
 
-/// Validator estimates per node, as the consumer derives them: the runs' attestation events,
-/// then each node's last handshake, go through a [`DeriveSink`] (which counts the validators
-/// attributed with the strongest evidence, combines vantage points when there are several,
-/// and combines all that with the short-lived subnets, the cgc and legacy attnets); its
-/// `validator_metadata` rows are compared with the truth.
-async fn estimates(
+/// Each handshaken node's `validator_metadata` row, as the consumer derives it: the
+/// attestation events of target epochs before `until`, then each node's last handshake, go
+/// through a [`DeriveSink`] (which counts the validators attributed with the strongest
+/// evidence, combines vantage points when there are several, and combines all that with the
+/// short-lived subnets, the cgc and legacy attnets).
+async fn derive_rows(
     net: &SimNet,
     events: &[AttestationEvent],
     handshakes: &std::collections::HashMap<PeerId, MetadataEvent>,
-) {
-    use std::collections::{BTreeMap, HashMap};
+    until: u64,
+) -> std::collections::HashMap<PeerId, ValidatorMetadataEvent> {
     use valtrack::core::{Event, EventSink};
     use valtrack::sink::{ChannelSink, DeriveSink};
     let (inner, mut rx) = ChannelSink::new(events.len() + 2 * handshakes.len() + 16);
     let derive = DeriveSink::new(inner).with_network(net.network().clone());
-    for e in events {
+    for e in events.iter().filter(|e| e.target_epoch < until) {
         derive
             .send(Event::Attestation(e.clone()))
             .await
@@ -384,12 +389,92 @@ async fn estimates(
         }
     }
     drop(derive);
-    let mut rows = HashMap::new();
+    let mut rows = std::collections::HashMap::new();
     while let Some(e) = rx.recv().await {
         if let Event::ValidatorMetadata(row) = e {
             rows.insert(row.meta.peer_id, row);
         }
     }
+    rows
+}
+
+/// Whether an estimate is right: within ±10 % of a node's validators, or 0 for none.
+fn within_tenth(estimate: u64, truth: u64) -> bool {
+    if truth == 0 {
+        estimate == 0
+    } else {
+        estimate.abs_diff(truth) as f64 / truth as f64 <= 0.10
+    }
+}
+
+/// How estimates converge as epochs accumulate: for the first 4, 8, 16, ... of the scored
+/// `epochs` (events of the warm-up included, as a consumer has them), the handshaken nodes
+/// of each class with ≥ 8 validators whose estimate is within ±10 %.
+async fn convergence(
+    net: &SimNet,
+    events: &[AttestationEvent],
+    handshakes: &std::collections::HashMap<PeerId, MetadataEvent>,
+    epochs: std::ops::Range<u64>,
+) {
+    use std::collections::BTreeMap;
+    let len = epochs.end.saturating_sub(epochs.start);
+    let mut horizons: Vec<u64> = std::iter::successors(Some(4u64), |h| Some(h * 2))
+        .take_while(|h| *h < len)
+        .collect();
+    horizons.push(len);
+    // (epochs, class -> (nodes, within ±10 %))
+    type Within = BTreeMap<u64, (u64, u64)>;
+    let mut table: Vec<(u64, Within)> = Vec::new();
+    for &h in &horizons {
+        let rows = derive_rows(net, events, handshakes, epochs.start + h).await;
+        let mut by_class = Within::new();
+        for p in net.peers().iter().filter(|p| p.validators() >= 8) {
+            if let Some(row) = rows.get(&p.peer_id()) {
+                let c = by_class.entry(p.validators()).or_default();
+                c.0 += 1;
+                c.1 += u64::from(within_tenth(row.estimated_validators, p.validators()));
+            }
+        }
+        table.push((h, by_class));
+    }
+    let classes: Vec<u64> = table
+        .last()
+        .map(|(_, c)| c.keys().copied().collect())
+        .unwrap_or_default();
+    println!(
+        "
+estimates within ±10 % as the scored epochs accumulate (handshaken nodes)"
+    );
+    println!(
+        "| epochs | {} |",
+        classes
+            .iter()
+            .map(|c| format!("{c} validators"))
+            .collect::<Vec<_>>()
+            .join(" | ")
+    );
+    println!("|---|{}", "---|".repeat(classes.len()));
+    for (h, by_class) in &table {
+        let cells: Vec<String> = classes
+            .iter()
+            .map(|c| {
+                let (n, ok) = by_class.get(c).copied().unwrap_or_default();
+                format!("{ok} / {n}")
+            })
+            .collect();
+        println!("| {h} | {} |", cells.join(" | "));
+    }
+}
+
+/// Validator estimates per node, as the consumer derives them ([`derive_rows`] over every
+/// event), compared with the truth.
+async fn estimates(
+    net: &SimNet,
+    events: &[AttestationEvent],
+    handshakes: &std::collections::HashMap<PeerId, MetadataEvent>,
+) {
+    use std::collections::BTreeMap;
+    let rows = derive_rows(net, events, handshakes, u64::MAX).await;
     let attributed: Vec<_> = rows
         .values()
         .filter(|r| r.attributed_validators > 0)
@@ -423,19 +508,31 @@ async fn estimates(
         let c = by_class.entry(truth).or_default();
         c.0 += 1;
         let err = est.abs_diff(truth) as f64 / truth.max(1) as f64;
-        if (truth == 0 && est == 0) || (truth > 0 && err <= 0.10) {
+        if within_tenth(est, truth) {
             c.1 += 1;
         } else if truth >= 8 {
             let config = p.node().config();
+            // Epochs in which each of the node's validators was credited to it.
+            let mut credited: BTreeMap<u64, std::collections::BTreeSet<u64>> = BTreeMap::new();
+            for e in events.iter().filter(|e| e.meta.peer_id == p.peer_id()) {
+                if let Some(v) = e
+                    .attester_index
+                    .filter(|v| p.validator_indices().contains(v))
+                {
+                    credited.entry(v).or_default().insert(e.target_epoch);
+                }
+            }
             misses.push(format!(
-                "{:?} ({}, {} subnets) {est}/{truth}",
+                "{:?} ({}, {} subnets) {est}/{truth} (credited in 1+ epochs {}, 2+ {})",
                 p.client(),
                 if config.gossip.flood_publish {
                     "floods"
                 } else {
                     "no flood"
                 },
-                config.attnets.subnets().len()
+                config.attnets.subnets().len(),
+                credited.len(),
+                credited.values().filter(|e| e.len() >= 2).count(),
             ));
         }
         c.2 += if truth == 0 { est as f64 } else { err };
@@ -460,7 +557,7 @@ async fn estimates(
     }
     if !misses.is_empty() {
         println!(
-            "nodes with >= 8 validators outside ±10 % (client, publishing, subnets, estimate/truth): {}",
+            "nodes with >= 8 validators outside ±10 % (client, publishing, subnets, estimate/truth, validators credited to it): {}",
             misses.join("; ")
         );
     }

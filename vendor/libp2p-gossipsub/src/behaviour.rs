@@ -93,6 +93,41 @@ const IDONTWANT_TIMEOUT: Duration = Duration::new(3, 0);
 /// Max allowed PRUNE backoff, 1 hour.
 const MAX_REMOTE_PRUNE_BACKOFF_SECONDS: u64 = 3600;
 
+/// (valtrack patch) How many first deliveries' stamps are kept to compare their duplicates
+/// with (`Config::report_earlier_copies`): ~5 s of mainnet's attestations.
+pub const EARLIER_COPY_WINDOW: usize = 16_384;
+
+/// (valtrack patch) The `received` stamps of the last [`EARLIER_COPY_WINDOW`] first
+/// deliveries, by a (randomly keyed) hash of their message id.
+#[derive(Default)]
+struct FirstStamps {
+    hasher: std::hash::RandomState,
+    stamps: HashMap<u64, SystemTime>,
+    order: VecDeque<u64>,
+}
+
+impl FirstStamps {
+    fn key(&self, id: &MessageId) -> u64 {
+        std::hash::BuildHasher::hash_one(&self.hasher, &id.0)
+    }
+
+    fn insert(&mut self, id: &MessageId, received: SystemTime) {
+        let key = self.key(id);
+        if self.stamps.insert(key, received).is_none() {
+            self.order.push_back(key);
+            if self.order.len() > EARLIER_COPY_WINDOW
+                && let Some(oldest) = self.order.pop_front()
+            {
+                self.stamps.remove(&oldest);
+            }
+        }
+    }
+
+    fn get(&self, id: &MessageId) -> Option<SystemTime> {
+        self.stamps.get(&self.key(id)).copied()
+    }
+}
+
 /// (valtrack patch) Finds the [`ArrivalClock`] of a new connection by its remote address
 /// (see [`Behaviour::set_arrival_clocks`]).
 pub type ArrivalClocks = std::sync::Arc<dyn Fn(&Multiaddr) -> Option<ArrivalClock> + Send + Sync>;
@@ -156,6 +191,17 @@ pub enum Event {
         /// (valtrack patch) When the RPC carrying the message was decoded on its connection,
         /// before it queued for the swarm: its arrival, however busy the behaviour is.
         received: SystemTime,
+    },
+    /// (valtrack patch) A duplicate stamped before the copy of the same message that was
+    /// delivered first (with `Config::report_earlier_copies`): under load, connections hand
+    /// their messages on out of their arrival order.
+    EarlierCopy {
+        /// The peer that sent the earlier-stamped duplicate.
+        propagation_source: PeerId,
+        /// The message's id.
+        message_id: MessageId,
+        /// How much earlier than the first-delivered copy it was stamped.
+        earlier_by: Duration,
     },
     /// A new partial message has been received.
     #[cfg(feature = "partial-messages")]
@@ -306,6 +352,9 @@ pub struct Behaviour<
 
     /// (valtrack patch) Finds a new connection's arrival clock by its remote address.
     arrival_clocks: Option<ArrivalClocks>,
+
+    /// (valtrack patch) First deliveries' stamps, with `Config::report_earlier_copies`.
+    first_stamps: FirstStamps,
 
     /// Events that need to be yielded to the outside when polling.
     events: VecDeque<ToSwarm<Event, HandlerIn>>,
@@ -523,6 +572,7 @@ where
             #[cfg(feature = "partial-messages")]
             partial_messages_extension: Default::default(),
             arrival_clocks: None,
+            first_stamps: FirstStamps::default(),
         })
     }
 
@@ -2086,6 +2136,19 @@ where
 
         if !self.duplicate_cache.insert(msg_id.clone()) {
             tracing::debug!(message_id=%msg_id, "Message already received, ignoring");
+            // (valtrack patch) a copy that arrived before the one delivered first
+            if self.config.report_earlier_copies()
+                && let Some(first) = self.first_stamps.get(&msg_id)
+                && let Ok(earlier_by) = first.duration_since(received)
+                && !earlier_by.is_zero()
+            {
+                self.events
+                    .push_back(ToSwarm::GenerateEvent(Event::EarlierCopy {
+                        propagation_source: *propagation_source,
+                        message_id: msg_id.clone(),
+                        earlier_by,
+                    }));
+            }
             if let PeerScoreState::Active(peer_score) = &mut self.peer_score {
                 peer_score.duplicated_message(propagation_source, &msg_id, &message.topic);
             }
@@ -2097,6 +2160,9 @@ where
             message_id=%msg_id,
             "Put message in duplicate_cache and resolve promises"
         );
+        if self.config.report_earlier_copies() {
+            self.first_stamps.insert(&msg_id, received);
+        }
 
         // Record the received message with the metrics
         #[cfg(feature = "metrics")]

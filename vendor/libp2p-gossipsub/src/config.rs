@@ -131,6 +131,7 @@ pub struct Config {
     max_ihave_messages_heartbeat: usize,
     ihave_from_unsubscribed_only: Option<Duration>,
     refused_graft_quarantine: Option<Duration>,
+    report_earlier_copies: bool,
     iwant_followup_time: Duration,
     connection_handler_queue_len: usize,
     connection_handler_publish_duration: Duration,
@@ -505,6 +506,12 @@ impl Config {
     pub fn refused_graft_quarantine(&self) -> Option<Duration> {
         self.refused_graft_quarantine
     }
+
+    /// (valtrack patch) Whether a duplicate stamped before the copy delivered first is
+    /// reported ([`Event::EarlierCopy`](crate::Event::EarlierCopy)).
+    pub fn report_earlier_copies(&self) -> bool {
+        self.report_earlier_copies
+    }
 }
 
 impl Default for Config {
@@ -573,6 +580,7 @@ impl Default for ConfigBuilder {
                 max_ihave_messages_heartbeat: 10,
                 ihave_from_unsubscribed_only: None,
                 refused_graft_quarantine: None,
+                report_earlier_copies: false,
                 iwant_followup_time: Duration::from_secs(3),
                 connection_handler_queue_len: 5000,
                 connection_handler_publish_duration: Duration::from_secs(5),
@@ -1032,6 +1040,17 @@ impl ConfigBuilder {
         self
     }
 
+    /// (valtrack patch) Report a duplicate whose `received` stamp is earlier than that of the
+    /// copy delivered first ([`Event::EarlierCopy`](crate::Event::EarlierCopy); default: off).
+    /// Copies are handled in the order their connections hand them on, which under load is
+    /// not always the order they arrived; a host that credits the first delivery wants to
+    /// know how often, and by how much, that order was wrong. The stamps of the last
+    /// [`EARLIER_COPY_WINDOW`](crate::EARLIER_COPY_WINDOW) first deliveries are kept.
+    pub fn report_earlier_copies(&mut self, on: bool) -> &mut Self {
+        self.config.report_earlier_copies = on;
+        self
+    }
+
     /// The maximum number of control messages (IHAVE/IWANT) we will send/receive to/from a peer.
     /// This limits the number of IHAVE messages sent during gossip and IWANT requests received.
     /// The default is 5000.
@@ -1222,6 +1241,7 @@ impl std::fmt::Debug for Config {
             &self.ihave_from_unsubscribed_only,
         );
         let _ = builder.field("refused_graft_quarantine", &self.refused_graft_quarantine);
+        let _ = builder.field("report_earlier_copies", &self.report_earlier_copies);
         let _ = builder.field("graft_flood_threshold", &self.graft_flood_threshold);
         let _ = builder.field(
             "mesh_outbound_min",

@@ -120,7 +120,7 @@ pub use metrics::Config as MetricsConfig;
 #[cfg(feature = "partial-messages")]
 pub use self::extensions::partial_messages;
 pub use self::{
-    behaviour::{ArrivalClocks, Behaviour, Event, MessageAuthenticity},
+    behaviour::{ArrivalClocks, Behaviour, EARLIER_COPY_WINDOW, Event, MessageAuthenticity},
     config::{Config, ConfigBuilder, ValidationMode, Version},
     error::{ConfigBuilderError, PublishError, SubscriptionError, ValidationError},
     protocol::ArrivalClock,

@@ -128,6 +128,19 @@ impl Collector for SentryCollector {
             &lateness.buckets(),
             None,
         )?;
+        let earlier = t.earlier_copies.snapshot();
+        e.encode_descriptor(
+            "sentry_gossip_earlier_copy_seconds",
+            "GossipSub duplicates stamped before the copy of their message that was delivered first (handed on out of arrival order), by how much earlier",
+            None,
+            MetricType::Histogram,
+        )?
+        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            earlier.sum().as_secs_f64(),
+            earlier.reads(),
+            &earlier.buckets(),
+            None,
+        )?;
         let d = self.host.gossip_defence();
         for (name, help, value) in [
             (

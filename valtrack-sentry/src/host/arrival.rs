@@ -144,7 +144,8 @@ const BOUNDS_US: [u64; 84] = {
 /// arrival the kernel reported for its newest bytes), one count per timestamped read of a
 /// TCP socket. Older bytes returned by the same read waited longer, by at most the gap
 /// between them and the newest; on a connection that carries a message every few
-/// milliseconds a read seldom holds more than one.
+/// milliseconds a read seldom holds more than one. The same histogram counts
+/// [`Traffic::earlier_copies`](super::Traffic::earlier_copies), one count per copy.
 #[derive(Debug)]
 pub struct ReadLateness {
     counts: [AtomicU64; BOUNDS_US.len() + 1],

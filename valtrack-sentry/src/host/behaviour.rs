@@ -172,6 +172,7 @@ fn gossipsub_config(
     builder
         .history_length(6)
         .history_gossip(3)
+        .report_earlier_copies(true)
         .duplicate_cache_time(seen_ttl)
         .max_transmit_size(max_transmit)
         .validation_mode(ValidationMode::Anonymous)

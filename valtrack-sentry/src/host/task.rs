@@ -97,6 +97,8 @@ pub(crate) struct HostTask {
     /// Banned peers and until when (at most [`MAX_BANS`]).
     bans: HashMap<PeerId, Instant>,
     defence: Arc<super::GossipDefenceStats>,
+    /// Where GossipSub copies stamped before their first-delivered copy are counted.
+    traffic: Arc<super::Traffic>,
     /// Each connected peer's id in valtrack-core's form: converting checks that the key is a
     /// curve point (a square root), too dear for every gossip message.
     core_ids: HashMap<PeerId, valtrack_core::PeerId>,
@@ -219,6 +221,7 @@ impl HostTask {
             core_ids: HashMap::new(),
             bans: HashMap::new(),
             defence: broadcasts.defence,
+            traffic: broadcasts.traffic,
         };
         Ok((task, peer_id, listen_addrs))
     }
@@ -589,6 +592,9 @@ impl HostTask {
                 if let Some(topic) = sound {
                     self.report_gossip(propagation_source, topic, &message, received);
                 }
+            }
+            E::Gossipsub(libp2p::gossipsub::Event::EarlierCopy { earlier_by, .. }) => {
+                self.traffic.earlier_copies.record(earlier_by);
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(obs) = subscription(peer_id, topic.as_str(), true) {

@@ -78,6 +78,11 @@ pub struct Traffic {
     /// How long bytes waited in the kernel before the host read them (Linux; reads of
     /// sockets the kernel timestamps).
     pub read_lateness: ReadLateness,
+    /// GossipSub copies stamped earlier than the copy of the same message that was delivered
+    /// first (their connections handed them on out of arrival order), by how much earlier:
+    /// how late a first delivery's timestamp was against the message's first arrival, and
+    /// a first delivery credited to the wrong peer.
+    pub earlier_copies: ReadLateness,
 }
 
 /// A TCP socket that adds what passes through it to a [`Traffic`] and, where the kernel

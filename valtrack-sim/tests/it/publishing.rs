@@ -223,3 +223,113 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
     let _ = stop.send(());
     thread.join().unwrap();
 }
+
+/// Copies handed on out of their arrival order are reported. The sentry's thread is held
+/// while the first publisher sends two other messages and then M, and the second publisher
+/// M and, 100 ms later, another message. Connections hand GossipSub their messages in turn,
+/// so the second publisher's copy of M (first on its connection) is delivered before the
+/// first publisher's (third on its own), though it arrived later, and it is stamped with the
+/// newest bytes read with it, its follower's. The first publisher's copy, a duplicate, is
+/// then reported as stamped earlier, by about 150 ms. Nothing is reported before that.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let _serial = crate::handshake::SERIAL.lock().await;
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    let network = sim_network(Duration::from_secs(now.as_secs()));
+    let subnet = AttestationSubnets::from_subnets([SUBNET]);
+    let publisher = |key: u64| {
+        let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(key));
+        c.gossipsub = true;
+        c.attnets = subnet;
+        c.gossip = TEKU_GOSSIP;
+        SimNode::spawn(c)
+    };
+    let (first, second) = (
+        publisher(2_100).await.unwrap(),
+        publisher(2_101).await.unwrap(),
+    );
+
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = runtime.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || runtime.block_on(async { stopped.await.ok() }));
+    let sentry = {
+        let network = network.clone();
+        handle
+            .spawn(async move { crate::gossip_sentry(&network, subnet, false).await })
+            .await
+            .unwrap()
+    };
+    let mut messages = dial_to_listen(&sentry, &first).await;
+    let second_host = second.host();
+    sentry
+        .dial(second_host.peer_id(), second_host.listen_addrs().to_vec())
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let traffic = sentry.traffic();
+    assert_eq!(traffic.earlier_copies.snapshot().reads(), 0, "nothing yet");
+
+    let held = Arc::new(AtomicBool::new(false));
+    let hold = {
+        let held = Arc::clone(&held);
+        handle.spawn(async move {
+            held.store(true, Ordering::SeqCst);
+            std::thread::sleep(Duration::from_millis(600));
+        })
+    };
+    while !held.load(Ordering::SeqCst) {
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    let kind = GossipKind::BeaconAttestation(SUBNET);
+    let attestation = |v: u64| crate::attestation_now(&network, v, SUBNET);
+    let m = attestation(9);
+    for ssz in [attestation(7), attestation(8), m.clone()] {
+        first.host().publish(kind, ssz).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(40)).await;
+    second.host().publish(kind, m.clone()).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    second.host().publish(kind, attestation(10)).await.unwrap();
+    hold.await.unwrap();
+
+    let delivered = tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let got = messages.recv().await.unwrap();
+            if got.data == m {
+                return got;
+            }
+        }
+    })
+    .await
+    .expect("M reaches the sentry");
+    assert_eq!(
+        delivered.source,
+        second.host().core_peer_id(),
+        "the copy first on its connection is delivered first"
+    );
+    // The duplicate is handled right after; give the swarm a moment.
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let earlier = traffic.earlier_copies.snapshot();
+    assert_eq!(
+        earlier.reads(),
+        1,
+        "one copy stamped before the first delivery"
+    );
+    // One count: the sum is its exact value (the buckets are coarse past 20 ms).
+    let by = earlier.sum();
+    assert!(
+        by >= Duration::from_millis(100) && by <= Duration::from_millis(450),
+        "reported earlier by {by:?}: the first copy arrived ~150 ms before the second's follower"
+    );
+    drop(sentry);
+    let _ = stop.send(());
+    thread.join().unwrap();
+}

@@ -30,6 +30,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use futures::stream::{self, StreamExt};
 use valtrack::core::codec::GossipKind;
 use valtrack::core::{Event, EventSink, Network, SinkError, SszMessage};
+use valtrack::sentry::host::LatenessSnapshot;
 use valtrack::sentry::{Host, HostConfig, SentryService};
 use valtrack_sim::{sim_attestation, sim_network_with_slot, SimDuty};
 
@@ -411,15 +412,16 @@ fn main() {
         guard.figure(format!("rss_kib_per_kept_connection@{peers}"), per_conn / 1024.0, 1.3);
 
         println!(
-            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
             "phase (msg/s)", "unique", "peak/s", "copies", "refused", "events", "missing", "lagged",
-            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "RSS MiB", "pub CPU %"
+            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "earlier", "earl p99", "earl max", "RSS MiB", "pub CPU %"
         );
         let mut worst_missing = 0u64;
         for (i, phase) in phases.iter().enumerate() {
             let tag = (i % 255) as u8 + 1;
             let lagged0 = defence.lagged.load(Relaxed);
             let lateness0 = traffic.read_lateness.snapshot();
+            let earlier0 = traffic.earlier_copies.snapshot();
             let cpu0 = cpu();
             let t0 = Instant::now();
             writeln!(to_child, "RUN {}{} {secs} {tag}", phase.rate, if phase.bursty { "b" } else { "" })
@@ -462,14 +464,15 @@ fn main() {
             worst_missing = worst_missing.max(missing);
             let cpu_pct = 100.0 * used.as_secs_f64() / wall.as_secs_f64();
             let lateness = traffic.read_lateness.snapshot().since(&lateness0);
-            // Bucket upper bounds (0.25 ms steps to 20 ms); "-" past 1 s or with no reads.
-            let late = |q: f64| {
-                lateness
-                    .quantile(q)
+            let earlier = traffic.earlier_copies.snapshot().since(&earlier0);
+            // Bucket upper bounds (0.25 ms steps to 20 ms); "-" past 1 s or with no counts.
+            let ms = |h: &LatenessSnapshot, q: f64| {
+                h.quantile(q)
                     .map_or("-".to_owned(), |d| format!("{:.2}", d.as_secs_f64() * 1e3))
             };
+            let late = |q: f64| ms(&lateness, q);
             println!(
-                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
+                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
                 phase.to_string(),
                 defence.lagged.load(Relaxed) - lagged0,
                 percentile(&delays, 0.5),
@@ -478,6 +481,9 @@ fn main() {
                 percentile(&to_sink, 0.99),
                 late(0.99),
                 late(1.0),
+                earlier.reads(),
+                ms(&earlier, 0.99),
+                ms(&earlier, 1.0),
                 rss() as f64 / 1048576.0
             );
             guard.figure(format!("cpu_pct@{phase}"), cpu_pct, 1.3);
@@ -489,7 +495,9 @@ fn main() {
              timestamp minus first publish (the timestamp has 1 ms resolution, so -1 to 0 ms means \
              within the same millisecond), and the event reaching the sink; read p99 / max: how long \
              bytes waited in the kernel before the sentry read them (the read's time minus the kernel's \
-             receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); untimely {} undecodable {}",
+             receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); earlier, earl p99 / max: \
+             copies stamped before the copy of their message delivered first, and by how much \
+             (same buckets); untimely {} undecodable {}",
             stats.attestations_untimely.load(Relaxed),
             stats.attestation_errors.load(Relaxed)
         );

@@ -42,6 +42,21 @@ fn gauge(e: &mut DescriptorEncoder<'_>, name: &str, help: &str, v: u64) -> std::
     ConstGauge::new(v).encode(e.encode_descriptor(name, help, None, MetricType::Gauge)?)
 }
 
+fn histogram(
+    e: &mut DescriptorEncoder<'_>,
+    name: &str,
+    help: &str,
+    h: &crate::host::LatenessSnapshot,
+) -> std::fmt::Result {
+    e.encode_descriptor(name, help, None, MetricType::Histogram)?
+        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
+            h.sum().as_secs_f64(),
+            h.reads(),
+            &h.buckets(),
+            None,
+        )
+}
+
 impl Collector for SentryCollector {
     fn encode(&self, mut encoder: DescriptorEncoder<'_>) -> std::fmt::Result {
         let c = self.crawler.stats();
@@ -115,31 +130,17 @@ impl Collector for SentryCollector {
             s.inbound.load(Relaxed),
         )?;
         let t = self.host.traffic();
-        let lateness = t.read_lateness.snapshot();
-        e.encode_descriptor(
+        histogram(
+            e,
             "libp2p_tcp_read_lateness_seconds",
             "How long bytes waited in the kernel before a read of a libp2p TCP socket took them (arrival from the kernel's receive timestamp)",
-            None,
-            MetricType::Histogram,
-        )?
-        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            lateness.sum().as_secs_f64(),
-            lateness.reads(),
-            &lateness.buckets(),
-            None,
+            &t.read_lateness.snapshot(),
         )?;
-        let earlier = t.earlier_copies.snapshot();
-        e.encode_descriptor(
+        histogram(
+            e,
             "sentry_gossip_earlier_copy_seconds",
             "GossipSub duplicates stamped before the copy of their message that was delivered first (handed on out of arrival order), by how much earlier",
-            None,
-            MetricType::Histogram,
-        )?
-        .encode_histogram::<prometheus_client::encoding::NoLabelSet>(
-            earlier.sum().as_secs_f64(),
-            earlier.reads(),
-            &earlier.buckets(),
-            None,
+            &t.earlier_copies.snapshot(),
         )?;
         let d = self.host.gossip_defence();
         for (name, help, value) in [

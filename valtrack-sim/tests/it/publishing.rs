@@ -139,57 +139,110 @@ async fn own_attestations_reach_a_sentry_as_the_client_publishes_them() {
     assert_eq!(fanout, MESSAGES);
 }
 
+/// A flooding publisher (Teku's parameters) on `SUBNET`.
+async fn flooding_publisher(network: &valtrack_core::Network, key: u64) -> SimNode {
+    let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(key));
+    c.gossipsub = true;
+    c.attnets = AttestationSubnets::from_subnets([SUBNET]);
+    c.gossip = TEKU_GOSSIP;
+    SimNode::spawn(c).await.unwrap()
+}
+
+/// The first delivery of the message carrying `data`, within 5 s.
+async fn first_copy(
+    messages: &mut tokio::sync::broadcast::Receiver<valtrack_core::GossipMessage>,
+    data: &[u8],
+) -> valtrack_core::GossipMessage {
+    tokio::time::timeout(Duration::from_secs(5), async {
+        loop {
+            let m = messages.recv().await.unwrap();
+            if m.data == data {
+                return m;
+            }
+        }
+    })
+    .await
+    .expect("the message reaches the sentry")
+}
+
+/// A sentry out of meshes on `SUBNET` whose host runs alone on a one-thread runtime of its
+/// own thread, so that a test can hold it up.
+struct LoneSentry {
+    host: valtrack_sentry::host::Host,
+    handle: tokio::runtime::Handle,
+    stop: tokio::sync::oneshot::Sender<()>,
+    thread: std::thread::JoinHandle<Option<()>>,
+}
+
+impl LoneSentry {
+    async fn start(network: &valtrack_core::Network) -> Self {
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::spawn(move || runtime.block_on(async { stopped.await.ok() }));
+        let host = {
+            let network = network.clone();
+            let subnet = AttestationSubnets::from_subnets([SUBNET]);
+            handle
+                .spawn(async move { crate::gossip_sentry(&network, subnet, false).await })
+                .await
+                .unwrap()
+        };
+        Self {
+            host,
+            handle,
+            stop,
+            thread,
+        }
+    }
+
+    /// Holds the sentry's thread for `span` from when this returns; the task yields the time
+    /// it let go.
+    async fn hold(&self, span: Duration) -> tokio::task::JoinHandle<SystemTime> {
+        use std::sync::atomic::{AtomicBool, Ordering};
+        use std::sync::Arc;
+        let held = Arc::new(AtomicBool::new(false));
+        let task = {
+            let held = Arc::clone(&held);
+            self.handle.spawn(async move {
+                held.store(true, Ordering::SeqCst);
+                std::thread::sleep(span);
+                SystemTime::now()
+            })
+        };
+        while !held.load(Ordering::SeqCst) {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+        task
+    }
+
+    fn stop(self) {
+        drop(self.host);
+        let _ = self.stop.send(());
+        self.thread.join().unwrap();
+    }
+}
+
 /// A sentry too busy to read its sockets for a while still stamps a message with when it
 /// arrived (the kernel's receive timestamp), not when it got round to decoding it: the
 /// sentry's host runs alone on a one-thread runtime that is held up for 500 ms while a
 /// flooding publisher sends it an attestation.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
     let _serial = crate::handshake::SERIAL.lock().await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let network = sim_network(Duration::from_secs(now.as_secs()));
-    let subnet = AttestationSubnets::from_subnets([SUBNET]);
-    let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(2_000));
-    c.gossipsub = true;
-    c.attnets = subnet;
-    c.gossip = TEKU_GOSSIP;
-    let publisher = SimNode::spawn(c).await.unwrap();
-
-    // The sentry's own runtime, on its own thread, until `stop` fires.
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = runtime.handle().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || runtime.block_on(async { stopped.await.ok() }));
-    let sentry = {
-        let network = network.clone();
-        handle
-            .spawn(async move { crate::gossip_sentry(&network, subnet, false).await })
-            .await
-            .unwrap()
-    };
-    let mut messages = dial_to_listen(&sentry, &publisher).await;
+    let publisher = flooding_publisher(&network, 2_000).await;
+    let sentry = LoneSentry::start(&network).await;
+    let mut messages = dial_to_listen(&sentry.host, &publisher).await;
     // Subscriptions exchanged both ways.
     tokio::time::sleep(Duration::from_secs(3)).await;
 
     // Hold the sentry's thread, and publish while it is held.
-    let held = Arc::new(AtomicBool::new(false));
-    let hold = {
-        let held = Arc::clone(&held);
-        handle.spawn(async move {
-            held.store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(500));
-            SystemTime::now()
-        })
-    };
-    while !held.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let hold = sentry.hold(Duration::from_millis(500)).await;
     let ssz = crate::attestation_now(&network, 7, SUBNET);
     let published = SystemTime::now();
     publisher
@@ -198,16 +251,7 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
         .await
         .unwrap();
     let released = hold.await.unwrap();
-    let m = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let m = messages.recv().await.unwrap();
-            if m.data == ssz {
-                return m;
-            }
-        }
-    })
-    .await
-    .expect("the attestation reaches the sentry");
+    let m = first_copy(&mut messages, &ssz).await;
     let read_after = released.duration_since(published).unwrap();
     assert!(
         read_after >= Duration::from_millis(300),
@@ -219,9 +263,7 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
         stamped_after < Duration::from_millis(100),
         "stamped {stamped_after:?} after the publish: when read ({read_after:?}), not when it arrived"
     );
-    drop(sentry);
-    let _ = stop.send(());
-    thread.join().unwrap();
+    sentry.stop();
 }
 
 /// Copies handed on out of their arrival order are reported. The sentry's thread is held
@@ -233,60 +275,24 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
 /// then reported as stamped earlier, by about 150 ms. Nothing is reported before that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
     let _serial = crate::handshake::SERIAL.lock().await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let network = sim_network(Duration::from_secs(now.as_secs()));
-    let subnet = AttestationSubnets::from_subnets([SUBNET]);
-    let publisher = |key: u64| {
-        let mut c = SimNodeConfig::new(network.clone(), valtrack_sim::sim_secret_key(key));
-        c.gossipsub = true;
-        c.attnets = subnet;
-        c.gossip = TEKU_GOSSIP;
-        SimNode::spawn(c)
-    };
-    let (first, second) = (
-        publisher(2_100).await.unwrap(),
-        publisher(2_101).await.unwrap(),
-    );
-
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let handle = runtime.handle().clone();
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let thread = std::thread::spawn(move || runtime.block_on(async { stopped.await.ok() }));
-    let sentry = {
-        let network = network.clone();
-        handle
-            .spawn(async move { crate::gossip_sentry(&network, subnet, false).await })
-            .await
-            .unwrap()
-    };
-    let mut messages = dial_to_listen(&sentry, &first).await;
+    let first = flooding_publisher(&network, 2_100).await;
+    let second = flooding_publisher(&network, 2_101).await;
+    let sentry = LoneSentry::start(&network).await;
+    let mut messages = dial_to_listen(&sentry.host, &first).await;
     let second_host = second.host();
     sentry
+        .host
         .dial(second_host.peer_id(), second_host.listen_addrs().to_vec())
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_secs(3)).await;
-    let traffic = sentry.traffic();
+    let traffic = sentry.host.traffic();
     assert_eq!(traffic.earlier_copies.snapshot().reads(), 0, "nothing yet");
 
-    let held = Arc::new(AtomicBool::new(false));
-    let hold = {
-        let held = Arc::clone(&held);
-        handle.spawn(async move {
-            held.store(true, Ordering::SeqCst);
-            std::thread::sleep(Duration::from_millis(600));
-        })
-    };
-    while !held.load(Ordering::SeqCst) {
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
+    let hold = sentry.hold(Duration::from_millis(600)).await;
     let kind = GossipKind::BeaconAttestation(SUBNET);
     let attestation = |v: u64| crate::attestation_now(&network, v, SUBNET);
     let m = attestation(9);
@@ -300,16 +306,7 @@ async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
     second.host().publish(kind, attestation(10)).await.unwrap();
     hold.await.unwrap();
 
-    let delivered = tokio::time::timeout(Duration::from_secs(5), async {
-        loop {
-            let got = messages.recv().await.unwrap();
-            if got.data == m {
-                return got;
-            }
-        }
-    })
-    .await
-    .expect("M reaches the sentry");
+    let delivered = first_copy(&mut messages, &m).await;
     assert_eq!(
         delivered.source,
         second.host().core_peer_id(),
@@ -329,7 +326,5 @@ async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
         by >= Duration::from_millis(100) && by <= Duration::from_millis(450),
         "reported earlier by {by:?}: the first copy arrived ~150 ms before the second's follower"
     );
-    drop(sentry);
-    let _ = stop.send(());
-    thread.join().unwrap();
+    sentry.stop();
 }

@@ -412,9 +412,9 @@ fn main() {
         guard.figure(format!("rss_kib_per_kept_connection@{peers}"), per_conn / 1024.0, 1.3);
 
         println!(
-            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
+            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9}",
             "phase (msg/s)", "unique", "peak/s", "copies", "refused", "events", "missing", "lagged",
-            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "earlier", "earl p99", "earl max", "RSS MiB", "pub CPU %"
+            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "earlier", "earl >5ms", "earl p99", "earl max", "RSS MiB", "pub CPU %"
         );
         let mut worst_missing = 0u64;
         for (i, phase) in phases.iter().enumerate() {
@@ -472,7 +472,7 @@ fn main() {
             };
             let late = |q: f64| ms(&lateness, q);
             println!(
-                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
+                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
                 phase.to_string(),
                 defence.lagged.load(Relaxed) - lagged0,
                 percentile(&delays, 0.5),
@@ -482,6 +482,13 @@ fn main() {
                 late(0.99),
                 late(1.0),
                 earlier.reads(),
+                // Buckets past 5 ms: copies earlier by more than that.
+                earlier
+                    .buckets()
+                    .iter()
+                    .filter(|(le, _)| *le > 0.005)
+                    .map(|(_, c)| c)
+                    .sum::<u64>(),
                 ms(&earlier, 0.99),
                 ms(&earlier, 1.0),
                 rss() as f64 / 1048576.0
@@ -495,9 +502,9 @@ fn main() {
              timestamp minus first publish (the timestamp has 1 ms resolution, so -1 to 0 ms means \
              within the same millisecond), and the event reaching the sink; read p99 / max: how long \
              bytes waited in the kernel before the sentry read them (the read's time minus the kernel's \
-             receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); earlier, earl p99 / max: \
-             copies stamped before the copy of their message delivered first, and by how much \
-             (same buckets); untimely {} undecodable {}",
+             receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); earlier, earl >5ms, earl p99 / max: \
+             copies stamped before the copy of their message delivered first, those by more than \
+             5 ms, and by how much (same buckets); untimely {} undecodable {}",
             stats.attestations_untimely.load(Relaxed),
             stats.attestation_errors.load(Relaxed)
         );

@@ -257,7 +257,9 @@ impl Host {
     }
 
     /// Bytes carried by the host's TCP connections since it started, counted on the sockets
-    /// (GossipSub, req/resp and identify, with noise and muxer framing; QUIC not counted).
+    /// (GossipSub, req/resp and identify, with noise and muxer framing; QUIC not counted),
+    /// with how late they were read and the GossipSub copies stamped before their message's
+    /// first-delivered copy.
     pub fn traffic(&self) -> Arc<Traffic> {
         Arc::clone(&self.inner.traffic)
     }

@@ -67,8 +67,9 @@ impl MuxerRegistry {
 }
 
 /// Bytes the host's TCP connections carried, counted on the sockets (noise and muxer
-/// framing included, TCP/IP headers not), and how late their bytes were read. QUIC
-/// connections are not counted. See [`Host::traffic`](super::Host::traffic).
+/// framing included, TCP/IP headers not), how late their bytes were read, and the
+/// GossipSub copies that reached the host out of their arrival order. QUIC connections'
+/// bytes are not counted. See [`Host::traffic`](super::Host::traffic).
 #[derive(Debug, Default)]
 pub struct Traffic {
     /// Bytes read from TCP sockets.

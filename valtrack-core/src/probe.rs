@@ -87,13 +87,14 @@ impl SubnetObservation {
     }
 }
 
-/// A message received on an attestation subnet topic, as GossipSub delivered it: only the first
-/// delivery of each message id reaches us (GossipSub drops duplicates).
+/// A message received on an attestation subnet topic, one per message id (GossipSub drops
+/// duplicates): the copy that arrived first, as far as the host learned (valtrack-sentry's
+/// host holds each first delivery briefly for a copy stamped earlier).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct GossipMessage {
     /// The topic it arrived on.
     pub topic: GossipTopic,
-    /// The peer that delivered it (its propagation source; never necessarily its origin).
+    /// The peer whose copy it is (its propagation source; never necessarily its origin).
     pub source: PeerId,
     /// When it arrived.
     pub received: SystemTime,

@@ -145,6 +145,16 @@ impl Collector for SentryCollector {
         let d = self.host.gossip_defence();
         for (name, help, value) in [
             (
+                "sentry_gossip_recredited",
+                "First deliveries credited instead to a copy stamped earlier, reported while they were held",
+                &t.recredited,
+            ),
+            (
+                "sentry_gossip_earlier_copy_late",
+                "Copies stamped before their message's first delivery but reported after it was handed on",
+                &t.earlier_after_release,
+            ),
+            (
                 "libp2p_tcp_received_bytes",
                 "Bytes read from libp2p TCP connections (noise and muxer framing included)",
                 &t.received,

@@ -9,6 +9,7 @@ mod arrival;
 mod behaviour;
 mod boxed;
 mod config;
+mod hold;
 mod responder;
 mod status;
 mod task;
@@ -334,6 +335,12 @@ impl Host {
     /// Subscribes to every message received on an attestation subnet topic (raw, for
     /// attribution). Messages are queued only while someone subscribes; a reader more than
     /// [`GOSSIP_QUEUE`] messages behind loses the oldest.
+    ///
+    /// Each message is handed on 25 ms after GossipSub delivered it, and names the copy that
+    /// arrived first: when a copy that GossipSub handled later (a duplicate) is reported as
+    /// stamped before the delivered one within that time, its peer and stamp replace the
+    /// delivered copy's ([`Traffic::recredited`]; reported later:
+    /// [`Traffic::earlier_after_release`]).
     pub fn gossip_messages(
         &self,
     ) -> tokio::sync::broadcast::Receiver<valtrack_core::GossipMessage> {

@@ -99,6 +99,8 @@ pub(crate) struct HostTask {
     defence: Arc<super::GossipDefenceStats>,
     /// Where GossipSub copies stamped before their first-delivered copy are counted.
     traffic: Arc<super::Traffic>,
+    /// First deliveries waiting a moment for an earlier copy to take their credit.
+    held: super::hold::Held,
     /// Each connected peer's id in valtrack-core's form: converting checks that the key is a
     /// curve point (a square root), too dear for every gossip message.
     core_ids: HashMap<PeerId, valtrack_core::PeerId>,
@@ -222,6 +224,7 @@ impl HostTask {
             bans: HashMap::new(),
             defence: broadcasts.defence,
             traffic: broadcasts.traffic,
+            held: super::hold::Held::default(),
         };
         Ok((task, peer_id, listen_addrs))
     }
@@ -229,15 +232,34 @@ impl HostTask {
     pub(crate) async fn run(mut self) {
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        // Armed for the oldest held first delivery; re-armed only when that changes.
+        let release = tokio::time::sleep(Duration::ZERO);
+        tokio::pin!(release);
+        let mut armed: Option<Instant> = None;
         loop {
+            let due = self.held.next_due();
+            if due != armed {
+                if let Some(at) = due {
+                    release.as_mut().reset(at.into());
+                }
+                armed = due;
+            }
             tokio::select! {
                 command = self.commands.recv() => match command {
                     Some(c) => self.on_command(c),
                     None => break, // every handle dropped
                 },
                 event = self.swarm.select_next_some() => self.on_swarm_event(event),
+                () = &mut release, if armed.is_some() => {
+                    for message in self.held.due(Instant::now()) {
+                        let _ = self.gossip.send(message);
+                    }
+                }
                 _ = sweep.tick() => self.sweep(),
             }
+        }
+        for message in self.held.drain() {
+            let _ = self.gossip.send(message);
         }
         debug!(target: LOG, "host stopped");
     }
@@ -590,11 +612,27 @@ impl HostTask {
                 // rejected or found untimely goes no further: a flood of it must not crowd
                 // real messages out of the gossip queue.
                 if let Some(topic) = sound {
-                    self.report_gossip(propagation_source, topic, &message, received);
+                    self.report_gossip(propagation_source, topic, message_id, &message, received);
                 }
             }
-            E::Gossipsub(libp2p::gossipsub::Event::EarlierCopy { earlier_by, .. }) => {
+            E::Gossipsub(libp2p::gossipsub::Event::EarlierCopy {
+                propagation_source,
+                message_id,
+                earlier_by,
+            }) => {
                 self.traffic.earlier_copies.record(earlier_by);
+                if self.gossip.receiver_count() == 0 {
+                    return; // nothing was held
+                }
+                let Some(source) = self.core_id(&propagation_source) else {
+                    return;
+                };
+                let counter = match self.held.earlier(&message_id, source, earlier_by) {
+                    super::hold::Earlier::Recredited => &self.traffic.recredited,
+                    super::hold::Earlier::Kept => return,
+                    super::hold::Earlier::Released => &self.traffic.earlier_after_release,
+                };
+                counter.fetch_add(1, Ordering::Relaxed);
             }
             E::Gossipsub(libp2p::gossipsub::Event::Subscribed { peer_id, topic, .. }) => {
                 if let Some(obs) = subscription(peer_id, topic.as_str(), true) {
@@ -796,12 +834,15 @@ impl HostTask {
 
     /// Hands a message on an attestation subnet (its `topic` parsed by
     /// [`judge_gossip`](Self::judge_gossip)) to [`Host::gossip_messages`] readers (if any),
-    /// bounded by the largest attestation encoding. `received` is when the RPC carrying it was
-    /// decoded on its connection (vendored GossipSub), not when the swarm got to it.
+    /// bounded by the largest attestation encoding, after holding it for
+    /// [`HOLD`](super::hold::HOLD): a copy reported meanwhile as stamped earlier takes its
+    /// source and stamp. `received` is when the bytes of the RPC carrying it arrived on its
+    /// connection (vendored GossipSub), not when the swarm got to it.
     fn report_gossip(
-        &self,
+        &mut self,
         from: PeerId,
         topic: valtrack_core::codec::GossipTopic,
+        id: libp2p::gossipsub::MessageId,
         message: &libp2p::gossipsub::Message,
         received: SystemTime,
     ) {
@@ -815,20 +856,26 @@ impl HostTask {
             debug!(target: LOG, peer = %from, len = message.data.len(), max, "oversized attestation");
             return;
         }
-        let Some(source) = self
-            .core_ids
-            .get(&from)
-            .copied()
-            .or_else(|| super::to_core_peer_id(&from))
-        else {
+        let Some(source) = self.core_id(&from) else {
             return;
         };
-        let _ = self.gossip.send(valtrack_core::GossipMessage {
+        let message = valtrack_core::GossipMessage {
             topic,
             source,
             received,
             data: message.data.clone(),
-        });
+        };
+        if let Some(oldest) = self.held.push(id, message, Instant::now()) {
+            let _ = self.gossip.send(oldest);
+        }
+    }
+
+    /// `peer`'s id in valtrack-core's form.
+    fn core_id(&self, peer: &PeerId) -> Option<valtrack_core::PeerId> {
+        self.core_ids
+            .get(peer)
+            .copied()
+            .or_else(|| super::to_core_peer_id(peer))
     }
 
     fn answer(&mut self, peer: PeerId, request: RpcRequest) -> RpcResponse {

@@ -84,6 +84,13 @@ pub struct Traffic {
     /// how late a first delivery's timestamp was against the message's first arrival, and
     /// a first delivery credited to the wrong peer.
     pub earlier_copies: ReadLateness,
+    /// Of those, the copies that took their message's credit: reported while the first
+    /// delivery was still held, and earlier than any other copy (see
+    /// [`Host::gossip_messages`](super::Host::gossip_messages)).
+    pub recredited: AtomicU64,
+    /// Of those, the copies reported after their message had been handed on: too late to
+    /// take its credit.
+    pub earlier_after_release: AtomicU64,
 }
 
 /// A TCP socket that adds what passes through it to a [`Traffic`] and, where the kernel

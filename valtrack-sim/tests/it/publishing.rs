@@ -6,6 +6,7 @@
 //! a fanout chosen before the sentry came leaves it out, and the sentry gets every message
 //! from the publisher all the same, by IWANT after the publisher's IHAVE.
 
+use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use valtrack_core::codec::GossipKind;
@@ -272,9 +273,11 @@ async fn a_busy_sentry_stamps_a_message_with_its_arrival() {
 /// so the second publisher's copy of M (first on its connection) is delivered before the
 /// first publisher's (third on its own), though it arrived later, and it is stamped with the
 /// newest bytes read with it, its follower's. The first publisher's copy, a duplicate, is
-/// then reported as stamped earlier, by about 150 ms. Nothing is reported before that.
+/// then reported as stamped earlier, by about 150 ms, while the first delivery is held, and
+/// takes its credit: the message handed to readers names the first publisher, stamped before
+/// the second one published. Nothing is reported before that.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
+async fn a_copy_handed_on_after_a_later_one_is_reported_and_credited() {
     let _serial = crate::handshake::SERIAL.lock().await;
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
     let network = sim_network(Duration::from_secs(now.as_secs()));
@@ -296,24 +299,34 @@ async fn a_copy_handed_on_after_a_later_one_is_reported_earlier() {
     let kind = GossipKind::BeaconAttestation(SUBNET);
     let attestation = |v: u64| crate::attestation_now(&network, v, SUBNET);
     let m = attestation(9);
+    let mut first_sent = SystemTime::now();
     for ssz in [attestation(7), attestation(8), m.clone()] {
+        first_sent = SystemTime::now();
         first.host().publish(kind, ssz).await.unwrap();
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
     tokio::time::sleep(Duration::from_millis(40)).await;
+    let second_sent = SystemTime::now();
     second.host().publish(kind, m.clone()).await.unwrap();
     tokio::time::sleep(Duration::from_millis(100)).await;
     second.host().publish(kind, attestation(10)).await.unwrap();
     hold.await.unwrap();
 
-    let delivered = first_copy(&mut messages, &m).await;
+    let credited = first_copy(&mut messages, &m).await;
     assert_eq!(
-        delivered.source,
-        second.host().core_peer_id(),
-        "the copy first on its connection is delivered first"
+        credited.source,
+        first.host().core_peer_id(),
+        "the copy that arrived first takes the credit from the one delivered first"
     );
-    // The duplicate is handled right after; give the swarm a moment.
+    assert!(
+        credited.received >= first_sent && credited.received < second_sent,
+        "stamped {:?} after the first publish, the second came {:?} after it",
+        credited.received.duration_since(first_sent),
+        second_sent.duration_since(first_sent)
+    );
     tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(traffic.recredited.load(Ordering::Relaxed), 1, "re-credited");
+    assert_eq!(traffic.earlier_after_release.load(Ordering::Relaxed), 0);
     let earlier = traffic.earlier_copies.snapshot();
     assert_eq!(
         earlier.reads(),

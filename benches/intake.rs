@@ -412,9 +412,9 @@ fn main() {
         guard.figure(format!("rss_kib_per_kept_connection@{peers}"), per_conn / 1024.0, 1.3);
 
         println!(
-            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>9}",
+            "{:<14} {:>9} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8} {:>9}",
             "phase (msg/s)", "unique", "peak/s", "copies", "refused", "events", "missing", "lagged",
-            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "earlier", "earl >5ms", "earl p99", "earl max", "RSS MiB", "pub CPU %"
+            "CPU %", "p50 ms", "p99 ms", "max ms", "sink p99", "read p99", "read max", "earlier", "earl >5ms", "earl p99", "earl max", "recred", "too late", "RSS MiB", "pub CPU %"
         );
         let mut worst_missing = 0u64;
         for (i, phase) in phases.iter().enumerate() {
@@ -422,6 +422,8 @@ fn main() {
             let lagged0 = defence.lagged.load(Relaxed);
             let lateness0 = traffic.read_lateness.snapshot();
             let earlier0 = traffic.earlier_copies.snapshot();
+            let recredited0 = traffic.recredited.load(Relaxed);
+            let too_late0 = traffic.earlier_after_release.load(Relaxed);
             let cpu0 = cpu();
             let t0 = Instant::now();
             writeln!(to_child, "RUN {}{} {secs} {tag}", phase.rate, if phase.bursty { "b" } else { "" })
@@ -472,7 +474,7 @@ fn main() {
             };
             let late = |q: f64| ms(&lateness, q);
             println!(
-                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
+                "{:<14} {unique:>9} {peak:>8} {sends:>9} {refused:>8} {events:>8} {missing:>8} {:>8} {cpu_pct:>7.1} {:>8.2} {:>8.2} {:>8.2} {:>8.2} {:>8} {:>8} {:>8} {:>9} {:>8} {:>8} {:>8} {:>8} {:>8.1} {publishers_cpu:>9.1}",
                 phase.to_string(),
                 defence.lagged.load(Relaxed) - lagged0,
                 percentile(&delays, 0.5),
@@ -491,6 +493,8 @@ fn main() {
                     .sum::<u64>(),
                 ms(&earlier, 0.99),
                 ms(&earlier, 1.0),
+                traffic.recredited.load(Relaxed) - recredited0,
+                traffic.earlier_after_release.load(Relaxed) - too_late0,
                 rss() as f64 / 1048576.0
             );
             guard.figure(format!("cpu_pct@{phase}"), cpu_pct, 1.3);
@@ -504,7 +508,9 @@ fn main() {
              bytes waited in the kernel before the sentry read them (the read's time minus the kernel's \
              receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); earlier, earl >5ms, earl p99 / max: \
              copies stamped before the copy of their message delivered first, those by more than \
-             5 ms, and by how much (same buckets); untimely {} undecodable {}",
+             5 ms, and by how much (same buckets); recred: of those, the copies that took their \
+             message's credit while its first delivery was held (25 ms), too late: those reported \
+             after it was handed on; untimely {} undecodable {}",
             stats.attestations_untimely.load(Relaxed),
             stats.attestation_errors.load(Relaxed)
         );

@@ -336,7 +336,7 @@ impl Host {
     /// attribution). Messages are queued only while someone subscribes; a reader more than
     /// [`GOSSIP_QUEUE`] messages behind loses the oldest.
     ///
-    /// Each message is handed on 25 ms after GossipSub delivered it, and names the copy that
+    /// Each message is handed on 25–30 ms after GossipSub delivered it, and names the copy that
     /// arrived first: when a copy that GossipSub handled later (a duplicate) is reported as
     /// stamped before the delivered one within that time, its peer and stamp replace the
     /// delivered copy's ([`Traffic::recredited`]; reported later:

@@ -232,7 +232,9 @@ impl HostTask {
     pub(crate) async fn run(mut self) {
         let mut sweep = tokio::time::interval(SWEEP_EVERY);
         sweep.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        // Armed for the oldest held first delivery; re-armed only when that changes.
+        // Armed for the oldest held first delivery, plus a batch's slack, so that held
+        // messages leave in batches (a wake-up of this loop polls the whole swarm); re-armed
+        // only when the oldest changes.
         let release = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(release);
         let mut armed: Option<Instant> = None;
@@ -240,7 +242,7 @@ impl HostTask {
             let due = self.held.next_due();
             if due != armed {
                 if let Some(at) = due {
-                    release.as_mut().reset(at.into());
+                    release.as_mut().reset((at + super::hold::BATCH).into());
                 }
                 armed = due;
             }

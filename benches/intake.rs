@@ -509,7 +509,7 @@ fn main() {
              receive timestamp; upper bounds of 0.25 ms buckets, \"-\" past 1 s); earlier, earl >5ms, earl p99 / max: \
              copies stamped before the copy of their message delivered first, those by more than \
              5 ms, and by how much (same buckets); recred: of those, the copies that took their \
-             message's credit while its first delivery was held (25 ms), too late: those reported \
+             message's credit while its first delivery was held (25-30 ms), too late: those reported \
              after it was handed on; untimely {} undecodable {}",
             stats.attestations_untimely.load(Relaxed),
             stats.attestation_errors.load(Relaxed)

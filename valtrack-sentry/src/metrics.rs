@@ -150,9 +150,9 @@ impl Collector for SentryCollector {
                 &t.recredited,
             ),
             (
-                "sentry_gossip_earlier_copy_late",
-                "Copies stamped before their message's first delivery but reported after it was handed on",
-                &t.earlier_after_release,
+                "sentry_gossip_earlier_copy_unheld",
+                "Copies stamped before their message's first delivery, reported when it was not held (handed on already, or not a sound attestation)",
+                &t.earlier_unheld,
             ),
             (
                 "libp2p_tcp_received_bytes",

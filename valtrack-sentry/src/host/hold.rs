@@ -32,8 +32,9 @@ pub(crate) enum Earlier {
     Recredited,
     /// The held message already had a stamp at least as early (another earlier copy).
     Kept,
-    /// The message was handed on already (or never held): too late.
-    Released,
+    /// The message is not held: handed on already (the copy came too late), or never held
+    /// (not an attestation the host judged sound).
+    NotHeld,
 }
 
 /// First deliveries waiting for [`HOLD`], oldest first.
@@ -78,7 +79,7 @@ impl Held {
         earlier_by: Duration,
     ) -> Earlier {
         let Some((held, first)) = self.messages.get_mut(id) else {
-            return Earlier::Released;
+            return Earlier::NotHeld;
         };
         // `earlier_by` is against the first delivery's stamp, which `received` was until
         // an earlier copy replaced it.
@@ -182,7 +183,7 @@ mod tests {
         assert_eq!(out[0].received, UNIX_EPOCH + Duration::from_millis(996));
         assert_eq!(
             held.earlier(&id(1), c, Duration::from_millis(9)),
-            Earlier::Released,
+            Earlier::NotHeld,
             "handed on: too late"
         );
         assert!(held.next_due().is_none());

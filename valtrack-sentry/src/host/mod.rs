@@ -339,8 +339,8 @@ impl Host {
     /// Each message is handed on 25–30 ms after GossipSub delivered it, and names the copy that
     /// arrived first: when a copy that GossipSub handled later (a duplicate) is reported as
     /// stamped before the delivered one within that time, its peer and stamp replace the
-    /// delivered copy's ([`Traffic::recredited`]; reported later:
-    /// [`Traffic::earlier_after_release`]).
+    /// delivered copy's ([`Traffic::recredited`]; reported after it was handed on:
+    /// [`Traffic::earlier_unheld`]).
     pub fn gossip_messages(
         &self,
     ) -> tokio::sync::broadcast::Receiver<valtrack_core::GossipMessage> {

@@ -632,7 +632,7 @@ impl HostTask {
                 let counter = match self.held.earlier(&message_id, source, earlier_by) {
                     super::hold::Earlier::Recredited => &self.traffic.recredited,
                     super::hold::Earlier::Kept => return,
-                    super::hold::Earlier::Released => &self.traffic.earlier_after_release,
+                    super::hold::Earlier::NotHeld => &self.traffic.earlier_unheld,
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
             }

@@ -88,9 +88,10 @@ pub struct Traffic {
     /// delivery was still held, and earlier than any other copy (see
     /// [`Host::gossip_messages`](super::Host::gossip_messages)).
     pub recredited: AtomicU64,
-    /// Of those, the copies reported after their message had been handed on: too late to
-    /// take its credit.
-    pub earlier_after_release: AtomicU64,
+    /// Of those, the copies reported while their message was not held: handed on already
+    /// (too late to take its credit), or never held (not an attestation the host judged
+    /// sound: rejected, untimely, or on another topic).
+    pub earlier_unheld: AtomicU64,
 }
 
 /// A TCP socket that adds what passes through it to a [`Traffic`] and, where the kernel

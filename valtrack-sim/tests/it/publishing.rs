@@ -326,7 +326,7 @@ async fn a_copy_handed_on_after_a_later_one_is_reported_and_credited() {
     );
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(traffic.recredited.load(Ordering::Relaxed), 1, "re-credited");
-    assert_eq!(traffic.earlier_after_release.load(Ordering::Relaxed), 0);
+    assert_eq!(traffic.earlier_unheld.load(Ordering::Relaxed), 0);
     let earlier = traffic.earlier_copies.snapshot();
     assert_eq!(
         earlier.reads(),

@@ -82,6 +82,6 @@ pub use crawler::{CrawlerConfig, CrawlerStats, Discv5Crawler};
 pub use error::{CrawlerError, HostError, RequestError};
 pub use handshaker::{HandshakeConfig, Libp2pHandshaker};
 pub use host::{Host, HostConfig, Responder};
-pub use probe::{GossipProbe, SubscriptionTracker};
+pub use probe::{GossipProbe, SubscriptionTracker, SubscriptionsAsOf};
 pub use sentry::{Sentry, SentryConfig, SentryConfigError, SentryStats};
 pub use service::{GossipStrategy, SentryService, SentryServiceBuilder, ServiceError};

@@ -86,13 +86,54 @@ const MAX_DIGESTS_PER_PEER: usize = 4;
 /// How long a disconnected peer's subscriptions are kept: its last messages may still be
 /// queued for judging, and a quick reconnection picks the record up again.
 const GONE_GRACE_MS: u64 = 60_000;
+/// Attestation-subnet changes kept per peer and digest, to judge a message by the
+/// subscriptions of its arrival ([`SubscriptionTracker::as_of`]).
+const MAX_CHANGES: usize = 8;
+/// Changes older than this before a peer's newest one are dropped: messages are judged
+/// within milliseconds of their arrival (the host holds them 25–30 ms).
+const CHANGE_WINDOW_MS: u64 = 2_000;
+
+/// A peer's subscriptions when a message arrived ([`SubscriptionTracker::as_of`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SubscriptionsAsOf {
+    /// What they were then.
+    Known(Subscriptions),
+    /// The peer has no record on the digest.
+    NoRecord,
+    /// They changed since, more than the tracker remembers.
+    Unknown,
+}
+
+/// Recent attestation-subnet changes of one peer on one digest.
+#[derive(Debug, Clone, Default)]
+struct Changes {
+    /// (unix ms, subnet, subscribed), oldest first.
+    log: Vec<(u64, u8, bool)>,
+    /// When the newest change no longer in `log` happened (unix ms): before it, the past
+    /// is not known.
+    dropped_at: u64,
+}
+
+impl Changes {
+    fn record(&mut self, at_ms: u64, subnet: u8, on: bool) {
+        let horizon = at_ms.saturating_sub(CHANGE_WINDOW_MS);
+        let stale = self.log.iter().take_while(|(t, ..)| *t < horizon).count();
+        let over = (self.log.len() - stale + 1).saturating_sub(MAX_CHANGES);
+        let drop = stale + over;
+        if drop > 0 {
+            self.dropped_at = self.dropped_at.max(self.log[drop - 1].0);
+            self.log.drain(..drop);
+        }
+        self.log.push((at_ms, subnet, on));
+    }
+}
 
 /// Each peer's subscriptions per fork digest, from subscribe *and* unsubscribe observations;
 /// the current fork and the next one are kept apart by their digests. Peers whose last
 /// connection closed are forgotten a minute later, when room is needed.
 #[derive(Debug)]
 pub struct SubscriptionTracker {
-    peers: HashMap<PeerId, Vec<(ForkDigest, Subscriptions)>>,
+    peers: HashMap<PeerId, Vec<(ForkDigest, Subscriptions, Changes)>>,
     max_peers: usize,
     /// Tracked peers disconnected, and when (unix ms).
     gone: HashMap<PeerId, u64>,
@@ -146,15 +187,18 @@ impl SubscriptionTracker {
             }
         }
         let entries = self.peers.entry(peer).or_default();
-        let idx = match entries.iter().position(|(d, _)| *d == digest) {
+        let idx = match entries.iter().position(|(d, ..)| *d == digest) {
             Some(i) => i,
             None if entries.len() < MAX_DIGESTS_PER_PEER => {
-                entries.push((digest, Subscriptions::default()));
+                entries.push((digest, Subscriptions::default(), Changes::default()));
                 entries.len() - 1
             }
             None => return,
         };
-        let subs = &mut entries[idx].1;
+        let (_, subs, changes) = &mut entries[idx];
+        if let Subnet::Attestation(n) = subnet {
+            changes.record(at_ms, n, on);
+        }
         match subnet {
             Subnet::Attestation(n) if on => subs.attnets.insert(u64::from(n)),
             Subnet::Attestation(n) => subs.attnets.remove(u64::from(n)),
@@ -186,8 +230,37 @@ impl SubscriptionTracker {
         self.peers
             .get(peer)?
             .iter()
-            .find(|(d, _)| *d == digest)
-            .map(|(_, s)| *s)
+            .find(|(d, ..)| *d == digest)
+            .map(|(_, s, _)| *s)
+    }
+
+    /// A peer's subscriptions on `digest` at `at_ms` (unix ms), e.g. when a message
+    /// arrived: attestation-subnet changes observed after it are undone, so a message is
+    /// judged by what its peer was subscribed to when it came, whatever was observed
+    /// between its arrival and its judging. Changes are observed when the host handles them
+    /// (same-millisecond ones count as before), and a peer's last few within two seconds are
+    /// remembered; beyond that the answer is [`SubscriptionsAsOf::Unknown`]. Sync-committee
+    /// subnets are as now.
+    pub fn as_of(&self, peer: &PeerId, digest: ForkDigest, at_ms: u64) -> SubscriptionsAsOf {
+        let Some((_, now, changes)) = self
+            .peers
+            .get(peer)
+            .and_then(|e| e.iter().find(|(d, ..)| *d == digest))
+        else {
+            return SubscriptionsAsOf::NoRecord;
+        };
+        if changes.dropped_at > at_ms {
+            return SubscriptionsAsOf::Unknown;
+        }
+        let mut then = *now;
+        for (_, subnet, on) in changes.log.iter().rev().take_while(|(t, ..)| *t > at_ms) {
+            if *on {
+                then.attnets.remove(u64::from(*subnet));
+            } else {
+                then.attnets.insert(u64::from(*subnet));
+            }
+        }
+        SubscriptionsAsOf::Known(then)
     }
 
     /// Forgets a peer.
@@ -225,6 +298,72 @@ mod tests {
 
     fn obs(on: bool, digest: [u8; 4], subnet: Subnet) -> SubnetObservation {
         SubnetObservation::subscription(on, peer(), ForkDigest(digest), subnet, 0)
+    }
+
+    fn at(on: bool, subnet: u8, at_ms: u64) -> SubnetObservation {
+        SubnetObservation::subscription(
+            on,
+            peer(),
+            ForkDigest([1; 4]),
+            Subnet::Attestation(subnet),
+            at_ms,
+        )
+    }
+
+    fn attnets_as_of(t: &SubscriptionTracker, at_ms: u64) -> Option<Vec<u64>> {
+        match t.as_of(&peer(), ForkDigest([1; 4]), at_ms) {
+            SubscriptionsAsOf::Known(s) => Some(s.attnets.subnets()),
+            SubscriptionsAsOf::NoRecord => Some(Vec::new()),
+            SubscriptionsAsOf::Unknown => None,
+        }
+    }
+
+    #[test]
+    fn a_message_is_judged_by_the_subscriptions_of_its_arrival() {
+        let mut t = SubscriptionTracker::default();
+        assert_eq!(
+            t.as_of(&peer(), ForkDigest([1; 4]), 0),
+            SubscriptionsAsOf::NoRecord
+        );
+        t.apply(&at(true, 5, 1_000));
+        t.apply(&at(true, 9, 1_000));
+        // A relay's message at 1,010 ms, its unsubscription at 1,020 applied before the
+        // message is judged: it was subscribed then.
+        t.apply(&at(false, 5, 1_020));
+        assert_eq!(
+            t.get(&peer(), ForkDigest([1; 4]))
+                .unwrap()
+                .attnets
+                .subnets(),
+            [9]
+        );
+        assert_eq!(attnets_as_of(&t, 1_010), Some(vec![5, 9]));
+        assert_eq!(attnets_as_of(&t, 1_020), Some(vec![9]), "same ms: before");
+        assert_eq!(attnets_as_of(&t, 999), Some(vec![]), "before it subscribed");
+        // Resubscribed: undone in order.
+        t.apply(&at(true, 5, 1_030));
+        assert_eq!(attnets_as_of(&t, 1_025), Some(vec![9]));
+        assert_eq!(attnets_as_of(&t, 1_010), Some(vec![5, 9]));
+        // More changes than kept after a moment: that moment is unknown, later ones not.
+        for (i, ms) in (2_000..2_000 + super::MAX_CHANGES as u64).enumerate() {
+            t.apply(&at(true, 20 + i as u8, ms));
+        }
+        assert_eq!(attnets_as_of(&t, 1_010), None, "forgotten changes since");
+        assert_eq!(
+            attnets_as_of(&t, 2_000).map(|s| s.len()),
+            Some(3),
+            "5, 9 and the first new subnet"
+        );
+        // Changes far older than the newest are dropped: the moments among them are
+        // unknown, the ones after them still known.
+        t.apply(&at(false, 9, 10_000));
+        assert_eq!(attnets_as_of(&t, 2_003), None);
+        assert_eq!(attnets_as_of(&t, 2_500).map(|s| s.len()), Some(10));
+        assert_eq!(attnets_as_of(&t, 9_999).map(|s| s.contains(&9)), Some(true));
+        assert_eq!(
+            attnets_as_of(&t, 10_000).map(|s| s.contains(&9)),
+            Some(false)
+        );
     }
 
     #[test]

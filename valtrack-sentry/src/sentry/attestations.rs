@@ -15,7 +15,7 @@ use valtrack_core::subnets::compute_subscribed_attnets;
 use valtrack_core::{AttestationSubnets, Epoch, ForkName, Network, NodeId, PeerId, SszMessage};
 
 use super::SentryStats;
-use crate::probe::SubscriptionTracker;
+use crate::probe::{SubscriptionTracker, SubscriptionsAsOf};
 use valtrack_core::GossipMessage;
 
 const LOG: &str = "valtrack::attestations";
@@ -118,12 +118,16 @@ impl Attributor {
         let epoch = self.network.epoch_at(received).unwrap_or(0);
         let peer = message.source;
         let (node_id, backbone) = self.backbone(peer, epoch);
-        // No record means no subscription (GossipSub announces them on connecting), unless
-        // the tracker is full and ignored the peer: then nothing is claimed.
-        let subscribed = match subscriptions.get(&peer, message.topic.fork_digest) {
-            Some(s) => Some(s.attnets),
-            None if subscriptions.is_full() => None,
-            None => Some(AttestationSubnets::NONE),
+        // What the peer was subscribed to when the message arrived: a relay that unsubscribes
+        // just after must not look like an origin. No record means no subscription
+        // (GossipSub announces them on connecting), unless the tracker is full and ignored
+        // the peer; with changes since that the tracker forgot, nothing is claimed.
+        let received_ms = u64::try_from(received.as_millis()).unwrap_or(u64::MAX);
+        let subscribed = match subscriptions.as_of(&peer, message.topic.fork_digest, received_ms) {
+            SubscriptionsAsOf::Known(s) => Some(s.attnets),
+            SubscriptionsAsOf::NoRecord if subscriptions.is_full() => None,
+            SubscriptionsAsOf::NoRecord => Some(AttestationSubnets::NONE),
+            SubscriptionsAsOf::Unknown => None,
         };
         let evidence =
             subscribed.and_then(|subscribed| attribute(subnet, backbone, subscribed, true));
@@ -145,5 +149,95 @@ impl Attributor {
             delay_ms,
             evidence,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+    use valtrack_core::codec::{GossipKind, GossipTopic};
+    use valtrack_core::events::AttributionEvidence;
+    use valtrack_core::ssz::{AttestationData, Checkpoint, SingleAttestation};
+    use valtrack_core::subnets::compute_subscribed_attnets;
+    use valtrack_core::{GossipMessage, Network, PeerId, SszMessage, Subnet, SubnetObservation};
+
+    use super::Attributor;
+    use crate::probe::SubscriptionTracker;
+
+    /// A relay subscribed to a subnet, whose unsubscription is observed after its message
+    /// arrived but before the message is judged (the host holds first deliveries 25–30 ms),
+    /// is judged as subscribed: weak evidence, not the origin's
+    /// `UnsubscribedSubnet`. A message that arrives after the unsubscription is.
+    #[test]
+    fn a_message_is_judged_by_the_subscriptions_of_its_arrival() {
+        let network = Network::mainnet();
+        let key = hex::decode("028b55714e869dae5fa8de4f40efbc3a4f714f0558c8d0751e3032e391321a57db")
+            .unwrap();
+        let peer = PeerId::from_secp256k1(&key).unwrap();
+        let now = SystemTime::now();
+        let received = now - Duration::from_millis(20);
+        // The slot of the earlier arrival: the later one is then never before it.
+        let slot = network
+            .slot_at(received.duration_since(UNIX_EPOCH).unwrap())
+            .unwrap();
+        let epoch = slot / network.slots_per_epoch();
+        let digest = network.fork_digest(epoch);
+        // Off the peer's backbone in the epoch of either message (the later may be the next).
+        let backbone = |e: u64| compute_subscribed_attnets(&peer.node_id(), e);
+        let subnet = (0..64u64)
+            .find(|s| !backbone(epoch).contains(*s) && !backbone(epoch + 1).contains(*s))
+            .unwrap();
+        let message = |validator: u64, received: SystemTime| GossipMessage {
+            topic: GossipTopic::new(digest, GossipKind::BeaconAttestation(subnet)),
+            source: peer,
+            received,
+            data: SingleAttestation {
+                committee_index: 0,
+                attester_index: validator,
+                data: AttestationData {
+                    slot,
+                    target: Checkpoint {
+                        epoch,
+                        ..Default::default()
+                    },
+                    ..Default::default()
+                },
+                ..Default::default()
+            }
+            .to_ssz_bytes(),
+        };
+        let ms = |t: SystemTime| t.duration_since(UNIX_EPOCH).unwrap().as_millis() as u64;
+        let mut tracker = SubscriptionTracker::default();
+        let sub = |on: bool, at: SystemTime| {
+            SubnetObservation::subscription(
+                on,
+                peer,
+                digest,
+                Subnet::Attestation(subnet as u8),
+                ms(at),
+            )
+        };
+        tracker.apply(&sub(true, received - Duration::from_secs(1)));
+        tracker.apply(&sub(false, received + Duration::from_millis(10)));
+
+        let mut attributor = Attributor::new(network, Arc::default());
+        let judged = attributor
+            .judge(&message(7, received), &tracker)
+            .expect("judged");
+        assert_eq!(
+            judged.evidence,
+            Some(AttributionEvidence::FirstOnShortLivedSubnet),
+            "subscribed when it arrived"
+        );
+        let judged = attributor
+            .judge(&message(8, now), &tracker)
+            .expect("judged");
+        assert_eq!(
+            judged.evidence,
+            Some(AttributionEvidence::UnsubscribedSubnet),
+            "unsubscribed when it arrived"
+        );
     }
 }

@@ -89,6 +89,20 @@ impl Cpu {
     }
 }
 
+/// Bytes of the files under `dir`.
+fn dir_bytes(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir).map_or(0, |entries| {
+        entries
+            .flatten()
+            .map(|e| match e.file_type() {
+                Ok(t) if t.is_dir() => dir_bytes(&e.path()),
+                Ok(_) => e.metadata().map_or(0, |m| m.len()),
+                Err(_) => 0,
+            })
+            .sum()
+    })
+}
+
 fn rate(n: usize, d: Duration) -> f64 {
     n as f64 / d.as_secs_f64()
 }
@@ -348,6 +362,7 @@ async fn run(n: usize) {
     parquet.flush().await.expect("flush");
     let parquet_alone = start.elapsed();
     drop(parquet);
+    let parquet_bytes = dir_bytes(alone.path());
 
     // 1. publish through the sink
     let sink = nats_sink(&nats, spool.path()).await;
@@ -497,7 +512,8 @@ async fn run(n: usize) {
         rate(n, peer_parse)
     );
     println!(
-        "| ParquetSink alone (send + flush) | {parquet_alone:.2?} | {:.0} | | |",
+        "| ParquetSink alone (send + flush; {:.1} bytes a row on disk) | {parquet_alone:.2?} | {:.0} | | |",
+        parquet_bytes as f64 / n.max(1) as f64,
         rate(n, parquet_alone)
     );
     println!(

@@ -12,6 +12,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
+use parquet::schema::types::ColumnPath;
 use tokio::sync::{mpsc, oneshot, Semaphore};
 use valtrack_core::{Event, EventKind, SinkError};
 
@@ -275,6 +276,9 @@ impl Writer {
             .set_compression(Compression::ZSTD(config.zstd_level))
             .set_max_row_group_row_count(Some(row_group_rows))
             .set_max_row_group_bytes(Some(config.row_group_bytes))
+            // Every row's id is new: a dictionary of them costs a hash and a copy a row
+            // and makes the column larger, not smaller.
+            .set_column_dictionary_enabled(ColumnPath::from("event_id"), false)
             .build();
         Self {
             config,

@@ -11,8 +11,10 @@
 //! publishes its files by rename). A commit happens every `commit_events` events, every
 //! `commit_interval`, and on shutdown. The consumer goes on reading and writing the next
 //! events while a commit's flush runs (at most one commit is in flight; a flush covers the
-//! events sent before it). If the process dies between a flush and the acks, JetStream
-//! redelivers the messages after `ack_wait`.
+//! events sent before it). The acks of a commit are sent by a task of their own, so reading
+//! goes on while the server takes them; [`Consumer::run`] returns once every ack is sent and
+//! flushed. If the process dies between a flush and the acks, JetStream redelivers the
+//! messages after `ack_wait`.
 //!
 //! **Dedupe** by event id, so a redelivered or twice-published event is written once: the
 //! ids of the last `dedupe_capacity` distinct events written are kept in memory (16-byte
@@ -162,6 +164,61 @@ async fn flushed(commit: &mut Option<InCommit<'_>>) -> Result<(), SinkError> {
     }
 }
 
+/// Acknowledgements per commit waiting for the ack task; the consumer waits for room only
+/// when the task is this many commits behind.
+const ACK_QUEUE_COMMITS: usize = 2;
+
+/// Sends the acknowledgements of committed messages on a task of its own, so the consumer
+/// goes on reading while the server takes them. A commit's acks are thousands of publishes
+/// and a round trip to the server (the flush): sent from the consumer's loop, they stalled it
+/// for as long, every commit.
+struct Acks {
+    tx: tokio::sync::mpsc::Sender<Vec<Acker>>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Acks {
+    fn start(client: async_nats::Client) -> Self {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<Acker>>(ACK_QUEUE_COMMITS);
+        let task = tokio::spawn(async move {
+            while let Some(ackers) = rx.recv().await {
+                let mut failed = 0u64;
+                for acker in ackers {
+                    failed += u64::from(acker.ack().await.is_err());
+                }
+                if failed > 0 {
+                    // Redelivered later, then dropped as duplicates.
+                    tracing::warn!(target: TARGET, failed, "some acks could not be sent");
+                }
+                if let Err(e) = client.flush().await {
+                    tracing::warn!(target: TARGET, error = %e, "acks not flushed to the server; they may be redelivered");
+                }
+            }
+        });
+        Self { tx, task }
+    }
+
+    /// Queues the acks of one commit (waits while the task is [`ACK_QUEUE_COMMITS`] behind).
+    async fn send(&self, ackers: Vec<Acker>) {
+        if ackers.is_empty() {
+            return;
+        }
+        // The task ends only when `tx` is dropped; if it panicked, the messages are
+        // redelivered after `ack_wait` and dropped as duplicates.
+        if self.tx.send(ackers).await.is_err() {
+            tracing::warn!(target: TARGET, "the ack task is gone; messages will be redelivered");
+        }
+    }
+
+    /// Sends every queued ack and flushes them to the server.
+    async fn finish(self) {
+        drop(self.tx);
+        if let Err(e) = self.task.await {
+            tracing::warn!(target: TARGET, error = %e, "the ack task failed; messages will be redelivered");
+        }
+    }
+}
+
 impl<S: EventSink> Consumer<S> {
     /// A consumer writing to `sink`. Nothing happens until [`run`](Self::run).
     pub fn new(config: ConsumerConfig, sink: S) -> Self {
@@ -244,6 +301,7 @@ impl<S: EventSink> Consumer<S> {
         }
         let client = self.config.nats.connect().await?;
         let js = self.config.nats.jetstream(client.clone(), 1024);
+        let acks = Acks::start(client.clone());
         tokio::pin!(shutdown);
         let Some(consumer) = self.setup_until_ready(&js, &mut shutdown).await? else {
             return Ok(stats);
@@ -292,11 +350,11 @@ impl<S: EventSink> Consumer<S> {
                 () = &mut shutdown => break,
                 result = flushed(&mut in_commit), if in_commit.is_some() => {
                     if let Some(done) = in_commit.take() {
-                        self.finish_commit(&client, done.work, result, &mut recent, &mut stats).await?;
+                        self.finish_commit(&acks, done.work, result, &mut recent, &mut stats).await?;
                     }
                 }
                 () = &mut commit_timer, if armed => {
-                    in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
+                    in_commit = self.start_commit(&acks, in_commit, &mut pending, &mut recent, &mut stats).await?;
                     armed = false;
                 }
                 next = stream.next() => match next {
@@ -304,7 +362,7 @@ impl<S: EventSink> Consumer<S> {
                         let committing = in_commit.as_ref().map(|c| &c.work.set);
                         self.handle(&js, message, &mut pending, &mut recent, &mut dataset, committing, &mut stats).await?;
                         if pending.ackers.len() >= self.config.commit_events {
-                            in_commit = self.start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats).await?;
+                            in_commit = self.start_commit(&acks, in_commit, &mut pending, &mut recent, &mut stats).await?;
                             armed = false;
                         }
                     }
@@ -319,13 +377,14 @@ impl<S: EventSink> Consumer<S> {
         }
         drop(messages);
         let last = self
-            .start_commit(&client, in_commit, &mut pending, &mut recent, &mut stats)
+            .start_commit(&acks, in_commit, &mut pending, &mut recent, &mut stats)
             .await?;
         if let Some(mut last) = last {
             let result = last.flush.as_mut().await;
-            self.finish_commit(&client, last.work, result, &mut recent, &mut stats)
+            self.finish_commit(&acks, last.work, result, &mut recent, &mut stats)
                 .await?;
         }
+        acks.finish().await;
         self.live.set(&stats);
         tracing::info!(target: TARGET, received = stats.received, written = stats.written, duplicates = stats.duplicates, dead_lettered = stats.dead_lettered, "consumer stopped");
         Ok(stats)
@@ -554,7 +613,7 @@ impl<S: EventSink> Consumer<S> {
     /// pending work; returns the new commit in flight.
     async fn start_commit<'a>(
         &'a self,
-        client: &async_nats::Client,
+        acks: &Acks,
         in_commit: Option<InCommit<'a>>,
         pending: &mut Pending,
         recent: &mut RecentIds,
@@ -562,7 +621,7 @@ impl<S: EventSink> Consumer<S> {
     ) -> Result<Option<InCommit<'a>>, ConsumerError> {
         if let Some(mut previous) = in_commit {
             let result = previous.flush.as_mut().await;
-            self.finish_commit(client, previous.work, result, recent, stats)
+            self.finish_commit(acks, previous.work, result, recent, stats)
                 .await?;
         }
         if pending.ackers.is_empty() {
@@ -575,11 +634,11 @@ impl<S: EventSink> Consumer<S> {
         }))
     }
 
-    /// After the sink's flush made `work`'s rows durable: remembers their ids and
-    /// acknowledges every message of it.
+    /// After the sink's flush made `work`'s rows durable: remembers their ids and hands
+    /// every message of it to the ack task.
     async fn finish_commit(
         &self,
-        client: &async_nats::Client,
+        acks: &Acks,
         mut work: Pending,
         flushed: Result<(), SinkError>,
         recent: &mut RecentIds,
@@ -590,19 +649,7 @@ impl<S: EventSink> Consumer<S> {
             recent.insert(k);
         }
         stats.written += work.set.len() as u64;
-        let mut failed = 0u64;
-        for acker in work.ackers.drain(..) {
-            if acker.ack().await.is_err() {
-                failed += 1;
-            }
-        }
-        if failed > 0 {
-            // Redelivered later, then dropped as duplicates.
-            tracing::warn!(target: TARGET, failed, "some acks could not be sent");
-        }
-        if let Err(e) = client.flush().await {
-            tracing::warn!(target: TARGET, error = %e, "acks not flushed to the server; they may be redelivered");
-        }
+        acks.send(std::mem::take(&mut work.ackers)).await;
         stats.commits += 1;
         Ok(())
     }

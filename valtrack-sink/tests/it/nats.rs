@@ -246,6 +246,71 @@ async fn consumer_writes_parquet_once_across_restarts() {
     assert_eq!(all, ids(&events).into_iter().collect());
 }
 
+/// The acks go out from a task of their own; `run` returns only once that task has sent
+/// and flushed every one, so a process that exits as soon as `run` returns (its runtime
+/// dropped, and every task with it) leaves nothing to redeliver.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_ack_is_sent_before_run_returns() {
+    let Some(server) = NatsServer::start() else {
+        return;
+    };
+    let out = tempfile::tempdir().unwrap();
+    let events = fixtures::all(1000);
+    let n = events.len() as u64;
+    publish_all(&server, &events).await;
+    // One commit, at the stop: no timer or count commits before it.
+    let config = ConsumerConfig::builder(nats_config(&server))
+        .name("stop")
+        .batch_size(100)
+        .commit_events(10_000)
+        .commit_interval(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let dir = out.path().to_owned();
+    let stats = std::thread::spawn(move || {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let stats = runtime.block_on(async {
+            let consumer = Consumer::new(config, parquet(&dir));
+            let live = consumer.stats_reader();
+            let stop = async {
+                while live.stats().received < n {
+                    tokio::time::sleep(Duration::from_millis(5)).await;
+                }
+            };
+            consumer.run(stop).await.expect("consumer runs")
+        });
+        drop(runtime);
+        stats
+    })
+    .join()
+    .unwrap();
+    assert_eq!((stats.received, stats.written, stats.commits), (n, n, 1));
+    // The server takes acks off its queue shortly after reading them; well within `ack_wait`
+    // (60 s), so nothing is redelivered meanwhile.
+    let js = js(&server).await;
+    let mut stream = js.get_stream("valtrack").await.unwrap();
+    let last = stream.info().await.unwrap().state.last_sequence;
+    let mut c: jetstream::consumer::PullConsumer = stream.get_consumer("stop").await.unwrap();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let info = c.info().await.unwrap().clone();
+        if (info.num_ack_pending, info.ack_floor.stream_sequence) == (0, last) {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "acks lost when the runtime ended: {} pending, ack floor {} of {last}",
+            info.num_ack_pending,
+            info.ack_floor.stream_sequence
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn malformed_messages_go_to_the_dead_letter_stream() {
     let Some(server) = NatsServer::start() else {

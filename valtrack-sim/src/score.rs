@@ -60,8 +60,9 @@ pub struct AttributionScore {
     /// when it published (claims counted under the truth they name, like `by_role`).
     pub by_case: BTreeMap<PublishCase, AttributionCounts>,
     /// Attestations of validators whose node a sentry can handshake (its role expects no
-    /// failure): what any strategy could credit first-hand, the others' copies reach us
-    /// only through relays.
+    /// failure): what any strategy could credit first-hand. An unreachable node's copies
+    /// reach us only through relays; a node whose handshake fails after connecting (stalling,
+    /// garbage) may still send some first-hand before the connection closes.
     pub reachable: AttributionCounts,
     /// Per validator over all the epochs, what an estimate counts: `claims` the distinct
     /// (validator, claimed peer) pairs, `correct` those naming the host, `truth` the

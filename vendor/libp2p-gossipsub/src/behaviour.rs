@@ -356,6 +356,10 @@ pub struct Behaviour<
     /// (valtrack patch) First deliveries' stamps, with `Config::report_earlier_copies`.
     first_stamps: FirstStamps,
 
+    /// (valtrack patch) Peers whose new connections speak only `/floodsub/1.0.0`
+    /// (see [`Behaviour::set_floodsub_only`]).
+    floodsub_only: HashSet<PeerId>,
+
     /// Events that need to be yielded to the outside when polling.
     events: VecDeque<ToSwarm<Event, HandlerIn>>,
 
@@ -573,6 +577,7 @@ where
             partial_messages_extension: Default::default(),
             arrival_clocks: None,
             first_stamps: FirstStamps::default(),
+            floodsub_only: HashSet::new(),
         })
     }
 
@@ -584,10 +589,26 @@ where
         self.arrival_clocks = Some(clocks);
     }
 
-    /// (valtrack patch) The protocol config for a new connection to `remote`.
-    fn protocol_config_for(&self, remote: &Multiaddr) -> ProtocolConfig {
+    /// (valtrack patch) Whether `peer`'s next connections speak only `/floodsub/1.0.0`
+    /// (already open ones keep what they negotiated). A peer whose library sends every
+    /// message of a topic to its floodsub peers (go-libp2p-pubsub does, for what it publishes
+    /// and what it forwards) then sends us all of them, whatever its mesh. Returns whether
+    /// the setting changed.
+    pub fn set_floodsub_only(&mut self, peer: PeerId, on: bool) -> bool {
+        if on {
+            self.floodsub_only.insert(peer)
+        } else {
+            self.floodsub_only.remove(&peer)
+        }
+    }
+
+    /// (valtrack patch) The protocol config for a new connection to `peer` at `remote`.
+    fn protocol_config_for(&self, peer: &PeerId, remote: &Multiaddr) -> ProtocolConfig {
         let mut protocol = self.config.protocol_config();
         protocol.arrival = self.arrival_clocks.as_ref().and_then(|find| find(remote));
+        if self.floodsub_only.contains(peer) {
+            protocol.protocol_ids = vec![crate::protocol::FLOODSUB_PROTOCOL];
+        }
         protocol
     }
 
@@ -3639,7 +3660,7 @@ where
 
         Ok(Handler::new(
             peer_id,
-            self.protocol_config_for(remote_addr),
+            self.protocol_config_for(&peer_id, remote_addr),
             queue,
         ))
     }
@@ -3682,7 +3703,7 @@ where
 
         Ok(Handler::new(
             peer_id,
-            self.protocol_config_for(remote_addr),
+            self.protocol_config_for(&peer_id, remote_addr),
             queue,
         ))
     }

@@ -16,7 +16,9 @@
 //! `VALTRACK_DUTY_VALIDATORS` (the network size duties are drawn from:
 //! committees, aggregator odds; default mainnet's 1,000,000) and `VALTRACK_STRATEGY` (`out`: the sentry keeps out of meshes, the
 //! default; `in`: it joins them; `all`: it joins every mesh that takes it; `ihave`: out of
-//! meshes, taking IHAVE from every peer; a comma-separated list runs each in turn). Each simulated client publishes as its own code does
+//! meshes, taking IHAVE from every peer; `floodsub`: out of meshes, a floodsub peer of the
+//! nodes that speak floodsub, which Prysm and Caplin then do; a comma-separated list runs each
+//! in turn). Each simulated client publishes as its own code does
 //! (`docs/gossip-publishing.md`); the table "by publisher" splits accuracy by client, flood
 //! publishing or not, and whether the node was subscribed to the subnet. Without `--bench`
 //! (as `cargo test` runs it) a 20-node, 1-epoch smoke run.
@@ -85,7 +87,10 @@ fn main() {
             "out" => GossipStrategy::OutOfMeshes,
             "all" => GossipStrategy::AllMeshes,
             "ihave" => GossipStrategy::OutOfMeshesAnyIhave,
-            other => panic!("VALTRACK_STRATEGY: `{other}`: expected `out`, `in`, `all` or `ihave`"),
+            "floodsub" => GossipStrategy::OutOfMeshesFloodsubLinks,
+            other => panic!(
+                "VALTRACK_STRATEGY: `{other}`: expected `out`, `in`, `all`, `ihave` or `floodsub`"
+            ),
         })
         .collect();
     let rt = tokio::runtime::Runtime::new().expect("runtime");
@@ -108,6 +113,11 @@ fn main() {
             .subscribe_all(subscribe_all);
         if all_honest {
             builder = builder.roles(0.0, 0.0, 0.0, 0.0);
+        }
+        if strategies.contains(&GossipStrategy::OutOfMeshesFloodsubLinks) {
+            // Prysm and Caplin speak floodsub, as their library does (every strategy of the
+            // run meets the same network).
+            builder = builder.clients(valtrack_sim::floodsub_clients(&valtrack_sim::MAINNET_LIKE_MIX));
         }
         let net = builder.spawn().await.expect("simulated network");
         let mut summary = Vec::new();

@@ -56,11 +56,11 @@ pub use dht::{
 pub use duties::{sim_attestation, sim_duty, SimAttestation, SimDuty, MAX_PUBLISHED_LOG};
 pub use hostile::Hostility;
 pub use net::{
-    custody_group_count, scale_fanout, sim_network, sim_network_with_slot, SimClient, SimNet,
-    SimNetBuilder, SimNetError, SimPeer, SimRole, CAPLIN_GOSSIP, DEFAULT_MESH_DEGREE,
-    DEFAULT_NODES, DEFAULT_SEED, DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX, GRANDINE_GOSSIP,
-    LIGHTHOUSE_GOSSIP, LODESTAR_GOSSIP, MAINNET_LIKE_MIX, NIMBUS_GOSSIP, PRYSM_GOSSIP,
-    SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT, TEKU_GOSSIP,
+    custody_group_count, floodsub_clients, scale_fanout, sim_network, sim_network_with_slot,
+    SimClient, SimNet, SimNetBuilder, SimNetError, SimPeer, SimRole, CAPLIN_GOSSIP,
+    DEFAULT_MESH_DEGREE, DEFAULT_NODES, DEFAULT_SEED, DEFAULT_SUBNET_PEERS, DEFAULT_VALIDATOR_MIX,
+    GRANDINE_GOSSIP, LIGHTHOUSE_GOSSIP, LODESTAR_GOSSIP, MAINNET_LIKE_MIX, NIMBUS_GOSSIP,
+    PRYSM_GOSSIP, SIM_CONFIG_YAML, SIM_GENESIS_VALIDATORS_ROOT, TEKU_GOSSIP,
 };
 pub use run::{run_attribution, run_attribution_with, AttributionRun, Traffic};
 pub use score::{

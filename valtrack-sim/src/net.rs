@@ -141,6 +141,7 @@ const fn gossip(
         gossip_lazy,
         heartbeat: Duration::from_millis(heartbeat_ms),
         fanout_ttl: Duration::from_secs(60),
+        floodsub: false,
     }
 }
 
@@ -148,7 +149,8 @@ const fn gossip(
 /// D 5, D_lo 3, D_hi 10, D_out 2, D_lazy 3, heartbeat 1 s, fanout TTL 60 s.
 pub const LIGHTHOUSE_GOSSIP: GossipParams = gossip(false, [3, 5, 10, 2, 3], 1000);
 /// Prysm on go-libp2p-pubsub: no flood publishing (the library's default, which Prysm keeps),
-/// D 8, D_lo 6, D_hi 12, D_out 2, D_lazy 6, heartbeat 700 ms.
+/// D 8, D_lo 6, D_hi 12, D_out 2, D_lazy 6, heartbeat 700 ms. The library also speaks
+/// floodsub (see [`floodsub_clients`]), left out here.
 pub const PRYSM_GOSSIP: GossipParams = gossip(false, [6, 8, 12, 2, 6], 700);
 /// Teku on jvm-libp2p: flood publishing of its own messages up to 16 KiB (every attestation),
 /// D 8, D_lo 6, D_hi 12, D_out 4, D_lazy 6, heartbeat 700 ms.
@@ -162,8 +164,29 @@ pub const LODESTAR_GOSSIP: GossipParams = gossip(false, [6, 8, 12, 2, 6], 700);
 /// Grandine (`eth2_libp2p`, a fork of Lighthouse's networking): as Lighthouse.
 pub const GRANDINE_GOSSIP: GossipParams = LIGHTHOUSE_GOSSIP;
 /// Erigon's Caplin on go-libp2p-pubsub: no flood publishing (the library's default), D 4,
-/// D_lo 2, D_hi 6, D_out 1, D_lazy 6, heartbeat 700 ms.
+/// D_lo 2, D_hi 6, D_out 1, D_lazy 6, heartbeat 700 ms. Speaks floodsub too, left out here
+/// (see [`floodsub_clients`]).
 pub const CAPLIN_GOSSIP: GossipParams = gossip(false, [2, 4, 6, 1, 6], 700);
+
+/// `clients` with the ones on go-libp2p-pubsub (Prysm, Caplin) speaking floodsub as well, as
+/// that library does with its default protocols (which both keep): they send a floodsub peer
+/// every message of its topics, their own and what they forward
+/// ([`GossipParams::floodsub`]). For measuring floodsub links
+/// (`GossipStrategy::OutOfMeshesFloodsubLinks`); not in [`MAINNET_LIKE_MIX`], so that the
+/// figures measured without it stay comparable (a sentry that speaks GossipSub to them meets
+/// the same behaviour either way).
+pub fn floodsub_clients(clients: &[SimClient]) -> Vec<SimClient> {
+    clients
+        .iter()
+        .map(|c| {
+            let mut c = *c;
+            if matches!(c.kind, ClientKind::Prysm | ClientKind::Erigon) {
+                c.gossip.floodsub = true;
+            }
+            c
+        })
+        .collect()
+}
 
 /// A client mix shaped like mainnet's (Lighthouse and Prysm most, Lodestar and Nimbus
 /// mplex-only, as they are). Lighthouse and Grandine advertise QUIC, as they do by default;

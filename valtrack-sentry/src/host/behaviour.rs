@@ -169,6 +169,9 @@ fn gossipsub_config(
             .heartbeat_interval(Duration::from_millis(700))
             .fanout_ttl(Duration::from_secs(60));
     }
+    if params.floodsub {
+        builder.support_floodsub();
+    }
     builder
         .history_length(6)
         .history_gossip(3)
@@ -416,10 +419,19 @@ mod tests {
             gossip_lazy: 3,
             heartbeat: Duration::from_millis(700),
             fanout_ttl: Duration::from_secs(60),
+            floodsub: false,
         };
         let config =
             gossipsub_config(ForkDigest([0; 4]), true, false, &lighthouse, 1 << 20).unwrap();
         assert!(!config.flood_publish());
+        assert!(!config.support_floodsub());
+        // Prysm's library speaks floodsub too.
+        let prysm = GossipParams {
+            floodsub: true,
+            ..lighthouse
+        };
+        let config = gossipsub_config(ForkDigest([0; 4]), true, false, &prysm, 1 << 20).unwrap();
+        assert!(config.support_floodsub());
         assert_eq!(
             (config.mesh_n(), config.mesh_n_low(), config.mesh_n_high()),
             (5, 3, 10)

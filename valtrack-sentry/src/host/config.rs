@@ -59,6 +59,10 @@ pub struct GossipParams {
     pub heartbeat: Duration,
     /// How long a fanout set outlives the last message published through it.
     pub fanout_ttl: Duration,
+    /// Also speak `/floodsub/1.0.0`, and send a peer that speaks it to us every message of
+    /// the topics it joined, our own and those we forward, whatever our mesh: what
+    /// go-libp2p-pubsub does by default (Prysm, Caplin).
+    pub floodsub: bool,
 }
 
 impl Default for GossipParams {
@@ -72,6 +76,7 @@ impl Default for GossipParams {
             gossip_lazy: 6,
             heartbeat: Duration::from_millis(700),
             fanout_ttl: Duration::from_secs(60),
+            floodsub: false,
         }
     }
 }
@@ -109,6 +114,7 @@ pub struct HostConfig {
     pub(crate) accept_gossip: bool,
     pub(crate) gossip_mesh: bool,
     pub(crate) ihave_from_subscribed: bool,
+    pub(crate) floodsub_links: bool,
     pub(crate) gossip_params: GossipParams,
     pub(crate) gossip_scoring: Option<GossipScoring>,
     pub(crate) raw_gossip: bool,
@@ -157,6 +163,7 @@ impl HostConfig {
                 accept_gossip: false,
                 gossip_mesh: true,
                 ihave_from_subscribed: false,
+                floodsub_links: false,
                 gossip_params: GossipParams::default(),
                 gossip_scoring: None,
                 raw_gossip: false,
@@ -359,6 +366,18 @@ impl HostConfigBuilder {
         self
     }
 
+    /// Out of meshes ([`gossip_mesh`](Self::gossip_mesh) off), speak only `/floodsub/1.0.0`
+    /// with every peer whose identify lists it: once identified, such a peer we dialed is
+    /// disconnected and dialed again, and the new connection speaks floodsub. go-libp2p-pubsub
+    /// (Prysm, Caplin) sends a floodsub peer every message of its topics, the ones it
+    /// publishes (to its mesh only, otherwise) and the ones it forwards, so its own reach us
+    /// first-hand whatever its mesh, with its relays' copies beside them
+    /// ([`GossipStrategy::OutOfMeshesFloodsubLinks`](crate::GossipStrategy)). Default: off.
+    pub fn floodsub_links(mut self, on: bool) -> Self {
+        self.config.floodsub_links = on;
+        self
+    }
+
     /// How we publish and keep meshes (simulated clients' behaviours). Default:
     /// [`GossipParams::default`].
     pub fn gossip_params(mut self, params: GossipParams) -> Self {
@@ -418,6 +437,7 @@ impl HostConfigBuilder {
             accept_gossip: _,
             gossip_mesh: _,
             ihave_from_subscribed: _,
+            floodsub_links: _,
             gossip_params,
             gossip_scoring: _,
             raw_gossip: _,

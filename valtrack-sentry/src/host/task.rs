@@ -30,6 +30,9 @@ use super::{Command, Connected};
 use crate::error::{HostError, RequestError};
 use crate::rpc::{CaptureBuffer, RpcRequest, RpcResponse};
 
+/// The floodsub protocol's name (what identify lists).
+const FLOODSUB: &str = "/floodsub/1.0.0";
+
 const LOG: &str = "valtrack::host";
 /// How long a received Goodbye is remembered to explain failures that follow it.
 const GOODBYE_MEMORY: std::time::Duration = std::time::Duration::from_secs(30);
@@ -87,6 +90,12 @@ pub(crate) struct HostTask {
     live: HashMap<PeerId, Connected>,
     pending_requests: HashMap<(Family, OutboundRequestId), RequestReply>,
     identified: HashMap<PeerId, identify::Info>,
+    /// Peers disconnected to be dialed again at this address, speaking floodsub
+    /// ([`HostConfigBuilder::floodsub_links`](super::HostConfigBuilder::floodsub_links)).
+    floodsub_redials: HashMap<PeerId, Multiaddr>,
+    /// With `floodsub_links`, the address of each connected peer whose first connection we
+    /// dialed.
+    dialed: HashMap<PeerId, Multiaddr>,
     identify_waiters: HashMap<PeerId, Vec<oneshot::Sender<identify::Info>>>,
     goodbyes: HashMap<PeerId, (u64, Instant)>,
     statuses: StatusTracker,
@@ -214,6 +223,8 @@ impl HostTask {
             live: HashMap::new(),
             pending_requests: HashMap::new(),
             identified: HashMap::new(),
+            floodsub_redials: HashMap::new(),
+            dialed: HashMap::new(),
             identify_waiters: HashMap::new(),
             goodbyes: HashMap::new(),
             statuses: StatusTracker::default(),
@@ -501,6 +512,11 @@ impl HostTask {
                 }
                 match endpoint {
                     ConnectedPoint::Dialer { .. } => {
+                        if self.config.floodsub_links {
+                            self.dialed
+                                .entry(peer_id)
+                                .or_insert_with(|| connected.address.clone());
+                        }
                         for reply in self.pending_dials.remove(&peer_id).unwrap_or_default() {
                             let _ = reply.send(Ok(connected.clone()));
                         }
@@ -517,6 +533,9 @@ impl HostTask {
             } => {
                 debug!(target: LOG, %peer, %error, "dial failed");
                 self.fail_dial(peer, &error);
+                if !self.swarm.is_connected(&peer) {
+                    self.forget_floodsub(peer);
+                }
             }
             SwarmEvent::ConnectionClosed {
                 peer_id,
@@ -537,6 +556,20 @@ impl HostTask {
                 self.untimely.remove(&peer_id);
                 self.identified.remove(&peer_id);
                 self.identify_waiters.remove(&peer_id);
+                self.dialed.remove(&peer_id);
+                if let Some(address) = self.floodsub_redials.remove(&peer_id) {
+                    let dial = DialOpts::peer_id(peer_id)
+                        .addresses(vec![address])
+                        .condition(PeerCondition::Disconnected)
+                        .build();
+                    if let Err(error) = self.swarm.dial(dial) {
+                        debug!(target: LOG, peer = %peer_id, %error, "floodsub redial failed");
+                        self.forget_floodsub(peer_id);
+                    }
+                } else {
+                    // Kept only while connected: the set stays as small as the peerstore.
+                    self.forget_floodsub(peer_id);
+                }
             }
             // Another connection to the peer remains: the closed one is no longer the one
             // to report on reuse.
@@ -551,6 +584,35 @@ impl HostTask {
             }
             SwarmEvent::Behaviour(event) => self.on_behaviour_event(event),
             _ => {}
+        }
+    }
+
+    /// With [`floodsub_links`](super::HostConfigBuilder::floodsub_links): a peer we dialed whose
+    /// identify lists `/floodsub/1.0.0`, and whose connection speaks GossipSub, is disconnected
+    /// and dialed again; its next connections speak floodsub only.
+    fn floodsub_link(&mut self, peer: PeerId, info: &identify::Info) {
+        if !self.config.floodsub_links || !info.protocols.iter().any(|p| p.as_ref() == FLOODSUB) {
+            return;
+        }
+        // A peer that dialed us cannot be dialed back at the address it came from.
+        let Some(address) = self.dialed.get(&peer).cloned() else {
+            return;
+        };
+        let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut() else {
+            return;
+        };
+        if !gossipsub.set_floodsub_only(peer, true) {
+            return; // this connection already speaks floodsub
+        }
+        debug!(target: LOG, %peer, "speaks floodsub: reconnecting as a floodsub peer");
+        self.floodsub_redials.insert(peer, address);
+        let _ = self.swarm.disconnect_peer_id(peer);
+    }
+
+    /// The peer's next connections speak what every peer's do.
+    fn forget_floodsub(&mut self, peer: PeerId) {
+        if let Some(gossipsub) = self.swarm.behaviour_mut().gossipsub.as_mut() {
+            gossipsub.set_floodsub_only(peer, false);
         }
     }
 
@@ -593,6 +655,7 @@ impl HostTask {
                     let _ = waiter.send(info.clone());
                 }
                 if self.swarm.is_connected(&peer_id) {
+                    self.floodsub_link(peer_id, &info);
                     self.identified.insert(peer_id, info);
                 }
             }

@@ -23,10 +23,22 @@ pub(crate) async fn gossip_sentry(
     subnet: valtrack_core::AttestationSubnets,
     in_mesh: bool,
 ) -> valtrack_sentry::host::Host {
+    gossip_sentry_with(network, subnet, in_mesh, false).await
+}
+
+/// [`gossip_sentry`], out of meshes a floodsub peer of the peers that speak floodsub when
+/// `floodsub_links`.
+pub(crate) async fn gossip_sentry_with(
+    network: &Network,
+    subnet: valtrack_core::AttestationSubnets,
+    in_mesh: bool,
+    floodsub_links: bool,
+) -> valtrack_sentry::host::Host {
     let config = valtrack_sentry::host::HostConfig::builder(network.clone())
         .listen_on_loopback()
         .attnets(subnet)
         .gossip_mesh(in_mesh)
+        .floodsub_links(floodsub_links)
         .idle_connection_timeout(std::time::Duration::from_secs(3600))
         .build()
         .unwrap();

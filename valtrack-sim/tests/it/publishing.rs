@@ -4,7 +4,9 @@
 //! flood (Lighthouse's parameters) sends it nothing while the sentry keeps out of meshes, and
 //! everything once the sentry joins the mesh. On a subnet the publisher is not subscribed to,
 //! a fanout chosen before the sentry came leaves it out, and the sentry gets every message
-//! from the publisher all the same, by IWANT after the publisher's IHAVE.
+//! from the publisher all the same, by IWANT after the publisher's IHAVE. A publisher that
+//! speaks floodsub (Prysm's go-libp2p-pubsub) sends a sentry that links to it as a floodsub
+//! peer everything, its mesh full or not.
 
 use std::sync::atomic::Ordering;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -13,7 +15,7 @@ use valtrack_core::codec::GossipKind;
 use valtrack_core::AttestationSubnets;
 use valtrack_sentry::host::GossipParams;
 use valtrack_sim::{sim_network, SimNode, SimNodeConfig};
-use valtrack_sim::{LIGHTHOUSE_GOSSIP, TEKU_GOSSIP};
+use valtrack_sim::{LIGHTHOUSE_GOSSIP, PRYSM_GOSSIP, TEKU_GOSSIP};
 
 const SUBNET: u64 = 5;
 const RELAYS: u64 = 6;
@@ -33,12 +35,21 @@ async fn dial_to_listen(
     messages
 }
 
-/// Messages of the publisher's `MESSAGES` that reach a sentry (in meshes or not) from the
-/// publisher itself; the publisher subscribed to the subnet or not (then it publishes through
-/// a fanout made before the sentry connects).
+/// Where the sentry stands in GossipSub.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Stance {
+    OutOfMeshes,
+    InMeshes,
+    /// Out of meshes, a floodsub peer of the peers that speak floodsub.
+    FloodsubLinks,
+}
+
+/// Messages of the publisher's `MESSAGES` that reach a sentry from the publisher itself; the
+/// publisher subscribed to the subnet or not (then it publishes through a fanout made before
+/// the sentry connects).
 async fn received_from_publisher(
     publisher_gossip: GossipParams,
-    sentry_in_mesh: bool,
+    stance: Stance,
     publisher_subscribed: bool,
 ) -> u64 {
     let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
@@ -61,7 +72,9 @@ async fn received_from_publisher(
         .await
         .unwrap();
     let mut relays = Vec::new();
-    for k in 0..RELAYS {
+    // Enough to fill the publisher's mesh: a short one is topped up from the sentry too.
+    let relay_count = RELAYS.max(publisher_gossip.mesh_n as u64);
+    for k in 0..relay_count {
         let relay = node(1_001 + k, GossipParams::default(), subnet)
             .await
             .unwrap();
@@ -85,11 +98,27 @@ async fn received_from_publisher(
             .await
             .unwrap();
     }
-    let sentry = crate::gossip_sentry(&network, subnet, sentry_in_mesh).await;
+    let sentry = crate::gossip_sentry_with(
+        &network,
+        subnet,
+        stance == Stance::InMeshes,
+        stance == Stance::FloodsubLinks,
+    )
+    .await;
     let mut messages = dial_to_listen(&sentry, &publisher).await;
-    // Subscriptions exchanged, (in meshes) the sentry's GRAFT taken, and (out of them) the
-    // publisher connected long enough for its IHAVE to be taken (5 s).
+    // Subscriptions exchanged, (in meshes) the sentry's GRAFT taken, (out of them) the
+    // publisher connected long enough for its IHAVE to be taken (5 s), and (floodsub links)
+    // the publisher identified, disconnected and dialed again.
     tokio::time::sleep(Duration::from_secs(6)).await;
+    if stance == Stance::FloodsubLinks {
+        let peer = publisher.host().peer_id();
+        let identified = sentry.identify(peer).await.expect("identified");
+        let floodsub = identified
+            .protocols
+            .iter()
+            .any(|p| p.as_ref() == "/floodsub/1.0.0");
+        assert_eq!(floodsub, publisher_gossip.floodsub, "floodsub in identify");
+    }
     let mut sent = 0;
     let mut published = Vec::new();
     for v in 0..MESSAGES {
@@ -126,18 +155,32 @@ async fn received_from_publisher(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn own_attestations_reach_a_sentry_as_the_client_publishes_them() {
     let _serial = crate::handshake::SERIAL.lock().await;
+    use Stance::*;
     // Teku floods its attestations: all reach a sentry out of meshes.
-    let teku = received_from_publisher(TEKU_GOSSIP, false, true).await;
+    let teku = received_from_publisher(TEKU_GOSSIP, OutOfMeshes, true).await;
     assert_eq!(teku, MESSAGES);
     // Lighthouse publishes to its mesh only (full here): none reach a sentry out of meshes...
-    let lighthouse = received_from_publisher(LIGHTHOUSE_GOSSIP, false, true).await;
+    let lighthouse = received_from_publisher(LIGHTHOUSE_GOSSIP, OutOfMeshes, true).await;
     assert_eq!(lighthouse, 0);
     // ... and all once the sentry is in the mesh.
-    let in_mesh = received_from_publisher(LIGHTHOUSE_GOSSIP, true, true).await;
+    let in_mesh = received_from_publisher(LIGHTHOUSE_GOSSIP, InMeshes, true).await;
     assert_eq!(in_mesh, MESSAGES);
     // Not subscribed, through a fanout without the sentry: all, asked for after its IHAVE.
-    let fanout = received_from_publisher(LIGHTHOUSE_GOSSIP, false, false).await;
+    let fanout = received_from_publisher(LIGHTHOUSE_GOSSIP, OutOfMeshes, false).await;
     assert_eq!(fanout, MESSAGES);
+    // Prysm publishes to its mesh only too: none reach a sentry out of meshes, all reach one
+    // that links to it as a floodsub peer (its library speaks floodsub).
+    let go = GossipParams {
+        floodsub: true,
+        ..PRYSM_GOSSIP
+    };
+    let prysm = received_from_publisher(go, OutOfMeshes, true).await;
+    assert_eq!(prysm, 0);
+    let floodsub = received_from_publisher(go, FloodsubLinks, true).await;
+    assert_eq!(floodsub, MESSAGES);
+    // Lighthouse does not speak floodsub: the link changes nothing.
+    let lighthouse = received_from_publisher(LIGHTHOUSE_GOSSIP, FloodsubLinks, true).await;
+    assert_eq!(lighthouse, 0);
 }
 
 /// A flooding publisher (Teku's parameters) on `SUBNET`.

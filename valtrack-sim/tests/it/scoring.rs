@@ -357,10 +357,11 @@ async fn a_js_gossipsub_node_never_scores_the_sentry_below_zero() {
         .iter()
         .filter_map(|s| score(s, &sentry_id))
         .collect();
-    let sentry_meshes: u64 = samples
+    let in_mesh: Vec<u64> = samples
         .iter()
-        .filter_map(|s| s["mesh"][&sentry_id].as_u64())
-        .sum();
+        .map(|s| s["mesh"][&sentry_id].as_u64().unwrap_or(0))
+        .collect();
+    let sentry_meshes: u64 = in_mesh.iter().sum();
     let silent_min = samples
         .iter()
         .filter_map(|s| score(s, &silent_id))
@@ -385,7 +386,12 @@ async fn a_js_gossipsub_node_never_scores_the_sentry_below_zero() {
         sentry_scores.len()
     );
     assert!(sentry_min >= 0.0, "the sentry was scored {sentry_min}");
-    assert_eq!(sentry_meshes, 0, "the sentry was in the judge's mesh");
+    // The judge puts the sentry in its mesh when it sends a GRAFT, until the sentry's PRUNE
+    // (sent at once) comes back: a sample can catch that moment, never two in a row.
+    assert!(
+        in_mesh.windows(2).all(|w| w[0] == 0 || w[1] == 0),
+        "the sentry stayed in the judge's mesh: {in_mesh:?}"
+    );
     // The scoring is live: it catches the mesh member that forwards nothing, and the relays
     // that deliver their share stay well above it.
     assert_scoring_is_live(silent_min, &relay_scores);
